@@ -1,0 +1,314 @@
+"""Start and stop the real Mosquitto and InfluxDB 1.x servers on loopback.
+
+Tests, benchmarks and ``heatwatch run`` all need the same thing: a broker and a database that
+belong to this process, on free loopback ports, with their files under one run directory, that
+can be stopped, killed and restarted on the same port and data (to prove that no reading is lost
+when they go away). Keeping that here means no test invents its own half-working variant.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+__all__ = [
+    "InfluxServer",
+    "MosquittoServer",
+    "ServerError",
+    "free_port",
+    "wait_for_port",
+]
+
+LOOPBACK = "127.0.0.1"
+
+
+class ServerError(RuntimeError):
+    """A local server could not be found, started or reached."""
+
+
+def free_port() -> int:
+    """Ask the kernel for a port that is free on loopback right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, *, timeout: float = 20.0, host: str = LOOPBACK) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise ServerError(f"nothing listens on {host}:{port} after {timeout:.0f} s")
+
+
+def _find_binary(name: str, candidates: tuple[str, ...]) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    for candidate in candidates:
+        if Path(candidate).exists():
+            return candidate
+    raise ServerError(
+        f"{name} is not installed; run 'make setup' (it installs Debian's package) "
+        f"or put {name} on PATH"
+    )
+
+
+class _Process:
+    """One child server process with a log file; start/stop/kill keep port and data."""
+
+    name = "server"
+
+    def __init__(self, run_dir: Path, port: int | None) -> None:
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.host = LOOPBACK
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.run_dir / f"{self.name}.log"
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def _command(self) -> list[str]:
+        raise NotImplementedError
+
+    def _wait_ready(self, timeout: float) -> None:
+        wait_for_port(self.port, timeout=timeout)
+
+    def start(self, *, timeout: float = 30.0) -> None:
+        if self.running:
+            return
+        self._log = self.log_path.open("ab")
+        self._proc = subprocess.Popen(
+            self._command(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=self.run_dir,
+            start_new_session=True,
+        )
+        try:
+            self._wait_ready(timeout)
+        except ServerError as exc:
+            self.kill()
+            tail = self.log_path.read_text(errors="replace")[-2000:]
+            raise ServerError(f"{self.name} did not start: {exc}\n{tail}") from exc
+
+    def stop(self, *, timeout: float = 20.0) -> None:
+        """Graceful stop (SIGTERM), as a service manager would do."""
+        self._signal_and_wait(signal.SIGTERM, timeout)
+
+    def kill(self) -> None:
+        """Abrupt stop (SIGKILL): what a power cut or OOM kill looks like."""
+        self._signal_and_wait(signal.SIGKILL, 10.0)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def _signal_and_wait(self, sig: signal.Signals, timeout: float) -> None:
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, sig)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        self._proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        self._wait_port_free()
+
+    def _wait_port_free(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.2):
+                    pass
+            except OSError:
+                return
+            time.sleep(0.05)
+
+    def __enter__(self) -> _Process:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# Why these broker limits: stock Mosquitto keeps at most 1000 queued QoS 1 messages per client
+# and then silently drops the rest ("Outgoing messages are being dropped"); a collector that is
+# restarting or catching up falls far behind that. We bound the queue by bytes instead (1 GiB per
+# client) and allow a large in-flight window so that a collector which acks after each stored
+# batch is never starved. docs/deployment.md explains the same numbers for production.
+MOSQUITTO_LIMITS = """\
+max_inflight_messages 0
+max_queued_messages 0
+max_queued_bytes 1073741824
+max_packet_size 1048576
+persistent_client_expiration 7d
+set_tcp_nodelay true
+"""
+
+
+class MosquittoServer(_Process):
+    """Debian's mosquitto with persistence, on a loopback port of its own."""
+
+    name = "mosquitto"
+
+    def __init__(
+        self, run_dir: Path, *, port: int | None = None, extra_conf: str = ""
+    ) -> None:
+        super().__init__(Path(run_dir), port)
+        self.binary = _find_binary("mosquitto", ("/usr/sbin/mosquitto",))
+        self.extra_conf = extra_conf
+        self.conf_path = self.run_dir / "mosquitto.conf"
+
+    def _command(self) -> list[str]:
+        data = self.run_dir / "data"
+        data.mkdir(exist_ok=True)
+        self.conf_path.write_text(
+            f"listener {self.port} {self.host}\n"
+            "allow_anonymous true\n"
+            "persistence true\n"
+            f"persistence_location {data}/\n"
+            "autosave_interval 60\n"
+            "log_dest stdout\n"
+            "log_type error\nlog_type warning\nlog_type notice\n"
+            "connection_messages false\n"
+            f"{MOSQUITTO_LIMITS}"
+            f"{self.extra_conf}"
+        )
+        return [self.binary, "-c", str(self.conf_path)]
+
+
+INFLUX_CONF = """\
+reporting-disabled = true
+bind-address = "{host}:{rpc_port}"
+
+[meta]
+  dir = "{dir}/meta"
+  logging-enabled = false
+
+[data]
+  dir = "{dir}/data"
+  wal-dir = "{dir}/wal"
+  query-log-enabled = false
+  trace-logging-enabled = false
+  max-series-per-database = 0
+  max-values-per-tag = 0
+
+[coordinator]
+  log-queries-after = "0s"
+
+[retention]
+  enabled = false
+
+[monitor]
+  store-enabled = false
+
+[http]
+  enabled = true
+  bind-address = "{host}:{port}"
+  auth-enabled = false
+  log-enabled = false
+  max-body-size = 0
+
+[subscriber]
+  enabled = false
+
+[continuous_queries]
+  enabled = false
+
+[logging]
+  level = "warn"
+"""
+
+
+class InfluxServer(_Process):
+    """Debian's influxd 1.x (v1 HTTP API, InfluxQL) on a loopback port of its own."""
+
+    name = "influxdb"
+
+    def __init__(self, run_dir: Path, *, port: int | None = None) -> None:
+        super().__init__(Path(run_dir), port)
+        self.binary = _find_binary("influxd", ("/usr/bin/influxd",))
+        self.rpc_port = free_port()
+        self.conf_path = self.run_dir / "influxdb.conf"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _command(self) -> list[str]:
+        self.conf_path.write_text(
+            INFLUX_CONF.format(
+                host=self.host, port=self.port, rpc_port=self.rpc_port, dir=self.run_dir
+            )
+        )
+        return [self.binary, "-config", str(self.conf_path)]
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise ServerError(f"influxd exited with code {self._proc.returncode}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/ping", timeout=1.0).status_code == 204:
+                    return
+            time.sleep(0.1)
+        raise ServerError(f"influxd not answering /ping on port {self.port}")
+
+    def query(self, q: str, *, db: str | None = None) -> list[dict[str, object]]:
+        """Run an InfluxQL query and return the series of its first statement."""
+        params = {"q": q, "epoch": "ns"}
+        if db:
+            params["db"] = db
+        resp = httpx.post(f"{self.url}/query", params=params, timeout=60.0)
+        resp.raise_for_status()
+        results = resp.json().get("results", [])
+        if not results:
+            return []
+        first = results[0]
+        if "error" in first:
+            raise ServerError(f"InfluxQL error: {first['error']}")
+        series: list[dict[str, object]] = first.get("series", [])
+        return series
+
+    def create_database(self, db: str) -> None:
+        self.query(f'CREATE DATABASE "{db}"')
+
+    def count(self, measurement: str, field: str, *, db: str, where: str = "") -> int:
+        """Number of stored points of a measurement (counted through one field)."""
+        clause = f" WHERE {where}" if where else ""
+        series = self.query(f'SELECT count("{field}") FROM "{measurement}"{clause}', db=db)
+        if not series:
+            return 0
+        values = series[0]["values"]
+        assert isinstance(values, list)
+        return int(values[0][1])
