@@ -1,45 +1,95 @@
 """Wire format v1: MQTT topics and JSON payloads -> validated readings -> line protocol.
 
-INTERFACE STUB: the wire helper replaces the bodies; the names and signatures below are the
-contract that collector/, simulators/ and alerts/ code against.
+docs/wire-format.md is the reference for station integrators; this module is its executable
+form. Three rules shape the code:
+
+* :meth:`Decoder.decode` never raises. A gateway can send anything, and one bad message must not
+  stop the collector; every bad reading becomes a :class:`Rejection` with a reason (a counter
+  label) and an excerpt for the dead-letter, and the good readings next to it still count.
+* One reading, one verdict: an invalid known field (required or optional) rejects the whole
+  reading, so a failing sensor shows up in the rejection counters instead of as a silently
+  thinner series. Extra numeric/boolean fields are stored, anything else extra is dropped and
+  counted in :attr:`Decoded.dropped_fields`.
+* It is on the hot path (tens of thousands of readings per second on one core): one dict lookup
+  per field, ``type(x) is`` checks, no regexes or pydantic for known fields.
 """
 
 from __future__ import annotations
 
-import enum
+import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
 
+import orjson
+
+from heatwatch.lineproto import format_line
 from heatwatch.registry import Registry
+from heatwatch.wirefields import (
+    FIELDS,
+    FLAG,
+    NUMBER,
+    SEQ,
+    TS,
+    FieldSpec,
+    Invalid,
+    Kind,
+    Reason,
+    json_type,
+    number_problem,
+    parse_timestamp,
+)
+
+__all__ = [
+    "FIELDS",
+    "MEASUREMENTS",
+    "Decoded",
+    "Decoder",
+    "FieldSpec",
+    "FieldValue",
+    "Kind",
+    "Reading",
+    "Reason",
+    "Rejection",
+    "lines_for",
+    "load_schema",
+    "to_line",
+]
 
 FieldValue = float | int | bool | str
 
+EXCERPT_CHARS = 200
+TOPIC_CHARS = 512  # topics can be 64 KiB of garbage; the dead-letter keeps their start
+EXTRA_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]{0,63}"
+# Names an extra field may not take: InfluxDB 1.x drops any point with a field called "time",
+# 2.x reserves the underscore names, and a field named like a tag makes queries ambiguous.
+RESERVED_NAMES = frozenset(
+    {"time", "station", "zone", "meter", "_measurement", "_field", "_value", "_time",
+     "_start", "_stop"}
+)
 
-class Kind(enum.StrEnum):
-    TELEMETRY = "telemetry"
-    METER = "meter"
-    STATUS = "status"
+_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_EXTRA_NAME_RE = re.compile(EXTRA_NAME_PATTERN)
+_FLOAT_MAX = 1.7976931348623157e308
+_CACHE_MAX = 65536
 
 
-class Reason(enum.StrEnum):
-    """Why a reading was rejected: one counter label per member."""
-
-    BAD_TOPIC = "bad_topic"
-    TOO_LARGE = "too_large"
-    INVALID_JSON = "invalid_json"
-    NOT_AN_OBJECT = "not_an_object"
-    MISSING_FIELD = "missing_field"
-    WRONG_TYPE = "wrong_type"
-    NOT_FINITE = "not_finite"
-    OUT_OF_RANGE = "out_of_range"
-    BAD_TIMESTAMP = "bad_timestamp"
-    FUTURE_TIMESTAMP = "future_timestamp"
-    BAD_STATUS = "bad_status"
+MEASUREMENTS = {Kind.TELEMETRY: "telemetry", Kind.METER: "meter", Kind.STATUS: "station_status"}
 
 
 @dataclass(frozen=True, slots=True)
 class Reading:
+    """One validated reading.
+
+    ``fields`` holds every stored field except ``ts`` (in ``ts_ns``) and ``seq`` (in ``seq``):
+    numbers as ``float``, booleans as ``bool``; status readings carry ``state`` (str) and
+    ``online`` (bool).
+    """
+
     kind: Kind
     station: str
     ts_ns: int
@@ -50,21 +100,91 @@ class Reading:
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
+    """A reading (or whole message) that was not stored, and why: one dead-letter entry."""
+
     reason: Reason
     detail: str
     topic: str
     station: str | None = None
     excerpt: str = ""
+    received_at: float = 0.0  # epoch seconds, from the decoder's clock
+
+    def to_json(self, *, received_at: float | None = None) -> bytes:
+        """The dead-letter record ``{"reason","detail","topic","station","excerpt",
+        "received_at"}`` as UTF-8 JSON (one line, no newline), ``received_at`` in RFC 3339 UTC.
+
+        Never raises: text that is not valid Unicode (lone surrogates) is replaced by ``?``.
+        """
+        when = self.received_at if received_at is None else received_at
+        record = {
+            "reason": self.reason.value,
+            "detail": self.detail,
+            "topic": self.topic,
+            "station": self.station,
+            "excerpt": self.excerpt,
+            "received_at": _rfc3339(when),
+        }
+        try:
+            return orjson.dumps(record)
+        except orjson.JSONEncodeError:
+            clean = {
+                k: v.encode("utf-8", "replace").decode("utf-8") if isinstance(v, str) else v
+                for k, v in record.items()
+            }
+            return orjson.dumps(clean)
 
 
 @dataclass(slots=True)
 class Decoded:
+    """What one MQTT message turned into. ``len(readings) + len(rejections)`` equals the number
+    of readings the message carried (1 for an object or status, n for an array of n; 1 rejection
+    when the message as a whole is unusable)."""
+
     readings: list[Reading] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     dropped_fields: int = 0
 
 
+def _rfc3339(epoch_s: float) -> str:
+    try:
+        dt = datetime.fromtimestamp(epoch_s, UTC)
+    except (OverflowError, OSError, ValueError):
+        dt = datetime.fromtimestamp(0, UTC)
+    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _text_excerpt(payload: bytes) -> str:
+    return payload[: EXCERPT_CHARS * 4].decode("utf-8", "replace")[:EXCERPT_CHARS]
+
+
+def _value_excerpt(value: object, payload: bytes) -> str:
+    """The offending array element as JSON text, falling back to the raw payload's start."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=True, separators=(",", ":"))
+    except (ValueError, TypeError, RecursionError):
+        return _text_excerpt(payload)
+    return text[:EXCERPT_CHARS]
+
+
+def _parse_constant(name: str) -> float:
+    return float(name)  # "NaN", "Infinity", "-Infinity"
+
+
+_Table = dict[str, tuple[int, float, float]]
+
+
+def _compile(kind: Kind) -> tuple[_Table, frozenset[str]]:
+    specs = FIELDS[kind]
+    table = {name: (s.check, s.lo, s.hi) for name, s in specs.items()}
+    return table, frozenset(n for n, s in specs.items() if s.required)
+
+
+_TABLES = {kind: _compile(kind) for kind in (Kind.TELEMETRY, Kind.METER)}
+
+
 class Decoder:
+    """Turns one MQTT message into readings and rejections; see the module docstring."""
+
     def __init__(
         self,
         *,
@@ -77,14 +197,255 @@ class Decoder:
         self.max_payload = max_payload
         self.max_future_s = max_future_s
         self.clock = clock
+        self._topics: dict[str, tuple[Kind, str, str | None]] = {}
+        self._extra_names: set[str] = set()
+
+    # -- topics ---------------------------------------------------------------------------
+
+    def parse_topic(self, topic: str) -> tuple[Kind, str, str | None]:
+        """``(kind, station, meter)`` for a valid v1 topic; raises ``ValueError`` otherwise."""
+        hit = self._topics.get(topic)
+        if hit is not None:
+            return hit
+        parts = topic.split("/")
+        if len(parts) == 3 and parts[2] in ("telemetry", "status"):
+            kind, meter = Kind(parts[2]), None
+        elif len(parts) == 4 and parts[2] == "meter":
+            kind, meter = Kind.METER, parts[3]
+            if not _ID_RE.fullmatch(meter):
+                raise ValueError("meter id must match [A-Za-z0-9_-]{1,64}")
+        else:
+            raise ValueError(
+                "expected {prefix}/{station}/telemetry, .../status or .../meter/{meter}"
+            )
+        if parts[0] != self.prefix:
+            raise ValueError(f"prefix must be {self.prefix!r}")
+        if not _ID_RE.fullmatch(parts[1]):
+            raise ValueError("station id must match [A-Za-z0-9_-]{1,64}")
+        parsed = (kind, parts[1], meter)
+        if len(self._topics) >= _CACHE_MAX:
+            self._topics.clear()
+        self._topics[topic] = parsed
+        return parsed
+
+    # -- messages -------------------------------------------------------------------------
 
     def decode(self, topic: str, payload: bytes) -> Decoded:
-        raise NotImplementedError
+        """Decode one MQTT message. Never raises, whatever ``topic`` and ``payload`` hold."""
+        out = Decoded()
+        now = self.clock()
+        if isinstance(payload, bytearray | memoryview):
+            payload = bytes(payload)
+        elif isinstance(payload, str):
+            payload = payload.encode("utf-8", "surrogatepass")
+        elif not isinstance(payload, bytes):
+            payload = repr(payload).encode("utf-8", "replace")
+
+        if not isinstance(topic, str):
+            topic = repr(topic)
+        try:
+            kind, station, meter = self.parse_topic(topic)
+        except ValueError as exc:
+            self._reject(out, Reason.BAD_TOPIC, str(exc), topic, None, payload, now)
+            return out
+
+        if len(payload) > self.max_payload:
+            detail = f"payload is {len(payload)} bytes, limit {self.max_payload}"
+            self._reject(out, Reason.TOO_LARGE, detail, topic, station, payload, now)
+            return out
+
+        if kind is Kind.STATUS:
+            self._decode_status(out, topic, station, payload, now)
+            return out
+
+        try:
+            doc = orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            # Python gateways write NaN/Infinity (json.dumps' default); parse those leniently so
+            # the one non-finite value is rejected and the rest of the batch is kept.
+            try:
+                doc = json.loads(payload, parse_constant=_parse_constant)
+            except (ValueError, RecursionError):
+                self._reject(out, Reason.INVALID_JSON, str(exc), topic, station, payload, now)
+                return out
+
+        if type(doc) is dict:
+            items: list[Any] = [doc]
+            prefix = ""
+        elif type(doc) is list:
+            items = doc
+            prefix = "["
+        else:
+            detail = f"payload is a JSON {json_type(doc)}, not an object or array"
+            self._reject(out, Reason.NOT_AN_OBJECT, detail, topic, station, payload, now)
+            return out
+
+        table, required = _TABLES[kind]
+        max_ns = int((now + self.max_future_s) * 1e9)
+        readings = out.readings
+        for i, obj in enumerate(items):
+            try:
+                if type(obj) is not dict:
+                    raise Invalid(
+                        Reason.NOT_AN_OBJECT, f"element is a JSON {json_type(obj)}, not an object"
+                    )
+                readings.append(self._reading(out, obj, kind, table, required, station, meter,
+                                              max_ns))
+            except Invalid as bad:
+                detail = f"[{i}] {bad.detail}" if prefix else bad.detail
+                out.rejections.append(
+                    Rejection(bad.reason, detail, topic[:TOPIC_CHARS], station,
+                              _value_excerpt(obj, payload), now)
+                )
+        return out
+
+    def _reading(
+        self,
+        out: Decoded,
+        obj: dict[str, Any],
+        kind: Kind,
+        table: _Table,
+        required: frozenset[str],
+        station: str,
+        meter: str | None,
+        max_ns: int,
+    ) -> Reading:
+        if not obj.keys() >= required:
+            missing = ", ".join(sorted(required - obj.keys()))
+            raise Invalid(Reason.MISSING_FIELD, f"missing required field(s): {missing}")
+        fields: dict[str, FieldValue] = {}
+        ts_ns = 0
+        seq: int | None = None
+        dropped = 0
+        for name, v in obj.items():
+            spec = table.get(name)
+            t = type(v)
+            if spec is None:  # an extra field: stored if numeric/boolean with a sane name
+                if t is float:
+                    ok = v - v == 0.0
+                elif t is int:
+                    ok = -_FLOAT_MAX <= v <= _FLOAT_MAX
+                    v = float(v)
+                else:
+                    ok = t is bool
+                if ok and (name in self._extra_names or self._extra_name_ok(name)):
+                    fields[name] = v
+                else:
+                    dropped += 1
+                continue
+            check, lo, hi = spec
+            if v is None:  # JSON null: "no value" -- absent if optional, missing if required
+                if name in required:
+                    raise Invalid(Reason.MISSING_FIELD, f"{name} is null")
+                dropped += 1
+                continue
+            if check == NUMBER:
+                if (t is float or t is int) and lo <= v <= hi:
+                    fields[name] = float(v)
+                else:
+                    raise number_problem(name, v, lo, hi)
+            elif check == FLAG:
+                if t is bool:
+                    fields[name] = v
+                elif (t is int or t is float) and (v == 0 or v == 1):
+                    fields[name] = v == 1
+                elif t is int or t is float:
+                    raise number_problem(name, v, 0, 1)
+                else:
+                    raise Invalid(Reason.WRONG_TYPE, f"{name} must be true/false or 0/1, "
+                                  f"not {type(v).__name__}")
+            elif check == TS:
+                ts_ns = parse_timestamp(v, max_ns)
+            elif check == SEQ:
+                if t is float and v.is_integer():  # JSON does not tell 5 from 5.0
+                    v = int(v)
+                elif t is not int:
+                    raise Invalid(Reason.WRONG_TYPE, f"seq must be an integer, not {t.__name__}")
+                if not 0 <= v < 2**63:
+                    raise Invalid(Reason.OUT_OF_RANGE, f"seq {v} outside 0..2^63-1")
+                seq = v
+        out.dropped_fields += dropped
+        return Reading(kind, station, ts_ns, fields, meter, seq)
+
+    def _extra_name_ok(self, name: str) -> bool:
+        if name in RESERVED_NAMES or not _EXTRA_NAME_RE.fullmatch(name):
+            return False
+        if len(self._extra_names) < _CACHE_MAX:
+            self._extra_names.add(name)
+        return True
+
+    def _decode_status(
+        self, out: Decoded, topic: str, station: str, payload: bytes, now: float
+    ) -> None:
+        try:
+            state = payload.decode("utf-8").strip().lower()
+        except UnicodeDecodeError:
+            state = "(not UTF-8)"
+        if state in ("online", "offline"):
+            fields: dict[str, FieldValue] = {"state": state, "online": state == "online"}
+            out.readings.append(Reading(Kind.STATUS, station, int(now * 1e9), fields))
+        else:
+            detail = "status payload must be 'online' or 'offline'"
+            if not payload:
+                detail += " (empty: the retained status was cleared)"
+            self._reject(out, Reason.BAD_STATUS, detail, topic, station, payload, now)
+
+    @staticmethod
+    def _reject(
+        out: Decoded,
+        reason: Reason,
+        detail: str,
+        topic: str,
+        station: str | None,
+        payload: bytes,
+        now: float,
+    ) -> None:
+        out.rejections.append(
+            Rejection(reason, detail, topic[:TOPIC_CHARS], station, _text_excerpt(payload), now)
+        )
+
+
+# -- storage --------------------------------------------------------------------------------
 
 
 def to_line(reading: Reading, zone: str) -> str:
-    raise NotImplementedError
+    """The reading as one InfluxDB line: measurement per kind, tags sorted by key, ``seq`` as an
+    integer field, everything else as stored in ``reading.fields``."""
+    tags = [("station", reading.station), ("zone", zone)]
+    if reading.meter is not None:
+        tags.insert(0, ("meter", reading.meter))
+    fields = reading.fields
+    if reading.seq is not None:
+        fields = {**fields, "seq": reading.seq}
+    return format_line(MEASUREMENTS[reading.kind], tags, fields, reading.ts_ns)
 
 
 def lines_for(decoded: Decoded, registry: Registry) -> list[str]:
-    raise NotImplementedError
+    """Line protocol for every reading of ``decoded``, zoned by ``registry``."""
+    zones: dict[str, str] = {}
+    lines = []
+    for reading in decoded.readings:
+        zone = zones.get(reading.station)
+        if zone is None:
+            zone = zones[reading.station] = registry.zone_of(reading.station)
+        lines.append(to_line(reading, zone))
+    return lines
+
+
+# -- JSON Schema ----------------------------------------------------------------------------
+
+SCHEMA_RESOURCE = "wire-v1.schema.json"
+_SCHEMA_ROOTS = {Kind.TELEMETRY: "telemetryPayload", Kind.METER: "meterPayload"}
+
+
+def load_schema(kind: Kind) -> dict[str, Any]:
+    """The draft 2020-12 JSON Schema of a telemetry or meter payload (object or array of
+    objects), as a fresh dict. Status payloads are plain text, so there is none for them."""
+    if kind not in _SCHEMA_ROOTS:
+        raise ValueError(f"no JSON Schema for {kind.value} payloads (they are plain text)")
+    raw = resources.files("heatwatch.schemas").joinpath(SCHEMA_RESOURCE).read_bytes()
+    schema: dict[str, Any] = orjson.loads(raw)
+    schema.pop("anyOf", None)
+    schema["$ref"] = f"#/$defs/{_SCHEMA_ROOTS[kind]}"
+    schema["title"] = f"heatwatch wire v1 {kind.value} payload"
+    return schema

@@ -1,0 +1,104 @@
+"""InfluxDB line protocol formatting, kept apart from the wire decoder so it stays testable alone.
+
+Escaping follows the InfluxDB 1.x/2.x line protocol reference: measurement names escape commas
+and spaces; tag keys, tag values and field keys escape commas, equals signs and spaces; string
+field values escape double quotes and backslashes. Newlines cannot be represented in names or
+tags at all, so they are refused rather than written as a line InfluxDB would split in two.
+
+Floats are written with :func:`repr` (the shortest text that reads back to the same double), so
+``70.0`` stays a float even when the JSON said ``70``: a measurement's field must keep one type
+forever, or InfluxDB refuses later points with a "field type conflict".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+__all__ = [
+    "escape_field_key",
+    "escape_measurement",
+    "escape_string_value",
+    "escape_tag",
+    "format_line",
+]
+
+_TAG_TABLE = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
+_MEASUREMENT_TABLE = str.maketrans({",": r"\,", " ": r"\ "})
+_STRING_TABLE = str.maketrans({"\\": "\\\\", '"': '\\"'})
+_NEEDS_TAG_ESCAPE = frozenset(", =")
+
+# Field keys repeat on every line; escaping each of them every time would be wasted work.
+_key_cache: dict[str, str] = {}
+_KEY_CACHE_MAX = 4096
+
+
+def _check_no_newline(text: str, what: str) -> None:
+    if "\n" in text or "\r" in text:
+        raise ValueError(f"{what} {text!r} contains a line break, which line protocol cannot carry")
+
+
+def escape_measurement(name: str) -> str:
+    _check_no_newline(name, "measurement")
+    return name.translate(_MEASUREMENT_TABLE)
+
+
+def escape_tag(text: str) -> str:
+    """Escape a tag key or tag value (also right for field keys)."""
+    if _NEEDS_TAG_ESCAPE.isdisjoint(text) and "\n" not in text and "\r" not in text:
+        return text
+    _check_no_newline(text, "tag or key")
+    return text.translate(_TAG_TABLE)
+
+
+def escape_field_key(key: str) -> str:
+    cached = _key_cache.get(key)
+    if cached is not None:
+        return cached
+    escaped = escape_tag(key)
+    if len(_key_cache) < _KEY_CACHE_MAX:
+        _key_cache[key] = escaped
+    return escaped
+
+
+def escape_string_value(text: str) -> str:
+    """The quoted form of a string field value."""
+    return '"' + text.translate(_STRING_TABLE) + '"'
+
+
+def _field_value(value: float | int | bool | str) -> str:
+    # bool before int: True is an int in Python but a boolean in InfluxDB.
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is float:
+        if value - value != 0.0:  # NaN or +-Infinity: InfluxDB cannot store them
+            raise ValueError(f"field value {value!r} is not finite")
+        return repr(value)
+    if type(value) is int:
+        return f"{value}i"
+    if type(value) is str:
+        return escape_string_value(value)
+    raise TypeError(f"unsupported field value type {type(value).__name__}")
+
+
+def format_line(
+    measurement: str,
+    tags: Iterable[tuple[str, str]],
+    fields: Mapping[str, float | int | bool | str],
+    ts_ns: int,
+) -> str:
+    """One line of line protocol. ``tags`` are written in the order given (pass them sorted by
+    key, as InfluxDB recommends); ``fields`` must not be empty; ``ts_ns`` is in nanoseconds.
+
+    Python ``int`` values become integer fields (``12i``), ``float`` values float fields,
+    ``bool`` values booleans and ``str`` values quoted strings.
+    """
+    if not fields:
+        raise ValueError("a line protocol point needs at least one field")
+    head = escape_measurement(measurement)
+    tag_text = "".join(f",{escape_tag(k)}={escape_tag(v)}" for k, v in tags if v != "")
+    field_text = ",".join(
+        f"{escape_field_key(k)}={_field_value(v)}" for k, v in fields.items()
+    )
+    return f"{head}{tag_text} {field_text} {int(ts_ns)}"
