@@ -1,0 +1,120 @@
+"""The collector's settings: the shared ``mqtt`` and ``influx`` blocks plus the collector's own.
+
+``collector/collector.sample.yaml`` is the commented reference for every key here; a test keeps
+the two in step. Everything is validated when the collector starts, so a typo fails fast with the
+dotted key path instead of surfacing as lost readings hours later.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from heatwatch.settings import HeatwatchSettings, InfluxSettings, MqttSettings, load_settings
+
+__all__ = [
+    "DEFAULT_CLIENT_ID",
+    "BatchSettings",
+    "CollectorSettings",
+    "DeadLetterSettings",
+    "MetricsSettings",
+    "SpoolSettings",
+    "load_collector_settings",
+]
+
+# A persistent session is keyed by client id: a collector sharing the generic default
+# "heatwatch" with another service would steal (and discard) that service's session.
+DEFAULT_CLIENT_ID = "heatwatch-collector"
+_GROUP_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class _Block(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BatchSettings(_Block):
+    """How readings are grouped into one write, and how many unacked messages we allow."""
+
+    size: int = Field(default=5000, ge=1, le=1_000_000)
+    flush_interval: float = Field(default=0.5, gt=0, le=60)
+    receive_maximum: int = Field(default=4000, ge=1, le=65535)
+    session_expiry: int = Field(default=7 * 24 * 3600, ge=60, le=0xFFFFFFFF)
+    max_payload: int = Field(default=65536, ge=256)
+    max_future_s: float = Field(default=300.0, gt=0)
+    shared_group: str | None = Field(default=None, pattern=_GROUP_PATTERN)
+    registry: Path | None = None
+
+    @field_validator("registry")
+    @classmethod
+    def _registry_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"station registry file {value} does not exist")
+        return value
+
+
+class SpoolSettings(_Block):
+    """The on-disk spool that keeps readings while InfluxDB is down or slow."""
+
+    dir: Path = Path("run/collector-spool")
+    max_bytes: int = Field(default=1 << 30, ge=64 * 1024)
+    segment_bytes: int = Field(default=16 << 20, ge=4096)
+    alarm_ratio: float = Field(default=0.8, gt=0, le=1)
+    retry_min_delay: float = Field(default=0.5, gt=0)
+    retry_max_delay: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> SpoolSettings:
+        if self.segment_bytes > self.max_bytes:
+            raise ValueError("segment_bytes must be <= max_bytes")
+        if self.retry_max_delay < self.retry_min_delay:
+            raise ValueError("retry_max_delay must be >= retry_min_delay")
+        return self
+
+
+class DeadLetterSettings(_Block):
+    """Where rejected readings and lines InfluxDB refuses go; at least one must be on."""
+
+    file: Path | None = Path("run/collector-rejected.jsonl")
+    publish: bool = True
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> DeadLetterSettings:
+        if self.file is None and not self.publish:
+            raise ValueError("dead_letter needs a file or publish: true (never drop silently)")
+        return self
+
+
+class MetricsSettings(_Block):
+    host: str = "127.0.0.1"
+    port: int = Field(default=9101, ge=0, le=65535)
+    log_interval: float = Field(default=60.0, gt=0)
+
+
+class CollectorSettings(HeatwatchSettings):
+    """Everything ``heatwatch collect`` reads from its YAML file and ``HEATWATCH_*``."""
+
+    # model_validate: the shared blocks declare defaults positionally, which mypy cannot see.
+    mqtt: MqttSettings = MqttSettings.model_validate({"client_id": DEFAULT_CLIENT_ID})
+    influx: InfluxSettings = InfluxSettings.model_validate({})
+    batch: BatchSettings = BatchSettings()
+    spool: SpoolSettings = SpoolSettings()
+    dead_letter: DeadLetterSettings = DeadLetterSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collector_client_id(cls, data: Any) -> Any:
+        """An ``mqtt`` block without ``client_id`` gets the collector's, not the generic one."""
+        if isinstance(data, dict):
+            mqtt = data.get("mqtt")
+            if isinstance(mqtt, dict) and "client_id" not in mqtt:
+                data = {**data, "mqtt": {**mqtt, "client_id": DEFAULT_CLIENT_ID}}
+        return data
+
+
+def load_collector_settings(path: Path | str | None = None, **overrides: Any) -> CollectorSettings:
+    """Load and validate; raises :class:`heatwatch.settings.ConfigError` with precise messages."""
+    return load_settings(CollectorSettings, path, **overrides)

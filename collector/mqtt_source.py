@@ -1,0 +1,209 @@
+"""The MQTT side: a persistent QoS 1 session, thin callbacks, acks only when told.
+
+Why it looks like this:
+
+* Fixed client id, ``clean_start=False`` on every connect (paho's default cleans the first one,
+  which would throw away what the broker queued while the collector was down) and a session
+  expiry interval, so the broker keeps our subscriptions and queues messages across restarts.
+* ``manual_ack=True``: paho acks a QoS 1 message only when :meth:`MqttSource.ack` is called,
+  which the service does after the readings are in InfluxDB or in the spool.
+* Receive Maximum (CONNECT property) bounds the unacked messages the broker sends us. That is the
+  back-pressure: when the spool is full we stop acking, the window fills and the broker keeps
+  the rest queued on its side.
+* ``on_message`` only enqueues; decoding and writing happen on the service's worker thread, so
+  the network loop keeps answering PINGs whatever InfluxDB does.
+* ``on_connect`` subscribes every time, even when the broker says the session is present (the
+  Telegraf failure modes #16038/#16293/#6232 are collectors that silently stop receiving after
+  a broker restart). paho's loop thread reconnects forever with capped exponential backoff.
+* Every connection gets a generation number. A message is acked only on the connection that
+  delivered it: packet ids restart per connection, so acking an old id on a new connection could
+  acknowledge a different, not yet stored message. Unacked old messages are redelivered by the
+  broker (harmless duplicates).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from heatwatch.settings import MqttSettings
+
+__all__ = ["Inbound", "MqttSource", "topic_filters"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    generation: int
+
+
+def topic_filters(prefix: str, shared_group: str | None) -> list[str]:
+    """Telemetry, meters and status of every station (``{prefix}/_rejected`` is not matched)."""
+    filters = [f"{prefix}/+/telemetry", f"{prefix}/+/meter/+", f"{prefix}/+/status"]
+    if shared_group:
+        filters = [f"$share/{shared_group}/{f}" for f in filters]
+    return filters
+
+
+class MqttSource:
+    def __init__(
+        self,
+        settings: MqttSettings,
+        *,
+        filters: list[str],
+        receive_maximum: int,
+        session_expiry: int,
+        on_connection: Callable[[bool], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.filters = filters
+        self.queue: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
+        self._on_connection = on_connection
+        self._generation = 0
+        self._connected = threading.Event()
+        self._lock = threading.Lock()
+        self.session_present: bool | None = None
+
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=settings.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        # An exception in a callback must never kill the network thread (no more reconnects).
+        client.suppress_exceptions = True
+        # paho does float arithmetic on these; its annotation says int.
+        client.reconnect_delay_set(
+            settings.reconnect_min_delay,  # type: ignore[arg-type]
+            settings.reconnect_max_delay,  # type: ignore[arg-type]
+        )
+        client.max_inflight_messages_set(100)  # our own publishes (dead letters)
+        client.max_queued_messages_set(100_000)
+        if settings.username is not None:
+            password = settings.password.get_secret_value() if settings.password else None
+            client.username_pw_set(settings.username, password)
+        if settings.tls:
+            client.tls_set(
+                ca_certs=str(settings.ca_file) if settings.ca_file else None,
+                certfile=str(settings.cert_file) if settings.cert_file else None,
+                keyfile=str(settings.key_file) if settings.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+        client.on_connect = self._handle_connect
+        client.on_disconnect = self._handle_disconnect
+        client.on_message = self._handle_message
+        self.client = client
+
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = session_expiry
+        props.ReceiveMaximum = receive_maximum
+        self._connect_props = props
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Connect in the background; the loop thread retries until the broker answers."""
+        self.client.connect_async(
+            self.settings.host,
+            self.settings.port,
+            keepalive=self.settings.keepalive,
+            clean_start=False,
+            properties=self._connect_props,
+        )
+        self.client.loop_start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def stop(self) -> None:
+        """Send what is queued (acks), DISCONNECT (the session stays: expiry is on CONNECT)."""
+        with self._lock:
+            self._generation += 1  # nothing acks after this
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    # -- callbacks (network thread) -------------------------------------------------------
+    def _handle_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            log.warning("MQTT broker refused the connection: %s", reason_code)
+            return
+        with self._lock:
+            self._generation += 1
+        self.session_present = flags.session_present
+        options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+        result, _mid = client.subscribe([(f, options) for f in self.filters])
+        if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            log.warning("MQTT subscribe not sent (%s); will retry on reconnect", result)
+        log.info(
+            "connected to MQTT %s:%d as %s (session present: %s), subscribed to %s",
+            self.settings.host, self.settings.port, self.settings.client_id,
+            flags.session_present, ", ".join(self.filters),
+        )
+        self._connected.set()
+        if self._on_connection is not None:
+            self._on_connection(True)
+
+    def _handle_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        with self._lock:
+            self._generation += 1
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        if was_connected:
+            log.warning("MQTT connection lost (%s); reconnecting", reason_code)
+            if self._on_connection is not None:
+                self._on_connection(False)
+
+    def _handle_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        self.queue.put(Inbound(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self._generation))
+
+    # -- worker-thread API ----------------------------------------------------------------
+    def ack(self, messages: Iterable[Inbound]) -> int:
+        """Ack messages delivered on the current connection; returns how many were acked."""
+        acked = 0
+        with self._lock:
+            generation = self._generation
+            for m in messages:
+                if m.qos > 0 and m.generation == generation:
+                    self.client.ack(m.mid, m.qos)
+                    acked += 1
+        return acked
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        """QoS 1 publish; paho queues it while disconnected."""
+        info = self.client.publish(topic, payload, qos=1)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            log.debug("publish to %s not queued: %s", topic, info.rc)

@@ -1,0 +1,359 @@
+"""The collector: MQTT in, InfluxDB out, and no reading lost in between.
+
+One worker thread owns everything after ``on_message``: decode, account, batch, make durable,
+ack. A batch is flushed when it reaches ``batch.size`` lines, when it holds half the Receive
+Maximum window of unacked messages (so the broker never stalls waiting for acks), or after
+``batch.flush_interval``. "Durable" means written to InfluxDB, or appended and fsynced to the
+spool; only then are its messages acked.
+
+Ordering: while the spool holds anything, new batches are appended behind it rather than written
+directly, and the worker replays the spool head first, so readings reach InfluxDB in arrival
+order. When the spool is full the worker holds the batch unacked and stops taking messages; the
+Receive Maximum window fills and the broker keeps the rest (back-pressure, never a drop).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from collector.config import CollectorSettings
+from collector.deadletter import DeadLetter
+from collector.metrics import Metrics
+from collector.mqtt_source import Inbound, MqttSource, topic_filters
+from collector.seqtrack import SeqTracker
+from collector.spool import Spool, SpoolError, SpoolFull
+from collector.summary import SummaryLog
+from collector.writers import RetryableWriteError, Writer, make_writer, write_or_quarantine
+from heatwatch.registry import load_registry
+from heatwatch.wire import Decoded, Decoder, Kind, lines_for
+
+__all__ = ["Collector"]
+
+log = logging.getLogger("collector")
+
+# Errors a buggy decoder could raise on hostile input; caught so one message cannot stop the
+# worker (which would stall every ack). The message is dead-lettered instead.
+_DECODER_BUGS = (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError)
+
+
+@dataclass
+class _Batch:
+    messages: list[Inbound] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+
+class Collector:
+    """``start()`` / ``stop(timeout)`` / ``run_forever()`` / ``stats()``; see module docstring."""
+
+    def __init__(self, settings: CollectorSettings) -> None:
+        self.settings = settings
+        b = settings.batch
+        self.metrics = Metrics()
+        self.registry = load_registry(b.registry)
+        self.decoder = Decoder(
+            prefix=settings.mqtt.prefix, max_payload=b.max_payload, max_future_s=b.max_future_s
+        )
+        self.writer: Writer = make_writer(settings.influx)
+        sp = settings.spool
+        self.spool = Spool(
+            sp.dir, max_bytes=sp.max_bytes, segment_bytes=sp.segment_bytes,
+            alarm_ratio=sp.alarm_ratio,
+        )
+        self.source = MqttSource(
+            settings.mqtt,
+            filters=topic_filters(settings.mqtt.prefix, b.shared_group),
+            receive_maximum=b.receive_maximum,
+            session_expiry=b.session_expiry,
+            on_connection=self._connection_changed,
+        )
+        dl = settings.dead_letter
+        publish = self.source.publish if dl.publish else None
+        self.deadletter = DeadLetter(dl.file, publish, f"{settings.mqtt.prefix}/_rejected")
+        self.seq = SeqTracker()
+        self.summary = SummaryLog(log, settings.metrics.log_interval)
+        self.metrics_port = 0
+        self._max_messages = max(1, b.receive_maximum // 2)
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._down_until = 0.0
+        self._retry_delay = sp.retry_min_delay
+        self._influx_down = False
+        self._spool_full = False
+        self._unregistered: set[str] = set()
+        self.crashed = False
+        self.counts: dict[str, int] = dict.fromkeys(
+            ("messages", "readings", "rejected", "dropped_fields", "stored", "spooled",
+             "replayed", "refused", "acked", "seq_gaps", "seq_duplicates", "unregistered",
+             "write_errors"), 0,
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        m = self.settings.metrics
+        self.metrics_port = self.metrics.serve(m.host, m.port)
+        self._update_spool_gauges()
+        if self.spool:
+            log.info("spool %s holds %d bytes from before: replaying first",
+                     self.spool.directory, self.spool.pending_bytes)
+        self._worker = threading.Thread(target=self._run, name="collector-worker", daemon=True)
+        self._worker.start()
+        self.source.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop consuming, flush and ack the current batch, disconnect. Unflushed messages
+        stay unacked, so the broker delivers them again next time."""
+        self._stop.set()
+        if self._worker is not None:
+            self._worker.join(timeout)
+            if self._worker.is_alive():
+                log.error("worker did not finish within %.0f s; its batch stays unacked", timeout)
+        self.source.stop()
+        self.writer.close()
+        self.spool.close()
+        self.summary.maybe_log(force=True)
+        self.metrics.shutdown()
+
+    def run_forever(self) -> int:
+        """Run until SIGTERM/SIGINT; returns 0 after a clean stop, 1 if the worker died."""
+        wake = threading.Event()
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            log.info("signal %d: stopping", signum)
+            wake.set()
+
+        previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.start()
+            while not wake.wait(0.5) and not self._done.is_set():
+                pass
+            self.stop()
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+        return 1 if self.crashed else 0
+
+    def stats(self) -> dict[str, Any]:
+        snap: dict[str, Any] = dict(self.counts)
+        snap.update(
+            spool_bytes=self.spool.size_bytes,
+            spool_pending_bytes=self.spool.pending_bytes,
+            spool_fill_ratio=self.spool.fill_ratio,
+            spool_full=self._spool_full,
+            influx_down=self._influx_down,
+            connected=self.source.connected,
+            queue_depth=self.source.queue.qsize(),
+            unregistered_stations=sorted(self._unregistered),
+            dead_lettered=self.deadletter.written,
+        )
+        return snap
+
+    def _connection_changed(self, up: bool) -> None:
+        (self.metrics.connects if up else self.metrics.disconnects).inc()
+
+    # -- worker ---------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            if not self._stop.is_set():
+                self.crashed = True
+                log.critical("collector worker died; stopping (nothing unstored was acked)")
+            self._done.set()
+
+    def _loop(self) -> None:
+        batch = _Batch()
+        held: _Batch | None = None
+        while not self._stop.is_set():
+            if held is not None:
+                self._replay()
+                if self._flush(held):
+                    held = None
+                else:
+                    self._stop.wait(self._retry_delay)
+                continue
+            self._collect(batch)
+            if batch.messages and not self._flush(batch):
+                held = batch  # spool full: stop taking messages until it is stored
+            batch = _Batch()
+            self._replay()
+            self.summary.maybe_log()
+        if batch.messages and held is None:
+            self._flush(batch)
+        if held is not None:
+            log.warning("stopping with %d messages not stored: left unacked for redelivery",
+                        len(held.messages))
+
+    def _collect(self, batch: _Batch) -> None:
+        q = self.source.queue
+        size = self.settings.batch.size
+        deadline = time.monotonic() + self.settings.batch.flush_interval
+        while len(batch.lines) < size and len(batch.messages) < self._max_messages:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._stop.is_set():
+                return
+            try:
+                item = q.get(timeout=min(remaining, 0.25))
+            except queue.Empty:
+                continue
+            batch.messages.append(item)
+            self._decode(item, batch)
+
+    def _decode(self, item: Inbound, batch: _Batch) -> None:
+        self.counts["messages"] += 1
+        self.metrics.messages.inc()
+        try:
+            decoded = self.decoder.decode(item.topic, item.payload)
+            lines = lines_for(decoded, self.registry)
+        except _DECODER_BUGS as exc:
+            self.deadletter.add_raw("decoder_error", repr(exc), item.topic, item.payload[:200])
+            self.counts["rejected"] += 1
+            self.metrics.rejected.labels("decoder_error").inc()
+            return
+        self._account(decoded)
+        batch.lines.extend(lines)
+
+    def _account(self, decoded: Decoded) -> None:
+        m, s = self.metrics, self.summary
+        if decoded.readings:
+            self.counts["readings"] += len(decoded.readings)
+            m.readings.inc(len(decoded.readings))
+        for rej in decoded.rejections:
+            self.counts["rejected"] += 1
+            m.rejected.labels(str(rej.reason)).inc()
+            s.rejected[str(rej.reason)] += 1
+            self.deadletter.add_rejection(rej)
+        if decoded.dropped_fields:
+            self.counts["dropped_fields"] += decoded.dropped_fields
+            m.dropped_fields.inc(decoded.dropped_fields)
+            s.dropped_fields += decoded.dropped_fields
+        for r in decoded.readings:
+            if self.registry.get(r.station) is None:
+                self.counts["unregistered"] += 1
+                m.unregistered.inc()
+                s.unregistered[r.station] += 1
+                if r.station not in self._unregistered:
+                    self._unregistered.add(r.station)
+                    m.unregistered_stations.set(len(self._unregistered))
+            if r.seq is None or r.kind == Kind.STATUS:
+                continue
+            res = self.seq.observe(r.station, r.meter, r.seq)
+            if res.gaps:
+                self.counts["seq_gaps"] += res.gaps
+                m.seq_gaps.labels(r.station).inc(res.gaps)
+                m.seq_gap_alarms.inc()
+                s.gaps[r.station] += res.gaps
+            elif res.duplicate:
+                self.counts["seq_duplicates"] += 1
+                m.seq_duplicates.labels(r.station).inc()
+                s.duplicates[r.station] += 1
+            elif res.late:
+                m.seq_late.labels(r.station).inc()
+
+    def _flush(self, batch: _Batch) -> bool:
+        """Make the batch durable and ack it; False if it could not be stored (spool full)."""
+        if batch.lines and not self._store(batch.lines):
+            return False
+        self._flush_deadletter()
+        self.counts["acked"] += self.source.ack(batch.messages)
+        self.metrics.batch_size.observe(len(batch.lines))
+        return True
+
+    def _flush_deadletter(self) -> None:
+        n = len(self.deadletter)
+        try:
+            self.deadletter.flush()
+        except OSError as exc:
+            # Kept in memory and retried with the next batch; stored readings still get acked.
+            log.error("cannot write dead-letter file %s: %s", self.deadletter.path, exc)
+            return
+        self.metrics.dead_lettered.inc(n)
+
+    def _store(self, lines: list[str]) -> bool:
+        if not self.spool and time.monotonic() >= self._down_until and self._write(lines):
+            return True
+        try:
+            alarm = self.spool.append(lines)
+        except SpoolFull as exc:
+            self.metrics.spool_full.inc()
+            if not self._spool_full:
+                log.error("%s: holding messages unacked (broker keeps them) until it drains", exc)
+            self._spool_full = True
+            return False
+        except SpoolError as exc:
+            log.error("spool write failed, holding messages unacked: %s", exc)
+            return False
+        self._spool_full = False
+        self.counts["spooled"] += len(lines)
+        self.metrics.spooled.inc(len(lines))
+        if alarm:
+            self.metrics.spool_alarms.inc()
+            log.warning("spool passed %.0f %% of max_bytes (%d of %d bytes)",
+                        self.spool.alarm_ratio * 100, self.spool.size_bytes, self.spool.max_bytes)
+        self._update_spool_gauges()
+        return True
+
+    def _write(self, lines: list[str]) -> bool:
+        """One write attempt (with bisection of refused lines); False if InfluxDB is down."""
+        started = time.monotonic()
+        try:
+            refused = write_or_quarantine(self.writer.write, lines)
+        except RetryableWriteError as exc:
+            self.counts["write_errors"] += 1
+            self.metrics.write_errors.labels("retryable").inc()
+            self._down_until = time.monotonic() + self._retry_delay
+            self._retry_delay = min(self._retry_delay * 2, self.settings.spool.retry_max_delay)
+            if not self._influx_down:
+                log.warning("InfluxDB unavailable, spooling to %s: %s", self.spool.directory, exc)
+            self._influx_down = True
+            return False
+        self.metrics.write_latency.observe(time.monotonic() - started)
+        self._retry_delay = self.settings.spool.retry_min_delay
+        if self._influx_down:
+            log.info("InfluxDB answers again; replaying %d spooled bytes", self.spool.pending_bytes)
+            self._influx_down = False
+        for line, detail in refused:
+            self.deadletter.add_refused_line(line, detail)
+        if refused:
+            self.counts["refused"] += len(refused)
+            self.metrics.write_errors.labels("refused").inc(len(refused))
+            self.summary.refused += len(refused)
+            self._flush_deadletter()
+        stored = len(lines) - len(refused)
+        self.counts["stored"] += stored
+        self.metrics.stored.inc(stored)
+        return True
+
+    def _replay(self, budget_s: float = 1.0) -> None:
+        """Write spooled chunks, oldest first, for at most ``budget_s`` (then consume again)."""
+        if not self.spool:
+            return
+        max_lines = min(max(self.settings.batch.size * 4, 5000), 50_000)
+        until = time.monotonic() + budget_s
+        while self.spool and time.monotonic() < until:
+            if time.monotonic() < self._down_until or self._stop.is_set():
+                return
+            try:
+                chunk = self.spool.peek(max_lines)
+            except SpoolError as exc:
+                log.error("cannot read spool: %s", exc)
+                return
+            if chunk is None or not self._write(chunk.lines):
+                break
+            self.spool.commit(chunk)
+            self.counts["replayed"] += len(chunk.lines)
+            self.metrics.replayed.inc(len(chunk.lines))
+            if not self.spool:
+                log.info("spool drained; %d lines replayed so far", self.counts["replayed"])
+        self._update_spool_gauges()
+
+    def _update_spool_gauges(self) -> None:
+        self.metrics.spool_bytes.set(self.spool.size_bytes)
+        self.metrics.spool_fill.set(self.spool.fill_ratio)

@@ -1,0 +1,45 @@
+"""Fixtures for the collector tests (helpers live in collector_helpers.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from collector_helpers import Publisher
+
+from collector.config import CollectorSettings
+from collector.service import Collector
+from heatwatch.servers import MosquittoServer
+
+
+@pytest.fixture
+def make_publisher() -> Iterator[Callable[[MosquittoServer], Publisher]]:
+    made: list[Publisher] = []
+
+    def make(server: MosquittoServer) -> Publisher:
+        pub = Publisher(server)
+        made.append(pub)
+        return pub
+
+    yield make
+    for pub in made:
+        pub.close()
+
+
+@pytest.fixture
+def run_collector() -> Iterator[Callable[[CollectorSettings], Collector]]:
+    """Start collectors (connected and subscribed) and stop them at teardown."""
+    started: list[Collector] = []
+
+    def run(settings: CollectorSettings) -> Collector:
+        c = Collector(settings)
+        c.start()
+        started.append(c)
+        assert c.source.wait_connected(20), "collector did not connect to the broker"
+        time.sleep(0.3)  # SUBACK round trip
+        return c
+
+    yield run
+    for c in started:
+        c.stop(timeout=10)

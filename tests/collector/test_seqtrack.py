@@ -1,0 +1,37 @@
+"""Seq gap and duplicate accounting, per (station, meter)."""
+
+from __future__ import annotations
+
+from collector.seqtrack import SeqTracker
+
+
+def test_gaps_duplicates_late_and_reset() -> None:
+    t = SeqTracker(window=100)
+    assert t.observe("s1", None, 1).gaps == 0
+    assert t.observe("s1", None, 2).gaps == 0
+    assert t.observe("s1", None, 5).gaps == 2
+    assert t.observe("s1", None, 5).duplicate
+    assert t.observe("s1", None, 2).duplicate
+    late = t.observe("s1", None, 3)
+    assert late.late and not late.duplicate and late.gaps == 0
+    assert t.observe("s1", None, 1000).gaps == 994
+    assert t.observe("s1", None, 1).reset  # far below the window: station restarted
+    assert t.observe("s1", None, 2).gaps == 0
+
+
+def test_telemetry_and_meters_are_counted_separately() -> None:
+    t = SeqTracker()
+    t.observe("s1", None, 10)
+    t.observe("s1", "m1", 1)
+    assert t.observe("s1", "m1", 2).gaps == 0
+    assert t.observe("s1", None, 11).gaps == 0
+    assert t.observe("s2", None, 11).gaps == 0  # other station: new baseline
+    assert t.observe("s1", "m2", 7).gaps == 0
+    assert len(t) == 4
+
+
+def test_no_seq_is_ignored() -> None:
+    t = SeqTracker()
+    r = t.observe("s1", None, None)
+    assert (r.gaps, r.duplicate, r.late, r.reset) == (0, False, False, False)
+    assert len(t) == 0
