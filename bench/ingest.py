@@ -1,0 +1,180 @@
+"""Ingestion benchmark: sustained end-to-end readings/s stored, against two same-run ceilings.
+
+1. bare subscriber: a paho client that only decodes JSON (the most any Python MQTT consumer
+   can do here), fed by the same publisher;
+2. raw writes: pre-built line protocol POSTed to InfluxDB's /write in batches (the most the
+   database takes here);
+3. heatwatch collector (its own process), one reading per message and arrays of 100, counted in
+   InfluxDB, with its RSS.
+
+Targets (2 cores): single >= 0.8x bare subscriber; arrays >= 50,000 readings/s and >= 0.7x raw
+writes; collector RSS < 200 MB. Run: .venv/bin/python bench/ingest.py [--readings N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import paho.mqtt.client as mqtt
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Row, machine, machine_table, rss_mb, table  # noqa: E402
+from publisher import reading  # noqa: E402
+
+from heatwatch.servers import InfluxServer, MosquittoServer, free_port  # noqa: E402
+
+STATIONS = 500
+
+
+def start_publisher(
+    broker: MosquittoServer, readings: int, per_message: int
+) -> subprocess.Popen[bytes]:
+    """The publisher runs in its own process, as a real fleet's gateways would."""
+    script = Path(__file__).resolve().parent / "publisher.py"
+    argv = [sys.executable, str(script), broker.host, str(broker.port), str(readings)]
+    return subprocess.Popen([*argv, str(per_message), str(STATIONS)], stdout=subprocess.DEVNULL)
+
+
+def bare_subscriber(broker: MosquittoServer, readings: int, per_message: int) -> float:
+    """Readings/s a paho subscriber reaches when it does nothing but decode JSON."""
+    got = 0
+    done = threading.Event()
+    subscribed = threading.Event()
+
+    def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        nonlocal got
+        data = orjson.loads(msg.payload)
+        got += len(data) if isinstance(data, list) else 1
+        if got >= readings:
+            done.set()
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-bare", clean_session=True)
+    client.on_message = on_message
+    client.on_subscribe = lambda *a: subscribed.set()
+    client.connect(broker.host, broker.port)
+    client.subscribe("heat/+/telemetry", qos=1)
+    client.loop_start()
+    subscribed.wait(10)
+    start = time.perf_counter()
+    pub = start_publisher(broker, readings, per_message)
+    done.wait(600)
+    elapsed = time.perf_counter() - start
+    pub.wait()
+    client.loop_stop()
+    client.disconnect()
+    return readings / elapsed
+
+
+def raw_writes(influx: InfluxServer, readings: int, batch: int = 5000) -> float:
+    """Readings/s InfluxDB accepts from pre-built line protocol in batches."""
+    influx.create_database("raw")
+    lines = [
+        f"telemetry,station=st{i % STATIONS:05d},zone=z{i % 10} supply_temp=48.1,return_temp=39.2,"
+        f"pump_running=true,supply_pressure=4.2,return_pressure=3.1,flow=100.5,makeup_flow=0.3,"
+        f"primary_supply_temp=95.2,primary_return_temp=52.1,heat_power=2000,outdoor_temp=-11.5,"
+        f"power_ok=true,seq={i // STATIONS}i {(1_767_225_600 + (i // STATIONS) * 10) * 10**9}"
+        for i in range(readings)
+    ]
+    bodies = ["\n".join(lines[i : i + batch]).encode() for i in range(0, readings, batch)]
+    with httpx.Client(timeout=60) as http:
+        start = time.perf_counter()
+        for body in bodies:
+            r = http.post(f"{influx.url}/write", params={"db": "raw", "precision": "ns"}, content=body)
+            r.raise_for_status()
+        elapsed = time.perf_counter() - start
+    return readings / elapsed
+
+
+def collector_run(
+    broker: MosquittoServer, influx: InfluxServer, work: Path, readings: int, per_message: int
+) -> tuple[float, float]:
+    """Readings/s stored by the heatwatch collector process, and its peak RSS in MB."""
+    db = f"hw_{per_message}"
+    influx.create_database(db)
+    cfg = work / f"collector-{per_message}.yaml"
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "mqtt": {"host": broker.host, "port": broker.port, "client_id": f"bench-{db}"},
+                "influx": {"transport": "v1", "url": influx.url, "database": db},
+                "spool": {"dir": str(work / f"spool-{db}")},
+                "metrics": {"host": "127.0.0.1", "port": free_port()},
+            }
+        )
+    )
+    log = (work / f"collector-{db}.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "collector", "-c", str(cfg)], stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        time.sleep(3.0)  # connected and subscribed
+        start = time.perf_counter()
+        pub = start_publisher(broker, readings, per_message)
+        peak = 0.0
+        stored = 0
+        deadline = start + 900
+        while stored < readings and time.perf_counter() < deadline:
+            time.sleep(0.5)
+            peak = max(peak, rss_mb(proc.pid))
+            stored = influx.count("telemetry", "supply_temp", db=db)
+        elapsed = time.perf_counter() - start
+        pub.wait()
+        if stored != readings:
+            raise SystemExit(f"collector stored {stored} of {readings} readings (see {log.name})")
+        return readings / elapsed, peak
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        log.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--readings", type=int, default=200_000)
+    parser.add_argument("--array-readings", type=int, default=1_000_000)
+    args = parser.parse_args()
+    assert reading(0, 0)  # the publisher's template is importable
+    with tempfile.TemporaryDirectory(prefix="hw-bench-") as tmp:
+        work = Path(tmp)
+        broker = MosquittoServer(work / "mosquitto")
+        influx = InfluxServer(work / "influxdb")
+        broker.start()
+        influx.start()
+        try:
+            bare1 = bare_subscriber(broker, args.readings, 1)
+            bare100 = bare_subscriber(broker, args.array_readings, 100)
+            raw = raw_writes(influx, args.array_readings)
+            single, rss1 = collector_run(broker, influx, work, args.readings, 1)
+            arrays, rss100 = collector_run(broker, influx, work, args.array_readings, 100)
+        finally:
+            broker.stop()
+            influx.stop()
+    rows = [
+        Row("bare subscriber, 1 reading/msg", bare1, "readings/s"),
+        Row("bare subscriber, 100 readings/msg", bare100, "readings/s"),
+        Row("raw line-protocol writes", raw, "readings/s"),
+        Row("collector, 1 reading/msg, QoS 1", single, "readings/s", ">= 0.8x bare", bare1,
+            single >= 0.8 * bare1),
+        Row("collector, 100 readings/msg", arrays, "readings/s", ">= 50,000 and >= 0.7x raw",
+            raw, arrays >= 50_000 and arrays >= 0.7 * raw),
+        Row("collector peak RSS", max(rss1, rss100), "MB", "< 200 MB", None,
+            max(rss1, rss100) < 200),
+    ]
+    print(machine_table(machine()))
+    print()
+    print(table("ingest", rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
