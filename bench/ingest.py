@@ -28,10 +28,10 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Row, machine, machine_table, rss_mb, table  # noqa: E402
-from publisher import reading  # noqa: E402
+from common import Row, machine, machine_table, rss_mb, table
+from publisher import reading
 
-from heatwatch.servers import InfluxServer, MosquittoServer, free_port  # noqa: E402
+from heatwatch.servers import InfluxServer, MosquittoServer, free_port
 
 STATIONS = 500
 
@@ -89,7 +89,8 @@ def raw_writes(influx: InfluxServer, readings: int, batch: int = 5000) -> float:
     with httpx.Client(timeout=60) as http:
         start = time.perf_counter()
         for body in bodies:
-            r = http.post(f"{influx.url}/write", params={"db": "raw", "precision": "ns"}, content=body)
+            params = {"db": "raw", "precision": "ns"}
+            r = http.post(f"{influx.url}/write", params=params, content=body)
             r.raise_for_status()
         elapsed = time.perf_counter() - start
     return readings / elapsed
