@@ -1,0 +1,363 @@
+"""Rule configuration: pydantic models for ``alerts/rules.sample.yaml``, validated at start-up.
+
+Per-zone and per-station overrides use the *same* models as the defaults; pydantic remembers
+which keys a YAML block actually set (``model_fields_set``), and :meth:`RulesConfig.params_for`
+layers only those keys: defaults <- zone <- station. So an override is type-checked exactly like
+the default it replaces, there is no second "partial" schema to drift, and no raw dict survives
+loading. Every combination is resolved once (cached), so per-reading work never merges configs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from alerts.model import Severity
+from heatwatch.settings import ConfigError
+
+__all__ = [
+    "CurvePoint",
+    "FieldNames",
+    "HeatingSchedule",
+    "InhibitRule",
+    "PipelineParams",
+    "RuleParams",
+    "RuleSet",
+    "RulesConfig",
+    "load_rules",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RuleParams(_Model):
+    """Lifecycle settings every rule has (Prometheus ``for`` / ``keep_firing_for`` + flapping)."""
+
+    enabled: bool = True
+    severity: Severity = Severity.WARNING
+    for_s: float = Field(default=0.0, ge=0, description="hold time before firing")
+    keep_firing_for_s: float = Field(default=0.0, ge=0)
+    flap_window_s: float = Field(default=1800.0, gt=0)
+    flap_threshold: int = Field(default=6, ge=2, le=60, description="signal flips in the window")
+
+
+class StationOffline(RuleParams):
+    severity: Severity = Severity.CRITICAL
+    intervals: float = Field(default=3.0, gt=0, description="missed reporting intervals")
+    min_timeout_s: float = Field(default=60.0, gt=0)
+
+
+class PowerLoss(RuleParams):
+    severity: Severity = Severity.CRITICAL
+
+
+class PumpStopped(RuleParams):
+    severity: Severity = Severity.CRITICAL
+    for_s: float = 120.0
+    flow_min: float = Field(default=0.05, ge=0, description="secondary flow under this is 'zero'")
+    dt_min: float = Field(default=2.0, ge=0, description="collapsed supply-return K")
+
+
+class MakeupSurge(RuleParams):
+    severity: Severity = Severity.CRITICAL
+    for_s: float = 600.0
+    ratio: float = Field(default=0.02, gt=0, lt=1, description="make-up / circulating flow")
+    recover_ratio: float = Field(default=0.015, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _band(self) -> MakeupSurge:
+        if self.recover_ratio > self.ratio:
+            raise ValueError("recover_ratio must be <= ratio")
+        return self
+
+
+class PressureDrop(RuleParams):
+    severity: Severity = Severity.CRITICAL
+    for_s: float = 60.0
+    floor_bar: float = 1.0
+    recover_bar: float = 1.2
+    max_fall_bar_per_min: float = Field(default=0.1, gt=0)
+    window_s: float = Field(default=600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _band(self) -> PressureDrop:
+        if self.recover_bar < self.floor_bar:
+            raise ValueError("recover_bar must be >= floor_bar")
+        return self
+
+
+class TankDraining(RuleParams):
+    for_s: float = 300.0
+    max_fall_per_min: float = Field(default=0.5, gt=0, description="level units (%) per minute")
+    window_s: float = Field(default=900.0, gt=0)
+
+
+class ZoneCold(RuleParams):
+    for_s: float = 1800.0
+    standard_c: float = 18.0
+    critical_c: float = 13.0
+    share: float = Field(default=0.10, gt=0, le=1, description="share of flats below the standard")
+    recover_share: float = Field(default=0.05, ge=0, le=1)
+    min_flats: int = Field(default=3, ge=1)
+
+    @model_validator(mode="after")
+    def _band(self) -> ZoneCold:
+        if self.recover_share > self.share:
+            raise ValueError("recover_share must be <= share")
+        if self.critical_c > self.standard_c:
+            raise ValueError("critical_c must be <= standard_c")
+        return self
+
+
+class CurvePoint(_Model):
+    outdoor_c: float
+    supply_c: float
+
+
+class SupplyBelowCurve(RuleParams):
+    for_s: float = 1800.0
+    tolerance_k: float = Field(default=5.0, ge=0)
+    recover_k: float = Field(default=3.0, ge=0, description="back within this of the setpoint")
+    curve: tuple[CurvePoint, ...] = (
+        CurvePoint(outdoor_c=-19.0, supply_c=55.0),
+        CurvePoint(outdoor_c=5.0, supply_c=35.0),
+    )
+
+    @model_validator(mode="after")
+    def _curve(self) -> SupplyBelowCurve:
+        xs = [p.outdoor_c for p in self.curve]
+        if len(xs) < 2 or any(b <= a for a, b in itertools.pairwise(xs)):
+            raise ValueError("curve needs >= 2 points with strictly increasing outdoor_c")
+        if self.recover_k > self.tolerance_k:
+            raise ValueError("recover_k must be <= tolerance_k")
+        return self
+
+
+class StuckSensor(RuleParams):
+    stuck_after_s: float = Field(default=7200.0, gt=0)
+    min_samples: int = Field(default=10, ge=2)
+    fields: tuple[str, ...] = (
+        "supply_temp", "return_temp", "sec_supply_temp", "sec_return_temp", "sec_pressure",
+    )
+
+
+class Range(_Model):
+    min: float
+    max: float
+
+
+class OutOfRange(RuleParams):
+    for_s: float = 60.0
+    ranges: dict[str, Range] = {
+        "supply_temp": Range(min=-20, max=150),
+        "return_temp": Range(min=-20, max=150),
+        "sec_supply_temp": Range(min=-20, max=120),
+        "sec_return_temp": Range(min=-20, max=120),
+        "outdoor_temp": Range(min=-50, max=50),
+        "sec_pressure": Range(min=0, max=25),
+        "sec_flow": Range(min=0, max=1000),
+        "makeup_flow": Range(min=0, max=100),
+        "tank_level": Range(min=0, max=100),
+    }
+    sentinels: tuple[float, ...] = (-39.9, -127.0, 327.67, -327.68, 999.9)
+
+
+class ReturnAboveSupply(RuleParams):
+    for_s: float = 900.0
+    margin_k: float = Field(default=1.0, ge=0)
+
+
+class HeatingSchedule(_Model):
+    """When the heating runs: a season (month-day, may wrap the new year) and a night setback.
+
+    Times are local to ``timezone`` because night setback is a wall-clock thing for residents.
+    """
+
+    season_start: str = Field(default="09-01", pattern=r"^\d{2}-\d{2}$")
+    season_end: str = Field(default="05-31", pattern=r"^\d{2}-\d{2}$")
+    timezone: str = "Europe/Helsinki"
+    setback_start: dt.time | None = None
+    setback_end: dt.time | None = None
+    setback_k: float = Field(default=0.0, ge=0, description="night setpoint cut, K")
+
+    @model_validator(mode="after")
+    def _check(self) -> HeatingSchedule:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        for md in (self.season_start, self.season_end):
+            month, day = (int(x) for x in md.split("-"))
+            try:
+                dt.date(2024, month, day)
+            except ValueError as exc:
+                raise ValueError(f"bad month-day {md!r}") from exc
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {self.timezone!r}") from exc
+        if (self.setback_start is None) != (self.setback_end is None):
+            raise ValueError("setback_start and setback_end go together")
+        return self
+
+
+class RuleSet(_Model):
+    """Parameters of every shipped rule; also the shape of a zone or station override."""
+
+    station_offline: StationOffline = StationOffline()
+    power_loss: PowerLoss = PowerLoss()
+    pump_stopped: PumpStopped = PumpStopped()
+    makeup_surge: MakeupSurge = MakeupSurge()
+    pressure_drop: PressureDrop = PressureDrop()
+    tank_draining: TankDraining = TankDraining()
+    zone_cold: ZoneCold = ZoneCold()
+    supply_below_curve: SupplyBelowCurve = SupplyBelowCurve()
+    stuck_sensor: StuckSensor = StuckSensor()
+    out_of_range: OutOfRange = OutOfRange()
+    return_above_supply: ReturnAboveSupply = ReturnAboveSupply()
+    heating: HeatingSchedule = HeatingSchedule()
+
+
+class PipelineParams(RuleParams):
+    """``pipeline_down``: the engine's own input is silent."""
+
+    severity: Severity = Severity.CRITICAL
+    broker_down_after_s: float = Field(default=30.0, ge=0)
+    # A station counts as silent after max(silent_intervals x its interval, silent_after_s):
+    # deliberately sooner than station_offline, so the root alert fires before the storm.
+    silent_intervals: float = Field(default=2.0, gt=0)
+    silent_after_s: float = Field(default=30.0, gt=0)
+    silent_share: float = Field(default=0.5, gt=0, le=1)
+    recover_share: float = Field(default=0.2, ge=0, le=1)
+    min_stations: int = Field(default=5, ge=1)
+    startup_grace_s: float = Field(default=300.0, ge=0)
+
+
+class FieldNames(_Model):
+    """Wire field names the rules read; renamed here, not in code, if the wire format moves."""
+
+    supply_temp: str = "supply_temp"
+    return_temp: str = "return_temp"
+    sec_supply_temp: str = "sec_supply_temp"
+    sec_return_temp: str = "sec_return_temp"
+    sec_flow: str = "sec_flow"
+    sec_pressure: str = "sec_pressure"
+    makeup_flow: str = "makeup_flow"
+    tank_level: str = "tank_level"
+    outdoor_temp: str = "outdoor_temp"
+    power_ok: str = "power_ok"
+    pump_running: str = "pump_running"
+    indoor_temp: str = "indoor_temp"
+    status: str = "status"
+
+
+class InhibitRule(_Model):
+    """While a ``source`` alert fires, ``target`` alerts with equal subjects are not notified."""
+
+    source: tuple[str, ...]
+    target: tuple[str, ...]
+    same_station: bool = True
+
+
+DEFAULT_INHIBIT = (
+    InhibitRule(
+        source=("station_offline", "pump_stopped"),
+        target=("pressure_drop", "supply_below_curve", "return_above_supply"),
+    ),
+    InhibitRule(source=("pipeline_down",), target=("station_offline",), same_station=False),
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _layer(base: M, override: M) -> M:
+    """Apply only the keys ``override`` set in YAML (recursively) and re-validate the result."""
+    update: dict[str, Any] = {}
+    for name in override.model_fields_set:
+        value = getattr(override, name)
+        current = getattr(base, name)
+        if isinstance(value, BaseModel) and isinstance(current, BaseModel):
+            update[name] = _layer(current, value)
+        else:
+            update[name] = value
+    if not update:
+        return base
+    merged = {**{k: getattr(base, k) for k in type(base).model_fields}, **update}
+    return type(base).model_validate(merged)
+
+
+class RulesConfig(_Model):
+    """The whole rules file."""
+
+    defaults: RuleSet = RuleSet()
+    zones: dict[str, RuleSet] = {}
+    stations: dict[str, RuleSet] = {}
+    pipeline: PipelineParams = PipelineParams()
+    inhibit: tuple[InhibitRule, ...] = DEFAULT_INHIBIT
+    fields: FieldNames = FieldNames()
+    history_len: int = Field(default=120, ge=4, le=10000, description="samples per rate field")
+    full_sweep_s: float = Field(default=60.0, gt=0, description="re-check all stations")
+    repeat_interval_s: float = Field(default=14400.0, ge=0, description="0 = never")
+
+    @model_validator(mode="after")
+    def _resolve_all(self) -> RulesConfig:
+        # Validate every combination now, so a bad override fails at start-up, not at 3 a.m.
+        for zone, ruleset in self.zones.items():
+            self._merge(zone, ruleset, None)
+        for station, ruleset in self.stations.items():
+            self._merge(None, None, ruleset, station)
+        return self
+
+    def _merge(
+        self, zone: str | None, zone_set: RuleSet | None, st_set: RuleSet | None,
+        station: str | None = None,
+    ) -> RuleSet:
+        out = self.defaults
+        try:
+            if zone_set is not None:
+                out = _layer(out, zone_set)
+            if st_set is not None:
+                out = _layer(out, st_set)
+        except ValidationError as exc:
+            where = f"stations.{station}" if st_set is not None else f"zones.{zone}"
+            raise ValueError(f"{where}: {exc}") from exc
+        return out
+
+    @cached_property
+    def _cache(self) -> dict[tuple[str, str | None], RuleSet]:
+        return {}
+
+    def params_for(self, zone: str, station: str | None = None) -> RuleSet:
+        """Effective parameters for a station (or a zone when ``station`` is None)."""
+        st_set = self.stations.get(station) if station is not None else None
+        key = (zone, station if st_set is not None else None)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._merge(zone, self.zones.get(zone), st_set, station)
+            self._cache[key] = found
+        return found
+
+
+def load_rules(path: Path | str | None) -> RulesConfig:
+    """Read and validate a rules file; errors name the dotted key and the file."""
+    if path is None:
+        return RulesConfig()
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read rules file: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: rules file is not valid YAML: {exc}") from exc
+    try:
+        return RulesConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(str(x) for x in e['loc']) or '(top)'}: {e['msg']}"
+                 for e in exc.errors()]
+        raise ConfigError(f"invalid rules file {p}:\n" + "\n".join(lines)) from exc

@@ -1,0 +1,377 @@
+"""The alert engine: readings in, alert transitions (and queued notifications) out.
+
+``observe`` is O(1) per reading: it updates the station's window and marks the station dirty.
+``evaluate(now)`` then does work proportional to what changed, not to the fleet:
+
+* station rules run only for stations with new data (plus a full sweep every
+  ``full_sweep_s`` for conditions that move with the clock, such as the heating schedule);
+* ``station_offline`` scans stations in order of their last reading, oldest first, and stops
+  at the first one that is recent enough, so it touches only the silent few;
+* ``zone_cold`` runs only for zones whose flats reported; its counts are kept incrementally;
+* alerts that are open are stepped every evaluation with their last verdict, because ``for``,
+  ``keep_firing_for`` and flap windows move with time alone.
+
+The engine never reads wall time for decisions: ``now`` is passed in (event time in replay).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+
+from alerts.config import RuleParams, RulesConfig
+from alerts.lifecycle import Subject, emit, step
+from alerts.model import (
+    GLOBAL_SUBJECT,
+    Alert,
+    AlertEvent,
+    AlertState,
+    EventKind,
+    Scope,
+    Signal,
+    Track,
+    Verdict,
+)
+from alerts.routing import Router
+from alerts.rules import STATION_RULES
+from alerts.rules.outage import offline_verdict
+from alerts.rules.pipeline import InputState, pipeline_verdict
+from alerts.rules.temperature import zone_cold_verdict
+from alerts.store import Batch, MaintenanceWindow, Store
+from alerts.window import StationWindow, ZoneAggregate
+from heatwatch.registry import Registry
+from heatwatch.wire import Kind, Reading
+
+__all__ = ["Clock", "Engine"]
+
+Clock = Callable[[], float]
+Key = tuple[str, str]
+OFFLINE = "station_offline"
+PIPELINE = "pipeline_down"
+ZONE_COLD = "zone_cold"
+
+
+class Engine:
+    """Evaluate every rule for every station and zone; persist transitions in ``store``."""
+
+    def __init__(
+        self,
+        rules: RulesConfig,
+        store: Store,
+        clock: Clock = time.time,
+        *,
+        registry: Registry | None = None,
+        receivers: Iterable[str] = ("webhook",),
+    ) -> None:
+        self.rules = rules
+        self.store = store
+        self.clock = clock
+        self.registry = registry or Registry()
+        self.router = Router(
+            rules.inhibit, tuple(receivers), rules.repeat_interval_s, self._open_alert
+        )
+        self._windows: dict[str, StationWindow] = {}
+        self._by_age: OrderedDict[str, None] = OrderedDict()  # oldest last reading first
+        self._zones: dict[str, ZoneAggregate] = {}
+        self._dirty: set[str] = set()
+        self._dirty_zones: set[str] = set()
+        self._tracks: dict[Key, Track] = {}
+        self._by_id: dict[str, Key] = {}
+        self._input = InputState()
+        self._started_at: float | None = None
+        self._resumed_at = -math.inf
+        self._last_sweep = -math.inf
+        history = frozenset({rules.fields.sec_pressure, rules.fields.tank_level})
+        self._history_fields = history
+        for station in self.registry:
+            self._window(station.id)
+        self._restore()
+
+    # -- input ------------------------------------------------------------------------------
+
+    def _window(self, station: str) -> StationWindow:
+        window = self._windows.get(station)
+        if window is None:
+            info = self.registry.get(station)
+            window = StationWindow(
+                station=station,
+                zone=self.registry.zone_of(station),
+                report_interval_s=info.report_interval_s if info else 10.0,
+                history_fields=self._history_fields,
+                history_len=self.rules.history_len,
+            )
+            self._windows[station] = window
+            self._by_age[station] = None
+            self._by_age.move_to_end(station, last=False)  # never heard of: oldest
+        return window
+
+    def observe(self, reading: Reading) -> None:
+        """Fold one decoded reading in (O(1)); evaluation happens in :meth:`evaluate`."""
+        ts = reading.ts_ns / 1e9
+        names = self.rules.fields
+        if reading.kind is Kind.STATUS:
+            status = reading.fields.get(names.status, reading.fields.get("online"))
+            online = status if isinstance(status, bool) else str(status).lower() != "offline"
+            self.observe_status(reading.station, online, ts)
+        elif reading.kind is Kind.METER:
+            temp = reading.fields.get(names.indoor_temp)
+            if isinstance(temp, bool) or not isinstance(temp, int | float):
+                return
+            zone = self.registry.zone_of(reading.station)
+            self._zone(zone).observe(reading.station, reading.meter or "", float(temp))
+            self._dirty_zones.add(zone)
+        else:
+            self._window(reading.station).observe(ts, reading.fields)
+            self._by_age.move_to_end(reading.station)
+            self._dirty.add(reading.station)
+
+    def observe_status(self, station: str, online: bool, ts: float) -> None:
+        """Retained status / last will: ``offline`` fires station_offline at once."""
+        self._window(station).set_status(online, ts)
+        self._dirty.add(station)
+
+    def observe_input(self, connected: bool, ts: float) -> None:
+        """The service reports its broker connection; a long disconnect is pipeline_down."""
+        if connected != self._input.connected:
+            self._input.connected = connected
+            self._input.changed_at = ts
+
+    def _zone(self, zone: str) -> ZoneAggregate:
+        agg = self._zones.get(zone)
+        if agg is None:
+            params = self.rules.params_for(zone).zone_cold
+            agg = self._zones[zone] = ZoneAggregate(zone, params.standard_c, params.critical_c)
+        return agg
+
+    # -- acks and maintenance ---------------------------------------------------------------
+
+    def ack(self, alert_id: str, by: str, comment: str = "", now: float | None = None) -> Alert:
+        """Acknowledge an open alert; the ack ends with the alert (a new incident is unacked)."""
+        key = self._by_id.get(alert_id)
+        track = self._tracks.get(key) if key else None
+        alert = track.alert if track else None
+        if track is None or alert is None:
+            raise KeyError(f"no open alert {alert_id!r}")
+        ts = self.clock() if now is None else now
+        alert.acked_by, alert.ack_comment, alert.acked_at = by, comment, ts
+        event = emit(alert, EventKind.ACKNOWLEDGED, ts)
+        batch = Batch()
+        self.router.on_event(event, alert, ts, batch)
+        batch.alerts[alert.id] = (alert, track.signal)
+        self.store.commit(batch)
+        return alert
+
+    def add_maintenance(
+        self, scope: Scope, target: str, starts_at: float, ends_at: float,
+        reason: str = "", created_by: str = "",
+    ) -> MaintenanceWindow:
+        window = self.store.add_window(scope, target, starts_at, ends_at, reason, created_by)
+        self.router.windows.append(window)
+        return window
+
+    def remove_maintenance(self, window_id: int) -> None:
+        self.store.remove_window(window_id)
+        self.router.windows = [w for w in self.router.windows if w.id != window_id]
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def open_alerts(self) -> list[Alert]:
+        return [t.alert for t in self._tracks.values() if t.alert is not None]
+
+    def _open_alert(self, rule: str, subject: str) -> Alert | None:
+        track = self._tracks.get((rule, subject))
+        return track.alert if track else None
+
+    # -- evaluation -------------------------------------------------------------------------
+
+    def evaluate(self, now: float | None = None) -> list[AlertEvent]:
+        """Run due rules, advance every open alert, persist and return the transitions."""
+        now = self.clock() if now is None else now
+        if self._started_at is None:
+            self._started_at = self._resumed_at = now
+        batch = Batch()
+        events: list[AlertEvent] = []
+        stepped: set[Key] = set()
+        self.router.prune_windows(now)
+
+        input_down = self._evaluate_pipeline(now, batch, events, stepped)
+        in_grace = now < self._started_at + self.rules.pipeline.startup_grace_s
+        hold_offline = input_down or in_grace
+
+        if now - self._last_sweep >= self.rules.full_sweep_s:
+            self._last_sweep = now
+            self._dirty.update(self._windows)
+            self._dirty_zones.update(self._zones)
+        for station in self._dirty:
+            self._evaluate_station(self._windows[station], now, hold_offline, batch, events,
+                                   stepped)
+        if not hold_offline:
+            self._scan_offline(now, batch, events, stepped)
+        for zone in self._dirty_zones:
+            rs = self.rules.params_for(zone)
+            if rs.zone_cold.enabled:
+                verdict = zone_cold_verdict(now, self._zones[zone], rs)
+                subject = Subject(ZONE_COLD, zone, Scope.ZONE, zone=zone)
+                self._step(subject, verdict, now, rs.zone_cold, batch, events, stepped)
+        self._dirty.clear()
+        self._dirty_zones.clear()
+
+        self._advance_rest(now, batch, events, stepped)
+        self.store.commit(batch)
+        return events
+
+    def _evaluate_pipeline(
+        self, now: float, batch: Batch, events: list[AlertEvent], stepped: set[Key]
+    ) -> bool:
+        """Step pipeline_down; True while offline alerts must be held back."""
+        p = self.rules.pipeline
+        if not p.enabled:
+            return False
+        was_open = self._open_alert(PIPELINE, GLOBAL_SUBJECT) is not None
+        verdict = pipeline_verdict(now, self._input, self._count_silent(now), len(self._windows), p)
+        subject = Subject(PIPELINE, GLOBAL_SUBJECT, Scope.GLOBAL)
+        self._step(subject, verdict, now, p, batch, events, stepped)
+        is_open = self._open_alert(PIPELINE, GLOBAL_SUBJECT) is not None
+        if was_open and not is_open:
+            self._resumed_at = now  # offline timers restart: the silence was not theirs
+        return is_open or not self._input.connected
+
+    def _count_silent(self, now: float) -> int:
+        """Stations silent for longer than their pipeline threshold, oldest first.
+
+        Stops counting once the fire threshold is reached, so a total outage costs
+        O(threshold), not O(fleet), per evaluation.
+        """
+        p = self.rules.pipeline
+        need = math.ceil(p.silent_share * len(self._windows))
+        started = self._started_at if self._started_at is not None else now
+        count = 0
+        for station in self._by_age:
+            window = self._windows[station]
+            last = max(window.last_ts if window.last_ts is not None else started, started)
+            if now - last < p.silent_after_s:
+                break
+            if now - last >= max(p.silent_intervals * window.report_interval_s, p.silent_after_s):
+                count += 1
+                if count >= need:
+                    break
+        return count
+
+    def _evaluate_station(
+        self, window: StationWindow, now: float, hold_offline: bool,
+        batch: Batch, events: list[AlertEvent], stepped: set[Key],
+    ) -> None:
+        rs = self.rules.params_for(window.zone, window.station)
+        names = self.rules.fields
+        for rule in STATION_RULES:
+            params = rule.params(rs)
+            if params.enabled:
+                verdict = rule.evaluate(now, window, rs, names)
+                subject = Subject(rule.name, window.station, Scope.STATION,
+                                  window.station, window.zone)
+                self._step(subject, verdict, now, params, batch, events, stepped)
+        self._offline(window, now, hold_offline, batch, events, stepped)
+
+    def _offline(
+        self, window: StationWindow, now: float, hold: bool,
+        batch: Batch, events: list[AlertEvent], stepped: set[Key],
+    ) -> None:
+        params = self.rules.params_for(window.zone, window.station).station_offline
+        if not params.enabled or (OFFLINE, window.station) in stepped:
+            return
+        verdict = offline_verdict(now, window, params, self._resumed_at)
+        if hold and verdict.signal is Signal.FIRE:
+            verdict = Verdict.hold()  # grace or pipeline down: not the station's fault
+        subject = Subject(OFFLINE, window.station, Scope.STATION, window.station, window.zone)
+        self._step(subject, verdict, now, params, batch, events, stepped)
+
+    def _scan_offline(
+        self, now: float, batch: Batch, events: list[AlertEvent], stepped: set[Key]
+    ) -> None:
+        floor = self._min_offline_timeout()
+        for station in self._by_age:  # no copy: stepping never reorders _by_age
+            window = self._windows[station]
+            last = window.last_ts if window.last_ts is not None else -math.inf
+            if now - max(last, self._resumed_at) < floor:
+                break
+            self._offline(window, now, False, batch, events, stepped)
+
+    def _min_offline_timeout(self) -> float:
+        sets = [self.rules.defaults, *self.rules.zones.values(), *self.rules.stations.values()]
+        return min(s.station_offline.min_timeout_s for s in sets)
+
+    def _step(
+        self, subject: Subject, verdict: Verdict, now: float, params: RuleParams,
+        batch: Batch, events: list[AlertEvent], stepped: set[Key],
+    ) -> None:
+        key = (subject.rule, subject.subject)
+        stepped.add(key)
+        track = self._tracks.get(key)
+        if track is None:
+            if verdict.signal is not Signal.FIRE:
+                return  # the common case: nothing wrong, nothing to remember
+            track = self._tracks[key] = Track(subject.rule, subject.subject)
+        before = track.alert
+        track.verdict = verdict
+        new = step(track, verdict, now, params, subject)
+        live = track.alert or before
+        if live is None:
+            return
+        self._by_id[live.id] = key
+        for event in new:
+            self.router.on_event(event, live, now, batch)
+        if new:
+            batch.alerts[live.id] = (live, track.signal)
+        if track.alert is None:
+            self._by_id.pop(live.id, None)
+        events.extend(new)
+
+    def _advance_rest(
+        self, now: float, batch: Batch, events: list[AlertEvent], stepped: set[Key]
+    ) -> None:
+        """Step open alerts nobody re-evaluated; drop tracks with nothing left to remember."""
+        for key, track in list(self._tracks.items()):
+            if key not in stepped and track.alert is not None:
+                subject = Subject(key[0], key[1], track.alert.scope, track.alert.station,
+                                  track.alert.zone)
+                params = self._params(track.alert)
+                self._step(subject, track.verdict or Verdict(track.signal), now, params,
+                           batch, events, stepped)
+            alert = track.alert
+            if alert is not None:
+                if self.router.tick(alert, now, batch):
+                    batch.alerts[alert.id] = (alert, track.signal)
+            else:
+                while track.flips and track.flips[0] <= now - self._flap_window(key[0]):
+                    track.flips.popleft()
+                if not track.flips:
+                    del self._tracks[key]
+
+    def _params(self, alert: Alert) -> RuleParams:
+        if alert.rule == PIPELINE:
+            return self.rules.pipeline
+        zone = alert.zone or ""
+        rs = self.rules.params_for(zone, alert.station)
+        params: RuleParams = getattr(rs, alert.rule)
+        return params
+
+    def _flap_window(self, rule: str) -> float:
+        if rule == PIPELINE:
+            return self.rules.pipeline.flap_window_s
+        params: RuleParams = getattr(self.rules.defaults, rule)
+        return params.flap_window_s
+
+    # -- restart ----------------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        """Reload open alerts so a restart neither forgets nor re-announces an incident."""
+        self.router.windows = self.store.windows(not_ended_at=-math.inf)
+        for alert, signal in self.store.open_alerts():
+            key = (alert.rule, alert.subject)
+            self._tracks[key] = Track(alert.rule, alert.subject, signal=signal, alert=alert,
+                                      verdict=Verdict(signal))
+            self._by_id[alert.id] = key
+            if alert.station is not None and alert.state is not AlertState.RESOLVED:
+                self._window(alert.station)

@@ -1,0 +1,1 @@
+"""Notifications: one module per notifier, plus the dispatcher that drains the outbox."""

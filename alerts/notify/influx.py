@@ -1,0 +1,116 @@
+"""``AlertEventSink``: every alert state change into InfluxDB (``alert_events``) for Grafana.
+
+Grafana draws them as annotations (``SELECT title, text, tags FROM alert_events``) on the
+same dashboards as the telemetry, so a crew sees the alert next to the curve that caused it.
+The sink reads the SQLite event log through a cursor and advances it only after InfluxDB
+accepted the batch: an InfluxDB outage delays annotations, it never loses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import httpx
+from prometheus_client import Counter
+
+from alerts.model import AlertEvent
+from alerts.store import EventRecord, Store
+
+__all__ = ["AlertEventSink", "SinkError", "event_line"]
+
+MEASUREMENT = "alert_events"
+CURSOR = "influx_alert_events"
+WRITTEN = Counter("heatwatch_alert_events_written_total", "alert_events points written")
+DROPPED = Counter("heatwatch_alert_events_dropped_total", "alert_events points InfluxDB refused")
+
+
+class SinkError(RuntimeError):
+    """InfluxDB could not take the batch now; the cursor stays, the next drain retries."""
+
+
+def _tag(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+
+
+def _str(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def event_line(record: EventRecord, measurement: str = MEASUREMENT) -> str:
+    """One line-protocol point for one event (nanosecond timestamp = event time)."""
+    event: AlertEvent = record.event
+    alert = event.alert
+    tags = {"rule": alert.rule, "event": event.kind.value, "severity": alert.severity.value}
+    if alert.station:
+        tags["station"] = alert.station
+    if alert.zone:
+        tags["zone"] = alert.zone
+    tag_part = ",".join(f"{k}={_tag(v)}" for k, v in sorted(tags.items()) if v)
+    title = f"{alert.rule} {event.kind.value}"
+    text = alert.summary
+    if alert.acked_by and event.kind.value == "acknowledged":
+        text = f"acked by {alert.acked_by}: {alert.ack_comment or ''}"
+    fields = {
+        "alert_id": _str(alert.id),
+        "title": _str(title),
+        "text": _str(text),
+        "tags": _str(",".join(v for v in (alert.rule, alert.station, alert.zone,
+                                          alert.severity.value) if v)),
+        "seq": f"{event.seq}i",
+        "flapping": "true" if alert.flapping else "false",
+        "muted": "true" if record.muted else "false",
+        "inhibited": "true" if record.inhibited else "false",
+    }
+    if alert.value is not None:
+        fields["value"] = repr(float(alert.value))
+    field_part = ",".join(f"{k}={v}" for k, v in fields.items())
+    return f"{measurement},{tag_part} {field_part} {round(event.ts * 1e9)}"
+
+
+class AlertEventSink:
+    """Writes ``alert_events`` through the InfluxDB 1.x HTTP ``/write`` API (httpx)."""
+
+    def __init__(
+        self, url: str, database: str, *, timeout: float = 10.0,
+        client: httpx.Client | None = None, measurement: str = MEASUREMENT,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.database = database
+        self.measurement = measurement
+        self._client = client or httpx.Client(timeout=timeout)
+
+    def write(self, records: Iterable[EventRecord]) -> int:
+        """Write a batch; return how many points InfluxDB accepted (0 if it refused them)."""
+        lines = [event_line(r, self.measurement) for r in records]
+        if not lines:
+            return 0
+        try:
+            resp = self._client.post(
+                f"{self.url}/write",
+                params={"db": self.database, "precision": "ns"},
+                content="\n".join(lines).encode(),
+            )
+        except httpx.HTTPError as exc:
+            raise SinkError(f"InfluxDB unreachable: {exc}") from exc
+        if resp.status_code >= 500:
+            raise SinkError(f"InfluxDB {resp.status_code}: {resp.text[:200]}")
+        if resp.status_code >= 400:
+            # A malformed batch would block the log for ever: count it and move on.
+            DROPPED.inc(len(lines))
+            return 0
+        WRITTEN.inc(len(lines))
+        return len(lines)
+
+    def drain(self, store: Store, *, batch: int = 5000) -> int:
+        """Write every logged event not yet in InfluxDB; returns points written."""
+        total = 0
+        while True:
+            position = store.cursor(CURSOR)
+            rows = store.events(after=position, limit=batch)
+            if not rows:
+                return total
+            total += self.write(r for _, r in rows)
+            store.set_cursor(CURSOR, rows[-1][0])
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,102 @@
+"""Leak rules: ``makeup_surge``, ``pressure_drop``, ``tank_draining``.
+
+A secondary-circuit leak shows first as make-up water the station keeps adding, then as
+falling pressure once make-up cannot keep up, and on stations with an expansion tank as a
+falling tank level; each rule watches one of those signs.
+"""
+
+from __future__ import annotations
+
+from alerts.config import FieldNames, RuleParams, RuleSet
+from alerts.model import Signal, Verdict
+from alerts.rules.base import StationRule, band
+from alerts.window import StationWindow
+
+__all__ = ["MakeupSurgeRule", "PressureDropRule", "TankDrainingRule"]
+
+
+class MakeupSurgeRule(StationRule):
+    name = "makeup_surge"
+    family = "leak"
+
+    def params(self, rules: RuleSet) -> RuleParams:
+        return rules.makeup_surge
+
+    def evaluate(
+        self, now: float, window: StationWindow, rules: RuleSet, names: FieldNames
+    ) -> Verdict:
+        p = rules.makeup_surge
+        makeup = window.number(names.makeup_flow)
+        circ = window.number(names.sec_flow)
+        if makeup is None or circ is None or circ <= 0:
+            return Verdict.hold()  # no circulation: pump_stopped speaks, not a ratio
+        ratio = makeup / circ
+        signal = band(ratio >= p.ratio, ratio <= p.recover_ratio)
+        if signal is not Signal.FIRE:
+            return Verdict(signal)
+        return Verdict(
+            Signal.FIRE,
+            value=ratio,
+            summary=(
+                f"make-up water at {window.station} is {ratio:.1%} of circulating flow "
+                f"(limit {p.ratio:.1%})"
+            ),
+            annotations=(("makeup_flow", f"{makeup:g}"), ("circulating_flow", f"{circ:g}")),
+        )
+
+
+class PressureDropRule(StationRule):
+    name = "pressure_drop"
+    family = "leak"
+
+    def params(self, rules: RuleSet) -> RuleParams:
+        return rules.pressure_drop
+
+    def evaluate(
+        self, now: float, window: StationWindow, rules: RuleSet, names: FieldNames
+    ) -> Verdict:
+        p = rules.pressure_drop
+        pressure = window.number(names.sec_pressure)
+        if pressure is None:
+            return Verdict.hold()
+        fall = window.fall_rate_per_min(names.sec_pressure, p.window_s, now)
+        too_low = pressure < p.floor_bar
+        too_fast = fall is not None and fall > p.max_fall_bar_per_min
+        calm = fall is None or fall <= p.max_fall_bar_per_min / 2
+        signal = band(too_low or too_fast, pressure >= p.recover_bar and calm)
+        if signal is not Signal.FIRE:
+            return Verdict(signal)
+        why = (
+            f"under the floor {p.floor_bar:g} bar"
+            if too_low
+            else f"falling {fall:.2f} bar/min"
+        )
+        return Verdict(
+            Signal.FIRE,
+            value=pressure,
+            summary=f"secondary pressure at {window.station} {pressure:.2f} bar, {why}",
+        )
+
+
+class TankDrainingRule(StationRule):
+    name = "tank_draining"
+    family = "leak"
+
+    def params(self, rules: RuleSet) -> RuleParams:
+        return rules.tank_draining
+
+    def evaluate(
+        self, now: float, window: StationWindow, rules: RuleSet, names: FieldNames
+    ) -> Verdict:
+        p = rules.tank_draining
+        fall = window.fall_rate_per_min(names.tank_level, p.window_s, now)
+        if fall is None:
+            return Verdict.hold()
+        signal = band(fall > p.max_fall_per_min, fall <= p.max_fall_per_min / 2)
+        if signal is not Signal.FIRE:
+            return Verdict(signal)
+        return Verdict(
+            Signal.FIRE,
+            value=fall,
+            summary=f"tank level at {window.station} falling {fall:.2f}/min",
+        )

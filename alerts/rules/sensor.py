@@ -1,0 +1,111 @@
+"""Sensor-fault rules: ``stuck_sensor``, ``out_of_range``, ``return_above_supply``.
+
+These say "do not trust this station's numbers" rather than "the heating failed"; they exist
+so that a broken probe is fixed before it hides (or fakes) a real under-temperature alert.
+"""
+
+from __future__ import annotations
+
+from alerts.config import FieldNames, RuleParams, RuleSet
+from alerts.model import Signal, Verdict
+from alerts.rules.base import StationRule
+from alerts.window import StationWindow
+
+__all__ = ["OutOfRangeRule", "ReturnAboveSupplyRule", "StuckSensorRule"]
+
+
+class StuckSensorRule(StationRule):
+    """A field that keeps arriving with exactly the same value for hours.
+
+    Measured between sample timestamps (not against ``now``), so a station that simply went
+    silent is offline, not stuck.
+    """
+
+    name = "stuck_sensor"
+    family = "sensor"
+
+    def params(self, rules: RuleSet) -> RuleParams:
+        return rules.stuck_sensor
+
+    def evaluate(
+        self, now: float, window: StationWindow, rules: RuleSet, names: FieldNames
+    ) -> Verdict:
+        p = rules.stuck_sensor
+        stuck = []
+        for name in p.fields:
+            state = window.fields.get(name)
+            if state is None or isinstance(state.value, bool | str):
+                continue
+            if state.same_count >= p.min_samples and state.ts - state.changed_at >= p.stuck_after_s:
+                stuck.append(name)
+        if not stuck:
+            return Verdict.clear()
+        return Verdict(
+            Signal.FIRE,
+            summary=f"stuck sensor(s) at {window.station}: {', '.join(stuck)}",
+            annotations=(("fields", ",".join(stuck)),),
+        )
+
+
+class OutOfRangeRule(StationRule):
+    """Physically impossible values and the sentinels some loggers send for a dead probe."""
+
+    name = "out_of_range"
+    family = "sensor"
+
+    def params(self, rules: RuleSet) -> RuleParams:
+        return rules.out_of_range
+
+    def evaluate(
+        self, now: float, window: StationWindow, rules: RuleSet, names: FieldNames
+    ) -> Verdict:
+        p = rules.out_of_range
+        bad = []
+        for name, limits in p.ranges.items():
+            value = window.number(name)
+            if value is None:
+                continue
+            sentinel = any(abs(value - s) < 1e-6 for s in p.sentinels)
+            if sentinel or not limits.min <= value <= limits.max:
+                bad.append(f"{name}={value:g}")
+        if not bad:
+            return Verdict.clear()
+        return Verdict(
+            Signal.FIRE,
+            summary=f"implausible values at {window.station}: {', '.join(bad)}",
+            annotations=(("fields", ",".join(bad)),),
+        )
+
+
+class ReturnAboveSupplyRule(StationRule):
+    """Return hotter than supply: swapped probes or a probe not in the pipe it claims."""
+
+    name = "return_above_supply"
+    family = "sensor"
+
+    def params(self, rules: RuleSet) -> RuleParams:
+        return rules.return_above_supply
+
+    def evaluate(
+        self, now: float, window: StationWindow, rules: RuleSet, names: FieldNames
+    ) -> Verdict:
+        margin = rules.return_above_supply.margin_k
+        seen = False
+        for sup_name, ret_name in (
+            (names.supply_temp, names.return_temp),
+            (names.sec_supply_temp, names.sec_return_temp),
+        ):
+            sup, ret = window.number(sup_name), window.number(ret_name)
+            if sup is None or ret is None:
+                continue
+            seen = True
+            if ret > sup + margin:
+                return Verdict(
+                    Signal.FIRE,
+                    value=ret - sup,
+                    summary=(
+                        f"{ret_name} {ret:.1f} °C above {sup_name} {sup:.1f} °C "
+                        f"at {window.station}"
+                    ),
+                )
+        return Verdict.clear() if seen else Verdict.hold()

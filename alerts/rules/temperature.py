@@ -1,0 +1,88 @@
+"""Under-temperature rules: ``zone_cold`` (per zone) and ``supply_below_curve`` (per station)."""
+
+from __future__ import annotations
+
+from alerts.config import FieldNames, RuleParams, RuleSet, ZoneCold
+from alerts.model import Severity, Signal, Verdict
+from alerts.rules.base import StationRule, band
+from alerts.schedule import curve_setpoint, heating_on, in_setback
+from alerts.window import StationWindow, ZoneAggregate
+
+__all__ = ["SupplyBelowCurveRule", "zone_cold_verdict"]
+
+
+def zone_cold_verdict(now: float, agg: ZoneAggregate, rules: RuleSet) -> Verdict:
+    """Too large a share of a zone's flats below the standard indoor temperature.
+
+    A share, not a single flat, because one cold flat is an open window or a radiator valve;
+    many cold flats in one zone is the network. Severity follows the band the share is in:
+    enough flats under ``critical_c`` (13 °C: frost damage and health risk) makes it critical.
+    """
+    p: ZoneCold = rules.zone_cold
+    if not heating_on(now, rules.heating):
+        return Verdict.clear()
+    n = agg.flats
+    if n < p.min_flats:
+        return Verdict.hold()
+    share = agg.below_standard / n
+    signal = band(share >= p.share, share <= p.recover_share)
+    if signal is not Signal.FIRE:
+        return Verdict(signal)
+    critical = agg.below_critical / n >= p.share
+    low, median = agg.stats()
+    return Verdict(
+        Signal.FIRE,
+        severity=Severity.CRITICAL if critical else Severity.WARNING,
+        value=share,
+        summary=(
+            f"{agg.below_standard} of {n} flats in zone {agg.zone} below "
+            f"{p.standard_c:g} °C (min {low:.1f} °C, median {median:.1f} °C)"
+        ),
+        annotations=(
+            ("flats_affected", str(agg.below_standard)),
+            ("flats_critical", str(agg.below_critical)),
+            ("flats_total", str(n)),
+            ("min_indoor_c", f"{low:.1f}"),
+            ("median_indoor_c", f"{median:.1f}"),
+        ),
+    )
+
+
+class SupplyBelowCurveRule(StationRule):
+    """Secondary supply well under the weather-curve setpoint for the outdoor temperature.
+
+    The setpoint is lowered by the zone's night setback, so a planned setback never alerts.
+    """
+
+    name = "supply_below_curve"
+    family = "under_temperature"
+
+    def params(self, rules: RuleSet) -> RuleParams:
+        return rules.supply_below_curve
+
+    def evaluate(
+        self, now: float, window: StationWindow, rules: RuleSet, names: FieldNames
+    ) -> Verdict:
+        p = rules.supply_below_curve
+        if not heating_on(now, rules.heating):
+            return Verdict.clear()
+        outdoor = window.number(names.outdoor_temp)
+        supply = window.number(names.sec_supply_temp)
+        if outdoor is None or supply is None:
+            return Verdict.hold()
+        setpoint = curve_setpoint(outdoor, p.curve)
+        if in_setback(now, rules.heating):
+            setpoint -= rules.heating.setback_k
+        deficit = setpoint - supply
+        signal = band(deficit > p.tolerance_k, deficit <= p.recover_k)
+        if signal is not Signal.FIRE:
+            return Verdict(signal)
+        return Verdict(
+            Signal.FIRE,
+            value=supply,
+            summary=(
+                f"supply at {window.station} {supply:.1f} °C, curve wants {setpoint:.1f} °C "
+                f"at {outdoor:.1f} °C outside"
+            ),
+            annotations=(("setpoint_c", f"{setpoint:.1f}"), ("outdoor_c", f"{outdoor:.1f}")),
+        )

@@ -1,0 +1,61 @@
+"""Heating schedule and weather curve: when heat is owed, and how hot the supply should be.
+
+Rules that blame the station for cold (pump stopped, supply below curve, zone cold) only make
+sense while the heating is meant to run; in summer a stopped circulation pump is normal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Sequence
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from alerts.config import CurvePoint, HeatingSchedule
+
+__all__ = ["curve_setpoint", "heating_on", "in_setback"]
+
+
+@lru_cache(maxsize=64)
+def _tz(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _local(now: float, schedule: HeatingSchedule) -> dt.datetime:
+    return dt.datetime.fromtimestamp(now, tz=_tz(schedule.timezone))
+
+
+def heating_on(now: float, schedule: HeatingSchedule) -> bool:
+    """True inside the heating season (inclusive; a season may wrap the new year)."""
+    local = _local(now, schedule)
+    today = (local.month, local.day)
+    start = tuple(int(x) for x in schedule.season_start.split("-"))
+    end = tuple(int(x) for x in schedule.season_end.split("-"))
+    if start <= end:
+        return start <= today <= end
+    return today >= start or today <= end
+
+
+def in_setback(now: float, schedule: HeatingSchedule) -> bool:
+    """True during the configured night setback (may wrap midnight)."""
+    if schedule.setback_start is None or schedule.setback_end is None:
+        return False
+    t = _local(now, schedule).time()
+    a, b = schedule.setback_start, schedule.setback_end
+    if a <= b:
+        return a <= t < b
+    return t >= a or t < b
+
+
+def curve_setpoint(outdoor_c: float, curve: Sequence[CurvePoint]) -> float:
+    """Supply setpoint for an outdoor temperature: piecewise linear, clamped at both ends."""
+    if outdoor_c <= curve[0].outdoor_c:
+        return curve[0].supply_c
+    if outdoor_c >= curve[-1].outdoor_c:
+        return curve[-1].supply_c
+    for lo, hi in itertools.pairwise(curve):
+        if lo.outdoor_c <= outdoor_c <= hi.outdoor_c:
+            frac = (outdoor_c - lo.outdoor_c) / (hi.outdoor_c - lo.outdoor_c)
+            return lo.supply_c + frac * (hi.supply_c - lo.supply_c)
+    return curve[-1].supply_c  # unreachable: the curve is validated as strictly increasing

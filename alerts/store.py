@@ -1,0 +1,374 @@
+"""Alert state in an embedded SQLite database (stdlib ``sqlite3``, WAL, synchronous=FULL).
+
+Why SQLite: a restart must lose no alert and repeat no notification, and the engine runs as
+one process next to the broker; an embedded transactional store gives that without another
+server to operate. Each evaluation commits alert rows, their events and the notification
+outbox rows *in one transaction*, so after a crash either the transition and its notification
+exist together or neither does (and the next evaluation re-derives it).
+
+Tables: ``alerts`` (current and past incidents, acks inline), ``events`` (every transition,
+read by the InfluxDB sink through a cursor), ``outbox`` (one row per receiver and event, keyed by
+the idempotency key), ``maintenance`` (windows), ``cursors`` and ``meta``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from alerts.model import Alert, AlertEvent, AlertState, EventKind, Scope, Severity, Signal
+
+__all__ = [
+    "Batch",
+    "EventRecord",
+    "MaintenanceWindow",
+    "OutboxItem",
+    "Store",
+    "alert_from_dict",
+    "alert_to_dict",
+]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY, rule TEXT NOT NULL, subject TEXT NOT NULL, state TEXT NOT NULL,
+    signal TEXT NOT NULL, active_at REAL NOT NULL, resolved_at REAL, body TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS one_open_alert ON alerts(rule, subject)
+    WHERE state != 'resolved';
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, alert_id TEXT NOT NULL,
+    kind TEXT NOT NULL, ts REAL NOT NULL, muted INTEGER NOT NULL, inhibited INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    key TEXT PRIMARY KEY, receiver TEXT NOT NULL, alert_id TEXT NOT NULL, event TEXT NOT NULL,
+    ts REAL NOT NULL, body TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL,
+    next_attempt_at REAL NOT NULL, last_error TEXT, sent_at REAL
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt_at);
+CREATE TABLE IF NOT EXISTS maintenance (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, scope TEXT NOT NULL, target TEXT NOT NULL,
+    starts_at REAL NOT NULL, ends_at REAL NOT NULL, reason TEXT NOT NULL,
+    created_by TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def alert_to_dict(alert: Alert) -> dict[str, Any]:
+    return asdict(alert)
+
+
+def alert_from_dict(data: dict[str, Any]) -> Alert:
+    data = dict(data)
+    data["state"] = AlertState(data["state"])
+    data["severity"] = Severity(data["severity"])
+    data["scope"] = Scope(data["scope"])
+    return Alert(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """An event as logged: the transition plus whether its notification was held back."""
+
+    event: AlertEvent
+    muted: bool = False
+    inhibited: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One notification to one receiver; ``key`` makes enqueueing it twice a no-op."""
+
+    key: str
+    receiver: str
+    kind: EventKind
+    ts: float
+    alert: Alert
+    status: str = "pending"
+    attempts: int = 0
+    next_attempt_at: float = 0.0
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceWindow:
+    """Time-bound mute for a station or a zone; alerts are still recorded, just not sent."""
+
+    id: int
+    scope: Scope
+    target: str
+    starts_at: float
+    ends_at: float
+    reason: str = ""
+    created_by: str = ""
+
+    def covers(self, station: str | None, zone: str | None, now: float) -> bool:
+        if not self.starts_at <= now < self.ends_at:
+            return False
+        if self.scope is Scope.STATION:
+            return station == self.target
+        return zone == self.target
+
+
+@dataclass(slots=True)
+class Batch:
+    """Everything one evaluation changed, committed atomically by :meth:`Store.commit`."""
+
+    alerts: dict[str, tuple[Alert, Signal]] = field(default_factory=dict)
+    events: list[EventRecord] = field(default_factory=list)
+    outbox: list[OutboxItem] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.alerts or self.events or self.outbox)
+
+
+class Store:
+    """One connection to the state database; safe to share between threads (serialised)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- alerts and events ------------------------------------------------------------------
+
+    def commit(self, batch: Batch) -> None:
+        """Write one evaluation's alert rows, events and outbox rows atomically."""
+        if not batch:
+            return
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO alerts(id, rule, subject, state, signal, active_at, resolved_at, body)"
+                " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET state=excluded.state,"
+                " signal=excluded.signal, resolved_at=excluded.resolved_at, body=excluded.body",
+                [
+                    (a.id, a.rule, a.subject, a.state.value, sig.value, a.active_at,
+                     a.resolved_at, json.dumps(alert_to_dict(a)))
+                    for a, sig in batch.alerts.values()
+                ],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO events(key, alert_id, kind, ts, muted, inhibited, body)"
+                " VALUES (?,?,?,?,?,?,?)",
+                [
+                    (r.event.key, r.event.alert.id, r.event.kind.value, r.event.ts,
+                     int(r.muted), int(r.inhibited), json.dumps(alert_to_dict(r.event.alert)))
+                    for r in batch.events
+                ],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO outbox(key, receiver, alert_id, event, ts, body, status,"
+                " attempts, next_attempt_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                [
+                    (o.key, o.receiver, o.alert.id, o.kind.value, o.ts,
+                     json.dumps(alert_to_dict(o.alert)), o.status, o.attempts, o.next_attempt_at)
+                    for o in batch.outbox
+                ],
+            )
+
+    def open_alerts(self) -> list[tuple[Alert, Signal]]:
+        """Alerts not yet resolved, with the last signal their rule gave (restart recovery)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body, signal FROM alerts WHERE state != 'resolved' ORDER BY active_at"
+            ).fetchall()
+        return [(alert_from_dict(json.loads(body)), Signal(sig)) for body, sig in rows]
+
+    def alert(self, alert_id: str) -> Alert | None:
+        with self._lock:
+            row = self._db.execute("SELECT body FROM alerts WHERE id=?", (alert_id,)).fetchone()
+        return alert_from_dict(json.loads(row[0])) if row else None
+
+    def alerts(self, *, rule: str | None = None) -> list[Alert]:
+        """All alerts (history included), oldest first; for the API and for tests."""
+        sql, args = "SELECT body FROM alerts", cast(tuple[object, ...], ())
+        if rule is not None:
+            sql, args = sql + " WHERE rule=?", (rule,)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY active_at, id", args).fetchall()
+        return [alert_from_dict(json.loads(r[0])) for r in rows]
+
+    def events(self, *, after: int = 0, limit: int = 10000) -> list[tuple[int, EventRecord]]:
+        """Logged events with their row id (a cursor position), in commit order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, kind, ts, muted, inhibited, body, key FROM events WHERE id > ?"
+                " ORDER BY id LIMIT ?",
+                (after, limit),
+            ).fetchall()
+        out = []
+        for row_id, kind, ts, muted, inhibited, body, key in rows:
+            seq = int(key.rsplit(":", 1)[1])
+            event = AlertEvent(EventKind(kind), ts, alert_from_dict(json.loads(body)), seq)
+            out.append((row_id, EventRecord(event, bool(muted), bool(inhibited))))
+        return out
+
+    # -- cursors and meta -------------------------------------------------------------------
+
+    def cursor(self, name: str) -> int:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT position FROM cursors WHERE name=?", (name,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def set_cursor(self, name: str, position: int) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO cursors(name, position) VALUES (?,?) ON CONFLICT(name)"
+                " DO UPDATE SET position=excluded.position",
+                (name, position),
+            )
+
+    def meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO meta(key, value) VALUES (?,?) ON CONFLICT(key)"
+                " DO UPDATE SET value=excluded.value",
+                (key, value),
+            )
+
+    # -- maintenance windows ----------------------------------------------------------------
+
+    def add_window(
+        self, scope: Scope, target: str, starts_at: float, ends_at: float,
+        reason: str = "", created_by: str = "",
+    ) -> MaintenanceWindow:
+        if scope is Scope.GLOBAL:
+            raise ValueError("maintenance windows are per station or per zone")
+        if ends_at <= starts_at:
+            raise ValueError("a maintenance window must end after it starts")
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO maintenance(scope, target, starts_at, ends_at, reason, created_by)"
+                " VALUES (?,?,?,?,?,?)",
+                (scope.value, target, starts_at, ends_at, reason, created_by),
+            )
+            row_id = int(cur.lastrowid or 0)
+        return MaintenanceWindow(row_id, scope, target, starts_at, ends_at, reason, created_by)
+
+    def remove_window(self, window_id: int) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM maintenance WHERE id=?", (window_id,))
+
+    def windows(self, *, not_ended_at: float | None = None) -> list[MaintenanceWindow]:
+        sql, args = "SELECT * FROM maintenance", cast(tuple[object, ...], ())
+        if not_ended_at is not None:
+            sql, args = sql + " WHERE ends_at > ?", (not_ended_at,)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY id", args).fetchall()
+        return [
+            MaintenanceWindow(i, Scope(s), t, a, b, r, c) for i, s, t, a, b, r, c in rows
+        ]
+
+    # -- notification outbox ----------------------------------------------------------------
+
+    def due(self, now: float, *, limit: int = 100) -> list[OutboxItem]:
+        """Pending notifications whose next attempt is due, oldest event first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, receiver, event, ts, body, status, attempts, next_attempt_at,"
+                " last_error FROM outbox WHERE status='pending' AND next_attempt_at <= ?"
+                " ORDER BY ts, rowid LIMIT ?",
+                (now, limit),
+            ).fetchall()
+        return [
+            OutboxItem(k, r, EventKind(e), ts, alert_from_dict(json.loads(b)), s, n, nxt, err)
+            for k, r, e, ts, b, s, n, nxt, err in rows
+        ]
+
+    def mark_sent(self, key: str, now: float) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE outbox SET status='sent', sent_at=?, attempts=attempts+1 WHERE key=?",
+                (now, key),
+            )
+
+    def mark_retry(self, key: str, next_attempt_at: float, error: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE outbox SET attempts=attempts+1, next_attempt_at=?, last_error=?"
+                " WHERE key=?",
+                (next_attempt_at, error, key),
+            )
+
+    def mark_failed(self, key: str, error: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE outbox SET status='failed', attempts=attempts+1, last_error=?"
+                " WHERE key=?",
+                (error, key),
+            )
+
+    def outbox(self, *, status: str | None = None) -> list[OutboxItem]:
+        """Every outbox row (for tests and the API), in enqueue order."""
+        sql, args = (
+            "SELECT key, receiver, event, ts, body, status, attempts, next_attempt_at,"
+            " last_error FROM outbox",
+            cast(tuple[object, ...], ()),
+        )
+        if status is not None:
+            sql, args = sql + " WHERE status=?", (status,)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY rowid", args).fetchall()
+        return [
+            OutboxItem(k, r, EventKind(e), ts, alert_from_dict(json.loads(b)), s, n, nxt, err)
+            for k, r, e, ts, b, s, n, nxt, err in rows
+        ]
+
+    def blocked(self, key: str) -> bool:
+        """True if an older message of the same alert to the same receiver is still pending."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM outbox o, outbox me WHERE me.key=? AND o.receiver=me.receiver"
+                " AND o.alert_id=me.alert_id AND o.status='pending' AND o.rowid < me.rowid"
+                " LIMIT 1",
+                (key,),
+            ).fetchone()
+        return row is not None
+
+    def keys(self, keys: Iterable[str]) -> set[str]:
+        """Which of ``keys`` are already in the outbox (dedup stage)."""
+        wanted = list(keys)
+        if not wanted:
+            return set()
+        marks = ",".join("?" * len(wanted))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT key FROM outbox WHERE key IN ({marks})", wanted
+            ).fetchall()
+        return {r[0] for r in rows}

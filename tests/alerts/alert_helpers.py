@@ -1,0 +1,106 @@
+"""Helpers for the alert tests: scripted readings on an injectable clock.
+
+T0 is a winter noon (inside the default heating season) so rules that respect the schedule
+are active unless a test moves the clock into summer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from alerts.config import RulesConfig
+from alerts.engine import Engine
+from alerts.model import AlertEvent, EventKind
+from heatwatch.registry import Registry, Station
+from heatwatch.wire import FieldValue, Kind, Reading
+
+T0 = dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.UTC).timestamp()
+SUMMER = dt.datetime(2026, 7, 15, 12, 0, tzinfo=dt.UTC).timestamp()
+
+HEALTHY: dict[str, FieldValue] = {
+    "supply_temp": 90.0,
+    "return_temp": 50.0,
+    "sec_supply_temp": 55.0,
+    "sec_return_temp": 40.0,
+    "sec_flow": 10.0,
+    "sec_pressure": 2.0,
+    "makeup_flow": 0.0,
+    "outdoor_temp": -10.0,
+    "power_ok": True,
+    "pump_running": True,
+}
+
+
+def telemetry(station: str, t: float, **fields: FieldValue) -> Reading:
+    return Reading(Kind.TELEMETRY, station, round(t * 1e9), dict(fields))
+
+
+def healthy(station: str, t: float, **changes: FieldValue) -> Reading:
+    return telemetry(station, t, **{**HEALTHY, **changes})
+
+
+def indoor(station: str, flat: str, t: float, temp: float) -> Reading:
+    return Reading(Kind.METER, station, round(t * 1e9), {"indoor_temp": temp}, meter=flat)
+
+
+def status(station: str, t: float, value: str) -> Reading:
+    return Reading(Kind.STATUS, station, round(t * 1e9), {"status": value})
+
+
+class Clock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def kinds(events: list[AlertEvent], rule: str | None = None) -> list[tuple[str, str]]:
+    """(rule, event) pairs, optionally for one rule: what a test usually asserts on."""
+    return [(e.alert.rule, e.kind.value) for e in events if rule is None or e.alert.rule == rule]
+
+
+def only(events: list[AlertEvent], rule: str) -> list[EventKind]:
+    return [e.kind for e in events if e.alert.rule == rule]
+
+
+def registry(*stations: str, zone: str = "north", interval: float = 10.0) -> Registry:
+    return Registry.of(
+        Station(id=s, zone=zone, report_interval_s=interval) for s in stations
+    )
+
+
+def quiet_rules(**overrides: object) -> RulesConfig:
+    """Rules with no start-up grace and pipeline_down off unless a test wants them."""
+    data: dict[str, object] = {"pipeline": {"startup_grace_s": 0, "enabled": False}}
+    data.update(overrides)
+    return RulesConfig.model_validate(data)
+
+
+EngineFactory = Callable[..., Engine]
+
+
+def drive(
+    engine: Engine, clock: Clock, script: list[tuple[float, list[Reading]]]
+) -> list[tuple[float, str, str]]:
+    """Feed readings at offsets from T0, evaluate after each step; (offset, rule, event)."""
+    out: list[tuple[float, str, str]] = []
+    for offset, readings in script:
+        clock.now = T0 + offset
+        for r in readings:
+            engine.observe(r)
+        out += [(offset, e.alert.rule, e.kind.value) for e in engine.evaluate(clock.now)]
+    return out
+
+
+def every(
+    start: float, stop: float, step: float, make: Callable[[float], list[Reading]]
+) -> list[tuple[float, list[Reading]]]:
+    """A scripted series: ``make(t)`` readings at each offset in [start, stop)."""
+    out = []
+    t = start
+    while t < stop:
+        out.append((t, make(T0 + t)))
+        t += step
+    return out

@@ -1,0 +1,84 @@
+"""Leak rules step by step: makeup_surge (with hysteresis), pressure_drop, tank_draining."""
+
+from __future__ import annotations
+
+from alert_helpers import T0, Clock, EngineFactory, drive, every, healthy, quiet_rules
+
+from alerts.model import Severity
+
+
+def test_makeup_surge_sustained_then_hysteresis(make_engine: EngineFactory,
+                                               clock: Clock) -> None:
+    engine = make_engine()
+
+    def makeup(t: float) -> float:
+        offset = t - T0
+        if offset < 900:
+            return 0.3  # 3 % of 10: above the 2 % limit
+        if offset < 1200:
+            return 0.18  # 1.8 %: inside the band, keeps firing
+        return 0.1  # 1 %: recovered
+
+    script = every(0, 1300, 60, lambda t: [healthy("s1", t, makeup_flow=makeup(t))])
+    events = [e for e in drive(engine, clock, script) if e[1] == "makeup_surge"]
+    assert events == [
+        (0, "makeup_surge", "pending"),
+        (600, "makeup_surge", "firing"),
+        (1200, "makeup_surge", "resolved"),
+    ]
+
+
+def test_makeup_surge_short_burst_never_fires(make_engine: EngineFactory, clock: Clock) -> None:
+    engine = make_engine()
+    script = every(0, 300, 60, lambda t: [healthy("s1", t, makeup_flow=0.5)])
+    script += every(300, 900, 60, lambda t: [healthy("s1", t)])
+    events = [e for e in drive(engine, clock, script) if e[1] == "makeup_surge"]
+    assert events == [(0, "makeup_surge", "pending"), (300, "makeup_surge", "cancelled")]
+
+
+def test_makeup_ratio_is_configurable_per_station(make_engine: EngineFactory,
+                                                  clock: Clock) -> None:
+    rules = quiet_rules(stations={"s1": {"makeup_surge": {"ratio": 0.05, "for_s": 0}}})
+    engine = make_engine(rules)
+    script = [(0, [healthy("s1", 0 + clock.now, makeup_flow=0.3),
+                   healthy("s2", clock.now, makeup_flow=0.3)])]
+    events = [e for e in drive(engine, clock, script) if e[1] == "makeup_surge"]
+    assert events == [(0, "makeup_surge", "pending")]  # only s2, with default for_s
+    assert [a.station for a in engine.open_alerts() if a.rule == "makeup_surge"] == ["s2"]
+
+
+def test_pressure_under_floor_with_recovery_band(make_engine: EngineFactory,
+                                                 clock: Clock) -> None:
+    engine = make_engine(quiet_rules(defaults={"pressure_drop": {"window_s": 120}}))
+    levels = {0: 2.0, 60: 0.8, 120: 0.8, 180: 1.1, 240: 1.1, 300: 1.5}
+    script = [(t, [healthy("s1", clock.now + t, sec_pressure=p)]) for t, p in levels.items()]
+    events = [e for e in drive(engine, clock, script) if e[1] == "pressure_drop"]
+    assert events == [
+        (60, "pressure_drop", "pending"),
+        (120, "pressure_drop", "firing"),
+        (300, "pressure_drop", "resolved"),
+    ]
+    assert engine.store.alerts(rule="pressure_drop")[0].severity is Severity.CRITICAL
+
+
+def test_pressure_falling_fast_above_floor(make_engine: EngineFactory, clock: Clock) -> None:
+    engine = make_engine()
+    start = clock.now
+    # 3.0 bar falling 0.2 bar/min: still far above the 1.0 floor when it must fire
+    script = every(0, 600, 30, lambda t: [healthy("s1", t, sec_pressure=3.0 - (t - start) / 300)])
+    events = [e for e in drive(engine, clock, script) if e[1] == "pressure_drop"]
+    assert events[0][2] == "pending" and events[1][2] == "firing"
+    assert events[1][0] - events[0][0] == 60
+    alert = engine.open_alerts()[0]
+    assert "falling" in alert.summary and alert.value is not None and alert.value > 1.0
+
+
+def test_tank_draining(make_engine: EngineFactory, clock: Clock) -> None:
+    engine = make_engine()
+    start = clock.now
+    script = every(0, 1500, 60,
+                   lambda t: [healthy("s1", t, tank_level=80.0 - (t - start) / 60)])
+    events = [e for e in drive(engine, clock, script) if e[1] == "tank_draining"]
+    # needs half a 900 s window of samples before judging, then 300 s sustained
+    assert [k for _, _, k in events] == ["pending", "firing"]
+    assert events[0][0] == 480 and events[1][0] == 780
