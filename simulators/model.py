@@ -87,7 +87,7 @@ class StationModel:
         )
         self.f_nominal: F64 = rng.uniform(38.0, 48.0, n)
         floors = layout.station_floors.astype(np.float64)
-        self.p_set: F64 = 1.2 + 0.3 * floors + rng.uniform(0.0, 0.4, n)
+        self.p_set: F64 = 1.0 + 0.25 * floors + rng.uniform(0.0, 0.4, n)
         self.dp_pump: F64 = rng.uniform(0.8, 1.6, n)
         volume = 1.0 + 0.15 * np.diff(layout.flat_offsets).astype(np.float64)
         self.elasticity: F64 = 1.0 / (0.005 * volume)  # bar per m3 lost
@@ -98,8 +98,8 @@ class StationModel:
         self.refill_capacity: F64 = REFILL_CAPACITY * self.f_design
         self.tps_offset: F64 = rng.uniform(-5.0, 0.0, n)
         self.approach: F64 = rng.uniform(2.0, 5.0, n)
-        self.p_primary: F64 = rng.uniform(6.0, 9.0, n)
-        self.p_primary_return: F64 = rng.uniform(2.5, 4.0, n)
+        self.p_primary: F64 = rng.uniform(8.0, 12.0, n)
+        self.p_primary_return: F64 = rng.uniform(3.0, 5.0, n)
         self.outdoor_offset: F64 = rng.normal(0.0, 0.7, n)
         # state
         self.outdoor: F64 = np.zeros(n)

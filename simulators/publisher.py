@@ -1,0 +1,278 @@
+"""Where messages go: MQTT gateways (bounded in-flight QoS 1), a JSONL file, or memory.
+
+Gateways: thousands of stations cannot each hold a TCP connection from one process, so one
+MQTT connection ("gateway") serves a group of consecutive stations, as a telemetry
+concentrator does. A connection has exactly one last will, so:
+
+* a gateway's will is ``offline`` (retained) on the status topic of its *first* station; it
+  fires for real when a gateway-level power loss kills the socket without DISCONNECT; the
+  other stations of that gateway simply go silent (staleness detection must catch them);
+* a single station's power loss is announced by its (still powered) gateway publishing
+  ``offline`` retained on that station's status topic, and ``online`` when power returns.
+
+With ``stations_per_gateway: 1`` (the default) the will covers each station exactly.
+
+Bounded in-flight: paho keeps QoS 1 messages in a dict keyed by message id and silently
+overwrites entries once ids wrap past 65,535 (eclipse-paho/paho.mqtt.python#377). Each gateway
+therefore holds a semaphore of ``max_inflight`` permits, taken before ``publish`` and given back
+in ``on_publish`` (PUBACK), so never more than that many messages are unacknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Protocol
+
+import orjson
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from heatwatch.settings import MqttSettings
+from simulators.layout import Layout
+from simulators.payloads import Message
+
+__all__ = ["FileSink", "MemorySink", "MqttSink", "PublishError", "Sink"]
+
+log = logging.getLogger(__name__)
+
+
+class PublishError(RuntimeError):
+    """The broker cannot be reached or refused a message."""
+
+
+class Sink(Protocol):
+    def send(self, msgs: Sequence[Message]) -> None: ...
+    def gateway_down(self, gateway: int) -> None: ...
+    def gateway_up(self, gateway: int, online: Sequence[int]) -> None: ...
+    def close(self) -> None: ...
+
+
+class MemorySink:
+    """Keeps every message (tests, the alert benchmark); gateway kills are recorded as the
+    broker would publish the will."""
+
+    def __init__(self, layout: Layout, prefix: str = "heat") -> None:
+        self.layout = layout
+        self.prefix = prefix
+        self.messages: list[Message] = []
+
+    def send(self, msgs: Sequence[Message]) -> None:
+        self.messages.extend(msgs)
+
+    def gateway_down(self, gateway: int) -> None:
+        lead = int(self.layout.gateway_stations(gateway)[0])
+        topic = f"{self.prefix}/{self.layout.station_ids[lead]}/status"
+        self.messages.append(Message(gateway, lead, 0.0, topic, b"offline", True))
+
+    def gateway_up(self, gateway: int, online: Sequence[int]) -> None:
+        for s in online:
+            topic = f"{self.prefix}/{self.layout.station_ids[s]}/status"
+            self.messages.append(Message(gateway, s, 0.0, topic, b"online", True))
+
+    def close(self) -> None:
+        return None
+
+
+class FileSink(MemorySink):
+    """JSON lines ``{"topic", "retain", "payload"}``: a run without a broker."""
+
+    def __init__(self, layout: Layout, path: Path, prefix: str = "heat") -> None:
+        super().__init__(layout, prefix)
+        self._fh: IO[bytes] = path.open("wb")
+
+    def send(self, msgs: Sequence[Message]) -> None:
+        self._fh.write(
+            b"".join(
+                orjson.dumps({"topic": m.topic, "retain": m.retain, "payload": m.payload.decode()})
+                + b"\n"
+                for m in msgs
+            )
+        )
+
+    def gateway_down(self, gateway: int) -> None:
+        self.messages.clear()
+        super().gateway_down(gateway)
+        self.send(self.messages)
+        self.messages.clear()
+
+    def gateway_up(self, gateway: int, online: Sequence[int]) -> None:
+        self.messages.clear()
+        super().gateway_up(gateway, online)
+        self.send(self.messages)
+        self.messages.clear()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class _Gateway:
+    """One MQTT connection serving ``stations``."""
+
+    def __init__(
+        self, name: str, status_topics: list[str], cfg: MqttSettings, qos: int, max_inflight: int
+    ) -> None:
+        self.name = name
+        self.status_topics = status_topics
+        self.cfg = cfg
+        self.qos = qos
+        self.max_inflight = max_inflight
+        self.permits = threading.BoundedSemaphore(max_inflight)
+        self.connected = threading.Event()
+        self.client: mqtt.Client | None = None
+        self.closing = False
+
+    def connect(self) -> None:
+        cfg = self.cfg
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"{cfg.client_id}-{self.name}"
+        )
+        client.will_set(self.status_topics[0], b"offline", qos=1, retain=True)
+        if cfg.username:
+            pw = cfg.password.get_secret_value() if cfg.password else None
+            client.username_pw_set(cfg.username, pw)
+        if cfg.tls:
+            client.tls_set(
+                ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
+                certfile=str(cfg.cert_file) if cfg.cert_file else None,
+                keyfile=str(cfg.key_file) if cfg.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+        client.reconnect_delay_set(int(max(1, cfg.reconnect_min_delay)), int(cfg.reconnect_max_delay))
+        # paho's own window only queues; the semaphore is what bounds unacknowledged messages.
+        client.max_inflight_messages_set(self.max_inflight)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        self.permits = threading.BoundedSemaphore(self.max_inflight)
+        self.connected.clear()
+        self.client = client
+        try:
+            client.connect_async(cfg.host, cfg.port, cfg.keepalive)
+        except (OSError, ValueError) as exc:
+            raise PublishError(f"gateway {self.name}: cannot connect: {exc}") from exc
+        client.loop_start()
+
+    def _on_connect(self, client: mqtt.Client, _u: object, _f: object, rc: object, _p: object) -> None:
+        if getattr(rc, "is_failure", False):
+            log.warning("gateway %s: broker refused connection: %s", self.name, rc)
+            return
+        self.connected.set()
+
+    def _on_disconnect(self, *_args: object) -> None:
+        self.connected.clear()
+
+    def _on_publish(self, _c: object, _u: object, _mid: int, _rc: object, _p: object) -> None:
+        try:
+            self.permits.release()
+        except ValueError:  # a message re-sent after reconnect was acknowledged twice
+            pass
+
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        while not self.permits.acquire(timeout=5.0):
+            if self.closing:
+                return
+            log.warning("gateway %s: %d messages unacknowledged, waiting", self.name, self.max_inflight)
+        assert self.client is not None
+        info = self.client.publish(topic, payload, qos=self.qos, retain=retain)
+        if info.rc == mqtt.MQTT_ERR_NO_CONN and self.qos > 0:
+            return  # queued by paho and sent (then acknowledged) after reconnecting
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            self.permits.release()
+            if info.rc != mqtt.MQTT_ERR_NO_CONN:
+                raise PublishError(f"gateway {self.name}: {mqtt.error_string(info.rc)}")
+
+    def kill(self) -> None:
+        """Power cut: drop the TCP connection without DISCONNECT so the broker fires the will."""
+        client = self.client
+        if client is None:
+            return
+        client.loop_stop()
+        sock = client.socket()
+        if isinstance(sock, socket.socket):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+        self.client = None
+        self.connected.clear()
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until every message has been acknowledged."""
+        taken = 0
+        ok = True
+        for _ in range(self.max_inflight):
+            if not self.permits.acquire(timeout=timeout):
+                ok = False
+                break
+            taken += 1
+        for _ in range(taken):
+            self.permits.release()
+        return ok
+
+    def close(self) -> None:
+        self.closing = True
+        if self.client is not None:
+            self.client.disconnect()
+            self.client.loop_stop()
+            self.client = None
+
+
+class MqttSink:
+    """One gateway connection per group of stations (``fleet.stations_per_gateway``)."""
+
+    def __init__(
+        self,
+        layout: Layout,
+        cfg: MqttSettings,
+        *,
+        qos: int = 1,
+        max_inflight: int = 1000,
+        connect_timeout: float = 30.0,
+    ) -> None:
+        self.layout = layout
+        self.prefix = cfg.prefix
+        self.gateways: list[_Gateway] = []
+        for g, name in enumerate(layout.gateway_ids):
+            topics = [
+                f"{cfg.prefix}/{layout.station_ids[s]}/status"
+                for s in layout.gateway_stations(g).tolist()
+            ]
+            self.gateways.append(_Gateway(name, topics, cfg, qos, max_inflight))
+        for gw in self.gateways:
+            gw.connect()
+        for gw in self.gateways:
+            if not gw.connected.wait(connect_timeout):
+                self.close()
+                raise PublishError(
+                    f"gateway {gw.name}: no connection to {cfg.host}:{cfg.port} "
+                    f"after {connect_timeout:.0f} s"
+                )
+
+    def send(self, msgs: Sequence[Message]) -> None:
+        gws = self.gateways
+        for m in msgs:
+            gws[m.gateway].publish(m.topic, m.payload, m.retain)
+
+    def gateway_down(self, gateway: int) -> None:
+        self.gateways[gateway].kill()
+
+    def gateway_up(self, gateway: int, online: Sequence[int]) -> None:
+        gw = self.gateways[gateway]
+        gw.connect()
+        gw.connected.wait(30.0)
+        for s in online:
+            gw.publish(f"{self.prefix}/{self.layout.station_ids[s]}/status", b"online", True)
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        return all(gw.drain(timeout) for gw in self.gateways if gw.client is not None)
+
+    def close(self) -> None:
+        self.drain()
+        for gw in self.gateways:
+            gw.close()
