@@ -57,14 +57,18 @@ def alertmanager_payload(item: OutboxItem, receiver: str, external_url: str) -> 
     status = "resolved" if item.kind is EventKind.RESOLVED else "firing"
     labels = alert.labels()
     annotations = _annotations(alert)
-    group_key = "{}:{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+    # Grouped by identity (rule + subject), not severity: an escalation updates the same group.
+    group = {k: v for k, v in labels.items() if k in ("alertname", "station", "zone")}
+    if alert.station:
+        group.pop("zone", None)
+    group_key = "{}:{" + ", ".join(f'{k}="{v}"' for k, v in sorted(group.items())) + "}"
     return {
         "version": "4",
         "groupKey": group_key,
         "truncatedAlerts": 0,
         "status": status,
         "receiver": receiver,
-        "groupLabels": {"alertname": alert.rule},
+        "groupLabels": group,
         "commonLabels": labels,
         "commonAnnotations": annotations,
         "externalURL": external_url,

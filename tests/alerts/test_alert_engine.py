@@ -1,0 +1,182 @@
+"""Engine behaviour across rules: inhibition, pipeline_down, start-up grace, acks,
+maintenance windows, repeats and the notification outbox."""
+
+from __future__ import annotations
+
+import pytest
+from alert_helpers import T0, Clock, EngineFactory, drive, every, healthy, quiet_rules, registry
+
+from alerts.config import RulesConfig
+from alerts.model import EventKind, Scope
+from alerts.store import Store
+
+
+def outbox(store: Store) -> list[tuple[str, str]]:
+    return [(o.alert.rule, o.kind.value) for o in store.outbox()]
+
+
+def test_pump_stopped_inhibits_pressure_then_releases(make_engine: EngineFactory,
+                                                      clock: Clock, store: Store) -> None:
+    rules = quiet_rules(defaults={"pump_stopped": {"for_s": 0}, "pressure_drop": {"for_s": 0}})
+    engine = make_engine(rules)
+    drive(engine, clock, [
+        (0, [healthy("s1", T0, pump_running=False, sec_pressure=0.5),
+             healthy("s2", T0, sec_pressure=0.5)]),
+    ])
+    assert sorted(outbox(store)) == [
+        ("pressure_drop", "firing"), ("pump_stopped", "firing"),  # s2's pressure, s1's pump
+    ]
+    logged = {(r.event.alert.rule, r.event.alert.station): r for _, r in store.events()}
+    assert logged[("pressure_drop", "s1")].inhibited
+    assert not logged[("pressure_drop", "s2")].inhibited
+    # pump back, pressure still low: the held-back firing goes out now
+    drive(engine, clock, [(10, [healthy("s1", T0 + 10, sec_pressure=0.5)])])
+    s1_pressure = [o for o in store.outbox() if o.alert.station == "s1"
+                   and o.alert.rule == "pressure_drop"]
+    assert [o.kind for o in s1_pressure] == [EventKind.FIRING]
+
+
+def test_inhibited_alert_never_notified_gets_no_resolved(make_engine: EngineFactory,
+                                                         clock: Clock, store: Store) -> None:
+    rules = quiet_rules(defaults={"pump_stopped": {"for_s": 0}, "pressure_drop": {"for_s": 0}})
+    engine = make_engine(rules)
+    drive(engine, clock, [
+        (0, [healthy("s1", T0, pump_running=False, sec_pressure=0.5)]),
+        (10, [healthy("s1", T0 + 10, pump_running=False, sec_pressure=2.0)]),
+    ])
+    assert outbox(store) == [("pump_stopped", "firing")]
+    kinds = [r.event.kind for _, r in store.events() if r.event.alert.rule == "pressure_drop"]
+    assert kinds == [EventKind.FIRING, EventKind.RESOLVED]  # recorded all the same
+
+
+def pipeline_rules(**pipeline: object) -> RulesConfig:
+    return RulesConfig.model_validate({"pipeline": {"startup_grace_s": 0, **pipeline}})
+
+
+def test_mass_silence_is_one_pipeline_alert_not_a_storm(make_engine: EngineFactory,
+                                                        clock: Clock, store: Store) -> None:
+    stations = [f"s{i}" for i in range(10)]
+    engine = make_engine(pipeline_rules(), reg=registry(*stations))
+    script = every(0, 60, 10, lambda t: [healthy(s, t) for s in stations])
+    script += [(t, []) for t in range(60, 400, 10)]  # broker silently stops delivering
+    # nine come back; s9 is really dead
+    script += every(400, 600, 10, lambda t: [healthy(s, t) for s in stations[:9]])
+    events = drive(engine, clock, script)
+    pipeline = [(t, k) for t, r, k in events if r == "pipeline_down"]
+    assert pipeline == [(80, "firing"), (400, "resolved")]
+    offline = [(t, r, k) for t, r, k in events if r == "station_offline"]
+    # the dead one fires a full timeout after data resumed, not at once
+    assert offline == [(460, "station_offline", "firing")]
+    assert ("pipeline_down", "firing") in outbox(store)
+
+
+def test_broker_disconnect_fires_pipeline_down(make_engine: EngineFactory,
+                                               clock: Clock) -> None:
+    stations = [f"s{i}" for i in range(3)]
+    engine = make_engine(pipeline_rules(), reg=registry(*stations))
+    drive(engine, clock, [(0, [healthy(s, T0) for s in stations])])
+    engine.observe_input(False, T0 + 5)
+    events = drive(engine, clock, [(t, []) for t in range(10, 200, 10)])
+    assert [(t, k) for t, r, k in events if r == "pipeline_down"] == [(40, "firing")]
+    assert not [e for e in events if e[1] == "station_offline"]
+    engine.observe_input(True, T0 + 200)
+    events = drive(engine, clock, [(200, [healthy(s, T0 + 200) for s in stations])])
+    assert [(t, k) for t, r, k in events if r == "pipeline_down"] == [(200, "resolved")]
+
+
+def test_pipeline_down_inhibits_existing_offline_alerts(make_engine: EngineFactory,
+                                                        clock: Clock, store: Store) -> None:
+    stations = [f"s{i}" for i in range(6)]
+    engine = make_engine(pipeline_rules(), reg=registry(*stations))
+    # s0 dies first and is reported; then the broker goes
+    drive(engine, clock, every(0, 100, 10, lambda t: [healthy(s, t) for s in stations[1:]]))
+    assert ("station_offline", "firing") in outbox(store)
+    engine.observe_input(False, T0 + 100)
+    drive(engine, clock, [(t, []) for t in range(100, 200, 10)])
+    s0 = next(a for a in engine.open_alerts() if a.rule == "station_offline")
+    assert engine.router.inhibited(s0)
+
+
+def test_startup_grace_prevents_offline_storm(make_engine: EngineFactory,
+                                              clock: Clock) -> None:
+    rules = quiet_rules(pipeline={"enabled": False, "startup_grace_s": 300})
+    engine = make_engine(rules, reg=registry("alive", "dead"))
+    script = every(0, 400, 10, lambda t: [healthy("alive", t)])
+    events = [e for e in drive(engine, clock, script) if e[1] == "station_offline"]
+    assert events == [(300, "station_offline", "firing")]
+    assert engine.open_alerts()[0].station == "dead"
+
+
+def test_ack_records_and_resolved_still_sent(make_engine: EngineFactory, clock: Clock,
+                                             store: Store) -> None:
+    engine = make_engine()
+    drive(engine, clock, [(0, [healthy("s1", T0, power_ok=False)])])
+    alert = engine.open_alerts()[0]
+    engine.ack(alert.id, by="crew-north", comment="on our way", now=T0 + 5)
+    stored = store.alert(alert.id)
+    assert stored is not None and stored.acked_by == "crew-north"
+    assert stored.ack_comment == "on our way" and stored.acked_at == T0 + 5
+    drive(engine, clock, [(10, [healthy("s1", T0 + 10)]), (20, [healthy("s1", T0 + 20,
+                                                                        power_ok=False)])])
+    assert outbox(store) == [("power_loss", "firing"), ("power_loss", "resolved"),
+                             ("power_loss", "firing")]
+    assert engine.open_alerts()[0].acked_by is None  # the ack ended with its alert
+    logged = [r.event.kind for _, r in store.events()]
+    assert EventKind.ACKNOWLEDGED in logged
+    with pytest.raises(KeyError):
+        engine.ack(alert.id, by="late", now=T0 + 30)
+
+
+def test_repeat_notifications_stop_when_acked(make_engine: EngineFactory, clock: Clock,
+                                              store: Store) -> None:
+    engine = make_engine(quiet_rules(repeat_interval_s=600))
+    drive(engine, clock, every(0, 1300, 100, lambda t: [healthy("s1", t, power_ok=False)]))
+    assert outbox(store) == [("power_loss", "firing")] * 3  # 0, 600, 1200
+    engine.ack(engine.open_alerts()[0].id, by="me", now=T0 + 1300)
+    drive(engine, clock, every(1300, 3000, 100, lambda t: [healthy("s1", t, power_ok=False)]))
+    assert len(store.outbox()) == 3
+    assert len({o.key for o in store.outbox()}) == 3
+
+
+def test_maintenance_mutes_but_records(make_engine: EngineFactory, clock: Clock,
+                                       store: Store) -> None:
+    engine = make_engine(reg=registry("s1", "s2", zone="north"))
+    engine.add_maintenance(Scope.ZONE, "north", T0, T0 + 100, reason="valve swap", created_by="x")
+    drive(engine, clock, [
+        (0, [healthy("s1", T0, power_ok=False), healthy("s3", T0, power_ok=False)]),
+        (50, [healthy("s1", T0 + 50), healthy("s3", T0 + 50)]),
+    ])
+    # s1 (in zone north) muted: fired and resolved without a message; s3 notified both ways
+    assert [(o.alert.station, o.kind.value) for o in store.outbox()] == [
+        ("s3", "firing"), ("s3", "resolved"),
+    ]
+    muted = [r for _, r in store.events() if r.event.alert.station == "s1"]
+    assert [r.event.kind for r in muted] == [EventKind.FIRING, EventKind.RESOLVED]
+    assert all(r.muted for r in muted)
+
+
+def test_firing_held_by_maintenance_is_sent_when_window_ends(
+    make_engine: EngineFactory, clock: Clock, store: Store
+) -> None:
+    engine = make_engine()
+    engine.add_maintenance(Scope.STATION, "s1", T0, T0 + 100)
+    drive(engine, clock, every(0, 150, 10, lambda t: [healthy("s1", t, power_ok=False)]))
+    assert [(o.kind.value, o.ts) for o in store.outbox()] == [("firing", T0 + 100)]
+
+
+def test_resolved_sent_during_maintenance_when_firing_was_sent(
+    make_engine: EngineFactory, clock: Clock, store: Store
+) -> None:
+    engine = make_engine()
+    drive(engine, clock, [(0, [healthy("s1", T0, power_ok=False)])])
+    engine.add_maintenance(Scope.STATION, "s1", T0 + 5, T0 + 100)
+    drive(engine, clock, [(10, [healthy("s1", T0 + 10)])])
+    assert outbox(store) == [("power_loss", "firing"), ("power_loss", "resolved")]
+
+
+def test_one_open_alert_per_rule_and_subject(make_engine: EngineFactory, clock: Clock,
+                                             store: Store) -> None:
+    engine = make_engine()
+    drive(engine, clock, every(0, 100, 10, lambda t: [healthy("s1", t, power_ok=False)]))
+    assert len(store.alerts(rule="power_loss")) == 1
+    assert len(engine.open_alerts()) == 1
