@@ -80,6 +80,7 @@ class MqttSource:
         self._connected = threading.Event()
         self._lock = threading.Lock()
         self.session_present: bool | None = None
+        self._stopping = False
 
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -139,6 +140,7 @@ class MqttSource:
         """Send what is queued (acks), DISCONNECT (the session stays: expiry is on CONNECT)."""
         with self._lock:
             self._generation += 1  # nothing acks after this
+            self._stopping = True
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -182,7 +184,9 @@ class MqttSource:
             self._generation += 1
         was_connected = self._connected.is_set()
         self._connected.clear()
-        if was_connected:
+        if self._stopping:
+            log.info("disconnected from MQTT (%s)", reason_code)
+        elif was_connected:
             log.warning("MQTT connection lost (%s); reconnecting", reason_code)
             if self._on_connection is not None:
                 self._on_connection(False)

@@ -278,6 +278,7 @@ class Collector:
 
     def _store(self, lines: list[str]) -> bool:
         if not self.spool and time.monotonic() >= self._down_until and self._write(lines):
+            self._spool_not_full()
             return True
         try:
             alarm = self.spool.append(lines)
@@ -290,7 +291,7 @@ class Collector:
         except SpoolError as exc:
             log.error("spool write failed, holding messages unacked: %s", exc)
             return False
-        self._spool_full = False
+        self._spool_not_full()
         self.counts["spooled"] += len(lines)
         self.metrics.spooled.inc(len(lines))
         if alarm:
@@ -299,6 +300,11 @@ class Collector:
                         self.spool.alarm_ratio * 100, self.spool.size_bytes, self.spool.max_bytes)
         self._update_spool_gauges()
         return True
+
+    def _spool_not_full(self) -> None:
+        if self._spool_full:
+            log.info("held messages stored; consuming again")
+            self._spool_full = False
 
     def _write(self, lines: list[str]) -> bool:
         """One write attempt (with bisection of refused lines); False if InfluxDB is down."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import getpass
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from collector_helpers import Publisher
@@ -11,6 +13,22 @@ from collector_helpers import Publisher
 from collector.config import CollectorSettings
 from collector.service import Collector
 from heatwatch.servers import MosquittoServer
+
+
+@pytest.fixture
+def persistent_mosquitto(tmp_path: Path) -> Iterator[MosquittoServer]:
+    """A broker whose restart keeps sessions and queued messages.
+
+    Started as root, Mosquitto 2 drops to user "mosquitto", cannot write its persistence file
+    under a root-owned run directory ("Error: Permission denied" in its log) and so forgets
+    every session on restart. ``user`` keeps it as the user that started it (ignored when not
+    root). Until heatwatch.servers does this itself, restart tests use this fixture.
+    """
+    server = MosquittoServer(tmp_path / "persistent-mosquitto",
+                             extra_conf=f"user {getpass.getuser()}\n")
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

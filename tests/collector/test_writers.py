@@ -1,0 +1,163 @@
+"""Write transports at the HTTP level.
+
+v2: a real HTTP server on loopback records the exact request influxdb-client sends. v1: the real
+influxd 1.6 from the fixtures, including its 400 "partial write: field type conflict", which
+must quarantine just the conflicting line and store the rest.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from collector.writers import (
+    RejectedWriteError,
+    RetryableWriteError,
+    V1Writer,
+    V2Writer,
+    write_or_quarantine,
+)
+from heatwatch.servers import InfluxServer, free_port
+from heatwatch.settings import InfluxSettings
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    params: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class FakeInflux2:
+    """Answers every request with ``status``; records what it got."""
+
+    port: int
+    status: int = 204
+    requests: list[Recorded] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@pytest.fixture
+def fake_influx2() -> Iterator[FakeInflux2]:
+    fake = FakeInflux2(port=0)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(length)
+            url = urlsplit(self.path)
+            fake.requests.append(Recorded(
+                "POST", url.path, parse_qs(url.query), dict(self.headers.items()), body))
+            self.send_response(fake.status)
+            if fake.status == 204:
+                self.end_headers()
+                return
+            payload = b'{"code":"x","message":"test says no"}'
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    fake.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield fake
+    server.shutdown()
+    server.server_close()
+
+
+def v2_settings(url: str) -> InfluxSettings:
+    return InfluxSettings.model_validate({
+        "transport": "v2", "url": url, "org": "plant-org", "bucket": "heat-bucket",
+        "token": "s3cr3t-token", "timeout": 2.0,
+    })
+
+
+LINES = [
+    "telemetry,station=s1,zone=north supply_temp=70.5,pump_running=true 1700000000000000000",
+    "meter,meter=m1,station=s1,zone=north indoor_temp=21.5 1700000000000000001",
+]
+
+
+def test_v2_sends_exact_request(fake_influx2: FakeInflux2) -> None:
+    writer = V2Writer(v2_settings(fake_influx2.url))
+    writer.write(LINES)
+    writer.close()
+    [req] = fake_influx2.requests
+    assert req.path == "/api/v2/write"
+    assert req.params == {"org": ["plant-org"], "bucket": ["heat-bucket"], "precision": ["ns"]}
+    assert req.headers["Authorization"] == "Token s3cr3t-token"
+    assert "Content-Encoding" not in req.headers  # gzip is off: the body is plain text
+    assert req.body == ("\n".join(LINES) + "\n").encode()
+
+
+@pytest.mark.parametrize("status", [404, 500, 503, 429, 401])
+def test_v2_unavailable_statuses_are_retryable(fake_influx2: FakeInflux2, status: int) -> None:
+    fake_influx2.status = status
+    writer = V2Writer(v2_settings(fake_influx2.url))
+    with pytest.raises(RetryableWriteError, match=str(status)):
+        writer.write(LINES)
+    writer.close()
+
+
+def test_v2_400_is_a_rejection(fake_influx2: FakeInflux2) -> None:
+    fake_influx2.status = 400
+    writer = V2Writer(v2_settings(fake_influx2.url))
+    with pytest.raises(RejectedWriteError, match="400"):
+        writer.write(LINES)
+    writer.close()
+
+
+def test_v2_connection_refused_is_retryable() -> None:
+    writer = V2Writer(v2_settings(f"http://127.0.0.1:{free_port()}"))
+    with pytest.raises(RetryableWriteError):
+        writer.write(LINES)
+    writer.close()
+
+
+def test_v1_creates_database_and_writes(influx: InfluxServer) -> None:
+    db = "v1_created_by_writer"
+    writer = V1Writer(InfluxSettings.model_validate({"url": influx.url, "database": db}))
+    writer.write(LINES)
+    writer.close()
+    assert influx.count("telemetry", "supply_temp", db=db) == 1
+    assert influx.count("meter", "indoor_temp", db=db) == 1
+
+
+def test_v1_connection_refused_is_retryable() -> None:
+    settings = InfluxSettings.model_validate({"url": f"http://127.0.0.1:{free_port()}"})
+    writer = V1Writer(settings)
+    with pytest.raises(RetryableWriteError):
+        writer.write(LINES)
+    writer.close()
+
+
+def test_v1_field_type_conflict_quarantines_only_the_bad_line(
+    influx: InfluxServer, database: str
+) -> None:
+    writer = V1Writer(InfluxSettings.model_validate({"url": influx.url, "database": database}))
+    writer.write(["telemetry,station=c1 valve=true 1700000000000000000"])
+    batch = [f"telemetry,station=c1 supply_temp={i}.5 17000000000000{i:05d}" for i in range(1, 40)]
+    batch.insert(13, "telemetry,station=c1 valve=2.5 1700000000000099999")
+    with pytest.raises(RejectedWriteError, match="field type conflict"):
+        writer.write(batch)
+    refused = write_or_quarantine(writer.write, batch)
+    writer.close()
+    assert [line for line, _ in refused] == ["telemetry,station=c1 valve=2.5 1700000000000099999"]
+    assert "field type conflict" in refused[0][1]
+    assert influx.count("telemetry", "supply_temp", db=database) == 39
