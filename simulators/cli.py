@@ -28,7 +28,11 @@ log = logging.getLogger("simulators")
 
 
 def parse_fault(text: str) -> dict[str, Any]:
-    """``KIND:TARGET:START:DURATION[:SIZE]``; TARGET is a station id, ``zone=Z`` or ``gateway=G``."""
+    """``KIND:TARGET:START:DURATION[:SIZE]``.
+
+    TARGET is a station id, ``zone=Z`` or ``gateway=G``; for sensor faults SIZE may name the
+    field instead.
+    """
     parts = text.split(":")
     if not 4 <= len(parts) <= 5:
         raise argparse.ArgumentTypeError(
@@ -50,7 +54,8 @@ def parse_fault(text: str) -> dict[str, Any]:
             if kind.startswith("sensor_"):
                 spec["field"] = parts[4]
             else:
-                raise argparse.ArgumentTypeError(f"--fault {text!r}: size must be a number") from None
+                msg = f"--fault {text!r}: size must be a number"
+                raise argparse.ArgumentTypeError(msg) from None
     return spec
 
 

@@ -26,7 +26,7 @@ RADIATOR_EXPONENT = 1.3
 GAIN_FRACTION = 0.08  # internal gains (people, appliances) relative to design heat
 TOP_FLOOR_LOSS = 1.12
 GABLE_END_LOSS = 1.10
-CORNER_LOSS = 1.22  # top floor and gable end together
+CORNER_LOSS = 1.18  # top floor and gable end together
 RADIATOR_MARGIN = 1.1
 
 
@@ -59,8 +59,11 @@ class FlatModel:
         self.ua: F64 = design_loss / span * loss * rng.normal(1.0, 0.04, n)
         tlo, thi = fleet.flat_time_constant_h
         self.capacity: F64 = self.ua * rng.uniform(tlo, thi, n)  # kWh/K
-        design_supply = float(np.interp(control.design_outdoor_temp, *zip(*control.curve, strict=True)))
-        self.dtm_design = (design_supply + control.design_return_temp) / 2 - control.design_indoor_temp
+        xs = [p[0] for p in control.curve]
+        ys = [p[1] for p in control.curve]
+        design_supply = float(np.interp(control.design_outdoor_temp, xs, ys))
+        mean_design = (design_supply + control.design_return_temp) / 2
+        self.dtm_design = mean_design - control.design_indoor_temp
         self.riser_loss: F64 = 0.4 + 0.12 * layout.flat_floor.astype(np.float64)
         self.bias: F64 = rng.normal(0.0, 0.4, n)
         self.noise: F64 = rng.uniform(0.03, 0.25, n)
@@ -69,7 +72,7 @@ class FlatModel:
         self.heat: F64 = np.zeros(n)  # kW delivered in the last step
         self.energy: F64 = rng.uniform(2_000.0, 40_000.0, n)  # kWh on the flat's meter
         station_q = np.bincount(self.station, weights=self.q_design, minlength=self.n_stations)
-        self.station_q_design: F64 = station_q
+        self.station_q_design: F64 = station_q.astype(np.float64)
         self.share: F64 = self.q_design / station_q[self.station]
 
     def radiator_heat(self, mean_temp: F64, flow_ratio: F64, ntu_design: F64) -> F64:
@@ -86,8 +89,8 @@ class FlatModel:
         loss = self.ua * (self.indoor - outdoor[self.station])
         self.indoor += dt / 3600.0 * (heat + self.gain - loss) / self.capacity
         self.energy += heat * dt / 3600.0
-        drawn: F64 = np.bincount(self.station, weights=heat, minlength=self.n_stations)
-        return drawn
+        drawn = np.bincount(self.station, weights=heat, minlength=self.n_stations)
+        return drawn.astype(np.float64)
 
     def settle(self, mean_temp: F64, flow_ratio: F64, ntu_design: F64, outdoor: F64) -> None:
         """Put every flat at its steady state for fixed loop temperatures (Newton iterations),

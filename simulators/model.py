@@ -58,8 +58,9 @@ class Effects:
 
 
 def _interp(x: F64 | float, curve: tuple[tuple[float, float], ...]) -> F64:
-    xs, ys = zip(*curve, strict=True)
-    out: F64 = np.interp(x, xs, ys)
+    xs = [p[0] for p in curve]
+    ys = [p[1] for p in curve]
+    out: F64 = np.asarray(np.interp(x, xs, ys), dtype=np.float64)
     return out
 
 

@@ -117,7 +117,8 @@ class Encoder:
         cols += [frame.pump_running.tolist(), frame.power_ok.tolist()]
         topics = self.telemetry_topics
         gw = self.layout.station_gateway[idx].tolist()
-        return self._emit(keys, cols, idx.tolist(), gw, phase[idx].tolist(), topics)
+        ids = idx.tolist()
+        return self._emit(keys, cols, ids, ids, gw, phase[idx].tolist(), topics)
 
     def flat_messages(self, frame: Frame, phase: F64) -> list[Message]:
         idx = frame.flats
@@ -129,34 +130,34 @@ class Encoder:
         st = self.layout.flat_station[idx]
         gw = self.layout.station_gateway[st].tolist()
         topics = self.meter_topics
-        msgs = self._emit(keys, cols, idx.tolist(), gw, phase[idx].tolist(), topics)
-        stl = st.tolist()
-        return [m._replace(station=s) for m, s in zip(msgs, stl, strict=True)]
+        return self._emit(keys, cols, idx.tolist(), st.tolist(), gw, phase[idx].tolist(), topics)
 
     def _emit(
         self,
         keys: list[str],
         cols: list[list[Any]],
         idx: list[int],
+        owners: list[int],
         gw: list[int],
         delays: list[float],
         topics: Sequence[str],
     ) -> list[Message]:
+        """``idx`` selects the topic (station or flat), ``owners`` the station it belongs to."""
         dumps = orjson.dumps
         rows = zip(*cols, strict=True)
         if self.batch == 1:
             return [
-                Message(g, i, d, topics[i], dumps(dict(zip(keys, row, strict=True))))
-                for i, g, d, row in zip(idx, gw, delays, rows, strict=True)
+                Message(g, s, d, topics[i], dumps(dict(zip(keys, row, strict=True))))
+                for i, s, g, d, row in zip(idx, owners, gw, delays, rows, strict=True)
             ]
         out: list[Message] = []
-        for i, g, d, row in zip(idx, gw, delays, rows, strict=True):
+        for i, s, g, d, row in zip(idx, owners, gw, delays, rows, strict=True):
             topic = topics[i]
             pending = self._pending.setdefault(topic, [])
             pending.append(dict(zip(keys, row, strict=True)))
-            self._pending_meta[topic] = (g, i, d)
+            self._pending_meta[topic] = (g, s, d)
             if len(pending) >= self.batch:
-                out.append(Message(g, i, d, topic, dumps(pending)))
+                out.append(Message(g, s, d, topic, dumps(pending)))
                 del self._pending[topic]
         return out
 

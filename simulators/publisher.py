@@ -20,6 +20,7 @@ in ``on_publish`` (PUBACK), so never more than that many messages are unacknowle
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
@@ -142,7 +143,9 @@ class _Gateway:
                 keyfile=str(cfg.key_file) if cfg.key_file else None,
                 cert_reqs=ssl.CERT_REQUIRED,
             )
-        client.reconnect_delay_set(int(max(1, cfg.reconnect_min_delay)), int(cfg.reconnect_max_delay))
+        client.reconnect_delay_set(
+            int(max(1, cfg.reconnect_min_delay)), int(max(1, cfg.reconnect_max_delay))
+        )
         # paho's own window only queues; the semaphore is what bounds unacknowledged messages.
         client.max_inflight_messages_set(self.max_inflight)
         client.on_connect = self._on_connect
@@ -157,7 +160,9 @@ class _Gateway:
             raise PublishError(f"gateway {self.name}: cannot connect: {exc}") from exc
         client.loop_start()
 
-    def _on_connect(self, client: mqtt.Client, _u: object, _f: object, rc: object, _p: object) -> None:
+    def _on_connect(
+        self, _c: mqtt.Client, _u: object, _f: object, rc: object, _p: object
+    ) -> None:
         if getattr(rc, "is_failure", False):
             log.warning("gateway %s: broker refused connection: %s", self.name, rc)
             return
@@ -167,16 +172,17 @@ class _Gateway:
         self.connected.clear()
 
     def _on_publish(self, _c: object, _u: object, _mid: int, _rc: object, _p: object) -> None:
-        try:
+        # A message re-sent after a reconnect can be acknowledged twice: ignore the extra.
+        with contextlib.suppress(ValueError):
             self.permits.release()
-        except ValueError:  # a message re-sent after reconnect was acknowledged twice
-            pass
 
     def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
         while not self.permits.acquire(timeout=5.0):
             if self.closing:
                 return
-            log.warning("gateway %s: %d messages unacknowledged, waiting", self.name, self.max_inflight)
+            log.warning(
+                "gateway %s: %d messages unacknowledged, waiting", self.name, self.max_inflight
+            )
         assert self.client is not None
         info = self.client.publish(topic, payload, qos=self.qos, retain=retain)
         if info.rc == mqtt.MQTT_ERR_NO_CONN and self.qos > 0:
@@ -194,10 +200,8 @@ class _Gateway:
         client.loop_stop()
         sock = client.socket()
         if isinstance(sock, socket.socket):
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
         self.client = None
         self.connected.clear()

@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
+DEFAULT_CLIENT_ID = "heatwatch-sim"
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 _DURATION_RE = re.compile(r"(\d+(?:\.\d*)?)(ms|s|m|h|d|w)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -269,15 +270,30 @@ class SimulatorSettings(HeatwatchSettings):
     """The whole scenario (``heatwatch simulate -c scenario.yaml``)."""
 
     seed: int = Field(42, ge=0)
-    mqtt: MqttSettings = MqttSettings(client_id="heatwatch-sim")
-    time: TimeConfig = TimeConfig()
-    weather: WeatherConfig = WeatherConfig()
-    control: ControlConfig = ControlConfig()
-    fleet: FleetConfig = FleetConfig()
-    reporting: ReportingConfig = ReportingConfig()
+    mqtt: MqttSettings = Field(
+        default_factory=lambda: MqttSettings.model_validate({"client_id": DEFAULT_CLIENT_ID})
+    )
+    time: TimeConfig = Field(default_factory=lambda: TimeConfig.model_validate({}))
+    weather: WeatherConfig = Field(default_factory=lambda: WeatherConfig.model_validate({}))
+    control: ControlConfig = Field(default_factory=lambda: ControlConfig.model_validate({}))
+    fleet: FleetConfig = Field(default_factory=lambda: FleetConfig.model_validate({}))
+    reporting: ReportingConfig = Field(
+        default_factory=lambda: ReportingConfig.model_validate({})
+    )
     faults: tuple[FaultSpec, ...] = ()
-    output: OutputConfig = OutputConfig()
+    output: OutputConfig = Field(default_factory=lambda: OutputConfig.model_validate({}))
     description: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _simulator_client_id(cls, data: Any) -> Any:
+        """An ``mqtt`` block without ``client_id`` gets the simulator's, never the generic one
+        that another service might use (a duplicate client id kicks the other off)."""
+        if isinstance(data, dict):
+            mqtt = data.get("mqtt")
+            if isinstance(mqtt, dict) and "client_id" not in mqtt:
+                data = {**data, "mqtt": {**mqtt, "client_id": DEFAULT_CLIENT_ID}}
+        return data
 
     def start_epoch(self, now: float) -> float:
         """Simulated start: configured, else now (real time) or now minus the duration.
