@@ -19,7 +19,9 @@ __all__ = [
     "escape_measurement",
     "escape_string_value",
     "escape_tag",
+    "format_fields",
     "format_line",
+    "series_key",
 ]
 
 _TAG_TABLE = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
@@ -82,23 +84,40 @@ def _field_value(value: float | int | bool | str) -> str:
     raise TypeError(f"unsupported field value type {type(value).__name__}")
 
 
+def series_key(measurement: str, tags: Iterable[tuple[str, str]]) -> str:
+    """Measurement and tags, escaped: the part of a line before the first unescaped space.
+    ``tags`` are written in the order given (pass them sorted by key, as InfluxDB recommends);
+    empty tag values are left out, since line protocol cannot carry them."""
+    head = escape_measurement(measurement)
+    return head + "".join(f",{escape_tag(k)}={escape_tag(v)}" for k, v in tags if v != "")
+
+
+def format_fields(fields: Mapping[str, float | int | bool | str]) -> str:
+    """The field set of a line. Python ``int`` values become integer fields (``12i``),
+    ``float`` values float fields, ``bool`` values booleans and ``str`` values quoted strings."""
+    if not fields:
+        raise ValueError("a line protocol point needs at least one field")
+    parts = []
+    for key, value in fields.items():
+        ek = _key_cache.get(key)
+        if ek is None:
+            ek = escape_field_key(key)
+        # Finite floats and booleans are nearly every field: format them inline.
+        if type(value) is float and value - value == 0.0:
+            parts.append(f"{ek}={value!r}")
+        elif type(value) is bool:
+            parts.append(f"{ek}=true" if value else f"{ek}=false")
+        else:
+            parts.append(f"{ek}={_field_value(value)}")
+    return ",".join(parts)
+
+
 def format_line(
     measurement: str,
     tags: Iterable[tuple[str, str]],
     fields: Mapping[str, float | int | bool | str],
     ts_ns: int,
 ) -> str:
-    """One line of line protocol. ``tags`` are written in the order given (pass them sorted by
-    key, as InfluxDB recommends); ``fields`` must not be empty; ``ts_ns`` is in nanoseconds.
-
-    Python ``int`` values become integer fields (``12i``), ``float`` values float fields,
-    ``bool`` values booleans and ``str`` values quoted strings.
-    """
-    if not fields:
-        raise ValueError("a line protocol point needs at least one field")
-    head = escape_measurement(measurement)
-    tag_text = "".join(f",{escape_tag(k)}={escape_tag(v)}" for k, v in tags if v != "")
-    field_text = ",".join(
-        f"{escape_field_key(k)}={_field_value(v)}" for k, v in fields.items()
-    )
-    return f"{head}{tag_text} {field_text} {int(ts_ns)}"
+    """One line of line protocol; see :func:`series_key` and :func:`format_fields`.
+    ``ts_ns`` is in nanoseconds."""
+    return f"{series_key(measurement, tags)} {format_fields(fields)} {int(ts_ns)}"

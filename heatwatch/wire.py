@@ -22,13 +22,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import resources
 from typing import Any
 
 import orjson
 
-from heatwatch.lineproto import format_line
+from heatwatch.lineproto import format_fields, series_key
 from heatwatch.registry import Registry
+from heatwatch.schemas import load_schema
 from heatwatch.wirefields import (
     FIELDS,
     FLAG,
@@ -108,6 +108,10 @@ class Rejection:
     station: str | None = None
     excerpt: str = ""
     received_at: float = 0.0  # epoch seconds, from the decoder's clock
+    # Meter id from the topic, and the reading's own ``seq`` when it had a valid one, so that
+    # gap accounting can tell "arrived but rejected" from "never arrived".
+    meter: str | None = None
+    seq: int | None = None
 
     def to_json(self, *, received_at: float | None = None) -> bytes:
         """The dead-letter record ``{"reason","detail","topic","station","excerpt",
@@ -164,6 +168,11 @@ def _value_excerpt(value: object, payload: bytes) -> str:
     except (ValueError, TypeError, RecursionError):
         return _text_excerpt(payload)
     return text[:EXCERPT_CHARS]
+
+
+def _seq_of(obj: object) -> int | None:
+    seq = obj.get("seq") if type(obj) is dict else None
+    return seq if type(seq) is int and 0 <= seq < 2**63 else None
 
 
 def _parse_constant(name: str) -> float:
@@ -251,7 +260,7 @@ class Decoder:
 
         if len(payload) > self.max_payload:
             detail = f"payload is {len(payload)} bytes, limit {self.max_payload}"
-            self._reject(out, Reason.TOO_LARGE, detail, topic, station, payload, now)
+            self._reject(out, Reason.TOO_LARGE, detail, topic, station, payload, now, meter)
             return out
 
         if kind is Kind.STATUS:
@@ -266,18 +275,19 @@ class Decoder:
             try:
                 doc = json.loads(payload, parse_constant=_parse_constant)
             except (ValueError, RecursionError):
-                self._reject(out, Reason.INVALID_JSON, str(exc), topic, station, payload, now)
+                detail = str(exc)
+                self._reject(out, Reason.INVALID_JSON, detail, topic, station, payload, now, meter)
                 return out
 
         if type(doc) is dict:
             items: list[Any] = [doc]
-            prefix = ""
+            batch = False
         elif type(doc) is list:
             items = doc
-            prefix = "["
+            batch = True
         else:
             detail = f"payload is a JSON {json_type(doc)}, not an object or array"
-            self._reject(out, Reason.NOT_AN_OBJECT, detail, topic, station, payload, now)
+            self._reject(out, Reason.NOT_AN_OBJECT, detail, topic, station, payload, now, meter)
             return out
 
         table, required = _TABLES[kind]
@@ -292,10 +302,10 @@ class Decoder:
                 readings.append(self._reading(out, obj, kind, table, required, station, meter,
                                               max_ns))
             except Invalid as bad:
-                detail = f"[{i}] {bad.detail}" if prefix else bad.detail
+                detail = f"[{i}] {bad.detail}" if batch else bad.detail
                 out.rejections.append(
                     Rejection(bad.reason, detail, topic[:TOPIC_CHARS], station,
-                              _value_excerpt(obj, payload), now)
+                              _value_excerpt(obj, payload), now, meter, _seq_of(obj))
                 )
         return out
 
@@ -399,25 +409,41 @@ class Decoder:
         station: str | None,
         payload: bytes,
         now: float,
+        meter: str | None = None,
     ) -> None:
+        excerpt = _text_excerpt(payload)
         out.rejections.append(
-            Rejection(reason, detail, topic[:TOPIC_CHARS], station, _text_excerpt(payload), now)
+            Rejection(reason, detail, topic[:TOPIC_CHARS], station, excerpt, now, meter)
         )
 
 
 # -- storage --------------------------------------------------------------------------------
 
 
+_series_cache: dict[tuple[Kind, str, str | None, str], str] = {}
+
+
 def to_line(reading: Reading, zone: str) -> str:
     """The reading as one InfluxDB line: measurement per kind, tags sorted by key, ``seq`` as an
-    integer field, everything else as stored in ``reading.fields``."""
-    tags = [("station", reading.station), ("zone", zone)]
-    if reading.meter is not None:
-        tags.insert(0, ("meter", reading.meter))
+    integer field, everything else as stored in ``reading.fields``.
+
+    Raises ``ValueError`` for a reading the decoder would never produce (no fields, a
+    non-finite float, a line break in a tag).
+    """
+    key = (reading.kind, reading.station, reading.meter, zone)
+    series = _series_cache.get(key)
+    if series is None:
+        tags = [("station", reading.station), ("zone", zone)]
+        if reading.meter is not None:
+            tags.insert(0, ("meter", reading.meter))
+        series = series_key(MEASUREMENTS[reading.kind], tags)
+        if len(_series_cache) >= _CACHE_MAX:
+            _series_cache.clear()
+        _series_cache[key] = series
     fields = reading.fields
     if reading.seq is not None:
         fields = {**fields, "seq": reading.seq}
-    return format_line(MEASUREMENTS[reading.kind], tags, fields, reading.ts_ns)
+    return f"{series} {format_fields(fields)} {reading.ts_ns}"
 
 
 def lines_for(decoded: Decoded, registry: Registry) -> list[str]:
@@ -430,22 +456,3 @@ def lines_for(decoded: Decoded, registry: Registry) -> list[str]:
             zone = zones[reading.station] = registry.zone_of(reading.station)
         lines.append(to_line(reading, zone))
     return lines
-
-
-# -- JSON Schema ----------------------------------------------------------------------------
-
-SCHEMA_RESOURCE = "wire-v1.schema.json"
-_SCHEMA_ROOTS = {Kind.TELEMETRY: "telemetryPayload", Kind.METER: "meterPayload"}
-
-
-def load_schema(kind: Kind) -> dict[str, Any]:
-    """The draft 2020-12 JSON Schema of a telemetry or meter payload (object or array of
-    objects), as a fresh dict. Status payloads are plain text, so there is none for them."""
-    if kind not in _SCHEMA_ROOTS:
-        raise ValueError(f"no JSON Schema for {kind.value} payloads (they are plain text)")
-    raw = resources.files("heatwatch.schemas").joinpath(SCHEMA_RESOURCE).read_bytes()
-    schema: dict[str, Any] = orjson.loads(raw)
-    schema.pop("anyOf", None)
-    schema["$ref"] = f"#/$defs/{_SCHEMA_ROOTS[kind]}"
-    schema["title"] = f"heatwatch wire v1 {kind.value} payload"
-    return schema

@@ -169,7 +169,12 @@ def parse_timestamp(value: object, max_ns: int) -> int:
     elif isinstance(value, float):
         if value - value != 0.0:
             raise Invalid(Reason.NOT_FINITE, f"ts is {value}")
-        ns = round(value * 1e6) * 1000 if value < MS_CUTOFF else round(value * 1e3) * 1000
+        if value < 0.0 or value >= 1e15:  # far outside any valid time: no fraction needed,
+            ns = int(value) * (10**9 if value < 0.0 else 10**6)  # and value * 1e6 could overflow
+        elif value < MS_CUTOFF:
+            ns = round(value * 1e6) * 1000
+        else:
+            ns = round(value * 1e3) * 1000
     elif isinstance(value, str):
         ns = _parse_rfc3339(value)
     else:

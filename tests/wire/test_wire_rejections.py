@@ -396,3 +396,16 @@ def test_decode_accepts_other_buffer_types_without_raising() -> None:
         assert len(d.decode(TOPIC, payload).readings) == 1  # type: ignore[arg-type]
     assert d.decode(TOPIC, 12345).rejections[0].reason is Reason.NOT_AN_OBJECT  # type: ignore[arg-type]
     assert d.decode(None, raw).rejections[0].reason is Reason.BAD_TOPIC  # type: ignore[arg-type]
+
+
+def test_rejection_carries_meter_and_seq_for_gap_accounting() -> None:
+    """A rejected reading still arrived: with its seq the collector need not count a gap."""
+    decoded = decode(
+        "heat/S-01/meter/F-9",
+        [{"ts": 1795953540, "indoor_temp": 99, "seq": 41}, {"ts": 1795953540, "seq": "x"}],
+    )
+    first, second = decoded.rejections
+    assert (first.meter, first.seq) == ("F-9", 41)
+    assert (second.meter, second.seq) == ("F-9", None)
+    whole = only_rejection(decode("heat/S-01/meter/F-9", b"{"))
+    assert (whole.meter, whole.seq) == ("F-9", None)
