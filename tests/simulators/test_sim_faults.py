@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def test_comm_loss_is_silent_without_offline_and_leaves_a_seq_gap() -> None:
     docs = _docs(msgs, "st-00003/telemetry")
     assert not [d for d in docs if T0 + 1800 <= _ts(d) < T0 + 2400]
     seqs = [d["seq"] for d in docs]
-    gaps = [b - a for a, b in zip(seqs, seqs[1:], strict=False) if b - a != 1]
+    gaps = [b - a for a, b in pairwise(seqs) if b - a != 1]
     assert gaps == [61]
     assert [m.payload for m in msgs if m.topic == "heat/st-00003/status"] == [
         b"online", b"offline"]
@@ -98,7 +99,7 @@ def test_delivery_faults_duplicate_reorder_and_skew() -> None:
     dup = Counter(m.payload for m in msgs if m.topic == "heat/st-00001/telemetry")
     assert 100 < sum(1 for c in dup.values() if c == 2) < 300
     ts2 = [_ts(d) for d in _docs(msgs, "st-00002/telemetry")]
-    assert sum(1 for a, b in zip(ts2, ts2[1:], strict=False) if b < a) > 50
+    assert sum(1 for a, b in pairwise(ts2) if b < a) > 50
     ts3 = [_ts(d) for d in _docs(msgs, "st-00003/telemetry")]
     assert T0 - 900 <= ts3[0] < T0 - 890
 
