@@ -54,6 +54,31 @@ def test_broker_restart_mid_stream_loses_nothing(
     assert sample(collector, "heatwatch_collector_mqtt_disconnects_total") >= 1
 
 
+def test_resubscribes_when_a_killed_broker_forgot_the_session(
+    tmp_path: Path,
+    persistent_mosquitto: MosquittoServer,
+    influx: InfluxServer,
+    database: str,
+    run_collector: RunCollector,
+    make_publisher: MakePublisher,
+) -> None:
+    """SIGKILLed before its autosave, the broker comes back without our session or subscription
+    (session_present false): the collector must subscribe again on its own (telegraf#16038)."""
+    collector = run_collector(collector_settings(tmp_path, persistent_mosquitto, influx, database))
+    persistent_mosquitto.kill()
+    persistent_mosquitto.start()
+    wait_until(lambda: sample(collector, "heatwatch_collector_mqtt_connects_total") >= 2, 30,
+               "collector reconnected")
+    assert collector.source.session_present is False
+    time.sleep(0.5)  # SUBACK
+    pub = make_publisher(persistent_mosquitto)
+    total = publish_arrays(pub, "rs-1", 50)
+    pub.wait_all()
+    wait_until(lambda: influx.count("telemetry", "supply_temp", db=database) >= total, 30,
+               f"{total} readings stored after resubscribing")
+    assert influx.count("telemetry", "supply_temp", db=database) == total
+
+
 def test_influx_down_30s_spools_applies_back_pressure_and_replays(
     tmp_path: Path,
     mosquitto: MosquittoServer,

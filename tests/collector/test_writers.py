@@ -8,13 +8,17 @@ must quarantine just the conflicting line and store the rest.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from collector_helpers import Publisher, collector_settings, telemetry, wait_until
 
+from collector.config import CollectorSettings
+from collector.service import Collector
 from collector.writers import (
     RejectedWriteError,
     RetryableWriteError,
@@ -22,7 +26,7 @@ from collector.writers import (
     V2Writer,
     write_or_quarantine,
 )
-from heatwatch.servers import InfluxServer, free_port
+from heatwatch.servers import InfluxServer, MosquittoServer, free_port
 from heatwatch.settings import InfluxSettings
 
 
@@ -161,3 +165,29 @@ def test_v1_field_type_conflict_quarantines_only_the_bad_line(
     assert [line for line, _ in refused] == ["telemetry,station=c1 valve=2.5 1700000000000099999"]
     assert "field type conflict" in refused[0][1]
     assert influx.count("telemetry", "supply_temp", db=database) == 39
+
+
+def test_collector_spools_while_v2_answers_500_then_replays_everything(
+    tmp_path: Path,
+    fake_influx2: FakeInflux2,
+    mosquitto: MosquittoServer,
+    run_collector: Callable[[CollectorSettings], Collector],
+    make_publisher: Callable[[MosquittoServer], Publisher],
+) -> None:
+    fake_influx2.status = 500
+    block = v2_settings(fake_influx2.url).model_dump(mode="json")
+    block["token"] = "s3cr3t-token"
+    settings = collector_settings(tmp_path, mosquitto, None, influx_block=block)
+    collector = run_collector(settings)
+    pub = make_publisher(mosquitto)
+    for _ in range(20):
+        pub.station("v2-1", [telemetry("v2-1") for _ in range(10)])
+    pub.wait_all()
+    wait_until(lambda: collector.stats()["spooled"] >= 200, 30, "200 lines spooled")
+    assert collector.stats()["stored"] == 0
+    assert collector.stats()["acked"] == 20, "acked once durable in the spool"
+    fake_influx2.status = 204
+    wait_until(lambda: collector.stats()["replayed"] >= 200, 30, "spool replayed")
+    stored = [line for r in fake_influx2.requests if r.path == "/api/v2/write"
+              for line in r.body.decode().splitlines()]
+    assert len(set(stored)) == 200
