@@ -14,9 +14,17 @@ import itertools
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from alerts.model import Severity
 from heatwatch.settings import ConfigError
@@ -48,6 +56,11 @@ class RuleParams(_Model):
     flap_window_s: float = Field(default=1800.0, gt=0)
     flap_threshold: int = Field(default=6, ge=2, le=60, description="signal flips in the window")
 
+    def check(self) -> None:
+        """Cross-field constraints, checked on *layered* values only: an override may set one
+        side of a pair (say ``ratio``) and be valid only together with the other side's value
+        from the zone or the defaults, so validating the override alone would be wrong."""
+
 
 class StationOffline(RuleParams):
     severity: Severity = Severity.CRITICAL
@@ -72,11 +85,9 @@ class MakeupSurge(RuleParams):
     ratio: float = Field(default=0.02, gt=0, lt=1, description="make-up / circulating flow")
     recover_ratio: float = Field(default=0.015, gt=0, lt=1)
 
-    @model_validator(mode="after")
-    def _band(self) -> MakeupSurge:
+    def check(self) -> None:
         if self.recover_ratio > self.ratio:
-            raise ValueError("recover_ratio must be <= ratio")
-        return self
+            raise ValueError("makeup_surge: recover_ratio must be <= ratio")
 
 
 class PressureDrop(RuleParams):
@@ -87,11 +98,9 @@ class PressureDrop(RuleParams):
     max_fall_bar_per_min: float = Field(default=0.1, gt=0)
     window_s: float = Field(default=600.0, gt=0)
 
-    @model_validator(mode="after")
-    def _band(self) -> PressureDrop:
+    def check(self) -> None:
         if self.recover_bar < self.floor_bar:
-            raise ValueError("recover_bar must be >= floor_bar")
-        return self
+            raise ValueError("pressure_drop: recover_bar must be >= floor_bar")
 
 
 class TankDraining(RuleParams):
@@ -108,13 +117,11 @@ class ZoneCold(RuleParams):
     recover_share: float = Field(default=0.05, ge=0, le=1)
     min_flats: int = Field(default=3, ge=1)
 
-    @model_validator(mode="after")
-    def _band(self) -> ZoneCold:
+    def check(self) -> None:
         if self.recover_share > self.share:
-            raise ValueError("recover_share must be <= share")
+            raise ValueError("zone_cold: recover_share must be <= share")
         if self.critical_c > self.standard_c:
-            raise ValueError("critical_c must be <= standard_c")
-        return self
+            raise ValueError("zone_cold: critical_c must be <= standard_c")
 
 
 class CurvePoint(_Model):
@@ -131,14 +138,17 @@ class SupplyBelowCurve(RuleParams):
         CurvePoint(outdoor_c=5.0, supply_c=35.0),
     )
 
-    @model_validator(mode="after")
-    def _curve(self) -> SupplyBelowCurve:
-        xs = [p.outdoor_c for p in self.curve]
+    @field_validator("curve")
+    @classmethod
+    def _curve(cls, curve: tuple[CurvePoint, ...]) -> tuple[CurvePoint, ...]:
+        xs = [p.outdoor_c for p in curve]
         if len(xs) < 2 or any(b <= a for a, b in itertools.pairwise(xs)):
             raise ValueError("curve needs >= 2 points with strictly increasing outdoor_c")
+        return curve
+
+    def check(self) -> None:
         if self.recover_k > self.tolerance_k:
-            raise ValueError("recover_k must be <= tolerance_k")
-        return self
+            raise ValueError("supply_below_curve: recover_k must be <= tolerance_k")
 
 
 class StuckSensor(RuleParams):
@@ -188,23 +198,28 @@ class HeatingSchedule(_Model):
     setback_end: dt.time | None = None
     setback_k: float = Field(default=0.0, ge=0, description="night setpoint cut, K")
 
-    @model_validator(mode="after")
-    def _check(self) -> HeatingSchedule:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        for md in (self.season_start, self.season_end):
-            month, day = (int(x) for x in md.split("-"))
-            try:
-                dt.date(2024, month, day)
-            except ValueError as exc:
-                raise ValueError(f"bad month-day {md!r}") from exc
+    @field_validator("season_start", "season_end")
+    @classmethod
+    def _month_day(cls, md: str) -> str:
+        month, day = (int(x) for x in md.split("-"))
         try:
-            ZoneInfo(self.timezone)
+            dt.date(2024, month, day)
+        except ValueError as exc:
+            raise ValueError(f"bad month-day {md!r}") from exc
+        return md
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown timezone {self.timezone!r}") from exc
+            raise ValueError(f"unknown timezone {name!r}") from exc
+        return name
+
+    def check(self) -> None:
         if (self.setback_start is None) != (self.setback_end is None):
-            raise ValueError("setback_start and setback_end go together")
-        return self
+            raise ValueError("heating: setback_start and setback_end go together")
 
 
 class RuleSet(_Model):
@@ -222,6 +237,11 @@ class RuleSet(_Model):
     out_of_range: OutOfRange = OutOfRange()
     return_above_supply: ReturnAboveSupply = ReturnAboveSupply()
     heating: HeatingSchedule = HeatingSchedule()
+
+    def check(self) -> None:
+        for name in type(self).model_fields:
+            part: RuleParams | HeatingSchedule = getattr(self, name)
+            part.check()
 
 
 class PipelineParams(RuleParams):
@@ -307,26 +327,27 @@ class RulesConfig(_Model):
 
     @model_validator(mode="after")
     def _resolve_all(self) -> RulesConfig:
-        # Validate every combination now, so a bad override fails at start-up, not at 3 a.m.
-        for zone, ruleset in self.zones.items():
-            self._merge(zone, ruleset, None)
-        for station, ruleset in self.stations.items():
-            self._merge(None, None, ruleset, station)
+        # Check every combination now, so a bad layering fails at start-up, not at 3 a.m.
+        combos: list[tuple[str | None, str | None]] = [(None, None)]
+        combos += [(zone, None) for zone in self.zones]
+        combos += [(zone, st) for zone in (None, *self.zones) for st in self.stations]
+        for zone, station in combos:
+            where = ".".join(
+                p for p in (f"zones.{zone}" if zone else "", f"stations.{station}" if station
+                            else "") if p
+            ) or "defaults"
+            try:
+                self._merge(zone, station).check()
+            except ValueError as exc:
+                raise ValueError(f"{where}: {exc}") from exc
         return self
 
-    def _merge(
-        self, zone: str | None, zone_set: RuleSet | None, st_set: RuleSet | None,
-        station: str | None = None,
-    ) -> RuleSet:
+    def _merge(self, zone: str | None, station: str | None) -> RuleSet:
         out = self.defaults
-        try:
-            if zone_set is not None:
-                out = _layer(out, zone_set)
-            if st_set is not None:
-                out = _layer(out, st_set)
-        except ValidationError as exc:
-            where = f"stations.{station}" if st_set is not None else f"zones.{zone}"
-            raise ValueError(f"{where}: {exc}") from exc
+        if zone is not None and zone in self.zones:
+            out = _layer(out, self.zones[zone])
+        if station is not None and station in self.stations:
+            out = _layer(out, self.stations[station])
         return out
 
     @cached_property
@@ -335,12 +356,10 @@ class RulesConfig(_Model):
 
     def params_for(self, zone: str, station: str | None = None) -> RuleSet:
         """Effective parameters for a station (or a zone when ``station`` is None)."""
-        st_set = self.stations.get(station) if station is not None else None
-        key = (zone, station if st_set is not None else None)
+        key = (zone, station if station in self.stations else None)
         found = self._cache.get(key)
         if found is None:
-            found = self._merge(zone, self.zones.get(zone), st_set, station)
-            self._cache[key] = found
+            found = self._cache[key] = self._merge(*key)
         return found
 
 

@@ -26,8 +26,26 @@ def _local(now: float, schedule: HeatingSchedule) -> dt.datetime:
     return dt.datetime.fromtimestamp(now, tz=_tz(schedule.timezone))
 
 
+# id(schedule) -> (schedule, 15-minute bucket, answer). Every UTC offset is a multiple of
+# 15 minutes, so the local date cannot change inside a bucket; holding the schedule object
+# keeps its id from being reused. This turns a tz conversion per station into a dict lookup.
+_season_cache: dict[int, tuple[HeatingSchedule, int, bool]] = {}
+
+
 def heating_on(now: float, schedule: HeatingSchedule) -> bool:
     """True inside the heating season (inclusive; a season may wrap the new year)."""
+    bucket = int(now // 900)
+    hit = _season_cache.get(id(schedule))
+    if hit is not None and hit[0] is schedule and hit[1] == bucket:
+        return hit[2]
+    answer = _heating_on(now, schedule)
+    if len(_season_cache) > 4096:
+        _season_cache.clear()
+    _season_cache[id(schedule)] = (schedule, bucket, answer)
+    return answer
+
+
+def _heating_on(now: float, schedule: HeatingSchedule) -> bool:
     local = _local(now, schedule)
     today = (local.month, local.day)
     start = tuple(int(x) for x in schedule.season_start.split("-"))

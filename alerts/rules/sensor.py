@@ -6,6 +6,8 @@ so that a broken probe is fixed before it hides (or fakes) a real under-temperat
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from alerts.config import FieldNames, RuleParams, RuleSet
 from alerts.model import Signal, Verdict
 from alerts.rules.base import StationRule
@@ -47,6 +49,12 @@ class StuckSensorRule(StationRule):
         )
 
 
+@lru_cache(maxsize=16)
+def _sentinels(values: tuple[float, ...]) -> frozenset[float]:
+    """Sentinels rounded to 1e-3, so the per-reading test is one set lookup."""
+    return frozenset(round(v, 3) for v in values)
+
+
 class OutOfRangeRule(StationRule):
     """Physically impossible values and the sentinels some loggers send for a dead probe."""
 
@@ -60,13 +68,13 @@ class OutOfRangeRule(StationRule):
         self, now: float, window: StationWindow, rules: RuleSet, names: FieldNames
     ) -> Verdict:
         p = rules.out_of_range
+        sentinels = _sentinels(p.sentinels)
         bad = []
         for name, limits in p.ranges.items():
             value = window.number(name)
             if value is None:
                 continue
-            sentinel = any(abs(value - s) < 1e-6 for s in p.sentinels)
-            if sentinel or not limits.min <= value <= limits.max:
+            if round(value, 3) in sentinels or not limits.min <= value <= limits.max:
                 bad.append(f"{name}={value:g}")
         if not bad:
             return Verdict.clear()

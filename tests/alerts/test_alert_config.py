@@ -1,0 +1,95 @@
+"""Rules file: the sample is the reference (equals the defaults), overrides layer, errors
+are caught at start-up and name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from alerts.config import RulesConfig, load_rules
+from heatwatch.settings import ConfigError
+
+SAMPLE = Path(__file__).parents[2] / "alerts" / "rules.sample.yaml"
+
+
+def test_sample_file_is_the_defaults() -> None:
+    assert load_rules(SAMPLE).model_dump() == RulesConfig().model_dump()
+
+
+def test_no_file_means_defaults() -> None:
+    assert load_rules(None).defaults.zone_cold.standard_c == 18.0
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "rules.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_zone_then_station_overrides(tmp_path: Path) -> None:
+    rules = load_rules(write(tmp_path, """
+zones:
+  north:
+    makeup_surge: {ratio: 0.03, recover_ratio: 0.02}
+    zone_cold: {share: 0.2}
+stations:
+  s1:
+    makeup_surge: {for_s: 0}
+"""))
+    s1 = rules.params_for("north", "s1").makeup_surge
+    assert (s1.ratio, s1.recover_ratio, s1.for_s) == (0.03, 0.02, 0)  # zone + station
+    s2 = rules.params_for("north", "s2").makeup_surge
+    assert (s2.ratio, s2.for_s) == (0.03, 600)  # zone only
+    elsewhere = rules.params_for("south", "s1").makeup_surge
+    assert (elsewhere.ratio, elsewhere.for_s) == (0.02, 0)  # station only
+    assert rules.params_for("north").zone_cold.share == 0.2
+    assert rules.params_for("north").zone_cold.standard_c == 18.0  # untouched key kept
+    assert rules.params_for("north", "s2") is rules.params_for("north", "s9")  # shared, cached
+
+
+def test_invalid_combined_override_fails_at_start(tmp_path: Path) -> None:
+    # fine on its own, but under the default recover_ratio 0.015 once layered
+    path = write(tmp_path, "zones:\n  north:\n    makeup_surge: {ratio: 0.01}\n")
+    with pytest.raises(ConfigError, match=r"zones\.north") as info:
+        load_rules(path)
+    assert "recover_ratio must be <= ratio" in str(info.value)
+
+
+def test_override_judged_on_layered_values(tmp_path: Path) -> None:
+    # recover_ratio 0.03 alone is above the class default ratio (0.02), but the file's
+    # defaults raise ratio to 0.05, so the layered station values are consistent
+    rules = load_rules(write(tmp_path, """
+defaults:
+  makeup_surge: {ratio: 0.05, recover_ratio: 0.04}
+stations:
+  s1:
+    makeup_surge: {recover_ratio: 0.03}
+"""))
+    s1 = rules.params_for("any", "s1").makeup_surge
+    assert (s1.ratio, s1.recover_ratio) == (0.05, 0.03)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("defaults:\n  zone_cold:\n    shares: 0.2\n", "defaults.zone_cold.shares"),
+        ("defaults:\n  zone_cold:\n    share: 2\n", "defaults.zone_cold.share"),
+        ("defaults:\n  heating:\n    timezone: Mars/Olympus\n", "defaults.heating"),
+        ("defaults:\n  supply_below_curve:\n    curve: [{outdoor_c: 5, supply_c: 35}]\n",
+         "defaults.supply_below_curve"),
+        ("pipeline:\n  silent_share: 0\n", "pipeline.silent_share"),
+        ("bogus: 1\n", "bogus"),
+    ],
+)
+def test_errors_name_the_key(tmp_path: Path, text: str, where: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_rules(write(tmp_path, text))
+    assert where in str(info.value) and "rules.yaml" in str(info.value)
+
+
+def test_unreadable_and_not_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_rules(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_rules(write(tmp_path, "defaults: [\n"))
