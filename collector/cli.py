@@ -34,10 +34,11 @@ def main(args: argparse.Namespace) -> int:
     )
     # Imported here so that a config error is reported without importing paho/influx clients.
     from collector.service import Collector
+    from collector.spool import SpoolError
 
     try:
-        collector = Collector(settings)
-    except ConfigError as exc:  # e.g. an invalid station registry file
+        return Collector(settings).run_forever()
+    except (ConfigError, SpoolError) as exc:
+        # An invalid registry file, a busy metrics port, an unusable spool directory.
         print(f"heatwatch collect: {exc}", file=sys.stderr)
         return 2
-    return collector.run_forever()

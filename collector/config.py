@@ -21,6 +21,8 @@ __all__ = [
     "DeadLetterSettings",
     "MetricsSettings",
     "SpoolSettings",
+    "SubscriptionSettings",
+    "ValidationSettings",
     "load_collector_settings",
 ]
 
@@ -39,19 +41,21 @@ class BatchSettings(_Block):
 
     size: int = Field(default=5000, ge=1, le=1_000_000)
     flush_interval: float = Field(default=0.5, gt=0, le=60)
-    receive_maximum: int = Field(default=4000, ge=1, le=65535)
+    receive_maximum: int = Field(default=4000, ge=2, le=65535)
+
+
+class SubscriptionSettings(_Block):
+    """The persistent MQTT session: how long the broker keeps it, and optional load sharing."""
+
     session_expiry: int = Field(default=7 * 24 * 3600, ge=60, le=0xFFFFFFFF)
+    shared_group: str | None = Field(default=None, pattern=_GROUP_PATTERN)
+
+
+class ValidationSettings(_Block):
+    """Limits passed to the wire decoder."""
+
     max_payload: int = Field(default=65536, ge=256)
     max_future_s: float = Field(default=300.0, gt=0)
-    shared_group: str | None = Field(default=None, pattern=_GROUP_PATTERN)
-    registry: Path | None = None
-
-    @field_validator("registry")
-    @classmethod
-    def _registry_exists(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
-            raise ValueError(f"station registry file {value} does not exist")
-        return value
 
 
 class SpoolSettings(_Block):
@@ -99,10 +103,21 @@ class CollectorSettings(HeatwatchSettings):
     mqtt: MqttSettings = MqttSettings.model_validate({"client_id": DEFAULT_CLIENT_ID})
     influx: InfluxSettings = InfluxSettings.model_validate({})
     batch: BatchSettings = BatchSettings()
+    subscription: SubscriptionSettings = SubscriptionSettings()
+    validation: ValidationSettings = ValidationSettings()
+    # Station registry YAML; None means every station is stored under zone "unassigned".
+    registry: Path | None = None
     spool: SpoolSettings = SpoolSettings()
     dead_letter: DeadLetterSettings = DeadLetterSettings()
     metrics: MetricsSettings = MetricsSettings()
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    @field_validator("registry")
+    @classmethod
+    def _registry_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"station registry file {value} does not exist")
+        return value
 
     @model_validator(mode="before")
     @classmethod

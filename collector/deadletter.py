@@ -9,12 +9,10 @@ file is the durable record when it is configured.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -28,13 +26,8 @@ Publisher = Callable[[str, bytes], None]
 
 
 def rejection_json(rejection: Rejection) -> bytes:
-    """The wire module's JSON form of a rejection (``Rejection.to_json``) when it has one."""
-    to_json: Callable[[], bytes] | None = getattr(rejection, "to_json", None)
-    if to_json is not None:
-        return to_json()
-    doc: dict[str, Any] = dataclasses.asdict(rejection)
-    doc["reason"] = str(rejection.reason)
-    return orjson.dumps(doc)
+    """The wire module's JSON form, so file and topic entries match what other tools parse."""
+    return rejection.to_json()
 
 
 class DeadLetter:

@@ -12,6 +12,8 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from heatwatch.settings import ConfigError
+
 __all__ = ["Metrics"]
 
 
@@ -84,7 +86,13 @@ class Metrics:
         """Start ``/metrics`` on host:port (port 0 disables). Returns the bound port or 0."""
         if port == 0:
             return 0
-        server, thread = start_http_server(port, addr=host, registry=self.registry)
+        try:
+            server, thread = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as exc:
+            raise ConfigError(
+                f"metrics: cannot listen on {host}:{port}: {exc.strerror} "
+                "(set metrics.port, or 0 to disable)"
+            ) from exc
         self._server, self._thread = server, thread
         bound: int = server.server_port
         return bound

@@ -56,9 +56,10 @@ class Collector:
         self.settings = settings
         b = settings.batch
         self.metrics = Metrics()
-        self.registry = load_registry(b.registry)
+        self.registry = load_registry(settings.registry)
+        v = settings.validation
         self.decoder = Decoder(
-            prefix=settings.mqtt.prefix, max_payload=b.max_payload, max_future_s=b.max_future_s
+            prefix=settings.mqtt.prefix, max_payload=v.max_payload, max_future_s=v.max_future_s
         )
         self.writer: Writer = make_writer(settings.influx)
         sp = settings.spool
@@ -68,9 +69,9 @@ class Collector:
         )
         self.source = MqttSource(
             settings.mqtt,
-            filters=topic_filters(settings.mqtt.prefix, b.shared_group),
+            filters=topic_filters(settings.mqtt.prefix, settings.subscription.shared_group),
             receive_maximum=b.receive_maximum,
-            session_expiry=b.session_expiry,
+            session_expiry=settings.subscription.session_expiry,
             on_connection=self._connection_changed,
         )
         dl = settings.dead_letter
@@ -132,9 +133,11 @@ class Collector:
         previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
             self.start()
-            while not wake.wait(0.5) and not self._done.is_set():
-                pass
-            self.stop()
+            try:
+                while not wake.wait(0.5) and not self._done.is_set():
+                    pass
+            finally:
+                self.stop()
         finally:
             for s, h in previous.items():
                 signal.signal(s, h)

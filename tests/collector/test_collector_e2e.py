@@ -129,3 +129,27 @@ def test_seq_gaps_and_duplicates_are_counted_per_station(
     assert 'heatwatch_collector_seq_gaps_total{station="seq-b"} 3.0' in body
     assert 'heatwatch_collector_seq_duplicates_total{station="seq-a"} 1.0' in body
     assert "heatwatch_collector_seq_gap_alarms_total 2.0" in body
+
+
+def test_registered_stations_get_their_zone(
+    tmp_path: Path,
+    mosquitto: MosquittoServer,
+    influx: InfluxServer,
+    database: str,
+    run_collector: RunCollector,
+    make_publisher: MakePublisher,
+) -> None:
+    registry = tmp_path / "stations.yaml"
+    registry.write_text("stations:\n  - id: zone-a\n    zone: north\n")
+    base = collector_settings(tmp_path, mosquitto, influx, database)
+    collector = run_collector(base.model_copy(update={"registry": registry}))
+    pub = make_publisher(mosquitto)
+    pub.station("zone-a", [telemetry("zone-a") for _ in range(7)])
+    pub.station("zone-b", [telemetry("zone-b") for _ in range(3)])
+    pub.wait_all()
+    wait_until(lambda: collector.stats()["stored"] >= 10, 30, "10 stored")
+    assert influx.count("telemetry", "supply_temp", db=database,
+                        where="\"zone\" = 'north'") == 7
+    assert influx.count("telemetry", "supply_temp", db=database,
+                        where="\"zone\" = 'unassigned'") == 3
+    assert collector.stats()["unregistered_stations"] == ["zone-b"]

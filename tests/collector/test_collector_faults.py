@@ -129,11 +129,11 @@ def test_shared_subscription_splits_load_and_stores_each_reading_once(
     run_collector: RunCollector,
     make_publisher: MakePublisher,
 ) -> None:
-    group = {"shared_group": "collectors"}
+    group = "collectors"
     a = run_collector(collector_settings(tmp_path, mosquitto, influx, database, name="a",
-                                         batch=group))
+                                         shared_group=group))
     b = run_collector(collector_settings(tmp_path, mosquitto, influx, database, name="b",
-                                         batch=group))
+                                         shared_group=group))
     pub = make_publisher(mosquitto)
     for i in range(600):
         pub.station(f"sh-{i % 3}", telemetry(f"sh-{i % 3}"))
