@@ -75,7 +75,8 @@ class PowerLoss(RuleParams):
 class PumpStopped(RuleParams):
     severity: Severity = Severity.CRITICAL
     for_s: float = 120.0
-    flow_min: float = Field(default=0.05, ge=0, description="secondary flow under this is 'zero'")
+    flow_min: float = Field(default=0.1, ge=0, description="m³/h; 'zero' flow if no design")
+    flow_min_share: float = Field(default=0.05, ge=0, le=1, description="of design flow")
     dt_min: float = Field(default=2.0, ge=0, description="collapsed supply-return K")
 
 
@@ -105,7 +106,7 @@ class PressureDrop(RuleParams):
 
 class TankDraining(RuleParams):
     for_s: float = 300.0
-    max_fall_per_min: float = Field(default=0.5, gt=0, description="level units (%) per minute")
+    max_fall_per_min: float = Field(default=0.005, gt=0, description="metres per minute")
     window_s: float = Field(default=900.0, gt=0)
 
 
@@ -155,7 +156,8 @@ class StuckSensor(RuleParams):
     stuck_after_s: float = Field(default=7200.0, gt=0)
     min_samples: int = Field(default=10, ge=2)
     fields: tuple[str, ...] = (
-        "supply_temp", "return_temp", "sec_supply_temp", "sec_return_temp", "sec_pressure",
+        "supply_temp", "return_temp", "primary_supply_temp", "primary_return_temp",
+        "supply_pressure", "return_pressure",
     )
 
 
@@ -167,15 +169,16 @@ class Range(_Model):
 class OutOfRange(RuleParams):
     for_s: float = 60.0
     ranges: dict[str, Range] = {
-        "supply_temp": Range(min=-20, max=150),
-        "return_temp": Range(min=-20, max=150),
-        "sec_supply_temp": Range(min=-20, max=120),
-        "sec_return_temp": Range(min=-20, max=120),
+        "supply_temp": Range(min=-20, max=120),
+        "return_temp": Range(min=-20, max=120),
+        "primary_supply_temp": Range(min=-20, max=150),
+        "primary_return_temp": Range(min=-20, max=150),
         "outdoor_temp": Range(min=-50, max=50),
-        "sec_pressure": Range(min=0, max=25),
-        "sec_flow": Range(min=0, max=1000),
+        "supply_pressure": Range(min=0, max=16),
+        "return_pressure": Range(min=0, max=16),
+        "flow": Range(min=0, max=5000),
         "makeup_flow": Range(min=0, max=100),
-        "tank_level": Range(min=0, max=100),
+        "tank_level": Range(min=0, max=50),
     }
     sentinels: tuple[float, ...] = (-39.9, -127.0, 327.67, -327.68, 999.9)
 
@@ -260,21 +263,26 @@ class PipelineParams(RuleParams):
 
 
 class FieldNames(_Model):
-    """Wire field names the rules read; renamed here, not in code, if the wire format moves."""
+    """Wire field names the rules read (docs/wire-format.md); renamed here, not in code.
+
+    ``supply_temp`` / ``return_temp`` / ``flow`` are the *secondary* (building) circuit, as on
+    the wire; ``static_pressure`` is the secondary return pressure, the one the make-up
+    pump holds and a leak pulls down.
+    """
 
     supply_temp: str = "supply_temp"
     return_temp: str = "return_temp"
-    sec_supply_temp: str = "sec_supply_temp"
-    sec_return_temp: str = "sec_return_temp"
-    sec_flow: str = "sec_flow"
-    sec_pressure: str = "sec_pressure"
+    primary_supply_temp: str = "primary_supply_temp"
+    primary_return_temp: str = "primary_return_temp"
+    flow: str = "flow"
+    static_pressure: str = "return_pressure"
     makeup_flow: str = "makeup_flow"
     tank_level: str = "tank_level"
     outdoor_temp: str = "outdoor_temp"
     power_ok: str = "power_ok"
     pump_running: str = "pump_running"
     indoor_temp: str = "indoor_temp"
-    status: str = "status"
+    status: str = "state"
 
 
 class InhibitRule(_Model):

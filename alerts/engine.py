@@ -86,7 +86,7 @@ class Engine:
         self._last_eval: float | None = None
         self._sweep: list[str] = []  # stations in round-robin sweep order
         self._sweep_pos = 0
-        history = frozenset({rules.fields.sec_pressure, rules.fields.tank_level})
+        history = frozenset({rules.fields.static_pressure, rules.fields.tank_level})
         self._history_fields = history
         for station in self.registry:
             self._window(station.id)
@@ -102,6 +102,7 @@ class Engine:
                 station=station,
                 zone=self.registry.zone_of(station),
                 report_interval_s=info.report_interval_s if info else 10.0,
+                design_flow=info.design_flow if info else None,
                 history_fields=self._history_fields,
                 history_len=self.rules.history_len,
             )

@@ -36,6 +36,7 @@ class StationWindow:
     station: str
     zone: str
     report_interval_s: float = 10.0
+    design_flow: float | None = None
     history_fields: frozenset[str] = frozenset()
     history_len: int = 120
     last_ts: float | None = None

@@ -27,7 +27,7 @@ class MakeupSurgeRule(StationRule):
     ) -> Verdict:
         p = rules.makeup_surge
         makeup = window.number(names.makeup_flow)
-        circ = window.number(names.sec_flow)
+        circ = window.number(names.flow)
         if makeup is None or circ is None or circ <= 0:
             return Verdict.hold()  # no circulation: pump_stopped speaks, not a ratio
         ratio = makeup / circ
@@ -56,10 +56,10 @@ class PressureDropRule(StationRule):
         self, now: float, window: StationWindow, rules: RuleSet, names: FieldNames
     ) -> Verdict:
         p = rules.pressure_drop
-        pressure = window.number(names.sec_pressure)
+        pressure = window.number(names.static_pressure)
         if pressure is None:
             return Verdict.hold()
-        fall = window.fall_rate_per_min(names.sec_pressure, p.window_s, now)
+        fall = window.fall_rate_per_min(names.static_pressure, p.window_s, now)
         too_low = pressure < p.floor_bar
         too_fast = fall is not None and fall > p.max_fall_bar_per_min
         calm = fall is None or fall <= p.max_fall_bar_per_min / 2

@@ -82,12 +82,13 @@ class PumpStoppedRule(StationRule):
         running = window.flag(names.pump_running)
         if running is False:
             return Verdict(Signal.FIRE, summary=f"circulation pump of {window.station} stopped")
-        flow = window.number(names.sec_flow)
-        sup = window.number(names.sec_supply_temp)
-        ret = window.number(names.sec_return_temp)
+        flow = window.number(names.flow)
+        sup = window.number(names.supply_temp)
+        ret = window.number(names.return_temp)
         if flow is None or sup is None or ret is None:
             return Verdict.clear() if running else Verdict.hold()
-        if flow < p.flow_min and abs(sup - ret) < p.dt_min:
+        floor = p.flow_min if window.design_flow is None else p.flow_min_share * window.design_flow
+        if flow < floor and abs(sup - ret) < p.dt_min:
             return Verdict(
                 Signal.FIRE,
                 value=flow,

@@ -100,8 +100,8 @@ class ReturnAboveSupplyRule(StationRule):
         margin = rules.return_above_supply.margin_k
         seen = False
         for sup_name, ret_name in (
+            (names.primary_supply_temp, names.primary_return_temp),
             (names.supply_temp, names.return_temp),
-            (names.sec_supply_temp, names.sec_return_temp),
         ):
             sup, ret = window.number(sup_name), window.number(ret_name)
             if sup is None or ret is None:

@@ -67,7 +67,7 @@ class SupplyBelowCurveRule(StationRule):
         if not heating_on(now, rules.heating):
             return Verdict.clear()
         outdoor = window.number(names.outdoor_temp)
-        supply = window.number(names.sec_supply_temp)
+        supply = window.number(names.supply_temp)
         if outdoor is None or supply is None:
             return Verdict.hold()
         setpoint = curve_setpoint(outdoor, p.curve)

@@ -19,12 +19,14 @@ T0 = dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.UTC).timestamp()
 SUMMER = dt.datetime(2026, 7, 15, 12, 0, tzinfo=dt.UTC).timestamp()
 
 HEALTHY: dict[str, FieldValue] = {
-    "supply_temp": 90.0,
-    "return_temp": 50.0,
-    "sec_supply_temp": 55.0,
-    "sec_return_temp": 40.0,
-    "sec_flow": 10.0,
-    "sec_pressure": 2.0,
+    "primary_supply_temp": 90.0,
+    "primary_return_temp": 50.0,
+    "supply_temp": 55.0,
+    "return_temp": 40.0,
+    "flow": 10.0,
+    "supply_pressure": 2.5,
+    "return_pressure": 2.0,
+    "tank_level": 1.5,
     "makeup_flow": 0.0,
     "outdoor_temp": -10.0,
     "power_ok": True,
@@ -45,7 +47,8 @@ def indoor(station: str, flat: str, t: float, temp: float) -> Reading:
 
 
 def status(station: str, t: float, value: str) -> Reading:
-    return Reading(Kind.STATUS, station, round(t * 1e9), {"status": value})
+    fields: dict[str, FieldValue] = {"state": value, "online": value == "online"}
+    return Reading(Kind.STATUS, station, round(t * 1e9), fields)
 
 
 class Clock:

@@ -20,8 +20,8 @@ def test_pump_stopped_inhibits_pressure_then_releases(make_engine: EngineFactory
     rules = quiet_rules(defaults={"pump_stopped": {"for_s": 0}, "pressure_drop": {"for_s": 0}})
     engine = make_engine(rules)
     drive(engine, clock, [
-        (0, [healthy("s1", T0, pump_running=False, sec_pressure=0.5),
-             healthy("s2", T0, sec_pressure=0.5)]),
+        (0, [healthy("s1", T0, pump_running=False, return_pressure=0.5),
+             healthy("s2", T0, return_pressure=0.5)]),
     ])
     assert sorted(outbox(store)) == [
         ("pressure_drop", "firing"), ("pump_stopped", "firing"),  # s2's pressure, s1's pump
@@ -30,7 +30,7 @@ def test_pump_stopped_inhibits_pressure_then_releases(make_engine: EngineFactory
     assert logged[("pressure_drop", "s1")].inhibited
     assert not logged[("pressure_drop", "s2")].inhibited
     # pump back, pressure still low: the held-back firing goes out now
-    drive(engine, clock, [(10, [healthy("s1", T0 + 10, sec_pressure=0.5)])])
+    drive(engine, clock, [(10, [healthy("s1", T0 + 10, return_pressure=0.5)])])
     s1_pressure = [o for o in store.outbox() if o.alert.station == "s1"
                    and o.alert.rule == "pressure_drop"]
     assert [o.kind for o in s1_pressure] == [EventKind.FIRING]
@@ -41,8 +41,8 @@ def test_inhibited_alert_never_notified_gets_no_resolved(make_engine: EngineFact
     rules = quiet_rules(defaults={"pump_stopped": {"for_s": 0}, "pressure_drop": {"for_s": 0}})
     engine = make_engine(rules)
     drive(engine, clock, [
-        (0, [healthy("s1", T0, pump_running=False, sec_pressure=0.5)]),
-        (10, [healthy("s1", T0 + 10, pump_running=False, sec_pressure=2.0)]),
+        (0, [healthy("s1", T0, pump_running=False, return_pressure=0.5)]),
+        (10, [healthy("s1", T0 + 10, pump_running=False, return_pressure=2.0)]),
     ])
     assert outbox(store) == [("pump_stopped", "firing")]
     kinds = [r.event.kind for _, r in store.events() if r.event.alert.rule == "pressure_drop"]

@@ -51,7 +51,7 @@ def test_pressure_under_floor_with_recovery_band(make_engine: EngineFactory,
                                                  clock: Clock) -> None:
     engine = make_engine(quiet_rules(defaults={"pressure_drop": {"window_s": 120}}))
     levels = {0: 2.0, 60: 0.8, 120: 0.8, 180: 1.1, 240: 1.1, 300: 1.5}
-    script = [(t, [healthy("s1", clock.now + t, sec_pressure=p)]) for t, p in levels.items()]
+    script = [(t, [healthy("s1", clock.now + t, return_pressure=p)]) for t, p in levels.items()]
     events = [e for e in drive(engine, clock, script) if e[1] == "pressure_drop"]
     assert events == [
         (60, "pressure_drop", "pending"),
@@ -65,7 +65,8 @@ def test_pressure_falling_fast_above_floor(make_engine: EngineFactory, clock: Cl
     engine = make_engine()
     start = clock.now
     # 3.0 bar falling 0.2 bar/min: still far above the 1.0 floor when it must fire
-    script = every(0, 600, 30, lambda t: [healthy("s1", t, sec_pressure=3.0 - (t - start) / 300)])
+    script = every(0, 600, 30,
+                   lambda t: [healthy("s1", t, return_pressure=3.0 - (t - start) / 300)])
     events = [e for e in drive(engine, clock, script) if e[1] == "pressure_drop"]
     assert events[0][2] == "pending" and events[1][2] == "firing"
     assert events[1][0] - events[0][0] == 60
@@ -77,7 +78,7 @@ def test_tank_draining(make_engine: EngineFactory, clock: Clock) -> None:
     engine = make_engine()
     start = clock.now
     script = every(0, 1500, 60,
-                   lambda t: [healthy("s1", t, tank_level=80.0 - (t - start) / 60)])
+                   lambda t: [healthy("s1", t, tank_level=1.8 - (t - start) / 6000)])  # 0.6 m/h
     events = [e for e in drive(engine, clock, script) if e[1] == "tank_draining"]
     # needs half a 900 s window of samples before judging, then 300 s sustained
     assert [k for _, _, k in events] == ["pending", "firing"]

@@ -16,6 +16,7 @@ from alert_helpers import (
 )
 
 from alerts.model import AlertState
+from heatwatch.registry import Registry, Station
 
 
 def test_station_offline_after_three_intervals_min_60s(make_engine: EngineFactory,
@@ -81,7 +82,7 @@ def test_pump_stopped_pending_then_firing(make_engine: EngineFactory, clock: Clo
 def test_pump_stopped_by_flow_and_collapsed_difference(make_engine: EngineFactory,
                                                        clock: Clock) -> None:
     engine = make_engine(quiet_rules(defaults={"pump_stopped": {"for_s": 0}}))
-    dead = {"sec_flow": 0.01, "sec_supply_temp": 30.0, "sec_return_temp": 29.5}
+    dead = {"flow": 0.01, "supply_temp": 30.0, "return_temp": 29.5}
     script = [(0, [healthy("s1", T0, **dead)])]
     events = drive(engine, clock, script)
     assert [e for e in events if e[1] == "pump_stopped"] == [(0, "pump_stopped", "firing")]
@@ -107,3 +108,12 @@ def test_flapping_power_is_one_held_alert(make_engine: EngineFactory, clock: Clo
     assert events.count(("power_loss", "firing")) == 2  # then held: no third firing
     open_alert = engine.open_alerts()[0]
     assert open_alert.flapping and open_alert.state is AlertState.FIRING
+
+
+def test_pump_stopped_creep_flow_judged_against_design_flow(make_engine: EngineFactory,
+                                                            clock: Clock) -> None:
+    reg = Registry.of([Station(id="big", design_flow=20.0)])
+    engine = make_engine(quiet_rules(defaults={"pump_stopped": {"for_s": 0}}), reg=reg)
+    creep = {"flow": 0.2, "supply_temp": 31.0, "return_temp": 30.0}  # 1 % creep, 1 K
+    events = drive(engine, clock, [(0, [healthy("big", T0, **creep)])])
+    assert (0, "pump_stopped", "firing") in events

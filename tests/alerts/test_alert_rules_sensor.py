@@ -14,16 +14,17 @@ def test_stuck_sensor_fires_after_unchanged_hours(make_engine: EngineFactory,
                                                   clock: Clock) -> None:
     rules = quiet_rules(defaults={"stuck_sensor": {"stuck_after_s": 1800}})
     engine = make_engine(rules)
-    # supply_temp frozen at 90.0 while the secondary supply moves
-    script = every(0, 2400, 60, lambda t: [healthy("s1", t, sec_supply_temp=wobble(t),
-                                                   sec_return_temp=wobble(t) - 15,
-                                                   sec_pressure=wobble(t) / 20,
-                                                   return_temp=wobble(t) - 5)])
-    script += [(2400, [healthy("s1", T0 + 2400, supply_temp=91.0)])]
+    # primary_supply_temp frozen at 90.0 while everything else moves
+    script = every(0, 2400, 60, lambda t: [healthy("s1", t, supply_temp=wobble(t),
+                                                   return_temp=wobble(t) - 15,
+                                                   return_pressure=wobble(t) / 20,
+                                                   supply_pressure=wobble(t) / 18,
+                                                   primary_return_temp=wobble(t) - 5)])
+    script += [(2400, [healthy("s1", T0 + 2400, primary_supply_temp=91.0)])]
     events = [e for e in drive(engine, clock, script) if e[1] == "stuck_sensor"]
     assert events == [(1800, "stuck_sensor", "firing"), (2400, "stuck_sensor", "resolved")]
     alert = engine.store.alerts(rule="stuck_sensor")[0]
-    assert alert.annotations["fields"] == "supply_temp"
+    assert alert.annotations["fields"] == "primary_supply_temp"
 
 
 def test_silent_station_is_not_stuck(make_engine: EngineFactory, clock: Clock) -> None:
@@ -52,13 +53,13 @@ def test_out_of_range_sentinel(make_engine: EngineFactory, clock: Clock) -> None
 
 def test_out_of_range_impossible_value(make_engine: EngineFactory, clock: Clock) -> None:
     engine = make_engine(quiet_rules(defaults={"out_of_range": {"for_s": 0}}))
-    events = drive(engine, clock, [(0, [healthy("s1", T0, sec_pressure=-3.0)])])
+    events = drive(engine, clock, [(0, [healthy("s1", T0, return_pressure=-3.0)])])
     assert (0, "out_of_range", "firing") in events
 
 
 def test_return_above_supply(make_engine: EngineFactory, clock: Clock) -> None:
     engine = make_engine()
-    script = every(0, 1200, 300, lambda t: [healthy("s1", t, return_temp=95.0)])
+    script = every(0, 1200, 300, lambda t: [healthy("s1", t, primary_return_temp=95.0)])
     script += [(1200, [healthy("s1", T0 + 1200)])]
     events = [e for e in drive(engine, clock, script) if e[1] == "return_above_supply"]
     assert events == [

@@ -110,7 +110,7 @@ def test_supply_below_curve_hold_band_and_recovery(make_engine: EngineFactory,
     # outdoor -19: setpoint 55; tolerance 5 K, recovery within 3 K
     supply = {0: 54.0, 300: 45.0, 2100: 51.0, 2700: 51.0, 3000: 53.0}
     script = [
-        (t, [healthy("s1", T0 + t, outdoor_temp=-19.0, sec_supply_temp=s)])
+        (t, [healthy("s1", T0 + t, outdoor_temp=-19.0, supply_temp=s)])
         for t, s in supply.items()
     ]
     events = [e for e in drive(engine, clock, script) if e[1] == "supply_below_curve"]
@@ -129,8 +129,8 @@ def test_night_setback_lowers_the_setpoint(make_engine: EngineFactory) -> None:
                                      "setback_k": 10}}},
     )
     engine = make_engine(rules, reg=registry("s1", "s2", zone="north"))
-    engine.observe(healthy("s1", night, outdoor_temp=-19.0, sec_supply_temp=46.0))
-    engine.observe(healthy("s3", night, outdoor_temp=-19.0, sec_supply_temp=46.0))
+    engine.observe(healthy("s1", night, outdoor_temp=-19.0, supply_temp=46.0))
+    engine.observe(healthy("s3", night, outdoor_temp=-19.0, supply_temp=46.0))
     fired = {e.alert.station for e in engine.evaluate(night)
              if e.alert.rule == "supply_below_curve"}
     assert fired == {"s3"}  # s3 is unassigned: no setback there
@@ -138,7 +138,7 @@ def test_night_setback_lowers_the_setpoint(make_engine: EngineFactory) -> None:
 
 def test_supply_curve_off_season(make_engine: EngineFactory) -> None:
     engine = make_engine(quiet_rules(defaults={"supply_below_curve": {"for_s": 0}}))
-    engine.observe(healthy("s1", SUMMER, outdoor_temp=20.0, sec_supply_temp=10.0))
+    engine.observe(healthy("s1", SUMMER, outdoor_temp=20.0, supply_temp=10.0))
     assert not [e for e in engine.evaluate(SUMMER) if e.alert.rule == "supply_below_curve"]
 
 
