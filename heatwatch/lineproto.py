@@ -1,4 +1,8 @@
-"""InfluxDB line protocol formatting, kept apart from the wire decoder so it stays testable alone.
+"""InfluxDB line protocol: generic formatting, and how wire readings map onto it.
+
+The storage mapping (:func:`to_line`, :func:`lines_for`, re-exported by :mod:`heatwatch.wire`)
+lives here rather than next to the decoder so each module stays small; docs/wire-format.md
+describes it under "Storage in InfluxDB".
 
 Escaping follows the InfluxDB 1.x/2.x line protocol reference: measurement names escape commas
 and spaces; tag keys, tag values and field keys escape commas, equals signs and spaces; string
@@ -13,16 +17,28 @@ forever, or InfluxDB refuses later points with a "field type conflict".
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+from heatwatch.registry import Registry
+from heatwatch.wirefields import Kind
+
+if TYPE_CHECKING:  # only for annotations: heatwatch.wire imports this module
+    from heatwatch.wire import Decoded, Reading
 
 __all__ = [
+    "MEASUREMENTS",
     "escape_field_key",
     "escape_measurement",
     "escape_string_value",
     "escape_tag",
     "format_fields",
     "format_line",
+    "lines_for",
     "series_key",
+    "to_line",
 ]
+
+MEASUREMENTS = {Kind.TELEMETRY: "telemetry", Kind.METER: "meter", Kind.STATUS: "station_status"}
 
 _TAG_TABLE = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
 _MEASUREMENT_TABLE = str.maketrans({",": r"\,", " ": r"\ "})
@@ -32,6 +48,7 @@ _NEEDS_TAG_ESCAPE = frozenset(", =")
 # Field keys repeat on every line; escaping each of them every time would be wasted work.
 _key_cache: dict[str, str] = {}
 _KEY_CACHE_MAX = 4096
+_SERIES_CACHE_MAX = 65536
 
 
 def _check_no_newline(text: str, what: str) -> None:
@@ -121,3 +138,45 @@ def format_line(
     """One line of line protocol; see :func:`series_key` and :func:`format_fields`.
     ``ts_ns`` is in nanoseconds."""
     return f"{series_key(measurement, tags)} {format_fields(fields)} {int(ts_ns)}"
+
+
+# -- wire readings ----------------------------------------------------------------------------
+
+# Series keys repeat for every reading of a station; building and escaping them once pays.
+_series_cache: dict[tuple[Kind, str, str | None, str], str] = {}
+
+
+def to_line(reading: Reading, zone: str) -> str:
+    """The reading as one InfluxDB line: measurement per kind, tags sorted by key, ``seq`` as an
+    integer field, everything else as stored in ``reading.fields``.
+
+    Raises ``ValueError`` for a reading the decoder would never produce (no fields, a
+    non-finite float, a line break in a tag).
+    """
+    key = (reading.kind, reading.station, reading.meter, zone)
+    series = _series_cache.get(key)
+    if series is None:
+        tags = [("station", reading.station), ("zone", zone)]
+        if reading.meter is not None:
+            tags.insert(0, ("meter", reading.meter))
+        series = series_key(MEASUREMENTS[reading.kind], tags)
+        if len(_series_cache) >= _SERIES_CACHE_MAX:
+            _series_cache.clear()
+        _series_cache[key] = series
+    fields: Mapping[str, float | int | bool | str] = reading.fields
+    if reading.seq is not None:
+        fields = {**fields, "seq": reading.seq}
+    return f"{series} {format_fields(fields)} {reading.ts_ns}"
+
+
+def lines_for(decoded: Decoded, registry: Registry) -> list[str]:
+    """Line protocol for every reading of ``decoded``, zoned by ``registry`` (a station missing
+    from it is stored under zone ``unassigned``)."""
+    zones: dict[str, str] = {}
+    lines = []
+    for reading in decoded.readings:
+        zone = zones.get(reading.station)
+        if zone is None:
+            zone = zones[reading.station] = registry.zone_of(reading.station)
+        lines.append(to_line(reading, zone))
+    return lines

@@ -26,8 +26,7 @@ from typing import Any
 
 import orjson
 
-from heatwatch.lineproto import format_fields, series_key
-from heatwatch.registry import Registry
+from heatwatch.lineproto import MEASUREMENTS, lines_for, to_line
 from heatwatch.schemas import load_schema
 from heatwatch.wirefields import (
     FIELDS,
@@ -78,9 +77,6 @@ _FLOAT_MAX = 1.7976931348623157e308
 _CACHE_MAX = 65536
 
 
-MEASUREMENTS = {Kind.TELEMETRY: "telemetry", Kind.METER: "meter", Kind.STATUS: "station_status"}
-
-
 @dataclass(frozen=True, slots=True)
 class Reading:
     """One validated reading.
@@ -107,7 +103,7 @@ class Rejection:
     topic: str
     station: str | None = None
     excerpt: str = ""
-    received_at: float = 0.0  # epoch seconds, from the decoder's clock
+    received_at: float = 0.0  # epoch seconds, from the decoder's clock; 0.0: not known
     # Meter id from the topic, and the reading's own ``seq`` when it had a valid one, so that
     # gap accounting can tell "arrived but rejected" from "never arrived".
     meter: str | None = None
@@ -115,11 +111,14 @@ class Rejection:
 
     def to_json(self, *, received_at: float | None = None) -> bytes:
         """The dead-letter record ``{"reason","detail","topic","station","excerpt",
-        "received_at"}`` as UTF-8 JSON (one line, no newline), ``received_at`` in RFC 3339 UTC.
+        "received_at"}`` as UTF-8 JSON (one line, no newline), ``received_at`` in RFC 3339 UTC
+        (the argument, else the attribute, else now).
 
         Never raises: text that is not valid Unicode (lone surrogates) is replaced by ``?``.
         """
         when = self.received_at if received_at is None else received_at
+        if not when:
+            when = time.time()
         record = {
             "reason": self.reason.value,
             "detail": self.detail,
@@ -157,17 +156,24 @@ def _rfc3339(epoch_s: float) -> str:
     return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _clean(text: str, limit: int) -> str:
+    """At most ``limit`` characters of valid Unicode (lone surrogates become ``?``), so that a
+    dead-letter writer can encode the text as UTF-8 without a second thought."""
+    return text[:limit].encode("utf-8", "replace").decode("utf-8")
+
+
 def _text_excerpt(payload: bytes) -> str:
     return payload[: EXCERPT_CHARS * 4].decode("utf-8", "replace")[:EXCERPT_CHARS]
 
 
 def _value_excerpt(value: object, payload: bytes) -> str:
-    """The offending array element as JSON text, falling back to the raw payload's start."""
+    """The offending array element as JSON text, falling back to the raw payload's start.
+    (The stdlib writes NaN as ``NaN``, as the gateway sent it; orjson would write ``null``.)"""
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=True, separators=(",", ":"))
     except (ValueError, TypeError, RecursionError):
         return _text_excerpt(payload)
-    return text[:EXCERPT_CHARS]
+    return _clean(text, EXCERPT_CHARS)
 
 
 def _seq_of(obj: object) -> int | None:
@@ -202,6 +208,8 @@ class Decoder:
         max_future_s: float = 300.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if not _ID_RE.fullmatch(prefix):
+            raise ValueError(f"topic prefix {prefix!r} must match [A-Za-z0-9_-]{{1,64}}")
         self.prefix = prefix
         self.max_payload = max_payload
         self.max_future_s = max_future_s
@@ -304,7 +312,7 @@ class Decoder:
             except Invalid as bad:
                 detail = f"[{i}] {bad.detail}" if batch else bad.detail
                 out.rejections.append(
-                    Rejection(bad.reason, detail, topic[:TOPIC_CHARS], station,
+                    Rejection(bad.reason, detail, topic, station,
                               _value_excerpt(obj, payload), now, meter, _seq_of(obj))
                 )
         return out
@@ -413,46 +421,5 @@ class Decoder:
     ) -> None:
         excerpt = _text_excerpt(payload)
         out.rejections.append(
-            Rejection(reason, detail, topic[:TOPIC_CHARS], station, excerpt, now, meter)
+            Rejection(reason, detail, _clean(topic, TOPIC_CHARS), station, excerpt, now, meter)
         )
-
-
-# -- storage --------------------------------------------------------------------------------
-
-
-_series_cache: dict[tuple[Kind, str, str | None, str], str] = {}
-
-
-def to_line(reading: Reading, zone: str) -> str:
-    """The reading as one InfluxDB line: measurement per kind, tags sorted by key, ``seq`` as an
-    integer field, everything else as stored in ``reading.fields``.
-
-    Raises ``ValueError`` for a reading the decoder would never produce (no fields, a
-    non-finite float, a line break in a tag).
-    """
-    key = (reading.kind, reading.station, reading.meter, zone)
-    series = _series_cache.get(key)
-    if series is None:
-        tags = [("station", reading.station), ("zone", zone)]
-        if reading.meter is not None:
-            tags.insert(0, ("meter", reading.meter))
-        series = series_key(MEASUREMENTS[reading.kind], tags)
-        if len(_series_cache) >= _CACHE_MAX:
-            _series_cache.clear()
-        _series_cache[key] = series
-    fields = reading.fields
-    if reading.seq is not None:
-        fields = {**fields, "seq": reading.seq}
-    return f"{series} {format_fields(fields)} {reading.ts_ns}"
-
-
-def lines_for(decoded: Decoded, registry: Registry) -> list[str]:
-    """Line protocol for every reading of ``decoded``, zoned by ``registry``."""
-    zones: dict[str, str] = {}
-    lines = []
-    for reading in decoded.readings:
-        zone = zones.get(reading.station)
-        if zone is None:
-            zone = zones[reading.station] = registry.zone_of(reading.station)
-        lines.append(to_line(reading, zone))
-    return lines

@@ -409,3 +409,26 @@ def test_rejection_carries_meter_and_seq_for_gap_accounting() -> None:
     assert (second.meter, second.seq) == ("F-9", None)
     whole = only_rejection(decode("heat/S-01/meter/F-9", b"{"))
     assert (whole.meter, whole.seq) == ("F-9", None)
+
+
+def test_rejection_without_receive_time_is_stamped_now() -> None:
+    record = orjson.loads(Rejection(Reason.BAD_STATUS, "x", "heat/S-01/status").to_json())
+    assert record["received_at"] > "2026-"
+
+
+def test_rejection_text_is_valid_unicode() -> None:
+    r = only_rejection(decode("heat/\udcff/telemetry" + "x" * 1000, b"{}"))
+    assert len(r.topic) == 512
+    r.topic.encode("utf-8")
+
+
+@pytest.mark.parametrize("prefix", ["", "a/b", "heat/+", "h eat"])
+def test_decoder_refuses_a_bad_prefix(prefix: str) -> None:
+    with pytest.raises(ValueError, match="prefix"):
+        Decoder(prefix=prefix)
+
+
+def test_custom_prefix() -> None:
+    d = Decoder(prefix="dh-test", clock=lambda: CLOCK)
+    assert len(d.decode("dh-test/S-01/telemetry", orjson.dumps(GOOD)).readings) == 1
+    assert only_rejection(d.decode(TOPIC, orjson.dumps(GOOD))).reason is Reason.BAD_TOPIC
