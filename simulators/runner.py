@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,6 +64,23 @@ class Simulation:
     def speed(self) -> float | None:
         t = self.settings.time
         return 1.0 if t.mode == "realtime" else t.speed
+
+    def frames(self) -> Iterator[tuple[Frame, list[Message], list[Message]]]:
+        """(frame, status messages, data messages) for every step of the scenario, without a
+        sink or pacing: the alert engine's detection benchmark replays a scenario this way.
+        Gateway kills show up as ``frame.gateways_down`` (the broker would publish the will)."""
+        fleet = self.fleet
+        duration = self.settings.time.duration
+        end = None if duration is None else fleet.start + duration
+        t = fleet.start
+        try:
+            while end is None or t < end:
+                frame = fleet.step(t)
+                status, data = self.encode(frame)
+                yield frame, status, data
+                t += fleet.dt
+        finally:
+            fleet.close()
 
     def run(self, sink: Sink, stop: threading.Event | None = None) -> RunStats:
         stop = stop or threading.Event()

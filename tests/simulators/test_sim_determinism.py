@@ -31,3 +31,20 @@ def test_same_seed_same_readings() -> None:
 def test_other_seed_other_readings() -> None:
     a, b = _run(11), _run(12)
     assert a != b
+
+
+def test_paced_mode_follows_the_speed() -> None:
+    s = settings(duration="10m", time={"speed": 1200.0})  # 600 s simulated -> 0.5 s wall
+    sim = Simulation(s)
+    stats = sim.run(MemorySink(sim.fleet.layout))
+    assert 0.4 < stats.wall_s < 3.0
+    assert stats.simulated_s == 600.0
+
+
+def test_frames_api_yields_every_step() -> None:
+    sim = Simulation(settings(duration="5m"))
+    steps = list(sim.frames())
+    assert len(steps) == 30
+    frame, status, data = steps[0]
+    assert frame.stations.size == 6 and not status
+    assert sum(1 for m in data if m.topic.endswith("/telemetry")) == 6
