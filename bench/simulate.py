@@ -24,10 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from heatwatch.servers import MosquittoServer  # noqa: E402
-from simulators.publisher import MqttSink  # noqa: E402
-from simulators.runner import Simulation  # noqa: E402
-from simulators.scenario import SimulatorSettings  # noqa: E402
+from heatwatch.servers import MosquittoServer
+from simulators.publisher import MqttSink
+from simulators.runner import Simulation
+from simulators.scenario import SimulatorSettings
 
 
 def _settings(args: argparse.Namespace, minutes: float, port: int = 1883) -> SimulatorSettings:
@@ -71,7 +71,7 @@ def generate(args: argparse.Namespace) -> list[tuple[str, str, str, str]]:
         a = time.process_time()
         frame = sim.fleet.step()
         b = time.process_time()
-        status, data = sim.encode(frame)
+        _, data = sim.encode(frame)
         c = time.process_time()
         model_s += b - a
         encode_s += c - b

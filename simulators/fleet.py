@@ -155,20 +155,19 @@ class Fleet:
         values = st.readings(self._noise)
         report = np.flatnonzero(~active.silent).astype(np.int64)
         values = {k: v[report] for k, v in values.items()}
-        skew = active.skew_s if active.skew_s is not None else 0.0
+        skew = active.skew_s if active.skew_s is not None else np.zeros(lay.n_stations)
         ts = t + self.station_phase + skew
         k = self._index % self.flat_every
         due = self._flat_order[self._flat_bounds[k] : self._flat_bounds[k + 1]]
+        self.flat_seq[due] += 1  # battery meters keep measuring while their station is silent
         due = np.sort(due[~active.silent[lay.flat_station[due]]])
-        self.flat_seq[due] += 1
-        fvalues = fl_values = self.flats.readings(due, st.ts, st.flow, self._noise)
+        fvalues = self.flats.readings(due, st.ts, st.flow, self._noise)
         for f in active.sensor:
             if f.spec.field in FLAT_FIELDS:
                 assert f.flats is not None
-                self._apply_sensor(f, f.flats, due, fl_values)
+                self._apply_sensor(f, f.flats, due, fvalues)
             else:
                 self._apply_sensor(f, f.stations, report, values)
-        fskew = skew[lay.flat_station[due]] if isinstance(skew, np.ndarray) else skew
         offline = active.offline
         went = np.flatnonzero(offline & ~self._offline).astype(np.int64)
         came = np.flatnonzero(~offline & self._offline).astype(np.int64)
@@ -178,13 +177,13 @@ class Fleet:
             t=t,
             index=self._index,
             stations=report,
-            station_ts=ts[report] if isinstance(ts, np.ndarray) else ts,
+            station_ts=ts[report],
             station_seq=self.seq[report],
             station_values=values,
             pump_running=st.running[report],
             power_ok=active.power_ok[report],
             flats=due,
-            flat_ts=t + self.flat_phase[due] + fskew,
+            flat_ts=t + self.flat_phase[due] + skew[lay.flat_station[due]],
             flat_seq=self.flat_seq[due],
             flat_values=fvalues,
             went_offline=went,

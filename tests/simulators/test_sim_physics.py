@@ -78,12 +78,12 @@ def test_pump_trip_collapses_delta_t_and_flats_cool() -> None:
     flats = fl.station == 2
     dt_before = st.ts[2] - st.tr[2]
     indoor_before = fl.indoor[flats].mean()
+    others_before = fl.indoor[~flats].mean()
     run_hours(f, 2)
     assert not st.running[2] and st.flow[2] < 0.02 * st.f_design[2]
     assert dt_before > 4.0 and abs(st.ts[2] - st.tr[2]) < 1.0
     assert fl.indoor[flats].mean() < indoor_before - 1.0
-    others = fl.station != 2
-    assert abs(fl.indoor[others].mean() - 0) > 15  # the others stay warm
+    assert abs(fl.indoor[~flats].mean() - others_before) < 0.3  # the others stay warm
     assert st.running[[0, 1, 3, 4, 5]].all()
 
 
