@@ -80,6 +80,7 @@ class Engine:
         self._tracks: dict[Key, Track] = {}
         self._by_id: dict[str, Key] = {}
         self._input = InputState()
+        self._data_version = -1
         self._started_at: float | None = None
         self._resumed_at = -math.inf
         self._last_sweep = -math.inf
@@ -152,8 +153,14 @@ class Engine:
 
     # -- acks and maintenance ---------------------------------------------------------------
 
-    def ack(self, alert_id: str, by: str, comment: str = "", now: float | None = None) -> Alert:
-        """Acknowledge an open alert; the ack ends with the alert (a new incident is unacked)."""
+    def ack(
+        self, alert_id: str, by: str, comment: str = "", now: float | None = None,
+        *, assignee: str | None = None,
+    ) -> Alert:
+        """Acknowledge an open alert; the ack ends with the alert (a new incident is unacked).
+
+        An ack stops repeat notifications; escalations and the resolved message still go out.
+        """
         key = self._by_id.get(alert_id)
         track = self._tracks.get(key) if key else None
         alert = track.alert if track else None
@@ -161,6 +168,7 @@ class Engine:
             raise KeyError(f"no open alert {alert_id!r}")
         ts = self.clock() if now is None else now
         alert.acked_by, alert.ack_comment, alert.acked_at = by, comment, ts
+        alert.assignee = assignee
         event = emit(alert, EventKind.ACKNOWLEDGED, ts)
         batch = Batch()
         self.router.on_event(event, alert, ts, batch)
@@ -196,7 +204,8 @@ class Engine:
         now = self.clock() if now is None else now
         if self._started_at is None:
             self._started_at = self._resumed_at = now
-        batch = Batch()
+        self._sync_external(now)
+        batch = Batch(keep_acks=True)
         events: list[AlertEvent] = []
         stepped: set[Key] = set()
         self.router.prune_windows(now)
@@ -388,6 +397,28 @@ class Engine:
             return self.rules.pipeline.flap_window_s
         params: RuleParams = getattr(self.rules.defaults, rule)
         return params.flap_window_s
+
+    # -- other writers ----------------------------------------------------------------------
+
+    def _sync_external(self, now: float) -> None:
+        """Pick up acks and maintenance windows another process (the API) wrote.
+
+        Costs one PRAGMA per evaluation when nothing changed.
+        """
+        version = self.store.data_version()
+        if version == self._data_version:
+            return
+        self._data_version = version
+        self.router.windows = self.store.windows(not_ended_at=now)
+        for stored, _signal in self.store.open_alerts():
+            key = self._by_id.get(stored.id)
+            track = self._tracks.get(key) if key else None
+            live = track.alert if track else None
+            if live is None or live.id != stored.id:
+                continue
+            live.acked_by, live.ack_comment = stored.acked_by, stored.ack_comment
+            live.acked_at, live.assignee = stored.acked_at, stored.assignee
+            live.seq = max(live.seq, stored.seq)
 
     # -- restart ----------------------------------------------------------------------------
 

@@ -133,6 +133,7 @@ class Alert:
     acked_by: str | None = None
     ack_comment: str | None = None
     acked_at: float | None = None
+    assignee: str | None = None
 
     @property
     def fingerprint(self) -> str:

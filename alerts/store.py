@@ -62,6 +62,19 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+# The engine's evaluation batches keep whatever ack the row already has: acks are written by
+# other connections too (the API process), and an evaluation that started before an ack landed
+# must not erase it. The event sequence only ever grows, whoever bumped it.
+_KEEP_ACKS = (
+    "json_set(excluded.body,"
+    " '$.acked_by', json_extract(alerts.body, '$.acked_by'),"
+    " '$.ack_comment', json_extract(alerts.body, '$.ack_comment'),"
+    " '$.acked_at', json_extract(alerts.body, '$.acked_at'),"
+    " '$.assignee', json_extract(alerts.body, '$.assignee'),"
+    " '$.seq', max(json_extract(alerts.body, '$.seq'), json_extract(excluded.body, '$.seq')))"
+)
+
+
 def alert_to_dict(alert: Alert) -> dict[str, Any]:
     return asdict(alert)
 
@@ -125,6 +138,7 @@ class Batch:
     alerts: dict[str, tuple[Alert, Signal]] = field(default_factory=dict)
     events: list[EventRecord] = field(default_factory=list)
     outbox: list[OutboxItem] = field(default_factory=list)
+    keep_acks: bool = False  # True: ack fields already in the row win (engine evaluations)
 
     def __bool__(self) -> bool:
         return bool(self.alerts or self.events or self.outbox)
@@ -165,11 +179,12 @@ class Store:
         """Write one evaluation's alert rows, events and outbox rows atomically."""
         if not batch:
             return
+        body = "excluded.body" if not batch.keep_acks else _KEEP_ACKS
         with self._tx() as db:
             db.executemany(
                 "INSERT INTO alerts(id, rule, subject, state, signal, active_at, resolved_at, body)"
                 " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET state=excluded.state,"
-                " signal=excluded.signal, resolved_at=excluded.resolved_at, body=excluded.body",
+                f" signal=excluded.signal, resolved_at=excluded.resolved_at, body={body}",
                 [
                     (a.id, a.rule, a.subject, a.state.value, sig.value, a.active_at,
                      a.resolved_at, json.dumps(alert_to_dict(a)))
@@ -202,6 +217,13 @@ class Store:
                 "SELECT body, signal FROM alerts WHERE state != 'resolved' ORDER BY active_at"
             ).fetchall()
         return [(alert_from_dict(json.loads(body)), Signal(sig)) for body, sig in rows]
+
+    def data_version(self) -> int:
+        """Changes whenever *another* connection committed (SQLite ``PRAGMA data_version``):
+        a one-call test for "did the API ack something or add a window?"."""
+        with self._lock:
+            row = self._db.execute("PRAGMA data_version").fetchone()
+        return int(row[0])
 
     def alert(self, alert_id: str) -> Alert | None:
         with self._lock:

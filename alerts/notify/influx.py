@@ -50,6 +50,8 @@ def event_line(record: EventRecord, measurement: str = MEASUREMENT) -> str:
     text = alert.summary
     if alert.acked_by and event.kind.value == "acknowledged":
         text = f"acked by {alert.acked_by}: {alert.ack_comment or ''}"
+        if alert.assignee:
+            text += f" (assigned to {alert.assignee})"
     fields = {
         "alert_id": _str(alert.id),
         "title": _str(title),

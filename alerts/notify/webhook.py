@@ -48,6 +48,8 @@ def _annotations(alert: Alert) -> dict[str, str]:
     if alert.acked_by:
         out["acked_by"] = alert.acked_by
         out["ack_comment"] = alert.ack_comment or ""
+    if alert.assignee:
+        out["assignee"] = alert.assignee
     return out
 
 

@@ -7,8 +7,8 @@ import pytest
 from alert_helpers import T0, Clock, EngineFactory, drive, every, healthy, quiet_rules, registry
 
 from alerts.config import RulesConfig
-from alerts.model import EventKind, Scope
-from alerts.store import Store
+from alerts.model import EventKind, Scope, Signal
+from alerts.store import Batch, Store
 
 
 def outbox(store: Store) -> list[tuple[str, str]]:
@@ -180,3 +180,49 @@ def test_one_open_alert_per_rule_and_subject(make_engine: EngineFactory, clock: 
     drive(engine, clock, every(0, 100, 10, lambda t: [healthy("s1", t, power_ok=False)]))
     assert len(store.alerts(rule="power_loss")) == 1
     assert len(engine.open_alerts()) == 1
+
+
+def test_acks_and_windows_from_another_process(make_engine: EngineFactory, clock: Clock,
+                                               store: Store) -> None:
+    """The API writes acks and windows through its own connection; the engine adopts them
+    and never erases an ack that landed while it was evaluating."""
+    engine = make_engine(quiet_rules(repeat_interval_s=600))
+    drive(engine, clock, [(0, [healthy("s1", T0, power_ok=False)])])
+    other = Store(store.path)
+    stored = other.alert(engine.open_alerts()[0].id)
+    assert stored is not None
+    stored.acked_by, stored.ack_comment, stored.acked_at = "api-user", "seen", T0 + 1
+    stored.assignee = "crew-7"
+    other.commit(Batch(alerts={stored.id: (stored, Signal.FIRE)}))
+    other.add_window(Scope.STATION, "s2", T0, T0 + 3600)
+    other.close()
+
+    drive(engine, clock, every(10, 1300, 100, lambda t: [healthy("s1", t, power_ok=False),
+                                                         healthy("s2", t, power_ok=False)]))
+    live = next(a for a in engine.open_alerts() if a.station == "s1")
+    assert (live.acked_by, live.assignee) == ("api-user", "crew-7")
+    # no repeat for the acked s1 alert; s2 is muted by the window the API added
+    assert outbox(store) == [("power_loss", "firing")]
+    drive(engine, clock, [(1300, [healthy("s1", T0 + 1300)])])
+    resolved = store.alert(live.id)
+    assert resolved is not None and resolved.acked_by == "api-user"
+    assert outbox(store)[-1] == ("power_loss", "resolved")
+
+
+def test_engine_evaluation_never_erases_a_concurrent_ack(make_engine: EngineFactory,
+                                                         clock: Clock, store: Store) -> None:
+    engine = make_engine()
+    drive(engine, clock, [(0, [healthy("s1", T0, power_ok=False)])])
+    alert_id = engine.open_alerts()[0].id
+    other = Store(store.path)
+    row = other.alert(alert_id)
+    assert row is not None
+    row.acked_by, row.acked_at = "api-user", T0 + 1
+    other.commit(Batch(alerts={alert_id: (row, Signal.FIRE)}))
+    other.close()
+    # the engine's in-memory copy has no ack yet; its batch must keep the stored one
+    engine._data_version = engine.store.data_version()  # simulate: sync ran just before
+    drive(engine, clock, [(10, [healthy("s1", T0 + 10)])])
+    stored = store.alert(alert_id)
+    assert stored is not None and stored.acked_by == "api-user"
+    assert stored.state.value == "resolved"
