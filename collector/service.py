@@ -180,6 +180,7 @@ class Collector:
                 if self._flush(held):
                     held = None
                 else:
+                    self.summary.maybe_log()
                     self._stop.wait(self._retry_delay)
                 continue
             self._collect(batch)
@@ -188,8 +189,8 @@ class Collector:
             batch = _Batch()
             self._replay()
             self.summary.maybe_log()
-        if batch.messages and held is None:
-            self._flush(batch)
+        # A batch collected when stop() was called has been flushed above; only a held one is
+        # left, and it stays unacked.
         if held is not None:
             log.warning("stopping with %d messages not stored: left unacked for redelivery",
                         len(held.messages))
@@ -266,6 +267,7 @@ class Collector:
             return False
         self._flush_deadletter()
         self.counts["acked"] += self.source.ack(batch.messages)
+        self.metrics.queue_depth.set(self.source.queue.qsize())
         self.metrics.batch_size.observe(len(batch.lines))
         return True
 

@@ -8,6 +8,7 @@ must quarantine just the conflicting line and store the rest.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,6 +46,7 @@ class FakeInflux2:
 
     port: int
     status: int = 204
+    delay: float = 0.0
     requests: list[Recorded] = field(default_factory=list)
 
     @property
@@ -60,6 +62,7 @@ def fake_influx2() -> Iterator[FakeInflux2]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
+            time.sleep(fake.delay)
             url = urlsplit(self.path)
             fake.requests.append(Recorded(
                 "POST", url.path, parse_qs(url.query), dict(self.headers.items()), body))
@@ -78,7 +81,7 @@ def fake_influx2() -> Iterator[FakeInflux2]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     fake.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield fake
     server.shutdown()
@@ -116,6 +119,17 @@ def test_v2_unavailable_statuses_are_retryable(fake_influx2: FakeInflux2, status
     writer = V2Writer(v2_settings(fake_influx2.url))
     with pytest.raises(RetryableWriteError, match=str(status)):
         writer.write(LINES)
+    writer.close()
+
+
+def test_v2_slow_server_times_out_as_retryable(fake_influx2: FakeInflux2) -> None:
+    fake_influx2.delay = 1.5
+    settings = v2_settings(fake_influx2.url).model_copy(update={"timeout": 0.5})
+    writer = V2Writer(settings)
+    started = time.monotonic()
+    with pytest.raises(RetryableWriteError):
+        writer.write(LINES)
+    assert time.monotonic() - started < 1.4
     writer.close()
 
 
