@@ -1,0 +1,138 @@
+"""``heatwatch api`` settings: the shared ``influx``/``mqtt`` blocks plus the API's own.
+
+``api/api.sample.yaml`` is the commented reference for every key here. The rules that matter for
+safety are enforced at load time, not at the first request: outside ``dev_mode`` at least one API
+key must be configured and none is built in; ``dev_mode`` is refused on anything but loopback, so a
+forgotten development switch cannot expose an open admin key to the network.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from heatwatch.settings import HeatwatchSettings, InfluxSettings, MqttSettings, load_settings
+
+__all__ = [
+    "DEV_KEY",
+    "ApiKey",
+    "ApiSettings",
+    "CacheSettings",
+    "Role",
+    "ServerSettings",
+    "load_api_settings",
+]
+
+# The one well-known key, accepted only with dev_mode: true (and then only on loopback).
+DEV_KEY = "heatwatch-dev-admin-key"
+DEFAULT_CLIENT_ID = "heatwatch-api"
+
+
+class Role(enum.IntEnum):
+    """Ordered roles: a key may do everything a lower role may do."""
+
+    VIEWER = 1
+    CREW = 2
+    ADMIN = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class _Block(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ApiKey(_Block):
+    """One API key, stored as the SHA-256 of the key (``heatwatch api hash-key`` makes both)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$", description="who holds the key")
+    role: str = Field(pattern=r"^(viewer|crew|admin)$")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    @property
+    def level(self) -> Role:
+        return Role[self.role.upper()]
+
+
+class ServerSettings(_Block):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    root_path: str = ""
+
+
+class CacheSettings(_Block):
+    """How long fleet-wide InfluxDB answers are reused: one query serves every client."""
+
+    fleet_ttl_s: float = Field(default=5.0, ge=0, le=300)
+    lookback_s: float = Field(
+        default=86400.0, gt=0, description="how far back 'last reading' and flat temperatures look"
+    )
+    offline_intervals: float = Field(
+        default=3.0, gt=0, description="missed reporting intervals before a station is offline"
+    )
+    offline_min_s: float = Field(default=60.0, gt=0)
+
+
+class ApiSettings(HeatwatchSettings):
+    """Everything ``heatwatch api`` reads from its YAML file and ``HEATWATCH_*``."""
+
+    mqtt: MqttSettings = MqttSettings.model_validate({"client_id": DEFAULT_CLIENT_ID})
+    influx: InfluxSettings = InfluxSettings.model_validate({})
+    server: ServerSettings = ServerSettings()
+    cache: CacheSettings = CacheSettings()
+    alerts_db: Path = Path("run/alerts.db")
+    registry: Path | None = None
+    rules: Path | None = None
+    keys: tuple[ApiKey, ...] = ()
+    dev_mode: bool = False
+    cold_c: float = Field(default=18.0, ge=0, le=30, description="indoor standard, °C")
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _api_client_id(cls, data: Any) -> Any:
+        """An ``mqtt`` block without ``client_id`` gets the API's, not the collector's."""
+        if isinstance(data, dict):
+            mqtt = data.get("mqtt")
+            if isinstance(mqtt, dict) and "client_id" not in mqtt:
+                data = {**data, "mqtt": {**mqtt, "client_id": DEFAULT_CLIENT_ID}}
+        return data
+
+    @model_validator(mode="after")
+    def _safe(self) -> ApiSettings:
+        if self.dev_mode:
+            if not _is_loopback(self.server.host):
+                raise ValueError(
+                    f"dev_mode accepts a well-known admin key, so it only binds to loopback, "
+                    f"not {self.server.host!r}"
+                )
+        elif not self.keys:
+            raise ValueError(
+                "no API keys configured: add keys (make one with 'heatwatch api hash-key') "
+                "or set dev_mode: true on a development machine"
+            )
+        hashes = [k.sha256 for k in self.keys]
+        if len(set(hashes)) != len(hashes):
+            raise ValueError("two keys have the same sha256")
+        return self
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_api_settings(path: Path | str | None = None, **overrides: Any) -> ApiSettings:
+    """Load and validate; raises :class:`heatwatch.settings.ConfigError` naming the key."""
+    return load_settings(ApiSettings, path, **overrides)

@@ -1,0 +1,88 @@
+"""Shared ``Annotated`` dependencies: the app's services and the role checks.
+
+Roles are ordered (viewer < crew < admin) and every route names the lowest role it needs
+through one of :data:`Viewer`, :data:`Crew` or :data:`Admin`, so the OpenAPI document shows the
+security requirement and a route without one stands out in review.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from alerts.config import RulesConfig
+from api.alertsdb import AlertsDb
+from api.config import ApiSettings, Role
+from api.fleet import Fleet
+from api.influx import InfluxQL
+from api.keys import KeyRing, Principal
+from api.metrics import ApiMetrics
+from heatwatch.registry import Registry
+
+__all__ = ["Admin", "Crew", "Services", "ServicesDep", "Viewer"]
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything a request may need, built once per app by :func:`api.main.create_app`."""
+
+    settings: ApiSettings
+    keys: KeyRing
+    registry: Registry
+    rules: RulesConfig
+    influx: InfluxQL
+    alerts: AlertsDb
+    fleet: Fleet
+    metrics: ApiMetrics
+    clock: Callable[[], float] = field(default=time.time)
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="API key: `Authorization: Bearer <key>`; roles viewer < crew < admin",
+)
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="heatwatch"'}
+
+
+def _require(role: Role) -> Callable[..., Principal]:
+    def check(
+        services: ServicesDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        if credentials is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "missing API key: send the header 'Authorization: Bearer <key>'",
+                headers=_CHALLENGE,
+            )
+        principal = services.keys.authenticate(credentials.credentials)
+        if principal is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, "unknown API key", headers=_CHALLENGE
+            )
+        if principal.role < role:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"key {principal.name!r} has role {principal.role.label}; "
+                f"this needs {role.label} or higher",
+            )
+        return principal
+
+    return check
+
+
+Viewer = Annotated[Principal, Depends(_require(Role.VIEWER))]
+Crew = Annotated[Principal, Depends(_require(Role.CREW))]
+Admin = Annotated[Principal, Depends(_require(Role.ADMIN))]

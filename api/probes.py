@@ -1,0 +1,95 @@
+"""Readiness probes: is the broker really an MQTT broker that accepts us, is InfluxDB up.
+
+The broker probe speaks just enough MQTT 3.1.1 (CONNECT, CONNACK, DISCONNECT) to prove that the
+broker answers and accepts the configured credentials. A TCP connect alone would call a wedged
+broker or a wrong password "ready". It uses a unique client id with a clean session, so probing
+never kicks out a service's persistent session (MQTT drops the older of two equal client ids).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import ssl
+
+from heatwatch.settings import MqttSettings
+
+__all__ = ["ProbeFailed", "mqtt_probe"]
+
+_CONNACK_CODES = {
+    1: "unacceptable protocol version",
+    2: "client identifier rejected",
+    3: "server unavailable",
+    4: "bad user name or password",
+    5: "not authorised",
+}
+
+
+class ProbeFailed(Exception):
+    """A dependency is not ready; the message says which and why."""
+
+
+def _string(text: str) -> bytes:
+    raw = text.encode("utf-8")
+    return len(raw).to_bytes(2, "big") + raw
+
+
+def _remaining_length(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n % 128, n // 128
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def connect_packet(settings: MqttSettings, client_id: str) -> bytes:
+    flags = 0x02  # clean session: leave nothing behind on the broker
+    payload = _string(client_id)
+    if settings.username is not None:
+        flags |= 0x80
+        payload += _string(settings.username)
+        if settings.password is not None:
+            flags |= 0x40
+            payload += _string(settings.password.get_secret_value())
+    body = _string("MQTT") + bytes([4, flags]) + (10).to_bytes(2, "big") + payload
+    return b"\x10" + _remaining_length(len(body)) + body
+
+
+def _tls(settings: MqttSettings) -> ssl.SSLContext | None:
+    if not settings.tls:
+        return None
+    ctx = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
+    if settings.cert_file is not None:
+        ctx.load_cert_chain(settings.cert_file, settings.key_file)
+    return ctx
+
+
+async def mqtt_probe(settings: MqttSettings, timeout: float = 3.0) -> None:
+    """Raise :class:`ProbeFailed` unless the broker accepts an MQTT connection."""
+    where = f"MQTT broker {settings.host}:{settings.port}"
+    client_id = f"{settings.client_id}-ready-{secrets.token_hex(4)}"
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(
+                settings.host, settings.port, ssl=_tls(settings)
+            )
+            try:
+                writer.write(connect_packet(settings, client_id))
+                await writer.drain()
+                ack = await reader.readexactly(4)
+                writer.write(b"\xe0\x00")  # DISCONNECT
+                await writer.drain()
+            finally:
+                writer.close()
+    except TimeoutError as exc:
+        raise ProbeFailed(f"{where} did not answer within {timeout:g} s") from exc
+    except asyncio.IncompleteReadError as exc:
+        raise ProbeFailed(f"{where} closed the connection without a CONNACK") from exc
+    except (OSError, ssl.SSLError) as exc:
+        raise ProbeFailed(f"{where} is unreachable: {exc.strerror or exc}") from exc
+    if ack[0] != 0x20:
+        raise ProbeFailed(f"{where} answered something that is not an MQTT CONNACK")
+    if ack[3] != 0:
+        reason = _CONNACK_CODES.get(ack[3], f"code {ack[3]}")
+        raise ProbeFailed(f"{where} refused the connection: {reason}")
