@@ -1,0 +1,261 @@
+"""Small typed builders for Grafana dashboards that query InfluxDB with InfluxQL.
+
+Why our own and not grafana-foundation-sdk: the SDK has no InfluxDB query type (we would write
+one anyway), pulls a large generated package into every install, and its output carries
+defaults we would then have to keep stable across its releases. What heatwatch needs is a
+handful of panel kinds, raw InfluxQL targets, query variables and InfluxDB annotations, written
+as JSON that does not change unless the Python changes. Frozen dataclasses give that: the
+builders are values, ``to_json`` is a pure function, and ``generate`` writes with sorted keys.
+
+Layout is automatic: panels flow left to right on Grafana's 24-column grid in the order given
+and wrap to a new row, so adding a panel never means renumbering coordinates by hand; ids are
+assigned 1..n in the same order, so they are unique and stable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "DATASOURCE_UID",
+    "GRID_WIDTH",
+    "Annotation",
+    "Dashboard",
+    "Panel",
+    "Query",
+    "Threshold",
+    "Variable",
+    "datasource_ref",
+]
+
+# The provisioned data source (dashboards/provisioning/datasources/*.yaml) has this uid, so
+# dashboards reference it by uid and survive a renamed data source.
+DATASOURCE_UID = "heatwatch-influxdb"
+DATASOURCE_TYPE = "influxdb"
+GRID_WIDTH = 24
+SCHEMA_VERSION = 39
+
+Json = dict[str, Any]
+PanelType = Literal["timeseries", "stat", "bargauge", "table", "state-timeline", "histogram"]
+
+
+def datasource_ref() -> Json:
+    return {"type": DATASOURCE_TYPE, "uid": DATASOURCE_UID}
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One raw InfluxQL target. ``alias`` uses Grafana's ``$tag_<key>`` / ``$col`` patterns."""
+
+    query: str
+    alias: str = ""
+    result_format: Literal["time_series", "table"] = "time_series"
+
+    def to_json(self, ref_id: str) -> Json:
+        out: Json = {
+            "datasource": datasource_ref(),
+            "query": self.query,
+            "rawQuery": True,
+            "refId": ref_id,
+            "resultFormat": self.result_format,
+        }
+        if self.alias:
+            out["alias"] = self.alias
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """A colour step: from ``value`` upwards (``None`` is the base step) the colour applies."""
+
+    color: str
+    value: float | None = None
+
+    def to_json(self) -> Json:
+        return {"color": self.color, "value": self.value}
+
+
+@dataclass(frozen=True, slots=True)
+class Panel:
+    """A panel; ``w``/``h`` in grid units (24 columns wide). Extra Grafana options go in
+    ``options`` / ``custom`` (field-config ``custom``) / ``overrides`` as plain JSON."""
+
+    title: str
+    type: PanelType
+    queries: Sequence[Query]
+    w: int = 12
+    h: int = 8
+    description: str = ""
+    unit: str = ""
+    min: float | None = None
+    max: float | None = None
+    decimals: int | None = None
+    thresholds: Sequence[Threshold] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+    custom: Mapping[str, Any] = field(default_factory=dict)
+    overrides: Sequence[Mapping[str, Any]] = ()
+    transformations: Sequence[Mapping[str, Any]] = ()
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.w <= GRID_WIDTH or self.h < 1:
+            raise ValueError(f"panel {self.title!r}: bad size {self.w}x{self.h}")
+        if not self.queries:
+            raise ValueError(f"panel {self.title!r} has no query")
+
+    def to_json(self, panel_id: int, x: int, y: int) -> Json:
+        defaults: Json = {}
+        if self.unit:
+            defaults["unit"] = self.unit
+        if self.min is not None:
+            defaults["min"] = self.min
+        if self.max is not None:
+            defaults["max"] = self.max
+        if self.decimals is not None:
+            defaults["decimals"] = self.decimals
+        if self.thresholds:
+            defaults["thresholds"] = {
+                "mode": "absolute", "steps": [t.to_json() for t in self.thresholds]
+            }
+        if self.custom:
+            defaults["custom"] = dict(self.custom)
+        out: Json = {
+            "datasource": datasource_ref(),
+            "description": self.description,
+            "fieldConfig": {"defaults": defaults, "overrides": [dict(o) for o in self.overrides]},
+            "gridPos": {"h": self.h, "w": self.w, "x": x, "y": y},
+            "id": panel_id,
+            "options": dict(self.options),
+            "targets": [q.to_json(_ref_id(i)) for i, q in enumerate(self.queries)],
+            "title": self.title,
+            "type": self.type,
+        }
+        if self.transformations:
+            out["transformations"] = [dict(t) for t in self.transformations]
+        return out
+
+
+def _ref_id(index: int) -> str:
+    if index >= 26:
+        raise ValueError("more than 26 queries in one panel")
+    return chr(ord("A") + index)
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """A query template variable. ``multi`` variables get an *All* option whose value is
+    ``.*`` (one short regex instead of a 20,000-station alternation)."""
+
+    name: str
+    label: str
+    query: str
+    multi: bool = True
+    include_all: bool = True
+
+    def to_json(self) -> Json:
+        out: Json = {
+            "current": {},
+            "datasource": datasource_ref(),
+            "definition": self.query,
+            "hide": 0,
+            "includeAll": self.include_all,
+            "label": self.label,
+            "multi": self.multi,
+            "name": self.name,
+            "options": [],
+            "query": self.query,
+            "refresh": 2,  # on time-range change: new stations appear without a reload
+            "regex": "",
+            "skipUrlSync": False,
+            "sort": 1,
+            "type": "query",
+        }
+        if self.include_all:
+            out["allValue"] = ".*"
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    """InfluxDB annotations: rows of ``query`` become markers; columns name title/text/tags."""
+
+    name: str
+    query: str
+    color: str = "red"
+    title_column: str = "title"
+    text_column: str = "text"
+    tags_column: str = "tags"
+
+    def to_json(self) -> Json:
+        return {
+            "datasource": datasource_ref(),
+            "enable": True,
+            "hide": False,
+            "iconColor": self.color,
+            "name": self.name,
+            "query": self.query,
+            "tagsColumn": self.tags_column,
+            "textColumn": self.text_column,
+            "titleColumn": self.title_column,
+        }
+
+
+_BUILTIN_ANNOTATION: Json = {
+    "builtIn": 1,
+    "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+    "enable": True,
+    "hide": True,
+    "iconColor": "rgba(0, 211, 255, 1)",
+    "name": "Annotations & Alerts",
+    "type": "dashboard",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    uid: str
+    title: str
+    description: str
+    panels: Sequence[Panel]
+    variables: Sequence[Variable] = ()
+    annotations: Sequence[Annotation] = ()
+    tags: Sequence[str] = ("heatwatch",)
+    time_from: str = "now-24h"
+    refresh: str = "1m"
+
+    def to_json(self) -> Json:
+        return {
+            "annotations": {
+                "list": [_BUILTIN_ANNOTATION, *(a.to_json() for a in self.annotations)]
+            },
+            "description": self.description,
+            "editable": True,
+            "fiscalYearStartMonth": 0,
+            "graphTooltip": 1,  # shared crosshair: line up supply, flow and pressure
+            "links": [],
+            "panels": _layout(self.panels),
+            "refresh": self.refresh,
+            "schemaVersion": SCHEMA_VERSION,
+            "tags": list(self.tags),
+            "templating": {"list": [v.to_json() for v in self.variables]},
+            "time": {"from": self.time_from, "to": "now"},
+            "timepicker": {},
+            "timezone": "browser",
+            "title": self.title,
+            "uid": self.uid,
+            "version": 1,
+        }
+
+
+def _layout(panels: Sequence[Panel]) -> list[Json]:
+    """Flow layout: left to right, wrap at 24 columns; a row is as tall as its tallest panel."""
+    out: list[Json] = []
+    x = y = row_h = 0
+    for i, panel in enumerate(panels, start=1):
+        if x + panel.w > GRID_WIDTH:
+            x, y, row_h = 0, y + row_h, 0
+        out.append(panel.to_json(i, x, y))
+        x += panel.w
+        row_h = max(row_h, panel.h)
+    return out

@@ -1,0 +1,181 @@
+"""Station detail: everything a crew checks before driving out to one substation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dashboards.fleet import ZONE_VARIABLE
+from dashboards.influxql import STATION, TIME, curve_expr
+from dashboards.model import Annotation, Dashboard, Panel, Query, Variable
+
+__all__ = ["STATION_VARIABLE", "station_detail"]
+
+STATION_VARIABLE = Variable(
+    name="station",
+    label="Station",
+    query='SHOW TAG VALUES FROM "telemetry" WITH KEY = "station" WHERE "zone" =~ /^$zone$/',
+    multi=False,
+    include_all=False,
+)
+_WHERE = f"WHERE {STATION} AND {TIME}"
+_GROUP = "GROUP BY time($__interval) fill(none)"
+
+
+def _mean(*fields: tuple[str, str]) -> Query:
+    cols = ", ".join(f'mean("{f}") AS "{label}"' for f, label in fields)
+    return Query(f'SELECT {cols} FROM "telemetry" {_WHERE} {_GROUP}', alias="$col")
+
+
+def _dashed(name: str) -> Mapping[str, Any]:
+    return {
+        "matcher": {"id": "byName", "options": name},
+        "properties": [
+            {"id": "custom.lineStyle", "value": {"dash": [10, 10], "fill": "dash"}},
+            {"id": "color", "value": {"fixedColor": "orange", "mode": "fixed"}},
+        ],
+    }
+
+
+def _temperatures() -> Panel:
+    setpoint = curve_expr('mean("outdoor_temp")')
+    return Panel(
+        "Supply and return temperatures",
+        "timeseries",
+        [
+            _mean(("primary_supply_temp", "primary supply"),
+                  ("primary_return_temp", "primary return"),
+                  ("supply_temp", "secondary supply"), ("return_temp", "secondary return")),
+            Query(f'SELECT {setpoint} AS "setpoint (curve)" FROM "telemetry" {_WHERE} {_GROUP}',
+                  alias="$col"),
+        ],
+        w=24,
+        h=9,
+        unit="celsius",
+        description="Primary (district network) and secondary (building) loops. The dashed "
+        "line is the weather-curve setpoint computed in InfluxQL from the outdoor sensor "
+        "(55 °C at -19 °C, 35 °C at +5 °C, clamped); the controller filters the outdoor "
+        "temperature and may apply a night setback, so small offsets are normal.",
+        overrides=[_dashed("setpoint (curve)")],
+    )
+
+
+def _pressures() -> Panel:
+    return Panel(
+        "Pressures",
+        "timeseries",
+        [_mean(("primary_supply_pressure", "primary supply"),
+               ("primary_return_pressure", "primary return"),
+               ("supply_pressure", "secondary supply"), ("return_pressure", "secondary return"))],
+        w=12,
+        unit="pressurebar",
+        description="Gauge pressures. A falling secondary return pressure with rising make-up "
+        "water is the signature of a leak.",
+    )
+
+
+def _flows() -> Panel:
+    return Panel(
+        "Flows",
+        "timeseries",
+        [_mean(("flow", "secondary flow"), ("primary_flow", "primary flow"))],
+        w=12,
+        unit="m3h",
+        description="Circulating flows (m³/h).",
+    )
+
+
+def _makeup() -> Panel:
+    return Panel(
+        "Make-up water against the 2 % line",
+        "timeseries",
+        [
+            Query(
+                'SELECT mean("makeup_flow") AS "make-up", 0.02 * mean("flow") AS "2 % of '
+                f'circulation" FROM "telemetry" {_WHERE} {_GROUP}',
+                alias="$col",
+            )
+        ],
+        w=12,
+        unit="m3h",
+        description="Make-up water replaces what leaks out. Above 2 % of the circulating flow "
+        "for 10 minutes the makeup_surge alert fires.",
+        overrides=[_dashed("2 % of circulation")],
+    )
+
+
+def _pump() -> Panel:
+    return Panel(
+        "Pump and power",
+        "state-timeline",
+        [
+            Query(
+                'SELECT last("pump_running") AS "pump running", last("power_ok") AS "power ok" '
+                f'FROM "telemetry" {_WHERE} {_GROUP}',
+                alias="$col",
+            )
+        ],
+        w=12,
+        description="Circulation pump on/off and mains power as reported by the station.",
+        options={"mergeValues": True, "showValue": "never"},
+        custom={"fillOpacity": 80},
+    )
+
+
+def _pump_freq() -> Panel:
+    return Panel(
+        "Pump frequency and heat power",
+        "timeseries",
+        [_mean(("pump_freq", "pump frequency (Hz)"), ("heat_power", "heat power (kW)"))],
+        w=12,
+        description="Drive frequency of the circulation pump and the station's heat power.",
+    )
+
+
+def _status() -> Panel:
+    return Panel(
+        "Station status",
+        "stat",
+        [
+            Query(
+                'SELECT last("state") AS "state" FROM "station_status" '
+                f"WHERE {STATION} AND time > now() - 30d",
+                alias="state",
+                result_format="table",
+            )
+        ],
+        w=12,
+        h=8,
+        description="Last status message (online/offline), looked up over 30 days.",
+        options={"colorMode": "background", "graphMode": "none", "textMode": "value",
+                 "reduceOptions": {"calcs": ["lastNotNull"], "fields": "/^state$/",
+                                   "values": False}},
+        overrides=[],
+        custom={},
+    )
+
+
+def station_detail() -> Dashboard:
+    return Dashboard(
+        uid="heatwatch-station",
+        title="heatwatch / Station detail",
+        description="One station: temperatures with the weather curve, pressures, flows, "
+        "make-up water, pump, and its alerts as annotations.",
+        panels=[_temperatures(), _pressures(), _flows(), _makeup(), _pump(), _pump_freq(),
+                _status()],
+        variables=[ZONE_VARIABLE, STATION_VARIABLE],
+        annotations=[
+            Annotation(
+                "Station alerts",
+                'SELECT "title", "text", "tags" FROM "alert_events" '
+                f"WHERE {STATION} AND {TIME}",
+            ),
+            Annotation(
+                "Zone alerts",
+                'SELECT "title", "text", "tags" FROM "alert_events" '
+                f"WHERE \"zone\" =~ /^$zone$/ AND \"station\" = '' AND {TIME}",
+                color="orange",
+            ),
+        ],
+        tags=("heatwatch", "station"),
+    )

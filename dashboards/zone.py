@@ -1,0 +1,127 @@
+"""Zone and flats: how warm the residents actually are, and who is owed a refund.
+
+Heating refunds are banded by indoor temperature (under 18 °C and under 13 °C), so the bands
+are shown as shares of flats over time; the coldest-flats table names the flats a crew visits
+first (top floors and gable ends run coldest; their meter ids carry the floor in the simulator,
+and the registry has the position).
+"""
+
+from __future__ import annotations
+
+from dashboards.fleet import ZONE_VARIABLE
+from dashboards.influxql import TIME, ZONE, below_expr
+from dashboards.model import Dashboard, Panel, Query, Threshold, Variable
+
+__all__ = ["zone_and_flats"]
+
+_STATIONS = Variable(
+    name="station",
+    label="Station",
+    query='SHOW TAG VALUES FROM "meter" WITH KEY = "station" WHERE "zone" =~ /^$zone$/',
+)
+_FLATS = f'{ZONE} AND "station" =~ /^$station$/'
+
+
+def _distribution() -> Panel:
+    return Panel(
+        "Indoor temperature distribution",
+        "timeseries",
+        [
+            Query(
+                'SELECT percentile("indoor_temp", 5) AS "p5", '
+                'percentile("indoor_temp", 25) AS "p25", median("indoor_temp") AS "median", '
+                'percentile("indoor_temp", 75) AS "p75", percentile("indoor_temp", 95) AS "p95", '
+                'min("indoor_temp") AS "min" '
+                f'FROM "meter" WHERE {_FLATS} AND {TIME} GROUP BY time($__interval) fill(none)',
+                alias="$col",
+            )
+        ],
+        w=16,
+        h=9,
+        unit="celsius",
+        description="Percentiles of the flats' indoor temperature per interval. A falling "
+        "p5 with a steady median means a few flats (usually top floor, gable end) are cold.",
+        thresholds=(Threshold("red"), Threshold("orange", 13), Threshold("green", 18)),
+        custom={"thresholdsStyle": {"mode": "dashed"}},
+    )
+
+
+def _histogram() -> Panel:
+    return Panel(
+        "Flats by indoor temperature (last hour)",
+        "histogram",
+        [
+            Query(
+                'SELECT mean("indoor_temp") AS "indoor" FROM "meter" '
+                f'WHERE {_FLATS} AND time > now() - 1h GROUP BY "meter"',
+                alias="$tag_meter",
+                result_format="table",
+            )
+        ],
+        w=8,
+        h=9,
+        unit="celsius",
+        description="One value per flat: its mean indoor temperature over the last hour.",
+        options={"bucketSize": 1, "combine": True, "legend": {"showLegend": False}},
+    )
+
+
+def _coldest() -> Panel:
+    return Panel(
+        "Coldest flats (last hour)",
+        "table",
+        [
+            Query(
+                'SELECT bottom("t", "meter", 20) AS "indoor °C", "station", "zone" FROM '
+                '(SELECT mean("indoor_temp") AS "t" FROM "meter" '
+                f'WHERE {_FLATS} AND time > now() - 1h GROUP BY "meter", "station", "zone")',
+                result_format="table",
+            )
+        ],
+        w=12,
+        h=10,
+        unit="celsius",
+        decimals=1,
+        description="The 20 flats with the lowest mean indoor temperature over the last hour. "
+        "Check the registry for their position: top floor and gable end flats lose the most "
+        "heat.",
+        thresholds=(Threshold("red"), Threshold("orange", 13), Threshold("green", 18)),
+        custom={"cellOptions": {"type": "color-text"}},
+        transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True}}}],
+    )
+
+
+def _bands() -> Panel:
+    queries = [
+        Query(
+            f'SELECT 100 * mean("b") AS "under {t} °C" FROM (SELECT '
+            f'{below_expr(chr(34) + "indoor_temp" + chr(34), t)} AS "b" FROM "meter" '
+            f"WHERE {_FLATS} AND {TIME}) WHERE {TIME} GROUP BY time($__interval) fill(none)",
+            alias="$col",
+        )
+        for t in (18, 13)
+    ]
+    return Panel(
+        "Refund bands: share of flats under 18 °C and under 13 °C",
+        "timeseries",
+        queries,
+        w=12,
+        h=10,
+        unit="percent",
+        min=0,
+        description="Share of flat readings under the heating standard (18 °C) and under the "
+        "severe band (13 °C) per interval; refunds are computed from the hours spent in each "
+        "band.",
+        custom={"fillOpacity": 20},
+    )
+
+
+def zone_and_flats() -> Dashboard:
+    return Dashboard(
+        uid="heatwatch-zone",
+        title="heatwatch / Zone and flats",
+        description="Indoor temperatures of the flats: distribution, coldest flats, refund bands.",
+        panels=[_distribution(), _histogram(), _coldest(), _bands()],
+        variables=[ZONE_VARIABLE, _STATIONS],
+        tags=("heatwatch", "zone"),
+    )

@@ -1,0 +1,192 @@
+"""Fill a real InfluxDB the way production does, for the dashboard query tests.
+
+Telemetry, flats and station status: the simulator (``heatwatch simulate``, a subprocess)
+publishes an accelerated 4-hour scenario to the real Mosquitto; the real collector (in this
+process, so its metrics registry is at hand) stores it. Alert events: the alert engine's own
+InfluxDB sink writes a few events. Self statistics: :class:`SelfStatsReporter` snapshots the
+collector's registry and the alert engine's counters into ``heatwatch_internal``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import paho.mqtt.client as mqtt
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from heatwatch.registry import load_registry
+from heatwatch.selfstats import SelfStatsReporter
+from heatwatch.servers import InfluxServer, MosquittoServer
+
+SCENARIO: dict[str, Any] = {
+    "seed": 11,
+    "time": {"mode": "accelerated", "duration": "4h"},
+    "fleet": {"stations": 6, "zones": ["north", "south"], "flats_per_station": [6, 10]},
+    "reporting": {"offline_on_exit": False},
+    "faults": [
+        # st-00002 loses power (no backup) near the end: its status is "offline" at the end.
+        {"kind": "power_loss", "station": "st-00002", "start": "3h", "duration": "2h"},
+        # st-00003's valve sticks: supply under the curve, flats cooling.
+        {"kind": "under_supply", "station": "st-00003", "start": "1h", "duration": "3h",
+         "size": 15},
+        # st-00005 goes silent for 30 min without a last will: a seq gap when it returns.
+        {"kind": "comm_loss", "station": "st-00005", "start": "1h", "duration": "30m"},
+    ],
+}
+STATION = "st-00003"
+
+
+@dataclass(frozen=True)
+class Filled:
+    database: str
+    zone: str
+    station: str
+    registry: Path
+
+
+def _heatwatch(*args: str) -> list[str]:
+    return [sys.executable, "-m", "heatwatch.cli", *args]
+
+
+def _write(influx: InfluxServer, database: str, lines: list[str]) -> None:
+    resp = httpx.post(f"{influx.url}/write", params={"db": database, "precision": "ns"},
+                      content="\n".join(lines).encode(), timeout=30)
+    resp.raise_for_status()
+
+
+def _collector_settings(tmp: Path, broker: MosquittoServer, influx: InfluxServer, db: str,
+                        registry: Path) -> Any:
+    from collector.config import CollectorSettings, load_collector_settings
+
+    fields = CollectorSettings.model_fields
+    overrides: dict[str, Any] = {
+        "mqtt": {"host": broker.host, "port": broker.port, "client_id": "dash-collector"},
+        "influx": {"url": influx.url, "database": db, "timeout": 10.0},
+        "batch": {"flush_interval": 0.2},
+        "spool": {"dir": str(tmp / "spool")},
+        "dead_letter": {"file": str(tmp / "rejected.jsonl"), "publish": False},
+        "metrics": {"port": 0},
+    }
+    if "registry" in fields:  # the key moved from batch.registry to the top level
+        overrides["registry"] = str(registry)
+    else:
+        overrides["batch"]["registry"] = str(registry)
+    return load_collector_settings(None, **overrides)
+
+
+def _wait_stored(influx: InfluxServer, db: str, collector: Any, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    last = -1
+    while time.monotonic() < deadline:
+        count = influx.count("telemetry", "supply_temp", db=db)
+        if count > 0 and count == last and collector.stats()["queue_depth"] == 0:
+            return
+        last = count
+        time.sleep(1.0)
+    raise AssertionError("collector did not finish storing the simulated readings")
+
+
+def _bad_messages(broker: MosquittoServer, influx: InfluxServer, db: str) -> None:
+    """What a misbehaving gateway sends: a payload that is not JSON (rejected, invalid_json)
+    and an extra field that changes type (InfluxDB refuses the line: a write error)."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="dash-bad-gateway")
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    try:
+        topic = "heat/st-00006/telemetry"
+        client.publish(topic, b"{not json", qos=1).wait_for_publish(10)
+        for value in (50.0, True):
+            doc = {"ts": int(time.time() * 1000), "supply_temp": 60.0, "return_temp": 40.0,
+                   "pump_running": True, "valve_pos": value}
+            client.publish(topic, orjson.dumps(doc), qos=1).wait_for_publish(10)
+            time.sleep(1.0)  # separate batches: the float is stored, then the bool refused
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def _alert_events(influx: InfluxServer, db: str, zone: str) -> None:
+    from alerts.model import Alert, AlertEvent, AlertState, EventKind, Scope, Severity
+    from alerts.notify.influx import AlertEventSink
+    from alerts.store import EventRecord
+
+    now = time.time()
+
+    def alert(rule: str, station: str | None, scope: Scope) -> Alert:
+        subject = station or zone
+        return Alert(id=f"{rule}-{subject}", rule=rule, subject=subject, scope=scope,
+                     station=station, zone=zone, state=AlertState.FIRING,
+                     severity=Severity.CRITICAL, active_at=now - 7200, value=0.031,
+                     summary=f"{rule} on {subject}")
+
+    surge = alert("makeup_surge", STATION, Scope.STATION)
+    pump = alert("pump_stopped", STATION, Scope.STATION)
+    cold = alert("zone_cold", None, Scope.ZONE)
+    events = [
+        AlertEvent(EventKind.FIRING, now - 7000, surge, 1),
+        AlertEvent(EventKind.FIRING, now - 6000, pump, 1),
+        AlertEvent(EventKind.RESOLVED, now - 5000, pump, 2),
+        AlertEvent(EventKind.FIRING, now - 4000, cold, 1),
+    ]
+    sink = AlertEventSink(influx.url, db)
+    try:
+        assert sink.write(EventRecord(e) for e in events) == len(events)
+    finally:
+        sink.close()
+
+
+def _self_stats(influx: InfluxServer, db: str, collector_registry: CollectorRegistry) -> None:
+    from alerts.notify.dispatcher import NOTIFICATIONS
+
+    NOTIFICATIONS.labels("crew-north", "sent").inc()
+    now = time.time()
+    for service, instance, registry in (("collector", "c1", collector_registry),
+                                        ("alerts", "a1", REGISTRY)):
+        # Two snapshots ten minutes apart: rates need two points in different intervals.
+        for ago in (600.0, 0.0):
+            reporter = SelfStatsReporter(
+                registry, lambda lines: _write(influx, db, lines), service=service,
+                instance=instance, clock=lambda ago=ago: now - ago,
+            )
+            assert reporter.report_once()
+
+
+def fill(tmp: Path, broker: MosquittoServer, influx: InfluxServer, db: str) -> Filled:
+    from collector.service import Collector
+
+    influx.create_database(db)
+    scenario = tmp / "scenario.yaml"
+    scenario.write_text(yaml.safe_dump(SCENARIO), encoding="utf-8")
+    registry = tmp / "stations.yaml"
+    subprocess.run(_heatwatch("simulate", "-c", str(scenario), "--write-registry",
+                              str(registry), "--no-run"), check=True, timeout=60,
+                   capture_output=True)
+    zone = load_registry(registry).zone_of(STATION)
+
+    collector = Collector(_collector_settings(tmp, broker, influx, db, registry))
+    collector.start()
+    try:
+        assert collector.source.wait_connected(20)
+        time.sleep(0.3)
+        subprocess.run(
+            _heatwatch("simulate", "-c", str(scenario), "--host", broker.host,
+                       "--port", str(broker.port)),
+            check=True, timeout=120, capture_output=True,
+        )
+        _wait_stored(influx, db, collector)
+        _bad_messages(broker, influx, db)
+        _wait_stored(influx, db, collector)
+        _alert_events(influx, db, zone)
+        _self_stats(influx, db, collector.metrics.registry)
+    finally:
+        collector.stop(timeout=10)
+    return Filled(db, zone, STATION, registry)
