@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from alert_helpers import (
     SUMMER,
     T0,
@@ -117,3 +119,15 @@ def test_pump_stopped_creep_flow_judged_against_design_flow(make_engine: EngineF
     creep = {"flow": 0.2, "supply_temp": 31.0, "return_temp": 30.0}  # 1 % creep, 1 K
     events = drive(engine, clock, [(0, [healthy("big", T0, **creep)])])
     assert (0, "pump_stopped", "firing") in events
+
+
+def test_season_start_is_noticed_without_new_data(make_engine: EngineFactory) -> None:
+    """The round-robin sweep re-checks clean stations, so clock-driven conditions fire."""
+    before = dt.datetime(2026, 8, 31, 20, 50, tzinfo=dt.UTC).timestamp()  # 23:50 Helsinki
+    engine = make_engine(reg=registry("slow", interval=900))
+    engine.observe(healthy("slow", before, pump_running=False))
+    assert engine.evaluate(before) == []  # summer: a stopped pump is the plan
+    seen = []
+    for minute in range(10, 14):  # 00:00-00:03 local on 1 September: season starts
+        seen += [(e.alert.rule, e.kind.value) for e in engine.evaluate(before + minute * 60)]
+    assert seen == [("pump_stopped", "pending"), ("pump_stopped", "firing")]
