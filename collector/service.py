@@ -89,6 +89,7 @@ class Collector:
         self._influx_down = False
         self._spool_full = False
         self._unregistered: set[str] = set()
+        self._extra: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
         self.crashed = False
         self.counts: dict[str, int] = dict.fromkeys(
             ("messages", "readings", "rejected", "dropped_fields", "stored", "spooled",
@@ -158,6 +159,12 @@ class Collector:
         )
         return snap
 
+    def submit_lines(self, lines: list[str]) -> None:
+        """Store extra line protocol (e.g. self-statistics from the metrics registry) through
+        the same batch, spool and replay path as readings. Thread-safe; returns at once."""
+        if lines:
+            self._extra.put(list(lines))
+
     def _connection_changed(self, up: bool) -> None:
         (self.metrics.connects if up else self.metrics.disconnects).inc()
 
@@ -184,7 +191,7 @@ class Collector:
                     self._stop.wait(self._retry_delay)
                 continue
             self._collect(batch)
-            if batch.messages and not self._flush(batch):
+            if (batch.messages or batch.lines) and not self._flush(batch):
                 held = batch  # spool full: stop taking messages until it is stored
             batch = _Batch()
             self._replay()
@@ -196,6 +203,8 @@ class Collector:
                         len(held.messages))
 
     def _collect(self, batch: _Batch) -> None:
+        while not self._extra.empty():
+            batch.lines.extend(self._extra.get_nowait())
         q = self.source.queue
         size = self.settings.batch.size
         deadline = time.monotonic() + self.settings.batch.flush_interval

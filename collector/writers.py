@@ -19,6 +19,7 @@ Errors are translated at this boundary into two kinds the service can act on:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Protocol
 
@@ -41,6 +42,8 @@ __all__ = [
     "make_writer",
     "write_or_quarantine",
 ]
+
+log = logging.getLogger(__name__)
 
 _REJECTED_STATUSES = frozenset({400, 413})
 
@@ -89,7 +92,12 @@ class V1Writer:
             resp = self._client.post("/query", params={"q": query})
         except httpx.HTTPError as exc:
             raise RetryableWriteError(f"InfluxDB unreachable: {exc!r}") from exc
-        if resp.status_code != 200:
+        if resp.status_code in (401, 403):
+            # A write-only user may not create databases; the write itself will tell whether
+            # the database exists.
+            log.warning("cannot CREATE DATABASE %s (%d); assuming it exists",
+                        self.database, resp.status_code)
+        elif resp.status_code != 200:
             raise RetryableWriteError(
                 f"CREATE DATABASE answered {resp.status_code}: {resp.text[:200]}"
             )

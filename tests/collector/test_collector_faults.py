@@ -54,6 +54,24 @@ def test_broker_restart_mid_stream_loses_nothing(
     assert sample(collector, "heatwatch_collector_mqtt_disconnects_total") >= 1
 
 
+def test_starts_while_the_broker_is_down_and_connects_when_it_comes(
+    tmp_path: Path,
+    persistent_mosquitto: MosquittoServer,
+    influx: InfluxServer,
+    database: str,
+) -> None:
+    persistent_mosquitto.stop()
+    collector = Collector(collector_settings(tmp_path, persistent_mosquitto, influx, database))
+    collector.start()
+    try:
+        time.sleep(1.5)  # several failed connection attempts
+        assert not collector.source.connected
+        persistent_mosquitto.start()
+        assert collector.source.wait_connected(20), "never stops trying to connect"
+    finally:
+        collector.stop()
+
+
 def test_resubscribes_when_a_killed_broker_forgot_the_session(
     tmp_path: Path,
     persistent_mosquitto: MosquittoServer,
