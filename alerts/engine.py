@@ -113,8 +113,12 @@ class Engine:
             self._by_age.move_to_end(station, last=False)  # never heard of: oldest
         return window
 
-    def observe(self, reading: Reading) -> None:
-        """Fold one decoded reading in (O(1)); evaluation happens in :meth:`evaluate`."""
+    def observe(self, reading: Reading, received_at: float | None = None) -> None:
+        """Fold one decoded reading in (O(1)); evaluation happens in :meth:`evaluate`.
+
+        ``received_at`` (live service: arrival time on the engine's clock) decides liveness;
+        without it (replay) the reading's own time does.
+        """
         ts = reading.ts_ns / 1e9
         names = self.rules.fields
         if reading.kind is Kind.STATUS:
@@ -129,7 +133,7 @@ class Engine:
             self._zone(zone).observe(reading.station, reading.meter or "", float(temp))
             self._dirty_zones.add(zone)
         else:
-            self._window(reading.station).observe(ts, reading.fields)
+            self._window(reading.station).observe(ts, reading.fields, received_at)
             self._by_age.move_to_end(reading.station)
             self._dirty.add(reading.station)
 
@@ -281,7 +285,7 @@ class Engine:
         count = 0
         for station in self._by_age:
             window = self._windows[station]
-            last = max(window.last_ts if window.last_ts is not None else started, started)
+            last = max(window.seen_at if window.seen_at is not None else started, started)
             if now - last < p.silent_after_s:
                 break
             if now - last >= max(p.silent_intervals * window.report_interval_s, p.silent_after_s):
@@ -328,7 +332,7 @@ class Engine:
         floor = self._min_offline_timeout()
         for station in self._by_age:  # no copy: stepping never reorders _by_age
             window = self._windows[station]
-            last = window.last_ts if window.last_ts is not None else -math.inf
+            last = window.seen_at if window.seen_at is not None else -math.inf
             if now - max(last, self._resumed_at) < floor:
                 break
             self._offline(window, now, False, batch, events, stepped)

@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     next_attempt_at REAL NOT NULL, last_error TEXT, sent_at REAL
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS outbox_alert ON outbox(receiver, alert_id, status);
 CREATE TABLE IF NOT EXISTS maintenance (
     id INTEGER PRIMARY KEY AUTOINCREMENT, scope TEXT NOT NULL, target TEXT NOT NULL,
     starts_at REAL NOT NULL, ends_at REAL NOT NULL, reason TEXT NOT NULL,
@@ -320,11 +321,17 @@ class Store:
     # -- notification outbox ----------------------------------------------------------------
 
     def due(self, now: float, *, limit: int = 100) -> list[OutboxItem]:
-        """Pending notifications whose next attempt is due, oldest event first."""
+        """Pending notifications whose next attempt is due, oldest event first.
+
+        Only the oldest pending row per (receiver, alert) qualifies, so a resolved never
+        overtakes the firing it resolves while that one is backing off.
+        """
         with self._lock:
             rows = self._db.execute(
                 "SELECT key, receiver, event, ts, body, status, attempts, next_attempt_at,"
-                " last_error FROM outbox WHERE status='pending' AND next_attempt_at <= ?"
+                " last_error FROM outbox o WHERE status='pending' AND next_attempt_at <= ?"
+                " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.receiver=o.receiver"
+                " AND p.alert_id=o.alert_id AND p.status='pending' AND p.rowid < o.rowid)"
                 " ORDER BY ts, rowid LIMIT ?",
                 (now, limit),
             ).fetchall()
@@ -371,17 +378,6 @@ class Store:
             OutboxItem(k, r, EventKind(e), ts, alert_from_dict(json.loads(b)), s, n, nxt, err)
             for k, r, e, ts, b, s, n, nxt, err in rows
         ]
-
-    def blocked(self, key: str) -> bool:
-        """True if an older message of the same alert to the same receiver is still pending."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT 1 FROM outbox o, outbox me WHERE me.key=? AND o.receiver=me.receiver"
-                " AND o.alert_id=me.alert_id AND o.status='pending' AND o.rowid < me.rowid"
-                " LIMIT 1",
-                (key,),
-            ).fetchone()
-        return row is not None
 
     def keys(self, keys: Iterable[str]) -> set[str]:
         """Which of ``keys`` are already in the outbox (dedup stage)."""

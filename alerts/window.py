@@ -39,17 +39,27 @@ class StationWindow:
     design_flow: float | None = None
     history_fields: frozenset[str] = frozenset()
     history_len: int = 120
-    last_ts: float | None = None
+    last_ts: float | None = None  # newest reading time (the station's clock)
+    seen_at: float | None = None  # when the newest reading *arrived* (liveness)
     status_offline: bool = False
     status_ts: float | None = None
     fields: dict[str, FieldState] = field(default_factory=dict)
     history: dict[str, deque[tuple[float, float]]] = field(default_factory=dict)
 
-    def observe(self, ts: float, values: dict[str, FieldValue]) -> None:
-        """Fold one telemetry reading in; a reading also proves the station is back online."""
+    def observe(
+        self, ts: float, values: dict[str, FieldValue], seen_at: float | None = None
+    ) -> None:
+        """Fold one telemetry reading in; a reading also proves the station is back online.
+
+        ``seen_at`` is the arrival time (live service) and drives liveness, so a station whose
+        clock runs ten minutes slow is not "offline"; in replay it defaults to ``ts``.
+        """
+        arrived = ts if seen_at is None else seen_at
         if self.last_ts is None or ts >= self.last_ts:
             self.last_ts = ts
-        if self.status_offline and (self.status_ts is None or ts >= self.status_ts):
+        if self.seen_at is None or arrived >= self.seen_at:
+            self.seen_at = arrived
+        if self.status_offline and (self.status_ts is None or arrived >= self.status_ts):
             self.status_offline = False
         for name, value in values.items():
             state = self.fields.get(name)
@@ -77,7 +87,7 @@ class StationWindow:
         self.status_ts = ts
         if online:
             self.status_offline = False
-        elif self.last_ts is None or ts >= self.last_ts:
+        elif self.seen_at is None or ts >= self.seen_at:
             self.status_offline = True
 
     def number(self, name: str) -> float | None:

@@ -45,7 +45,6 @@ class DeliveryStats:
     sent: int = 0
     retried: int = 0
     failed: int = 0
-    waiting: int = 0  # held back behind an earlier message of the same alert
 
 
 class Dispatcher:
@@ -62,14 +61,10 @@ class Dispatcher:
         self.policy = policy or RetryPolicy()
 
     def run_once(self, now: float | None = None, *, limit: int = 100) -> DeliveryStats:
-        """Try every due notification once; per alert and receiver strictly in order, so a
-        resolved never overtakes the firing it resolves while that one is backing off."""
+        """Try each due notification once (per alert and receiver strictly in order)."""
         now = self.clock() if now is None else now
         stats = DeliveryStats()
         for item in self.store.due(now, limit=limit):
-            if self.store.blocked(item.key):
-                stats.waiting += 1
-                continue
             notifier = self.notifiers.get(item.receiver)
             if notifier is None:
                 self.store.mark_failed(item.key, f"no receiver named {item.receiver!r}")

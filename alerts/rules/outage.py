@@ -30,7 +30,7 @@ def offline_verdict(
     """
     if window.status_offline:
         return Verdict(Signal.FIRE, summary=f"station {window.station} reported offline")
-    last = window.last_ts
+    last = window.seen_at
     since = resumed_at if last is None else max(last, resumed_at)
     silent = now - since
     if silent >= offline_timeout(window, params):

@@ -131,3 +131,15 @@ def test_season_start_is_noticed_without_new_data(make_engine: EngineFactory) ->
     for minute in range(10, 14):  # 00:00-00:03 local on 1 September: season starts
         seen += [(e.alert.rule, e.kind.value) for e in engine.evaluate(before + minute * 60)]
     assert seen == [("pump_stopped", "pending"), ("pump_stopped", "firing")]
+
+
+def test_slow_station_clock_is_not_offline_when_arrival_is_known(
+    make_engine: EngineFactory, clock: Clock
+) -> None:
+    engine = make_engine(reg=registry("skewed"))
+    events = []
+    for t in range(0, 300, 10):
+        clock.now = T0 + t
+        engine.observe(healthy("skewed", T0 + t - 600), received_at=clock.now)  # 10 min slow
+        events += engine.evaluate(clock.now)
+    assert not [e for e in events if e.alert.rule == "station_offline"]

@@ -139,7 +139,7 @@ def test_resolved_waits_for_its_firing(make_engine: EngineFactory, clock: Clock,
     dispatcher.run_once(T0)  # firing: 503, backs off
     drive(engine, clock, [(0.5, [healthy("s1", T0 + 0.5)])])
     stats = dispatcher.run_once(T0 + 0.5)  # resolved is due but must not overtake
-    assert stats.waiting == 1 and stats.sent == 0
+    assert stats.sent == 0 and stats.retried == 0
     dispatcher.run_once(T0 + 1)
     dispatcher.run_once(T0 + 1)
     assert [b["status"] for b in receiver.bodies] == ["firing", "firing", "resolved"]
