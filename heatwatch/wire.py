@@ -166,9 +166,19 @@ def _text_excerpt(payload: bytes) -> str:
     return payload[: EXCERPT_CHARS * 4].decode("utf-8", "replace")[:EXCERPT_CHARS]
 
 
-def _value_excerpt(value: object, payload: bytes) -> str:
+def _value_excerpt(value: object, payload: bytes, lenient: bool) -> str:
     """The offending array element as JSON text, falling back to the raw payload's start.
-    (The stdlib writes NaN as ``NaN``, as the gateway sent it; orjson would write ``null``.)"""
+
+    orjson is fast but writes NaN as ``null`` and refuses lone surrogates and huge integers,
+    all of which only the lenient (stdlib) parse lets in; those documents are re-serialized
+    with the stdlib, which writes them back as the gateway sent them.
+    """
+    if not lenient:
+        try:
+            raw = orjson.dumps(value)
+        except orjson.JSONEncodeError:  # nested deeper than orjson writes
+            return _text_excerpt(payload)
+        return raw[: EXCERPT_CHARS * 4].decode("utf-8", "ignore")[:EXCERPT_CHARS]
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=True, separators=(",", ":"))
     except (ValueError, TypeError, RecursionError):
@@ -275,9 +285,11 @@ class Decoder:
             self._decode_status(out, topic, station, payload, now)
             return out
 
+        lenient = False
         try:
             doc = orjson.loads(payload)
         except orjson.JSONDecodeError as exc:
+            lenient = True
             # Python gateways write NaN/Infinity (json.dumps' default); parse those leniently so
             # the one non-finite value is rejected and the rest of the batch is kept.
             try:
@@ -313,7 +325,8 @@ class Decoder:
                 detail = f"[{i}] {bad.detail}" if batch else bad.detail
                 out.rejections.append(
                     Rejection(bad.reason, detail, topic, station,
-                              _value_excerpt(obj, payload), now, meter, _seq_of(obj))
+                              _value_excerpt(obj, payload, lenient), now, meter,
+                              _seq_of(obj))
                 )
         return out
 

@@ -136,10 +136,13 @@ def number_problem(name: str, value: object, lo: float, hi: float) -> Invalid:
     return Invalid(Reason.OUT_OF_RANGE, f"{name} {value} outside {lo:g}..{hi:g}")
 
 
+_JSON_TYPES = {bool: "boolean", int: "number", float: "number", str: "string", list: "array",
+               dict: "object", type(None): "null"}
+
+
 def json_type(value: object) -> str:
-    names = {bool: "boolean", int: "number", float: "number", str: "string", list: "array",
-             dict: "object", type(None): "null"}
-    return names.get(type(value), type(value).__name__)
+    """The JSON name of a decoded value's type, for rejection details."""
+    return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
 # -- timestamps -------------------------------------------------------------------------------

@@ -432,3 +432,19 @@ def test_custom_prefix() -> None:
     d = Decoder(prefix="dh-test", clock=lambda: CLOCK)
     assert len(d.decode("dh-test/S-01/telemetry", orjson.dumps(GOOD)).readings) == 1
     assert only_rejection(d.decode(TOPIC, orjson.dumps(GOOD))).reason is Reason.BAD_TOPIC
+
+
+def test_a_payload_full_of_junk_elements_rejects_each_one() -> None:
+    payload = b"[" + b"1," * 32700 + b"1]"
+    assert len(payload) <= 65536
+    decoded = decode(TOPIC, payload)
+    assert len(decoded.rejections) == 32701
+    assert {r.reason for r in decoded.rejections} == {Reason.NOT_AN_OBJECT}
+
+
+def test_excerpt_of_a_deeply_nested_element_falls_back_to_the_payload() -> None:
+    element = b"[" * 600 + b"]" * 600  # parseable, but deeper than orjson will write back
+    decoded = decode(TOPIC, b"[" + element + b"]")
+    (r,) = decoded.rejections
+    assert r.reason is Reason.NOT_AN_OBJECT
+    assert r.excerpt == "[" * 200
