@@ -63,7 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     scenarios = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml")))
     parser.add_argument(
         "-c", "--config", "--scenario", dest="scenario", type=str, default=None,
-        help=f"scenario YAML file or shipped name ({scenarios}); default normal_week",
+        help=f"scenario YAML file or shipped name ({scenarios}); without it: the "
+        "normal_week fleet in real time until stopped",
     )
     parser.add_argument("--seed", type=int, help="random seed (same seed -> same readings)")
     parser.add_argument("--stations", type=int, help="number of stations")
@@ -80,11 +81,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ground-truth", type=Path, help="JSONL file of injected faults")
     parser.add_argument("--write-registry", type=Path, metavar="PATH",
                         help="write the fleet's station registry YAML (then run unless --no-run)")
-    parser.add_argument("--no-run", action="store_true", help="only write outputs, do not run")
+    parser.add_argument("--no-run", "--registry-only", dest="no_run", action="store_true",
+                        help="only write outputs (registry), do not run")
     parser.add_argument("--output", type=Path, metavar="FILE",
                         help="write messages as JSON lines instead of publishing to MQTT")
-    parser.add_argument("--host", type=str, help="MQTT broker host")
-    parser.add_argument("--port", type=int, help="MQTT broker port")
+    parser.add_argument("--host", "--mqtt-host", dest="host", type=str, help="MQTT broker host")
+    parser.add_argument("--port", "--mqtt-port", dest="port", type=int, help="MQTT broker port")
     parser.add_argument("--batch", type=int, help="readings per payload (JSON array)")
 
 
@@ -116,6 +118,9 @@ def _overrides(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]
     if args.stations_per_gateway is not None:
         fleet["stations_per_gateway"] = args.stations_per_gateway
     t = block("time")
+    if args.scenario is None and not (args.realtime or args.fast or args.speed is not None):
+        # No scenario at all: a live fleet on the wall clock until stopped (heatwatch run).
+        t.update(mode="realtime", speed=None, duration=None)
     if args.realtime:
         t.update(mode="realtime", speed=None)
     elif args.speed is not None:

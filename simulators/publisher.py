@@ -126,6 +126,10 @@ class _Gateway:
         self.connected = threading.Event()
         self.client: mqtt.Client | None = None
         self.closing = False
+        self.lead_online = True  # what the retained status of the will's topic should say
+        self._ever_connected = False
+        self._reannounce = False
+        self.connects = 0  # successful connections, reconnects included
 
     def connect(self) -> None:
         cfg = self.cfg
@@ -153,6 +157,7 @@ class _Gateway:
         client.on_publish = self._on_publish
         self.permits = threading.BoundedSemaphore(self.max_inflight)
         self.connected.clear()
+        self._reannounce = False
         self.client = client
         try:
             client.connect_async(cfg.host, cfg.port, cfg.keepalive)
@@ -166,6 +171,11 @@ class _Gateway:
         if getattr(rc, "is_failure", False):
             log.warning("gateway %s: broker refused connection: %s", self.name, rc)
             return
+        if self._ever_connected:
+            # A dropped connection fired our will: the first station must be "online" again.
+            self._reannounce = True
+        self._ever_connected = True
+        self.connects += 1
         self.connected.set()
 
     def _on_disconnect(self, *_args: object) -> None:
@@ -177,6 +187,12 @@ class _Gateway:
             self.permits.release()
 
     def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        if topic == self.status_topics[0]:
+            self.lead_online = payload == b"online"
+        if self._reannounce:
+            self._reannounce = False
+            if self.lead_online and topic != self.status_topics[0]:
+                self.publish(self.status_topics[0], b"online", True)
         while not self.permits.acquire(timeout=5.0):
             if self.closing:
                 return
@@ -205,6 +221,7 @@ class _Gateway:
             sock.close()
         self.client = None
         self.connected.clear()
+        self._ever_connected = False  # the next connection is a new one, announced explicitly
 
     def drain(self, timeout: float) -> bool:
         """Wait until every message has been acknowledged."""

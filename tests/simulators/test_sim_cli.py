@@ -75,3 +75,12 @@ def test_bad_scenario_exits_2_with_a_precise_message(
     assert main(_args("-c", str(bad), "--no-run")) == 2
     err = capsys.readouterr().err
     assert "fleet.stations" in err and "reporting" in err
+
+
+def test_without_a_scenario_the_fleet_runs_live_until_stopped() -> None:
+    from simulators.cli import _overrides
+
+    live = _overrides(_args("--stations", "2"), {})["time"]
+    assert live == {"mode": "realtime", "speed": None, "duration": None}
+    assert "time" not in _overrides(_args("-c", "normal_week"), {})
+    assert _overrides(_args("--fast", "--duration", "1h"), {})["time"]["mode"] == "accelerated"

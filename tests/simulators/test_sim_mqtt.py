@@ -114,3 +114,37 @@ def test_accelerated_scenario_through_mosquitto_and_collector_into_influx(
     finally:
         watcher.close()
         collector.stop(timeout=10)
+
+
+def test_dropped_connection_fires_the_will_and_the_gateway_reannounces(
+    own_mosquitto: MosquittoServer,
+) -> None:
+    import socket
+
+    from sim_helpers import settings
+
+    s = settings(stations=2, fleet={"stations_per_gateway": 2}).model_copy(
+        update={"mqtt": SimulatorSettings.model_validate(
+            {"mqtt": {"host": own_mosquitto.host, "port": own_mosquitto.port,
+                      "prefix": PREFIX, "reconnect_min_delay": 0.2}}).mqtt})
+    sim = Simulation(s)
+    watcher = StatusWatcher(own_mosquitto)
+    assert watcher.ready.wait(10)
+    sink = MqttSink(sim.fleet.layout, s.mqtt, max_inflight=5)
+    try:
+        sink.send([sim.encoder.status(0, True), sim.encoder.status(1, True)])
+        assert sink.drain(10)
+        gw = sink.gateways[0]
+        assert gw.client is not None
+        sock = gw.client.socket()
+        assert isinstance(sock, socket.socket)
+        sock.shutdown(socket.SHUT_RDWR)  # the network drops; the broker fires the will
+        _wait(lambda: watcher.of("st-00001")[-1:] == [b"offline"], 20, "the will")
+        _wait(lambda: gw.connects == 2, 20, "reconnect")
+        _, data = sim.encode(sim.fleet.step())
+        sink.send(data)
+        _wait(lambda: watcher.of("st-00001")[-1:] == [b"online"], 10, "re-announced online")
+        assert watcher.of("st-00002") == [b"online"]
+    finally:
+        sink.close()
+        watcher.close()
