@@ -20,6 +20,7 @@ with the same series and timestamp.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import struct
@@ -71,8 +72,11 @@ class Spool:
         self.alarmed = False
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
+            self._lock_fd: int | None = self._lock()
             names = os.listdir(self.directory)
         except OSError as exc:
+            if isinstance(exc, SpoolError):
+                raise
             raise SpoolError(f"spool directory {self.directory}: {exc.strerror}") from exc
         self._segments: list[int] = sorted(
             int(m.group(1)) for n in names if (m := _NAME_RE.match(n))
@@ -82,6 +86,21 @@ class Spool:
         self._active: int | None = None  # segment this process appends to
         self._fd: int | None = None
         self.alarmed = self.fill_ratio >= alarm_ratio
+
+    def _lock(self) -> int:
+        """One process per spool directory: two appenders would interleave segment numbers and
+        replay each other's data. The kernel drops the lock when the process dies, SIGKILL
+        included, so a restart never finds a stale lock."""
+        fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(fd)
+            raise SpoolError(
+                f"spool directory {self.directory} is in use by another collector; "
+                "give each collector its own spool.dir"
+            ) from exc
+        return fd
 
     # -- introspection -------------------------------------------------------------------
     @property
@@ -243,3 +262,6 @@ class Spool:
 
     def close(self) -> None:
         self._close_active()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None

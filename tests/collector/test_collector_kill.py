@@ -4,7 +4,6 @@ then stops it cleanly with exit code 0."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -119,4 +118,4 @@ def _scenario(
     assert collector.terminate() == 0
     log = (tmp_path / "collector.log").read_text()
     assert "Traceback" not in log
-    assert os.listdir(tmp_path / "spool") == []
+    assert list((tmp_path / "spool").glob("seg-*.spool")) == [], "spool fully replayed"

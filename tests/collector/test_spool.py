@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from collector.spool import Spool, SpoolFull
+from collector.spool import Spool, SpoolError, SpoolFull
 
 
 def drain(spool: Spool, max_lines: int = 1000) -> list[str]:
@@ -38,15 +41,30 @@ def test_peek_without_commit_returns_the_same_chunk(tmp_path: Path) -> None:
     assert first.lines == again.lines == ["a v=1 1"]
 
 
-def test_survives_reopen_and_appends_after_old_data(tmp_path: Path) -> None:
-    spool = Spool(tmp_path, max_bytes=1 << 20)
-    spool.append(["a v=1 1", "a v=2 2"])
-    spool.append(["a v=3 3"])
-    # no close(): as after SIGKILL
+def test_survives_sigkill_and_appends_after_old_data(tmp_path: Path) -> None:
+    child = (
+        "import os, signal, sys\n"
+        "from collector.spool import Spool\n"
+        "s = Spool(sys.argv[1], max_bytes=1 << 20)\n"
+        "s.append(['a v=1 1', 'a v=2 2'])\n"
+        "s.append(['a v=3 3'])\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", child, str(tmp_path)], cwd=repo, check=False)
+    assert proc.returncode == -signal.SIGKILL
     reopened = Spool(tmp_path, max_bytes=1 << 20)
-    assert reopened.pending_bytes == spool.size_bytes
+    assert reopened.pending_bytes > 0
     reopened.append(["a v=4 4"])
     assert drain(reopened) == ["a v=1 1", "a v=2 2", "a v=3 3", "a v=4 4"]
+
+
+def test_one_process_per_directory(tmp_path: Path) -> None:
+    first = Spool(tmp_path, max_bytes=1 << 20)
+    with pytest.raises(SpoolError, match="in use by another collector"):
+        Spool(tmp_path, max_bytes=1 << 20)
+    first.close()
+    Spool(tmp_path, max_bytes=1 << 20).close()
 
 
 def test_size_bound_raises_spool_full_and_writes_nothing(tmp_path: Path) -> None:
