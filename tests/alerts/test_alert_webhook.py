@@ -2,51 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
-from alert_helpers import T0, Clock, EngineFactory, drive, healthy
+from alert_helpers import T0, Clock, EngineFactory, Receiver, drive, healthy
 
 from alerts.notify.dispatcher import Dispatcher, RetryPolicy
 from alerts.notify.webhook import WebhookConfig, WebhookNotifier
 from alerts.store import Store
 from heatwatch.servers import free_port
-
-
-class Receiver:
-    """A loopback HTTP server that answers with scripted status codes (200 once exhausted)."""
-
-    def __init__(self) -> None:
-        self.codes: list[int] = []
-        self.bodies: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers["Content-Length"])
-                receiver.bodies.append(json.loads(self.rfile.read(length)))
-                receiver.headers.append(dict(self.headers))
-                code = receiver.codes.pop(0) if receiver.codes else 200
-                self.send_response(code)
-                self.end_headers()
-                self.wfile.write(b"nope" if code >= 400 else b"ok")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

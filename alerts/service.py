@@ -1,0 +1,222 @@
+"""``heatwatch alerts``: the live loop around the engine.
+
+Three threads, each with one job, so a slow webhook never delays evaluation and a flood of
+readings never delays a page:
+
+* paho's network thread only timestamps each message (arrival time = liveness) and queues it;
+* the engine thread decodes, observes, and evaluates every ``evaluate_interval_s`` - the engine
+  is single-threaded by design, so nothing else touches it;
+* the delivery thread drains the SQLite outbox (webhooks, with retry) and the event log
+  (InfluxDB ``alert_events``) through its own store connection.
+
+The subscription is a clean, non-persistent QoS 1 session: the engine keeps no per-reading
+state on disk, so a backlog replayed after a restart would only be stale. Retained ``status``
+messages arrive on subscribe and tell the engine at once which gateways are offline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import signal
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client import Counter
+
+from alerts.config import load_rules
+from alerts.engine import Engine
+from alerts.notify.base import Notifier
+from alerts.notify.dispatcher import Dispatcher
+from alerts.notify.influx import AlertEventSink, SinkError
+from alerts.notify.webhook import WebhookNotifier
+from alerts.settings import AlertsSettings
+from alerts.store import Store
+from heatwatch.registry import load_registry
+from heatwatch.wire import Decoder
+
+__all__ = ["AlertsService"]
+
+log = logging.getLogger(__name__)
+
+READINGS = Counter("heatwatch_alert_readings_total", "Readings observed by the alert engine")
+REJECTED = Counter("heatwatch_alert_rejected_total", "Messages the alert engine could not decode")
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    topic: str
+    payload: bytes
+    received_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Connection:
+    connected: bool
+    at: float
+
+
+class AlertsService:
+    def __init__(
+        self, settings: AlertsSettings, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        rules = load_rules(settings.rules)
+        self.store = Store(settings.state_db)
+        self.engine = Engine(
+            rules, self.store, clock, registry=load_registry(settings.registry),
+            receivers=tuple(settings.notifications.webhooks),
+        )
+        self.decoder = Decoder(
+            prefix=settings.mqtt.prefix, max_future_s=settings.max_future_s, clock=clock
+        )
+        self.inbox: queue.SimpleQueue[_Message | _Connection] = queue.SimpleQueue()
+        self.connected = threading.Event()
+        self._stop = threading.Event()
+        self._client = self._make_client()
+
+    # -- MQTT (network thread) -------------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        s = self.settings.mqtt
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=s.client_id,
+                             clean_session=True)
+        client.suppress_exceptions = True  # a callback error must not stop reconnecting
+        client.reconnect_delay_set(
+            s.reconnect_min_delay,  # type: ignore[arg-type]
+            s.reconnect_max_delay,  # type: ignore[arg-type]
+        )
+        if s.username is not None:
+            client.username_pw_set(s.username, s.password.get_secret_value() if s.password
+                                   else None)
+        if s.tls:
+            client.tls_set(
+                ca_certs=str(s.ca_file) if s.ca_file else None,
+                certfile=str(s.cert_file) if s.cert_file else None,
+                keyfile=str(s.key_file) if s.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
+                    properties: Any) -> None:
+        if reason.is_failure:
+            log.warning("MQTT broker refused the connection: %s", reason)
+            return
+        prefix = self.settings.mqtt.prefix
+        client.subscribe([(f"{prefix}/+/telemetry", 1), (f"{prefix}/+/meter/+", 1),
+                          (f"{prefix}/+/status", 1)])
+        self.inbox.put(_Connection(True, self.clock()))
+        self.connected.set()
+        log.info("alert engine connected to MQTT %s:%d", self.settings.mqtt.host,
+                 self.settings.mqtt.port)
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
+                       properties: Any) -> None:
+        self.connected.clear()
+        self.inbox.put(_Connection(False, self.clock()))
+        if not self._stop.is_set():
+            log.warning("alert engine lost MQTT (%s); reconnecting", reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        self.inbox.put(_Message(msg.topic, bytes(msg.payload), self.clock()))
+
+    # -- engine thread ---------------------------------------------------------------------
+
+    def handle(self, item: _Message | _Connection) -> None:
+        if isinstance(item, _Connection):
+            self.engine.observe_input(item.connected, item.at)
+            return
+        decoded = self.decoder.decode(item.topic, item.payload)
+        for reading in decoded.readings:
+            self.engine.observe(reading, item.received_at)
+        READINGS.inc(len(decoded.readings))
+        if decoded.rejections:
+            REJECTED.inc(len(decoded.rejections))
+
+    def run(self) -> int:
+        """Run until :meth:`stop`; returns the exit code."""
+        s = self.settings
+        self._client.connect_async(s.mqtt.host, s.mqtt.port, keepalive=s.mqtt.keepalive)
+        self._client.loop_start()
+        delivery = threading.Thread(target=self._deliver_loop, name="alerts-delivery",
+                                    daemon=True)
+        delivery.start()
+        next_eval = self.clock()
+        try:
+            while not self._stop.is_set():
+                now = self.clock()
+                if now >= next_eval:  # evaluation is never starved by a busy inbox
+                    self.engine.evaluate(now)
+                    next_eval = now + s.evaluate_interval_s
+                    continue
+                with contextlib.suppress(queue.Empty):
+                    self.handle(self.inbox.get(timeout=min(next_eval - now, 0.5)))
+        finally:
+            self._stop.set()
+            self._client.disconnect()
+            self._client.loop_stop()
+            delivery.join(timeout=30)
+            self.store.close()
+        return 0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run_forever(self) -> int:
+        """:meth:`run` with SIGTERM/SIGINT stopping it cleanly."""
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            log.info("signal %d: stopping", signum)
+            self.stop()
+
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            return self.run()
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+    # -- delivery thread -------------------------------------------------------------------
+
+    def _deliver_loop(self) -> None:
+        s = self.settings
+        store = Store(s.state_db)
+        notifiers: dict[str, Notifier] = {
+            name: WebhookNotifier(name, cfg) for name, cfg in s.notifications.webhooks.items()
+        }
+        dispatcher = Dispatcher(store, notifiers, self.clock, s.notifications.retry)
+        sink = (
+            AlertEventSink(s.influx.url, s.influx.database, timeout=s.influx.timeout)
+            if s.write_events else None
+        )
+        try:
+            while True:
+                stopping = self._stop.wait(s.notifications.interval_s)
+                while dispatcher.run_once().sent:  # keep going while there is a backlog
+                    pass
+                if sink is not None:
+                    try:
+                        sink.drain(store)
+                    except SinkError as exc:
+                        log.warning("alert_events not written yet: %s", exc)
+                if stopping:
+                    return
+        finally:
+            for notifier in notifiers.values():
+                notifier.close()
+            if sink is not None:
+                sink.close()
+            store.close()

@@ -1,0 +1,73 @@
+"""Settings of the ``heatwatch alerts`` service (``alerts/alerts.sample.yaml`` is the reference).
+
+The rules themselves live in their own file (``rules:``, reference ``alerts/rules.sample.yaml``)
+because operators tune rules far more often than they move brokers, and a rules file can be
+checked on its own with ``heatwatch rules check``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from alerts.notify.dispatcher import RetryPolicy
+from alerts.notify.webhook import WebhookConfig
+from heatwatch.settings import HeatwatchSettings, InfluxSettings, MqttSettings, load_settings
+
+__all__ = ["DEFAULT_CLIENT_ID", "AlertsSettings", "NotifySettings", "load_alerts_settings"]
+
+# Not the collector's id: sharing a client id makes the broker kick one of the two services.
+DEFAULT_CLIENT_ID = "heatwatch-alerts"
+
+
+class NotifySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    webhooks: dict[str, WebhookConfig] = {}
+    retry: RetryPolicy = RetryPolicy()
+    interval_s: float = Field(default=1.0, gt=0, description="how often the outbox is drained")
+
+
+class AlertsSettings(HeatwatchSettings):
+    """Everything ``heatwatch alerts`` reads from its YAML file and ``HEATWATCH_*``."""
+
+    mqtt: MqttSettings = MqttSettings.model_validate({"client_id": DEFAULT_CLIENT_ID})
+    influx: InfluxSettings = InfluxSettings.model_validate({})
+    rules: Path | None = None
+    registry: Path | None = None
+    state_db: Path = Path("run/alerts.db")
+    evaluate_interval_s: float = Field(default=1.0, gt=0, le=60)
+    write_events: bool = True
+    max_future_s: float = Field(default=300.0, gt=0)
+    notifications: NotifySettings = NotifySettings()
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    @field_validator("rules", "registry")
+    @classmethod
+    def _exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"file {value} does not exist")
+        return value
+
+    @model_validator(mode="after")
+    def _v1_for_events(self) -> AlertsSettings:
+        if self.write_events and self.influx.transport != "v1":
+            raise ValueError("write_events needs influx.transport v1 (the /write API)")
+        return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _alerts_client_id(cls, data: Any) -> Any:
+        """An ``mqtt`` block without ``client_id`` gets the alert service's, not the generic."""
+        if isinstance(data, dict):
+            mqtt = data.get("mqtt")
+            if isinstance(mqtt, dict) and "client_id" not in mqtt:
+                data = {**data, "mqtt": {**mqtt, "client_id": DEFAULT_CLIENT_ID}}
+        return data
+
+
+def load_alerts_settings(path: Path | str | None = None, **overrides: Any) -> AlertsSettings:
+    """Load and validate; raises :class:`heatwatch.settings.ConfigError` with key paths."""
+    return load_settings(AlertsSettings, path, **overrides)
