@@ -32,6 +32,9 @@ def main(args: argparse.Namespace) -> int:
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # httpx logs every request at INFO: one line per batch is not "a low rate".
+    for noisy in ("httpx", "httpcore", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     # Imported here so that a config error is reported without importing paho/influx clients.
     from collector.service import Collector
     from collector.spool import SpoolError

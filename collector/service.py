@@ -102,6 +102,13 @@ class Collector:
         m = self.settings.metrics
         self.metrics_port = self.metrics.serve(m.host, m.port)
         self._update_spool_gauges()
+        ix = self.settings.influx
+        target = ix.database if ix.transport == "v1" else f"{ix.org}/{ix.bucket}"
+        log.info(
+            "collector starting: InfluxDB %s %s (%s), spool %s, metrics %s",
+            ix.transport, ix.url, target, self.spool.directory,
+            f"http://{m.host}:{self.metrics_port}/metrics" if self.metrics_port else "off",
+        )
         if self.spool:
             log.info("spool %s holds %d bytes from before: replaying first",
                      self.spool.directory, self.spool.pending_bytes)
