@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 from alerts.config import RuleParams, RulesConfig
+from alerts.fleet import Fleet
 from alerts.lifecycle import Subject, emit, step
 from alerts.model import (
     GLOBAL_SUBJECT,
@@ -40,9 +40,9 @@ from alerts.rules.outage import offline_verdict
 from alerts.rules.pipeline import InputState, pipeline_verdict
 from alerts.rules.temperature import zone_cold_verdict
 from alerts.store import Batch, MaintenanceWindow, Store
-from alerts.window import StationWindow, ZoneAggregate
+from alerts.window import StationWindow
 from heatwatch.registry import Registry
-from heatwatch.wire import Kind, Reading
+from heatwatch.wire import Reading
 
 __all__ = ["Clock", "Engine"]
 
@@ -72,46 +72,16 @@ class Engine:
         self.router = Router(
             rules.inhibit, tuple(receivers), rules.repeat_interval_s, self._open_alert
         )
-        self._windows: dict[str, StationWindow] = {}
-        self._by_age: OrderedDict[str, None] = OrderedDict()  # oldest last reading first
-        self._zones: dict[str, ZoneAggregate] = {}
-        self._dirty: set[str] = set()
-        self._dirty_zones: set[str] = set()
+        self.fleet = Fleet(rules, self.registry)
         self._tracks: dict[Key, Track] = {}
         self._by_id: dict[str, Key] = {}
         self._input = InputState()
         self._data_version = -1
         self._started_at: float | None = None
         self._resumed_at = -math.inf
-        self._last_sweep = -math.inf
-        self._last_eval: float | None = None
-        self._sweep: list[str] = []  # stations in round-robin sweep order
-        self._sweep_pos = 0
-        history = frozenset({rules.fields.static_pressure, rules.fields.tank_level})
-        self._history_fields = history
-        for station in self.registry:
-            self._window(station.id)
         self._restore()
 
     # -- input ------------------------------------------------------------------------------
-
-    def _window(self, station: str) -> StationWindow:
-        window = self._windows.get(station)
-        if window is None:
-            info = self.registry.get(station)
-            window = StationWindow(
-                station=station,
-                zone=self.registry.zone_of(station),
-                report_interval_s=info.report_interval_s if info else 10.0,
-                design_flow=info.design_flow if info else None,
-                history_fields=self._history_fields,
-                history_len=self.rules.history_len,
-            )
-            self._windows[station] = window
-            self._sweep.append(station)
-            self._by_age[station] = None
-            self._by_age.move_to_end(station, last=False)  # never heard of: oldest
-        return window
 
     def observe(self, reading: Reading, received_at: float | None = None) -> None:
         """Fold one decoded reading in (O(1)); evaluation happens in :meth:`evaluate`.
@@ -119,41 +89,17 @@ class Engine:
         ``received_at`` (live service: arrival time on the engine's clock) decides liveness;
         without it (replay) the reading's own time does.
         """
-        ts = reading.ts_ns / 1e9
-        names = self.rules.fields
-        if reading.kind is Kind.STATUS:
-            status = reading.fields.get(names.status, reading.fields.get("online"))
-            online = status if isinstance(status, bool) else str(status).lower() != "offline"
-            self.observe_status(reading.station, online, ts)
-        elif reading.kind is Kind.METER:
-            temp = reading.fields.get(names.indoor_temp)
-            if isinstance(temp, bool) or not isinstance(temp, int | float):
-                return
-            zone = self.registry.zone_of(reading.station)
-            self._zone(zone).observe(reading.station, reading.meter or "", float(temp))
-            self._dirty_zones.add(zone)
-        else:
-            self._window(reading.station).observe(ts, reading.fields, received_at)
-            self._by_age.move_to_end(reading.station)
-            self._dirty.add(reading.station)
+        self.fleet.observe(reading, received_at)
 
     def observe_status(self, station: str, online: bool, ts: float) -> None:
         """Retained status / last will: ``offline`` fires station_offline at once."""
-        self._window(station).set_status(online, ts)
-        self._dirty.add(station)
+        self.fleet.observe_status(station, online, ts)
 
     def observe_input(self, connected: bool, ts: float) -> None:
         """The service reports its broker connection; a long disconnect is pipeline_down."""
         if connected != self._input.connected:
             self._input.connected = connected
             self._input.changed_at = ts
-
-    def _zone(self, zone: str) -> ZoneAggregate:
-        agg = self._zones.get(zone)
-        if agg is None:
-            params = self.rules.params_for(zone).zone_cold
-            agg = self._zones[zone] = ZoneAggregate(zone, params.standard_c, params.critical_c)
-        return agg
 
     # -- acks and maintenance ---------------------------------------------------------------
 
@@ -218,44 +164,25 @@ class Engine:
         in_grace = now < self._started_at + self.rules.pipeline.startup_grace_s
         hold_offline = input_down or in_grace
 
-        self._sweep_slice(now)
-        for station in self._dirty:
-            self._evaluate_station(self._windows[station], now, hold_offline, batch, events,
+        fleet = self.fleet
+        fleet.sweep_slice(now)
+        for station in fleet.dirty:
+            self._evaluate_station(fleet.windows[station], now, hold_offline, batch, events,
                                    stepped)
         if not hold_offline:
             self._scan_offline(now, batch, events, stepped)
-        for zone in self._dirty_zones:
+        for zone in fleet.dirty_zones:
             rs = self.rules.params_for(zone)
             if rs.zone_cold.enabled:
-                verdict = zone_cold_verdict(now, self._zones[zone], rs)
+                verdict = zone_cold_verdict(now, fleet.zones[zone], rs)
                 subject = Subject(ZONE_COLD, zone, Scope.ZONE, zone=zone)
                 self._step(subject, verdict, now, rs.zone_cold, batch, events, stepped)
-        self._dirty.clear()
-        self._dirty_zones.clear()
+        fleet.dirty.clear()
+        fleet.dirty_zones.clear()
 
         self._advance_rest(now, batch, events, stepped)
         self.store.commit(batch)
         return events
-
-    def _sweep_slice(self, now: float) -> None:
-        """Re-check a round-robin slice of clean stations, the whole fleet per full_sweep_s.
-
-        Clock-driven conditions (season start, night setback, a station that stops changing)
-        need re-evaluation without new data; slicing keeps that cost flat instead of a spike
-        of 20,000 stations once a minute.
-        """
-        period = self.rules.full_sweep_s
-        last = self._last_eval if self._last_eval is not None else now - period
-        self._last_eval = now
-        elapsed = max(0.0, now - last)
-        n = len(self._sweep)
-        quota = min(n, math.ceil(n * elapsed / period))
-        for _ in range(quota):
-            self._dirty.add(self._sweep[self._sweep_pos % n])
-            self._sweep_pos = (self._sweep_pos + 1) % n
-        if now - self._last_sweep >= period:
-            self._last_sweep = now
-            self._dirty_zones.update(self._zones)
 
     def _evaluate_pipeline(
         self, now: float, batch: Batch, events: list[AlertEvent], stepped: set[Key]
@@ -265,34 +192,15 @@ class Engine:
         if not p.enabled:
             return False
         was_open = self._open_alert(PIPELINE, GLOBAL_SUBJECT) is not None
-        verdict = pipeline_verdict(now, self._input, self._count_silent(now), len(self._windows), p)
+        started = self._started_at if self._started_at is not None else now
+        silent = self.fleet.count_silent(now, p, started)
+        verdict = pipeline_verdict(now, self._input, silent, len(self.fleet), p)
         subject = Subject(PIPELINE, GLOBAL_SUBJECT, Scope.GLOBAL)
         self._step(subject, verdict, now, p, batch, events, stepped)
         is_open = self._open_alert(PIPELINE, GLOBAL_SUBJECT) is not None
         if was_open and not is_open:
             self._resumed_at = now  # offline timers restart: the silence was not theirs
         return is_open or not self._input.connected
-
-    def _count_silent(self, now: float) -> int:
-        """Stations silent for longer than their pipeline threshold, oldest first.
-
-        Stops counting once the fire threshold is reached, so a total outage costs
-        O(threshold), not O(fleet), per evaluation.
-        """
-        p = self.rules.pipeline
-        need = math.ceil(p.silent_share * len(self._windows))
-        started = self._started_at if self._started_at is not None else now
-        count = 0
-        for station in self._by_age:
-            window = self._windows[station]
-            last = max(window.seen_at if window.seen_at is not None else started, started)
-            if now - last < p.silent_after_s:
-                break
-            if now - last >= max(p.silent_intervals * window.report_interval_s, p.silent_after_s):
-                count += 1
-                if count >= need:
-                    break
-        return count
 
     def _evaluate_station(
         self, window: StationWindow, now: float, hold_offline: bool,
@@ -330,11 +238,7 @@ class Engine:
         self, now: float, batch: Batch, events: list[AlertEvent], stepped: set[Key]
     ) -> None:
         floor = self._min_offline_timeout()
-        for station in self._by_age:  # no copy: stepping never reorders _by_age
-            window = self._windows[station]
-            last = window.seen_at if window.seen_at is not None else -math.inf
-            if now - max(last, self._resumed_at) < floor:
-                break
+        for window in self.fleet.silent_since(now, floor, self._resumed_at):
             self._offline(window, now, False, batch, events, stepped)
 
     def _min_offline_timeout(self) -> float:
@@ -435,4 +339,4 @@ class Engine:
                                       verdict=Verdict(signal))
             self._by_id[alert.id] = key
             if alert.station is not None and alert.state is not AlertState.RESOLVED:
-                self._window(alert.station)
+                self.fleet.window(alert.station)

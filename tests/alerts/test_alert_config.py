@@ -93,3 +93,26 @@ def test_unreadable_and_not_yaml(tmp_path: Path) -> None:
         load_rules(tmp_path / "missing.yaml")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_rules(write(tmp_path, "defaults: [\n"))
+
+
+SERVICE_SAMPLE = Path(__file__).parents[2] / "alerts" / "alerts.sample.yaml"
+
+
+def test_service_sample_is_the_defaults() -> None:
+    from alerts.settings import AlertsSettings, load_alerts_settings
+
+    assert load_alerts_settings(SERVICE_SAMPLE).model_dump() == AlertsSettings().model_dump()
+
+
+def test_service_settings_checks(tmp_path: Path) -> None:
+    from alerts.settings import load_alerts_settings
+
+    own = load_alerts_settings(None, mqtt={"host": "broker"})
+    assert own.mqtt.client_id == "heatwatch-alerts"  # not the generic id other services use
+    with pytest.raises(ConfigError, match="write_events"):
+        load_alerts_settings(None, influx={"transport": "v2", "org": "o", "bucket": "b",
+                                           "token": "t"})
+    with pytest.raises(ConfigError, match="rules"):
+        load_alerts_settings(None, rules=tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match=r"notifications\.webhooks\.x\.url"):
+        load_alerts_settings(None, notifications={"webhooks": {"x": {"url": "ftp://nope"}}})
