@@ -83,3 +83,14 @@ def test_tank_draining(make_engine: EngineFactory, clock: Clock) -> None:
     # needs half a 900 s window of samples before judging, then 300 s sustained
     assert [k for _, _, k in events] == ["pending", "firing"]
     assert events[0][0] == 480 and events[1][0] == 780
+
+
+def test_makeup_surge_keep_firing_bridges_a_dip(make_engine: EngineFactory,
+                                                clock: Clock) -> None:
+    rules = quiet_rules(defaults={"makeup_surge": {"for_s": 0, "keep_firing_for_s": 300}})
+    engine = make_engine(rules)
+    plan = {0: 0.3, 60: 0.05, 180: 0.3, 240: 0.05, 480: 0.05, 540: 0.05}
+    script = [(t, [healthy("s1", T0 + t, makeup_flow=m)]) for t, m in plan.items()]
+    events = [e for e in drive(engine, clock, script) if e[1] == "makeup_surge"]
+    # the dip at 60-180 is bridged; the clear from 240 lasts 300 s -> resolved at 540
+    assert events == [(0, "makeup_surge", "firing"), (540, "makeup_surge", "resolved")]
