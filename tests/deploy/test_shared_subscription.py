@@ -1,0 +1,139 @@
+"""Scale-out (docs/scaling.md): three collector processes in one MQTT shared-subscription group
+on the real Mosquitto. Every reading is stored exactly once and each collector takes a share.
+
+"Exactly once" is checked from both ends: InfluxDB holds every reading (none lost), and the
+collectors' ``readings_stored`` counters add up to the number published (a reading handed to
+two collectors would be counted twice; InfluxDB alone cannot show that, since rewriting a point
+overwrites it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import paho.mqtt.client as mqtt
+import pytest
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+
+from heatwatch.servers import InfluxServer, MosquittoServer, free_port
+
+pytestmark = pytest.mark.servers
+ROOT = Path(__file__).resolve().parents[2]
+COLLECTORS = 3
+MESSAGES = 900
+STATIONS = 30
+_STORED = re.compile(r"^heatwatch_collector_readings_stored_total (\S+)$", re.M)
+_CONNECTS = re.compile(r"^heatwatch_collector_mqtt_connects_total (\S+)$", re.M)
+
+
+def _config(tmp: Path, i: int, broker: MosquittoServer, influx: InfluxServer, db: str,
+            port: int) -> Path:
+    from collector.config import CollectorSettings
+
+    cfg: dict[str, Any] = {
+        "mqtt": {"host": broker.host, "port": broker.port, "client_id": f"shared-collector-{i}"},
+        "influx": {"url": influx.url, "database": db},
+        "batch": {"flush_interval": 0.2},
+        "spool": {"dir": str(tmp / f"spool-{i}")},
+        "dead_letter": {"file": str(tmp / f"rejected-{i}.jsonl"), "publish": False},
+        "metrics": {"host": "127.0.0.1", "port": port, "log_interval": 5.0},
+    }
+    # The group key moved from batch.shared_group to subscription.shared_group; follow the code.
+    if "subscription" in CollectorSettings.model_fields:
+        cfg["subscription"] = {"shared_group": "collectors"}
+    else:
+        cfg["batch"]["shared_group"] = "collectors"
+    path = tmp / f"collector-{i}.yaml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return path
+
+
+def _metric(port: int, pattern: re.Pattern[str]) -> float:
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return -1.0
+    m = pattern.search(text)
+    return float(m.group(1)) if m else 0.0
+
+
+@pytest.fixture
+def collectors(
+    tmp_path: Path, own_mosquitto: MosquittoServer, influx: InfluxServer, database: str
+) -> Iterator[list[int]]:
+    ports = [free_port() for _ in range(COLLECTORS)]
+    procs = []
+    logs = []
+    for i, port in enumerate(ports):
+        cfg = _config(tmp_path, i, own_mosquitto, influx, database, port)
+        log = (tmp_path / f"collector-{i}.log").open("wb")
+        logs.append(log)
+        procs.append(subprocess.Popen([sys.executable, "-m", "collector", "-c", str(cfg)],
+                                      cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                      env={**os.environ, "PYTHONUNBUFFERED": "1"}))
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not all(
+            _metric(p, _CONNECTS) >= 1 for p in ports
+        ):
+            assert all(p.poll() is None for p in procs), "a collector exited at start"
+            time.sleep(0.2)
+        assert all(_metric(p, _CONNECTS) >= 1 for p in ports), "collectors did not connect"
+        time.sleep(0.5)  # SUBACK round trip after the connect
+        yield ports
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        for log in logs:
+            log.close()
+
+
+def test_three_collectors_split_the_load_and_store_everything_once(
+    collectors: list[int], own_mosquitto: MosquittoServer, influx: InfluxServer, database: str
+) -> None:
+    pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="shared-pub", protocol=mqtt.MQTTv5)
+    pub.max_inflight_messages_set(200)
+    pub.connect(own_mosquitto.host, own_mosquitto.port)
+    pub.loop_start()
+    t0 = int(time.time() * 1000) - 600_000
+    infos = []
+    for k in range(MESSAGES):
+        station = f"st-{k % STATIONS:03d}"
+        doc = {"ts": t0 + k, "seq": k // STATIONS + 1, "supply_temp": 60.0 + k % 7,
+               "return_temp": 40.0, "pump_running": True}
+        infos.append(pub.publish(f"heat/{station}/telemetry", orjson.dumps(doc), qos=1))
+    for info in infos:
+        info.wait_for_publish(30)
+    pub.disconnect()
+    pub.loop_stop()
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if influx.count("telemetry", "supply_temp", db=database) >= MESSAGES and sum(
+            _metric(p, _STORED) for p in collectors
+        ) >= MESSAGES:
+            break
+        time.sleep(0.3)
+    time.sleep(1.0)  # anything extra (a duplicate) would arrive now
+    per_collector = [_metric(p, _STORED) for p in collectors]
+    print(f"readings stored per collector: {per_collector}")
+    assert influx.count("telemetry", "supply_temp", db=database) == MESSAGES
+    assert sum(per_collector) == MESSAGES, per_collector
+    assert all(n > 0 for n in per_collector), per_collector
