@@ -30,10 +30,11 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from alerts.config import load_rules
 from alerts.engine import Engine
+from alerts.model import AlertState, Severity
 from alerts.notify.base import Notifier
 from alerts.notify.dispatcher import Dispatcher
 from alerts.notify.influx import AlertEventSink, SinkError
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 
 READINGS = Counter("heatwatch_alert_readings_total", "Readings observed by the alert engine")
 REJECTED = Counter("heatwatch_alert_rejected_total", "Messages the alert engine could not decode")
+EVALUATE = Histogram("heatwatch_alert_evaluate_seconds", "Duration of one engine evaluation")
+FIRING = Gauge("heatwatch_alerts_firing", "Alerts firing now", ["severity"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +152,8 @@ class AlertsService:
     def run(self) -> int:
         """Run until :meth:`stop`; returns the exit code."""
         s = self.settings
+        if s.metrics.port:
+            start_http_server(s.metrics.port, addr=s.metrics.host)
         self._client.connect_async(s.mqtt.host, s.mqtt.port, keepalive=s.mqtt.keepalive)
         self._client.loop_start()
         delivery = threading.Thread(target=self._deliver_loop, name="alerts-delivery",
@@ -159,7 +164,9 @@ class AlertsService:
             while not self._stop.is_set():
                 now = self.clock()
                 if now >= next_eval:  # evaluation is never starved by a busy inbox
-                    self.engine.evaluate(now)
+                    with EVALUATE.time():
+                        self.engine.evaluate(now)
+                    self._count_firing()
                     next_eval = now + s.evaluate_interval_s
                     continue
                 with contextlib.suppress(queue.Empty):
@@ -174,6 +181,14 @@ class AlertsService:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def _count_firing(self) -> None:
+        counts = dict.fromkeys(Severity, 0)
+        for alert in self.engine.open_alerts():
+            if alert.state is AlertState.FIRING:
+                counts[alert.severity] += 1
+        for severity, n in counts.items():
+            FIRING.labels(severity.value).set(n)
 
     def run_forever(self) -> int:
         """:meth:`run` with SIGTERM/SIGINT stopping it cleanly."""

@@ -16,7 +16,13 @@ from alerts.notify.dispatcher import RetryPolicy
 from alerts.notify.webhook import WebhookConfig
 from heatwatch.settings import HeatwatchSettings, InfluxSettings, MqttSettings, load_settings
 
-__all__ = ["DEFAULT_CLIENT_ID", "AlertsSettings", "NotifySettings", "load_alerts_settings"]
+__all__ = [
+    "DEFAULT_CLIENT_ID",
+    "AlertsSettings",
+    "MetricsSettings",
+    "NotifySettings",
+    "load_alerts_settings",
+]
 
 # Not the collector's id: sharing a client id makes the broker kick one of the two services.
 DEFAULT_CLIENT_ID = "heatwatch-alerts"
@@ -28,6 +34,15 @@ class NotifySettings(BaseModel):
     webhooks: dict[str, WebhookConfig] = {}
     retry: RetryPolicy = RetryPolicy()
     interval_s: float = Field(default=1.0, gt=0, description="how often the outbox is drained")
+
+
+class MetricsSettings(BaseModel):
+    """Prometheus endpoint of the service; port 0 turns it off."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=9102, ge=0, le=65535)
 
 
 class AlertsSettings(HeatwatchSettings):
@@ -42,6 +57,7 @@ class AlertsSettings(HeatwatchSettings):
     write_events: bool = True
     max_future_s: float = Field(default=300.0, gt=0)
     notifications: NotifySettings = NotifySettings()
+    metrics: MetricsSettings = MetricsSettings()
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
     @field_validator("rules", "registry")

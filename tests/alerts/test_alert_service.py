@@ -65,6 +65,7 @@ def test_power_loss_end_to_end(tmp_path: Path, mosquitto: MosquittoServer,
         "state_db": str(tmp_path / "alerts.db"),
         "evaluate_interval_s": 0.2,
         "notifications": {"webhooks": {"oncall": {"url": receiver.url}}, "interval_s": 0.1},
+        "metrics": {"port": 0},
     }))
     service = AlertsService(load_alerts_settings(config))
     thread = threading.Thread(target=service.run, daemon=True)
@@ -96,7 +97,7 @@ def test_retained_last_will_fires_offline_on_start(tmp_path: Path, mosquitto: Mo
         mqtt={"host": mosquitto.host, "port": mosquitto.port, "prefix": "lwt",
               "client_id": "alerts-lwt"},
         rules=rules, state_db=tmp_path / "alerts.db", evaluate_interval_s=0.2,
-        write_events=False,
+        write_events=False, metrics={"port": 0},
         notifications={"webhooks": {"oncall": {"url": receiver.url}}, "interval_s": 0.1},
     )
     service = AlertsService(settings)
