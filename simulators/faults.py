@@ -135,6 +135,7 @@ class FaultSchedule:
         ground_truth: Path | None = None,
     ) -> None:
         self.layout = layout
+        self._solo = np.bincount(layout.station_gateway) == 1  # gateways with one station
         self.faults = [self._resolve(i, spec, start) for i, spec in enumerate(specs)]
         self._truth: IO[bytes] | None = None
         if ground_truth is not None:
@@ -210,10 +211,15 @@ class FaultSchedule:
                     power_ok[s] = False
                 else:
                     silent[s] = True
-                    if f.gateway is None:
-                        offline[s] = True
-                    else:
+                    if f.gateway is not None:
                         down.add(f.gateway)
+                    else:
+                        # A station with a connection of its own dies with it: the real will
+                        # fires. One behind a shared gateway is announced by the gateway.
+                        gws = self.layout.station_gateway[s]
+                        solo = self._solo[gws]
+                        offline[s[~solo]] = True
+                        down.update(gws[solo].tolist())
             elif k == "comm_loss":
                 silent[s] = True
             elif k in SENSOR_KINDS:
@@ -251,12 +257,23 @@ class FaultSchedule:
             }
             if s in flats_by_station:
                 row["meters"] = flats_by_station[s]
-            if f.kind == "power_loss" and f.gateway is not None:
-                lead = int(lay.gateway_stations(f.gateway)[0])
-                row["details"] = {**row["details"], "gateway_down": True, "will": s == lead}
+            if f.kind == "power_loss":
+                row["details"] = {**row["details"], "offline_via": self._offline_via(f, s)}
             lines.append(orjson.dumps(row))
         self._truth.write(b"\n".join(lines) + b"\n")
         self._truth.flush()
+
+    def _offline_via(self, f: Fault, station: int) -> str | None:
+        """How a power loss shows on the status topic: ``last_will`` (the broker publishes the
+        connection's will), ``gateway`` (published explicitly), ``silence`` (not covered by the
+        will of a dead shared gateway) or None (backup power: the station keeps reporting)."""
+        if f.spec.backup_power:
+            return None
+        gw = int(self.layout.station_gateway[station])
+        if f.gateway is None and not self._solo[gw]:
+            return "gateway"
+        lead = int(self.layout.gateway_stations(gw)[0])
+        return "last_will" if station == lead else "silence"
 
     def close(self) -> None:
         if self._truth is not None:

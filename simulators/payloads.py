@@ -51,6 +51,13 @@ FLAT_FIELDS_OUT: tuple[tuple[str, int], ...] = (
 )
 
 
+def _dumps(obj: object) -> bytes:
+    """orjson's result keeps its 4 KiB working buffer as the bytes object's allocation (measured
+    with tracemalloc: ~4 KiB per 350-byte payload); slicing copies it to its exact size. Cheap
+    (~0.7 µs) and it cuts the memory of every queued message by ten."""
+    return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)[:-1]
+
+
 class Message(NamedTuple):
     gateway: int
     station: int
@@ -143,7 +150,7 @@ class Encoder:
         topics: Sequence[str],
     ) -> list[Message]:
         """``idx`` selects the topic (station or flat), ``owners`` the station it belongs to."""
-        dumps = orjson.dumps
+        dumps = _dumps
         rows = zip(*cols, strict=True)
         if self.batch == 1:
             return [
@@ -164,7 +171,7 @@ class Encoder:
     def flush(self) -> list[Message]:
         """Readings still waiting for a full batch (at the end of a run)."""
         out = [
-            Message(*self._pending_meta[topic], topic, orjson.dumps(rows))
+            Message(*self._pending_meta[topic], topic, _dumps(rows))
             for topic, rows in self._pending.items()
         ]
         self._pending.clear()

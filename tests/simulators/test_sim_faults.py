@@ -168,3 +168,29 @@ def test_bad_faults_are_reported_precisely(fault: dict[str, Any], message: str,
 def test_unknown_station_in_a_fault_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown station 'st-09999'"):
         Simulation(settings(faults=[{"kind": "leak", "station": "st-09999"}]))
+
+
+@pytest.mark.parametrize(("per_gateway", "expected"), [
+    (1, {"st-00001": "last_will", "st-00002": None, "st-00003": "last_will",
+         "st-00004": "last_will"}),
+    (2, {"st-00001": "gateway", "st-00002": None, "st-00003": "last_will",
+         "st-00004": "silence"}),
+])
+def test_ground_truth_says_how_a_power_loss_shows(
+    per_gateway: int, expected: dict[str, str | None], tmp_path: Path
+) -> None:
+    faults = [
+        {"kind": "power_loss", "station": "st-00001", "start": "10m", "duration": "10m"},
+        {"kind": "power_loss", "station": "st-00002", "start": "10m", "duration": "10m",
+         "backup_power": True},
+        {"kind": "power_loss", "gateway": "gw-0002" if per_gateway == 2 else "gw-0003",
+         "start": "30m", "duration": "10m"},
+    ]
+    if per_gateway == 1:
+        faults.append({"kind": "power_loss", "station": "st-00004", "start": "30m",
+                       "duration": "10m"})
+    _, msgs = _run(faults, tmp_path, duration="1h", fleet={"stations_per_gateway": per_gateway})
+    rows = [orjson.loads(x) for x in (tmp_path / "truth.jsonl").read_bytes().splitlines()]
+    assert {r["station"]: r["details"]["offline_via"] for r in rows} == expected
+    wills = [m.topic for m in msgs if m.payload == b"offline" and m.delay == 0.0]
+    assert "heat/st-00003/status" in wills
