@@ -51,6 +51,7 @@ Key = tuple[str, str]
 OFFLINE = "station_offline"
 PIPELINE = "pipeline_down"
 ZONE_COLD = "zone_cold"
+_RETIRED = RuleParams(enabled=False)
 
 
 class Engine:
@@ -280,8 +281,10 @@ class Engine:
                 subject = Subject(key[0], key[1], track.alert.scope, track.alert.station,
                                   track.alert.zone)
                 params = self._params(track.alert)
-                self._step(subject, track.verdict or Verdict(track.signal), now, params,
-                           batch, events, stepped)
+                verdict = track.verdict or Verdict(track.signal)
+                if not params.enabled:
+                    verdict = Verdict.clear()  # rule switched off (or gone): close its alerts
+                self._step(subject, verdict, now, params, batch, events, stepped)
             alert = track.alert
             if alert is not None:
                 if self.router.tick(alert, now, batch):
@@ -295,16 +298,17 @@ class Engine:
     def _params(self, alert: Alert) -> RuleParams:
         if alert.rule == PIPELINE:
             return self.rules.pipeline
-        zone = alert.zone or ""
-        rs = self.rules.params_for(zone, alert.station)
-        params: RuleParams = getattr(rs, alert.rule)
-        return params
+        rs = self.rules.params_for(alert.zone or "", alert.station)
+        params = getattr(rs, alert.rule, None)
+        # An alert restored from the store for a rule this version no longer has: disabled,
+        # so it resolves (and its receivers hear so) instead of staying open for ever.
+        return params if isinstance(params, RuleParams) else _RETIRED
 
     def _flap_window(self, rule: str) -> float:
         if rule == PIPELINE:
             return self.rules.pipeline.flap_window_s
-        params: RuleParams = getattr(self.rules.defaults, rule)
-        return params.flap_window_s
+        params = getattr(self.rules.defaults, rule, None)
+        return params.flap_window_s if isinstance(params, RuleParams) else 0.0
 
     # -- other writers ----------------------------------------------------------------------
 

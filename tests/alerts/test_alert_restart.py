@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from alert_helpers import T0, Clock, healthy, quiet_rules
 
 from alerts.engine import Engine
-from alerts.model import AlertState, EventKind
+from alerts.model import AlertState, EventKind, Signal
 from alerts.notify.base import SendResult
 from alerts.notify.dispatcher import Dispatcher
-from alerts.store import OutboxItem, Store
+from alerts.store import Batch, OutboxItem, Store
 
 
 class Recorder:
@@ -102,4 +103,25 @@ def test_restart_after_resolve_keeps_history(tmp_path: Path) -> None:
     assert engine.open_alerts() == []
     assert [a.state for a in store.alerts()] == [AlertState.RESOLVED]
     assert [r.event.kind for _, r in store.events()] == [EventKind.FIRING, EventKind.RESOLVED]
+    store.close()
+
+
+def test_alerts_of_disabled_or_retired_rules_resolve_after_restart(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "state.db"
+    store = Store(path)
+    engine = Engine(quiet_rules(), store, clock)
+    engine.observe(healthy("s1", T0, power_ok=False))
+    engine.evaluate(T0)
+    ghost = dataclasses.replace(engine.open_alerts()[0], id="ghost-1", rule="old_rule")
+    store.commit(Batch(alerts={ghost.id: (ghost, Signal.FIRE)}))
+    store.close()
+
+    store = Store(path)
+    engine = Engine(quiet_rules(defaults={"power_loss": {"enabled": False}}), store, clock)
+    events = engine.evaluate(T0 + 10)
+    assert sorted((e.alert.rule, e.kind.value) for e in events) == [
+        ("old_rule", "resolved"), ("power_loss", "resolved"),
+    ]
+    assert engine.open_alerts() == []
     store.close()
