@@ -5,10 +5,17 @@ on the real Mosquitto. Every reading is stored exactly once and each collector t
 collectors' ``readings_stored`` counters add up to the number published (a reading handed to
 two collectors would be counted twice; InfluxDB alone cannot show that, since rewriting a point
 overwrites it).
+
+Mosquitto hands a group's messages out round robin, so one station's readings are spread over
+all collectors and each collector's seq tracker sees holes that are not losses. The station
+count (31) is deliberately not a multiple of 3: with 30, round robin would pin every station to
+one collector by accident and hide that. ``test_seq_accounting_survives_the_split`` records
+the problem (xfail, strict) until the collector or the broker keeps a station on one collector.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -16,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +40,9 @@ pytestmark = pytest.mark.servers
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTORS = 3
 MESSAGES = 900
-STATIONS = 30
+STATIONS = 31
 _STORED = re.compile(r"^heatwatch_collector_readings_stored_total (\S+)$", re.M)
+_GAPS = re.compile(r"^heatwatch_collector_seq_gap_alarms_total (\S+)$", re.M)
 _CONNECTS = re.compile(r"^heatwatch_collector_mqtt_connects_total (\S+)$", re.M)
 
 
@@ -68,8 +77,30 @@ def _metric(port: int, pattern: re.Pattern[str]) -> float:
     return float(m.group(1)) if m else 0.0
 
 
-@pytest.fixture
-def collectors(
+@dataclass(frozen=True)
+class Run:
+    stored: list[float]
+    gap_alarms: list[float]
+    in_influx: int
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory, influx: InfluxServer) -> Iterator[Run]:
+    tmp_path = tmp_path_factory.mktemp("shared")
+    broker = MosquittoServer(tmp_path / "mosquitto")
+    broker.start()
+    database = "shared_subscription"
+    influx.create_database(database)
+    try:
+        with _collectors(tmp_path, broker, influx, database) as ports:
+            _publish(broker)
+            yield _wait(ports, influx, database)
+    finally:
+        broker.stop()
+
+
+@contextlib.contextmanager
+def _collectors(
     tmp_path: Path, own_mosquitto: MosquittoServer, influx: InfluxServer, database: str
 ) -> Iterator[list[int]]:
     ports = [free_port() for _ in range(COLLECTORS)]
@@ -105,12 +136,10 @@ def collectors(
             log.close()
 
 
-def test_three_collectors_split_the_load_and_store_everything_once(
-    collectors: list[int], own_mosquitto: MosquittoServer, influx: InfluxServer, database: str
-) -> None:
+def _publish(broker: MosquittoServer) -> None:
     pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="shared-pub", protocol=mqtt.MQTTv5)
     pub.max_inflight_messages_set(200)
-    pub.connect(own_mosquitto.host, own_mosquitto.port)
+    pub.connect(broker.host, broker.port)
     pub.loop_start()
     t0 = int(time.time() * 1000) - 600_000
     infos = []
@@ -124,16 +153,29 @@ def test_three_collectors_split_the_load_and_store_everything_once(
     pub.disconnect()
     pub.loop_stop()
 
+
+def _wait(ports: list[int], influx: InfluxServer, database: str) -> Run:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if influx.count("telemetry", "supply_temp", db=database) >= MESSAGES and sum(
-            _metric(p, _STORED) for p in collectors
+            _metric(p, _STORED) for p in ports
         ) >= MESSAGES:
             break
         time.sleep(0.3)
     time.sleep(1.0)  # anything extra (a duplicate) would arrive now
-    per_collector = [_metric(p, _STORED) for p in collectors]
-    print(f"readings stored per collector: {per_collector}")
-    assert influx.count("telemetry", "supply_temp", db=database) == MESSAGES
-    assert sum(per_collector) == MESSAGES, per_collector
-    assert all(n > 0 for n in per_collector), per_collector
+    return Run(stored=[_metric(p, _STORED) for p in ports],
+               gap_alarms=[_metric(p, _GAPS) for p in ports],
+               in_influx=influx.count("telemetry", "supply_temp", db=database))
+
+
+def test_three_collectors_split_the_load_and_store_everything_once(run: Run) -> None:
+    print(f"readings stored per collector: {run.stored}")
+    assert run.in_influx == MESSAGES
+    assert sum(run.stored) == MESSAGES, run.stored
+    assert all(n > 0 for n in run.stored), run.stored
+
+
+@pytest.mark.xfail(strict=True, reason="round-robin shared subscription spreads one station's "
+                   "seq over collectors: false gap alarms (docs/scaling.md)")
+def test_seq_accounting_survives_the_split(run: Run) -> None:
+    assert run.gap_alarms == [0.0] * COLLECTORS
