@@ -113,6 +113,7 @@ class TankDraining(RuleParams):
 class ZoneCold(RuleParams):
     for_s: float = 1800.0
     standard_c: float = 18.0
+    night_standard_c: float | None = None  # standard during the zone's night setback
     critical_c: float = 13.0
     share: float = Field(default=0.10, gt=0, le=1, description="share of flats below the standard")
     recover_share: float = Field(default=0.05, ge=0, le=1)
@@ -121,8 +122,8 @@ class ZoneCold(RuleParams):
     def check(self) -> None:
         if self.recover_share > self.share:
             raise ValueError("zone_cold: recover_share must be <= share")
-        if self.critical_c > self.standard_c:
-            raise ValueError("zone_cold: critical_c must be <= standard_c")
+        if self.critical_c > min(self.standard_c, self.night_standard_c or self.standard_c):
+            raise ValueError("zone_cold: critical_c must be <= standard_c and night_standard_c")
 
 
 class CurvePoint(_Model):

@@ -156,6 +156,15 @@ class ZoneAggregate:
             self.temps[key] = temp
             self._count(temp, +1)
 
+    def set_thresholds(self, standard_c: float, critical_c: float) -> None:
+        """Change the band limits (night setback, reconfiguration): one O(flats) recount, a
+        couple of times a day, keeps every other update O(1)."""
+        if (standard_c, critical_c) == (self.standard_c, self.critical_c):
+            return
+        self.standard_c, self.critical_c = standard_c, critical_c
+        self.below_standard = sum(1 for t in self.temps.values() if t < standard_c)
+        self.below_critical = sum(1 for t in self.temps.values() if t < critical_c)
+
     def _count(self, temp: float, delta: int) -> None:
         if temp < self.standard_c:
             self.below_standard += delta

@@ -15,12 +15,17 @@ def zone_cold_verdict(now: float, agg: ZoneAggregate, rules: RuleSet) -> Verdict
     """Too large a share of a zone's flats below the standard indoor temperature.
 
     A share, not a single flat, because one cold flat is an open window or a radiator valve;
-    many cold flats in one zone is the network. Severity follows the band the share is in:
-    enough flats under ``critical_c`` (13 °C: frost damage and health risk) makes it critical.
+    many cold flats in one zone is the network. During the zone's night setback the standard
+    may be ``night_standard_c`` (some codes allow a lower night minimum). Severity follows the
+    band: enough flats under ``critical_c`` (13 °C: frost damage, health risk) is critical.
     """
     p: ZoneCold = rules.zone_cold
     if not heating_on(now, rules.heating):
         return Verdict.clear()
+    standard = p.standard_c
+    if p.night_standard_c is not None and in_setback(now, rules.heating):
+        standard = p.night_standard_c
+    agg.set_thresholds(standard, p.critical_c)
     n = agg.flats
     if n < p.min_flats:
         return Verdict.hold()
@@ -36,7 +41,7 @@ def zone_cold_verdict(now: float, agg: ZoneAggregate, rules: RuleSet) -> Verdict
         value=share,
         summary=(
             f"{agg.below_standard} of {n} flats in zone {agg.zone} below "
-            f"{p.standard_c:g} °C (min {low:.1f} °C, median {median:.1f} °C)"
+            f"{standard:g} °C (min {low:.1f} °C, median {median:.1f} °C)"
         ),
         annotations=(
             ("flats_affected", str(agg.below_standard)),

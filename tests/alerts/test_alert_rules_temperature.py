@@ -145,3 +145,20 @@ def test_supply_curve_off_season(make_engine: EngineFactory) -> None:
 def test_series_helper_is_stable(make_engine: EngineFactory, clock: Clock) -> None:
     engine = make_engine()
     assert drive(engine, clock, every(0, 600, 60, lambda t: [healthy("s1", t)])) == []
+
+
+def test_zone_cold_night_standard_during_setback(make_engine: EngineFactory) -> None:
+    night = dt.datetime(2026, 1, 15, 23, 30, tzinfo=dt.UTC).timestamp()  # 01:30 in Helsinki
+    rules = quiet_rules(
+        defaults={"zone_cold": {"for_s": 0, "night_standard_c": 16.0}},
+        zones={"north": {"heating": {"setback_start": "22:00", "setback_end": "06:00"}}},
+    )
+    engine = make_engine(rules, reg=registry("s1", zone="north"))
+    for r in flats(night, [17.0] * 5 + [21.0] * 5):  # under 18 but over the night 16
+        engine.observe(r)
+    assert engine.evaluate(night) == []
+    morning = night + 5 * 3600  # 06:30 local: day standard again, same temperatures
+    engine.observe(indoor("s1", "f0", morning, 17.0))
+    fired = [e for e in engine.evaluate(morning) if e.alert.rule == "zone_cold"]
+    assert [e.kind.value for e in fired] == ["firing"]
+    assert fired[0].alert.annotations["flats_affected"] == "5"
