@@ -20,6 +20,7 @@ import contextlib
 import logging
 import queue
 import signal
+import sqlite3
 import ssl
 import threading
 import time
@@ -150,7 +151,12 @@ class AlertsService:
             REJECTED.inc(len(decoded.rejections))
 
     def run(self) -> int:
-        """Run until :meth:`stop`; returns the exit code."""
+        """Run until :meth:`stop`; returns the exit code.
+
+        A store error during evaluation is not caught: the engine's memory would then be ahead
+        of the database, and crashing (the supervisor restarts us from the database) is the
+        only way back to a state where every transition is recorded exactly once.
+        """
         s = self.settings
         if s.metrics.port:
             start_http_server(s.metrics.port, addr=s.metrics.host)
@@ -220,13 +226,15 @@ class AlertsService:
         try:
             while True:
                 stopping = self._stop.wait(s.notifications.interval_s)
-                while dispatcher.run_once().sent:  # keep going while there is a backlog
-                    pass
-                if sink is not None:
-                    try:
+                try:
+                    while dispatcher.run_once().sent:  # keep going while there is a backlog
+                        pass
+                    if sink is not None:
                         sink.drain(store)
-                    except SinkError as exc:
-                        log.warning("alert_events not written yet: %s", exc)
+                except SinkError as exc:
+                    log.warning("alert_events not written yet: %s", exc)
+                except sqlite3.OperationalError as exc:  # busy beyond the timeout: next round
+                    log.warning("alert store busy, delivery retried: %s", exc)
                 if stopping:
                     return
         finally:
