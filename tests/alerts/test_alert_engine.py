@@ -4,7 +4,17 @@ maintenance windows, repeats and the notification outbox."""
 from __future__ import annotations
 
 import pytest
-from alert_helpers import T0, Clock, EngineFactory, drive, every, healthy, quiet_rules, registry
+from alert_helpers import (
+    T0,
+    Clock,
+    EngineFactory,
+    drive,
+    every,
+    healthy,
+    indoor,
+    quiet_rules,
+    registry,
+)
 
 from alerts.config import RulesConfig
 from alerts.model import EventKind, Scope, Signal
@@ -226,3 +236,29 @@ def test_engine_evaluation_never_erases_a_concurrent_ack(make_engine: EngineFact
     stored = store.alert(alert_id)
     assert stored is not None and stored.acked_by == "api-user"
     assert stored.state.value == "resolved"
+
+
+def test_zone_window_mutes_zone_cold(make_engine: EngineFactory, clock: Clock,
+                                     store: Store) -> None:
+    engine = make_engine(quiet_rules(defaults={"zone_cold": {"for_s": 0}}),
+                         reg=registry("s1", zone="north"))
+    engine.add_maintenance(Scope.ZONE, "north", T0, T0 + 600, reason="network works")
+    cold = [indoor("s1", f"f{i}", T0, 15.0) for i in range(5)]
+    drive(engine, clock, [(0, cold)])
+    assert outbox(store) == []
+    assert [r.muted for _, r in store.events()] == [True]
+
+
+def test_muted_severity_change_is_not_sent_but_release_carries_it(
+    make_engine: EngineFactory, clock: Clock, store: Store
+) -> None:
+    engine = make_engine(quiet_rules(defaults={"zone_cold": {"for_s": 0}}),
+                         reg=registry("s1", zone="north"))
+    engine.add_maintenance(Scope.ZONE, "north", T0, T0 + 100)
+    drive(engine, clock, [
+        (0, [indoor("s1", f"f{i}", T0, 16.0) for i in range(5)]),
+        (50, [indoor("s1", f"f{i}", T0 + 50, 12.0) for i in range(5)]),
+        (100, [indoor("s1", "f0", T0 + 100, 12.0)]),
+    ])
+    (sent,) = [o for o in store.outbox() if o.alert.rule == "zone_cold"]
+    assert sent.kind is EventKind.FIRING and sent.alert.severity.value == "critical"

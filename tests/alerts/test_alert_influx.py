@@ -62,3 +62,12 @@ def test_line_protocol_escaping() -> None:
     assert 'text="say \\"hi\\", ok there"' in line
     assert "muted=true" in line and "value=0.25" in line and "seq=1i" in line
     assert line.endswith(f" {round(T0 * 1e9)}")
+
+
+def test_refused_batch_is_skipped_not_blocking(make_engine: EngineFactory, clock: Clock,
+                                               store: Store, influx: InfluxServer) -> None:
+    engine = make_engine()
+    drive(engine, clock, [(0, [healthy("s1", T0, power_ok=False)])])
+    sink = AlertEventSink(influx.url, "no_such_database")
+    assert sink.drain(store) == 0  # 404 database not found: counted as dropped
+    assert store.cursor("influx_alert_events") == store.events()[-1][0]
