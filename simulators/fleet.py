@@ -201,10 +201,11 @@ class Fleet:
         """Corrupt one field of the targets that report now (stuck, spikes or sentinel)."""
         name = f.spec.field
         assert name is not None
-        pos = np.searchsorted(reported, targets)
-        pos = np.minimum(pos, max(reported.size - 1, 0))
-        hit = (reported.size > 0) & (reported[pos] == targets) if reported.size else None
-        if hit is None or not hit.any():
+        if reported.size == 0:
+            return
+        pos = np.minimum(np.searchsorted(reported, targets), reported.size - 1)
+        hit = reported[pos] == targets  # which targets report now (``reported`` is sorted)
+        if not hit.any():
             return
         rows = pos[hit]
         col = values[name].copy()

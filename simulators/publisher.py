@@ -130,6 +130,7 @@ class _Gateway:
         self._ever_connected = False
         self._reannounce = False
         self.connects = 0  # successful connections, reconnects included
+        self.dropped = 0  # messages addressed to it while it was powered off
 
     def connect(self) -> None:
         cfg = self.cfg
@@ -187,6 +188,9 @@ class _Gateway:
             self.permits.release()
 
     def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        if self.client is None:  # powered off: whatever it would send is lost
+            self.dropped += 1
+            return
         if topic == self.status_topics[0]:
             self.lead_online = payload == b"online"
         if self._reannounce:
@@ -195,6 +199,9 @@ class _Gateway:
                 self.publish(self.status_topics[0], b"online", True)
         while not self.permits.acquire(timeout=5.0):
             if self.closing:
+                return
+            if self.client is None:
+                self.dropped += 1
                 return
             log.warning(
                 "gateway %s: %d messages unacknowledged, waiting", self.name, self.max_inflight
