@@ -71,6 +71,9 @@ class CacheSettings(_Block):
     """How long fleet-wide InfluxDB answers are reused: one query serves every client."""
 
     fleet_ttl_s: float = Field(default=5.0, ge=0, le=300)
+    max_stale_s: float = Field(
+        default=120.0, gt=0, description="serve an old snapshot while refreshing, up to this age"
+    )
     lookback_s: float = Field(
         default=86400.0, gt=0, description="how far back 'last reading' and flat temperatures look"
     )

@@ -1,15 +1,18 @@
 """The fleet snapshot: every station's status, last reading and open alerts, cached.
 
 The station list must answer for 20,000 stations in well under 300 ms, and an operator page
-polls it. So one InfluxQL request (:data:`api.queries.FLEET_QUERY`) plus one SQLite read build
-a snapshot of the whole fleet, which serves every client for ``cache.fleet_ttl_s`` seconds;
-concurrent requests during a refresh wait for that one refresh instead of starting their own.
+polls it. So three InfluxQL statements (:data:`api.queries.LAST_VALUES` and friends, sent in
+parallel) plus one SQLite read build a snapshot of the whole fleet, which serves every client.
 The unfiltered list is also kept pre-serialised, so the common request is a memory copy.
+See :class:`Fleet` for when a request waits for InfluxDB (almost never).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,12 +25,13 @@ import orjson
 from alerts.model import Alert, AlertState, Severity
 from api.alertsdb import AlertsDb
 from api.config import CacheSettings
-from api.influx import InfluxQL
-from api.queries import FLEET_QUERY
+from api.influx import InfluxQL, InfluxUnavailable
+from api.queries import LAST_STATUS, LAST_TIMES, LAST_VALUES
 from heatwatch.registry import UNASSIGNED_ZONE, Registry
 
 __all__ = ["Fleet", "Snapshot"]
 
+log = logging.getLogger(__name__)
 _SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
 
@@ -58,7 +62,15 @@ class Snapshot:
 
 
 class Fleet:
-    """Builds and caches :class:`Snapshot`; ``clock`` is injectable for tests."""
+    """Builds and caches :class:`Snapshot`; ``clock`` is injectable for tests.
+
+    Stale-while-revalidate: a snapshot is fresh for ``fleet_ttl_s`` (or twice as long as the
+    last build took, so a slow database is never queried back to back); after that it is still
+    served, at once, while one background task builds the next, until it is ``max_stale_s``
+    old. Only then, or before the first snapshot exists, does a request wait for InfluxDB.
+    Measured on InfluxDB 1.6 with 20,000 stations, the fleet query takes seconds, so waiting
+    for it on every expiry would miss the list's 300 ms target by an order of magnitude.
+    """
 
     def __init__(
         self,
@@ -68,14 +80,17 @@ class Fleet:
         cache: CacheSettings,
         *,
         clock: Callable[[], float] = time.time,
-        on_cache: Callable[[bool], None] | None = None,
+        on_cache: Callable[[str], None] | None = None,
     ) -> None:
         self.influx, self.alerts, self.registry, self.cache = influx, alerts, registry, cache
         self.clock = clock
         self._on_cache = on_cache
         self._snapshot: Snapshot | None = None
+        self._build_s = 0.0
+        self._failed_at = -math.inf
         self._lock: asyncio.Lock | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
 
     def _refresh_lock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
@@ -83,29 +98,70 @@ class Fleet:
             self._lock, self._loop = asyncio.Lock(), loop
         return self._lock
 
+    def _fresh_for(self) -> float:
+        return max(self.cache.fleet_ttl_s, 2 * self._build_s)
+
     async def snapshot(self) -> Snapshot:
+        """The current snapshot; waits for InfluxDB only when there is none usable."""
         snap = self._snapshot
-        if snap is not None and self.clock() - snap.taken_at < self.cache.fleet_ttl_s:
-            self._count(hit=True)
-            return snap
+        if snap is not None:
+            age = self.clock() - snap.taken_at
+            if age < self._fresh_for():
+                self._count("hit")
+                return snap
+            if age < self.cache.max_stale_s:
+                self._count("stale")
+                self.refresh_in_background()
+                return snap
+        self._count("miss")
+        return await self._build_shared()
+
+    def refresh_in_background(self) -> None:
+        """Start one background rebuild unless one runs or the last failed a moment ago."""
+        if self._task is not None and not self._task.done():
+            return
+        if self.clock() - self._failed_at < self.cache.fleet_ttl_s:
+            return
+        self._task = asyncio.get_running_loop().create_task(self._background())
+
+    async def _background(self) -> None:
+        try:
+            await self._build_shared()
+        except InfluxUnavailable as exc:
+            self._failed_at = self.clock()
+            log.warning("fleet snapshot refresh failed, serving the previous one: %s",
+                        exc.detail)
+        except sqlite3.Error as exc:
+            self._failed_at = self.clock()
+            log.warning("fleet snapshot refresh failed on the alert store: %s", exc)
+
+    async def _build_shared(self) -> Snapshot:
         async with self._refresh_lock():
             snap = self._snapshot  # someone else may have refreshed while we waited
-            if snap is None or self.clock() - snap.taken_at >= self.cache.fleet_ttl_s:
-                self._count(hit=False)
-                snap = self._snapshot = await self._build()
-            else:
-                self._count(hit=True)
+            if snap is not None and self.clock() - snap.taken_at < self._fresh_for():
+                return snap
+            started = time.perf_counter()
+            snap = await self._build()
+            self._build_s = time.perf_counter() - started
+            self._snapshot = snap
             return snap
 
-    def _count(self, *, hit: bool) -> None:
+    def _count(self, result: str) -> None:
         if self._on_cache is not None:
-            self._on_cache(hit)
+            self._on_cache(result)
 
     async def _build(self) -> Snapshot:
         now = self.clock()
         since_ns = int((now - self.cache.lookback_s) * 1e9)
-        last_all, last_time, status = await self.influx.query(FLEET_QUERY, {"since": since_ns})
-        open_alerts = await anyio.to_thread.run_sync(self.alerts.open_alerts)
+        params = {"since": since_ns}
+        # Separate requests run in parallel on the server (one request runs its statements
+        # one after the other); the alert store is read meanwhile.
+        (last_all,), (last_time,), (status,), open_alerts = await asyncio.gather(
+            self.influx.query(LAST_VALUES, params),
+            self.influx.query(LAST_TIMES, params),
+            self.influx.query(LAST_STATUS, params),
+            anyio.to_thread.run_sync(self.alerts.open_alerts),
+        )
 
         values: dict[str, dict[str, Any]] = {}
         for s in last_all:

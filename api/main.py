@@ -64,6 +64,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services.fleet.refresh_in_background()  # the first station list need not wait
         yield
         await influx.aclose()
         alerts_db.close()

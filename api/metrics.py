@@ -34,7 +34,9 @@ class ApiMetrics:
             ["outcome"], buckets=_BUCKETS, registry=self.registry,
         )
         self.fleet_cache = Counter(
-            "heatwatch_api_fleet_cache", "fleet snapshot lookups", ["result"],
+            "heatwatch_api_fleet_cache",
+            "fleet snapshot lookups: hit, stale (served while refreshing) or miss (waited)",
+            ["result"],
             registry=self.registry,
         )
         self.auth_failures = Counter(
@@ -45,8 +47,8 @@ class ApiMetrics:
     def observe_influx(self, seconds: float, ok: bool) -> None:
         self.influx.labels("ok" if ok else "error").observe(seconds)
 
-    def observe_cache(self, hit: bool) -> None:
-        self.fleet_cache.labels("hit" if hit else "miss").inc()
+    def observe_cache(self, result: str) -> None:
+        self.fleet_cache.labels(result).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

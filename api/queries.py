@@ -17,8 +17,10 @@ from heatwatch.wirefields import NUMBER
 
 __all__ = [
     "AGGREGATES",
-    "FLEET_QUERY",
     "HISTORY_FIELDS",
+    "LAST_STATUS",
+    "LAST_TIMES",
+    "LAST_VALUES",
     "MAX_POINTS",
     "ZONE_QUERY",
     "Distribution",
@@ -39,14 +41,13 @@ MAX_RANGE_S = 366 * 86400
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _RESOLUTION = re.compile(r"([1-9][0-9]{0,5})([smhd])")
 
-# Three statements, one HTTP round trip, one answer for the whole fleet. last(*) reports time 0
-# (it mixes fields of different points), so a second statement on a required field gives the
-# true time of each station's last reading; status is the retained online/offline flag.
-FLEET_QUERY = (
-    'SELECT last(*) FROM "telemetry" WHERE time > $since GROUP BY "station"; '
-    'SELECT last("supply_temp") FROM "telemetry" WHERE time > $since GROUP BY "station"; '
-    'SELECT last("state") FROM "station_status" WHERE time > $since GROUP BY "station"'
-)
+# The fleet snapshot: three statements answer for the whole fleet. last(*) reports time 0 (it
+# mixes fields of different points), so a second statement on a required field gives the true
+# time of each station's last reading; status is the retained online/offline flag.
+LAST_VALUES = 'SELECT last(*) FROM "telemetry" WHERE time > $since GROUP BY "station"'
+LAST_TIMES = 'SELECT last("supply_temp") FROM "telemetry" WHERE time > $since GROUP BY "station"'
+LAST_STATUS = 'SELECT last("state") FROM "station_status" WHERE time > $since GROUP BY "station"'
+
 ZONE_QUERY = (
     'SELECT last("indoor_temp") FROM "meter" WHERE "zone" = $zone AND time > $since'
     ' GROUP BY "station", "meter"'

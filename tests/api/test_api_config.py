@@ -47,7 +47,7 @@ def test_bad_key_entries_name_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
         load_api_settings(None, keys=[KEY])
 
 
-def test_sample_config_is_the_reference(tmp_path: Path) -> None:
+def test_sample_config_is_the_reference() -> None:
     """Every settings key appears in the sample, and the sample's values are the defaults."""
     text = SAMPLE.read_text()
     data = yaml.safe_load(text)
