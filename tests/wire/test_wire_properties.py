@@ -24,7 +24,7 @@ from heatwatch.wirefields import FLAG, MIN_TS_NS, NUMBER
 
 CLOCK = 1795953600.0  # 2026-11-29T12:00:00Z
 MAX_NS = int((CLOCK + 300) * 1e9)
-# HEATWATCH_WIRE_EXAMPLES=20000 for a longer hunt than the default quick run.
+# HEATWATCH_WIRE_EXAMPLES=20000 (with pytest --timeout=0) for a longer hunt than the default.
 PROFILE = settings(
     max_examples=int(os.environ.get("HEATWATCH_WIRE_EXAMPLES", "300")),
     deadline=None,
