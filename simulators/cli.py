@@ -197,8 +197,9 @@ def main(args: argparse.Namespace) -> int:
     finally:
         sink.close()
     log.info(
-        "simulated %.0f s in %.1f s wall (%.1f s CPU): %d station and %d flat messages, %d bytes",
+        "simulated %.0f s in %.1f s wall (%.1f s CPU): %d station and %d flat messages, "
+        "%d bytes; worst lag behind schedule %.1f s",
         stats.simulated_s, stats.wall_s, stats.cpu_s, stats.station_messages,
-        stats.flat_messages, stats.payload_bytes,
+        stats.flat_messages, stats.payload_bytes, stats.behind_s,
     )
     return 0

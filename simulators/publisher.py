@@ -25,6 +25,7 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Protocol
@@ -230,12 +231,12 @@ class _Gateway:
         self.connected.clear()
         self._ever_connected = False  # the next connection is a new one, announced explicitly
 
-    def drain(self, timeout: float) -> bool:
-        """Wait until every message has been acknowledged."""
+    def drain(self, deadline: float) -> bool:
+        """Wait until every message has been acknowledged or ``deadline`` (monotonic) passes."""
         taken = 0
         ok = True
         for _ in range(self.max_inflight):
-            if not self.permits.acquire(timeout=timeout):
+            if not self.permits.acquire(timeout=max(0.0, deadline - time.monotonic())):
                 ok = False
                 break
             taken += 1
@@ -298,7 +299,9 @@ class MqttSink:
             gw.publish(f"{self.prefix}/{self.layout.station_ids[s]}/status", b"online", True)
 
     def drain(self, timeout: float = 30.0) -> bool:
-        return all(gw.drain(timeout) for gw in self.gateways if gw.client is not None)
+        """Wait (at most ``timeout`` in all) for every gateway's PUBACKs."""
+        deadline = time.monotonic() + timeout
+        return all([gw.drain(deadline) for gw in self.gateways if gw.client is not None])
 
     def close(self) -> None:
         self.drain()

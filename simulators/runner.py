@@ -59,6 +59,7 @@ class Simulation:
         )
         self.delivery = Delivery(np.random.default_rng([settings.seed, 31337]))
         self.stats = RunStats()
+        self._warned_lag = 0.0
 
     @property
     def speed(self) -> float | None:
@@ -167,7 +168,11 @@ class Simulation:
                 if stop.wait(wait):
                     return
             else:
-                self.stats.behind_s = max(self.stats.behind_s, -wait)
+                lag = -wait
+                if lag > self._warned_lag + dt:  # one warning per interval of extra lag
+                    self._warned_lag = lag
+                    log.warning("%.0f s behind schedule (machine or broker too slow)", lag)
+                self.stats.behind_s = max(self.stats.behind_s, lag)
             sink.send(data[i:j])
             i = j
         if i < len(data):
