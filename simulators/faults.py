@@ -69,6 +69,11 @@ DEFAULT_SIZE = {
 }
 
 
+def leak_ramp(start: float, end: float) -> float:
+    """Seconds a leak takes to reach full size: pipes crack open, they do not vanish at once."""
+    return min(1800.0, (end - start) / 4)
+
+
 def rfc3339(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace(
         "+00:00", "Z"
@@ -99,6 +104,8 @@ class Fault:
         d: dict[str, Any] = {}
         if self.size is not None:
             d["size"] = self.size
+        if s.kind == "leak":
+            d["ramp_s"] = leak_ramp(self.start, self.end)
         if s.kind == "under_supply":
             d["cause"] = s.cause
         if s.kind == "power_loss":
@@ -196,8 +203,7 @@ class FaultSchedule:
             s, k = f.stations, f.kind
             if k == "leak":
                 assert f.size is not None
-                ramp = min(1800.0, (f.end - f.start) / 4)
-                fx.leak[s] += f.size * min(1.0, (t - f.start) / ramp)
+                fx.leak[s] += f.size * min(1.0, (t - f.start) / leak_ramp(f.start, f.end))
             elif k == "pump_trip":
                 fx.pump_trip[s] = True
             elif k == "under_supply":

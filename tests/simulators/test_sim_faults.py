@@ -142,7 +142,7 @@ def test_ground_truth_matches_the_schedule(tmp_path: Path) -> None:
     assert {(r["kind"], r["station"]) for r in rows} == expected
     leak = next(r for r in rows if r["kind"] == "leak")
     assert leak["start"] == "2026-01-11T16:10:00.000Z" and leak["end"] == "2026-01-11T17:10:00.000Z"
-    assert leak["details"] == {"size": 0.05} and leak["zone"] == lay.zone_of(1)
+    assert leak["details"] == {"size": 0.05, "ramp_s": 900.0} and leak["zone"] == lay.zone_of(1)
     assert all(r["zone"] == "dadong" for r in rows if r["kind"] == "pump_trip")
 
 
