@@ -112,6 +112,43 @@ def _write_latency() -> Panel:
     )
 
 
+def _alert_engine() -> Panel:
+    return Panel(
+        "Alert engine: readings evaluated and evaluation time",
+        "timeseries",
+        [
+            Query(rate("heatwatch_alert_readings_total"), alias="$tag_instance readings /s"),
+            Query(rate("heatwatch_alert_rejected_total"), alias="$tag_instance undecodable /s"),
+            Query(
+                'SELECT non_negative_derivative(max("heatwatch_alert_evaluate_seconds_sum"), 1s)'
+                ' / non_negative_derivative(max("heatwatch_alert_evaluate_seconds_count"), 1s) '
+                f'AS "evaluation" FROM "heatwatch_internal" {_WHERE} '
+                'GROUP BY time($__interval), "instance" fill(none)',
+                alias="$tag_instance mean evaluation (s)",
+            ),
+        ],
+        w=12,
+        description="Readings the engine consumed (it should track the collector's received "
+        "rate), messages it could not decode, and the mean duration of one evaluation pass. "
+        "A flat readings line with a live collector means the engine is not seeing the stream.",
+    )
+
+
+def _firing() -> Panel:
+    return Panel(
+        "Alert engine: firing alerts by severity",
+        "timeseries",
+        [Query(
+            'SELECT max("heatwatch_alerts_firing") FROM "heatwatch_internal" '
+            f'{_WHERE} GROUP BY time($__interval), "instance", "severity" fill(none)',
+            alias="$tag_instance $tag_severity",
+        )],
+        w=12,
+        description="Alerts in state firing, as the engine counts them.",
+        custom={"drawStyle": "bars", "stacking": {"mode": "normal"}},
+    )
+
+
 def _alerts() -> Panel:
     return Panel(
         "Alert engine: events and notifications",
@@ -124,7 +161,7 @@ def _alerts() -> Panel:
             Query(rate("heatwatch_alert_notifications_total", by="outcome"),
                   alias="$tag_instance notifications $tag_outcome"),
         ],
-        w=12,
+        w=24,
         unit="reqps",
         description="alert_events points written to InfluxDB (annotations) and refused, and "
         "notification attempts by outcome. Dropped events or failed notifications need a look.",
@@ -137,7 +174,8 @@ def pipeline_health() -> Dashboard:
         title="heatwatch / Pipeline health",
         description="heatwatch's own counters: collector throughput, rejections, spool, write "
         "errors, and the alert engine.",
-        panels=[_throughput(), _rejected(), _spool(), _health(), _write_latency(), _alerts()],
+        panels=[_throughput(), _rejected(), _spool(), _health(), _write_latency(),
+                _alert_engine(), _firing(), _alerts()],
         variables=[_INSTANCE],
         tags=("heatwatch", "pipeline"),
         time_from="now-6h",

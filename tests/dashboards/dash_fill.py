@@ -27,8 +27,12 @@ from heatwatch.registry import load_registry
 from heatwatch.selfstats import SelfStatsReporter
 from heatwatch.servers import InfluxServer, MosquittoServer
 
+# A topic prefix of our own: the collector's persistent session outlives this module on the
+# shared broker, and must not collect other tests' messages.
+PREFIX = "dash"
 SCENARIO: dict[str, Any] = {
     "seed": 11,
+    "mqtt": {"prefix": PREFIX},
     "time": {"mode": "accelerated", "duration": "4h"},
     "fleet": {"stations": 6, "zones": ["north", "south"], "flats_per_station": [6, 10]},
     "reporting": {"offline_on_exit": False},
@@ -69,7 +73,8 @@ def _collector_settings(tmp: Path, broker: MosquittoServer, influx: InfluxServer
 
     fields = CollectorSettings.model_fields
     overrides: dict[str, Any] = {
-        "mqtt": {"host": broker.host, "port": broker.port, "client_id": "dash-collector"},
+        "mqtt": {"host": broker.host, "port": broker.port, "client_id": "dash-collector",
+                 "prefix": PREFIX},
         "influx": {"url": influx.url, "database": db, "timeout": 10.0},
         "batch": {"flush_interval": 0.2},
         "spool": {"dir": str(tmp / "spool")},
@@ -102,7 +107,7 @@ def _bad_messages(broker: MosquittoServer, influx: InfluxServer, db: str) -> Non
     client.connect(broker.host, broker.port)
     client.loop_start()
     try:
-        topic = "heat/st-00006/telemetry"
+        topic = f"{PREFIX}/st-00006/telemetry"
         client.publish(topic, b"{not json", qos=1).wait_for_publish(10)
         for value in (50.0, True):
             doc = {"ts": int(time.time() * 1000), "supply_temp": 60.0, "return_temp": 40.0,
@@ -146,8 +151,14 @@ def _alert_events(influx: InfluxServer, db: str, zone: str) -> None:
 
 def _self_stats(influx: InfluxServer, db: str, collector_registry: CollectorRegistry) -> None:
     from alerts.notify.dispatcher import NOTIFICATIONS
+    from alerts.service import EVALUATE, FIRING, READINGS
 
+    # The alert engine's own counters (module-level, in the default registry), moved the way
+    # a running engine moves them.
     NOTIFICATIONS.labels("crew-north", "sent").inc()
+    READINGS.inc(1000)
+    EVALUATE.observe(0.02)
+    FIRING.labels("critical").set(2)
     now = time.time()
     for service, instance, registry in (("collector", "c1", collector_registry),
                                         ("alerts", "a1", REGISTRY)):
