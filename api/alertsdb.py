@@ -22,8 +22,6 @@ from alerts.store import Batch, EventRecord, MaintenanceWindow, Store, alert_fro
 
 __all__ = ["AlertConflict", "AlertFilter", "AlertsDb", "HistoryEntry", "NotFound"]
 
-ASSIGNEE = "assignee"  # annotation key: the Alert model has no assignee field of its own
-
 
 class NotFound(KeyError):
     """No alert or window with that id."""
@@ -154,13 +152,14 @@ class AlertsDb:
     def ack(
         self, alert_id: str, by: str, comment: str, assignee: str | None, now: float
     ) -> Alert:
-        """Acknowledge an open alert and log an ``acknowledged`` event, as the engine does."""
+        """Acknowledge an open alert and log an ``acknowledged`` event, as ``Engine.ack`` does.
+
+        The running engine adopts the ack at its next evaluation (it watches the store's
+        ``data_version``). Acks are not notified (the engine does not notify them either).
+        """
         alert = self._open(alert_id, "acknowledge")
         alert.acked_by, alert.ack_comment, alert.acked_at = by, comment, now
-        if assignee:
-            alert.annotations[ASSIGNEE] = assignee
-        else:
-            alert.annotations.pop(ASSIGNEE, None)
+        alert.assignee = assignee
         event = emit(alert, EventKind.ACKNOWLEDGED, now)
         batch = Batch(alerts={alert.id: (alert, self._signal(alert_id))},
                       events=[EventRecord(event)])
@@ -173,12 +172,14 @@ class AlertsDb:
         alert = self._open(alert_id, "un-acknowledge")
         if alert.acked_at is None:
             raise AlertConflict(f"alert {alert_id} is not acknowledged")
-        alert.acked_by = alert.ack_comment = alert.acked_at = None
-        alert.annotations.pop(ASSIGNEE, None)
+        alert.acked_by = alert.ack_comment = alert.acked_at = alert.assignee = None
         self.store.commit(Batch(alerts={alert.id: (alert, self._signal(alert_id))}))
         return alert
 
     def _open(self, alert_id: str, what: str) -> Alert:
+        # Read-modify-write through the store's API is not one transaction: the engine could
+        # commit a transition in between. Reading right before the commit keeps that window
+        # to about a millisecond; Store has no atomic ack yet (see docs/api.md).
         alert = self.store.alert(alert_id)
         if alert is None:
             raise NotFound(alert_id)

@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from alerts.model import Alert
 from alerts.rules import FAMILIES
 from alerts.store import MaintenanceWindow
-from api.alertsdb import ASSIGNEE, HistoryEntry
+from api.alertsdb import HistoryEntry
 from heatwatch.registry import ID_PATTERN
 
 __all__ = [
@@ -115,7 +115,7 @@ class AlertOut(_Out):
             fired_at=ts(a.fired_at), resolved_at=ts(a.resolved_at), flapping=a.flapping,
             value=a.value, summary=a.summary, annotations=dict(a.annotations),
             acked_by=a.acked_by, ack_comment=a.ack_comment, acked_at=ts(a.acked_at),
-            assignee=a.annotations.get(ASSIGNEE),
+            assignee=a.assignee,
         )
 
 
@@ -208,7 +208,7 @@ class HistoryEntryOut(_Out):
             event_id=e.event_id, kind=e.kind, at=datetime.fromtimestamp(e.ts, UTC),
             muted=e.muted, inhibited=e.inhibited, state=a.state.value,
             severity=a.severity.value, value=a.value, summary=a.summary, acked_by=a.acked_by,
-            ack_comment=a.ack_comment, assignee=a.annotations.get(ASSIGNEE),
+            ack_comment=a.ack_comment, assignee=a.assignee,
         )
 
 

@@ -97,6 +97,13 @@ async def test_ack_flow_with_the_engine(client: httpx.AsyncClient, store: Store)
     assert stored.acked_at is not None and stored.state is AlertState.FIRING
     logged = [r.event.kind for _, r in store.events() if r.event.alert.id == alert_id]
     assert logged == [EventKind.FIRING, EventKind.ACKNOWLEDGED]
+    # The running engine adopts the ack, and its next commit keeps it.
+    engine.observe(Reading(Kind.TELEMETRY, "s1", int((now + 10) * 1e9), {"power_ok": False}))
+    engine.evaluate(now + 10)
+    live = {a.id: a for a in engine.open_alerts()}[alert_id]
+    assert (live.acked_by, live.assignee) == ("crew-key", "team-north")
+    stored = store.alert(alert_id)
+    assert stored is not None and stored.assignee == "team-north"
 
     listed = (await client.get("/api/v1/alerts?acked=true", headers=V)).json()
     assert ids(listed) == [alert_id]
@@ -109,6 +116,8 @@ async def test_ack_flow_with_the_engine(client: httpx.AsyncClient, store: Store)
     assert unacked.status_code == 200 and unacked.json()["acked_at"] is None
     stored = store.alert(alert_id)
     assert stored is not None and stored.acked_by is None and stored.acked_at is None
+    engine.evaluate(now + 20)
+    assert {a.id: a for a in engine.open_alerts()}[alert_id].acked_by is None
     again = await client.delete(f"/api/v1/alerts/{alert_id}/ack", headers=C)
     assert again.status_code == 409 and "not acknowledged" in again.json()["detail"]
 
@@ -204,3 +213,20 @@ async def test_rules_list_and_backtest_not_implemented(client: httpx.AsyncClient
     assert "does not expose a backtest function" in resp.json()["detail"]
     resp = await client.post("/api/v1/rules/backtest", headers=A, json={**body, "rule": "nope"})
     assert resp.status_code == 422 and "unknown rule" in str(resp.json()["detail"])
+
+
+async def test_engine_adopts_windows_written_by_the_api(
+    client: httpx.AsyncClient, store: Store
+) -> None:
+    rules = RulesConfig.model_validate({"pipeline": {"startup_grace_s": 0, "enabled": False}})
+    now = time.time()
+    engine = Engine(rules, store, lambda: now, registry=registry())
+    engine.evaluate(now)
+    created = await client.post("/api/v1/windows", headers=A, json={
+        "scope": "zone", "target": "south", "duration_s": 3600, "reason": "valve work"})
+    window_id = created.json()["id"]
+    engine.evaluate(now + 1)
+    assert [w.id for w in engine.router.windows] == [window_id]
+    await client.post(f"/api/v1/windows/{window_id}/end", headers=A)
+    engine.evaluate(now + 2)
+    assert engine.router.windows == []  # ended (a second ago, on the API's clock)
