@@ -220,7 +220,12 @@ class AlertsService:
         }
         dispatcher = Dispatcher(store, notifiers, self.clock, s.notifications.retry)
         sink = (
-            AlertEventSink(s.influx.url, s.influx.database, timeout=s.influx.timeout)
+            AlertEventSink(
+                s.influx.url, s.influx.database, timeout=s.influx.timeout,
+                username=s.influx.username,
+                password=s.influx.password.get_secret_value() if s.influx.password else None,
+                token=s.influx.token.get_secret_value() if s.influx.token else None,
+            )
             if s.write_events else None
         )
         try:

@@ -70,7 +70,10 @@ class AlertsSettings(HeatwatchSettings):
     @model_validator(mode="after")
     def _v1_for_events(self) -> AlertsSettings:
         if self.write_events and self.influx.transport != "v1":
-            raise ValueError("write_events needs influx.transport v1 (the /write API)")
+            raise ValueError(
+                "write_events needs influx.transport v1 (the /write API; on InfluxDB 2.x set "
+                "database to the bucket and token for its 1.x-compatible endpoint)"
+            )
         return self
 
     @model_validator(mode="before")

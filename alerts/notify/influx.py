@@ -75,10 +75,17 @@ class AlertEventSink:
     def __init__(
         self, url: str, database: str, *, timeout: float = 10.0,
         client: httpx.Client | None = None, measurement: str = MEASUREMENT,
+        username: str | None = None, password: str | None = None, token: str | None = None,
     ) -> None:
+        """``username``/``password`` for InfluxDB 1.x auth; ``token`` for the 1.x-compatible
+        ``/write`` of InfluxDB 2.x (database = bucket), sent as ``Authorization: Token``."""
         self.url = url.rstrip("/")
         self.database = database
         self.measurement = measurement
+        self._params = {"db": database, "precision": "ns"}
+        if username is not None:
+            self._params |= {"u": username, "p": password or ""}
+        self._headers = {"Authorization": f"Token {token}"} if token else {}
         self._client = client or httpx.Client(timeout=timeout)
 
     def write(self, records: Iterable[EventRecord]) -> int:
@@ -89,7 +96,8 @@ class AlertEventSink:
         try:
             resp = self._client.post(
                 f"{self.url}/write",
-                params={"db": self.database, "precision": "ns"},
+                params=self._params,
+                headers=self._headers,
                 content="\n".join(lines).encode(),
             )
         except httpx.HTTPError as exc:

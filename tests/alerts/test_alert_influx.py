@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from alert_helpers import T0, Clock, EngineFactory, drive, healthy
 
@@ -71,3 +72,24 @@ def test_refused_batch_is_skipped_not_blocking(make_engine: EngineFactory, clock
     sink = AlertEventSink(influx.url, "no_such_database")
     assert sink.drain(store) == 0  # 404 database not found: counted as dropped
     assert store.cursor("influx_alert_events") == store.events()[-1][0]
+
+
+def test_sink_sends_credentials() -> None:
+    """Transport-level check of the auth parameters (a mock transport, not a server)."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    alert = Alert(id="a1", rule="power_loss", subject="s1", scope=Scope.STATION, station="s1",
+                  zone=None, state=AlertState.FIRING, severity=Severity.CRITICAL, active_at=T0)
+    record = EventRecord(AlertEvent(EventKind.FIRING, T0, alert, 1))
+    mock = httpx.Client(transport=httpx.MockTransport(handler))
+    AlertEventSink("http://influx", "bucket", token="tkn", client=mock).write([record])
+    AlertEventSink("http://influx", "db", username="u", password="pw", client=mock).write(
+        [record]
+    )
+    assert seen[0].headers["Authorization"] == "Token tkn"
+    assert seen[1].url.params["u"] == "u" and seen[1].url.params["p"] == "pw"
+    assert seen[1].url.params["db"] == "db"
