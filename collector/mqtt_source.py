@@ -110,6 +110,7 @@ class MqttSource:
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
+        client.on_subscribe = self._handle_subscribe
         self.client = client
 
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -190,6 +191,19 @@ class MqttSource:
             log.warning("MQTT connection lost (%s); reconnecting", reason_code)
             if self._on_connection is not None:
                 self._on_connection(False)
+
+    def _handle_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        """A refused filter (ACL, bad shared group) would otherwise look like a quiet fleet."""
+        for topic, code in zip(self.filters, reason_codes, strict=False):
+            if code.is_failure:
+                log.error("broker refused subscription %s: %s", topic, code)
 
     def _handle_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         self.queue.put(Inbound(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self._generation))

@@ -152,6 +152,9 @@ class Collector:
         return 1 if self.crashed else 0
 
     def stats(self) -> dict[str, Any]:
+        """A snapshot for tests and status displays: cumulative counts (``messages``,
+        ``readings``, ``rejected``, ``stored``, ``spooled``, ``replayed``, ``refused``,
+        ``acked``, ``seq_gaps``, ...) plus the current spool, connection and queue state."""
         snap: dict[str, Any] = dict(self.counts)
         snap.update(
             spool_bytes=self.spool.size_bytes,
