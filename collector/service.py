@@ -181,6 +181,10 @@ class Collector:
     # -- worker ---------------------------------------------------------------------------
     def _run(self) -> None:
         try:
+            try:
+                self.writer.prepare()  # v1: CREATE DATABASE now, not at the first reading
+            except RetryableWriteError as exc:
+                log.warning("InfluxDB not ready at start (will retry before writing): %s", exc)
             self._loop()
         finally:
             if not self._stop.is_set():

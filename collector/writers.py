@@ -61,6 +61,9 @@ class RejectedWriteError(WriteError):
 
 
 class Writer(Protocol):
+    def prepare(self) -> None:
+        """Get the destination ready at start-up; raises RetryableWriteError if unreachable."""
+
     def write(self, lines: list[str]) -> None: ...
 
     def close(self) -> None: ...
@@ -83,6 +86,9 @@ class V1Writer:
             base_url=settings.url.rstrip("/"), timeout=settings.timeout, auth=auth
         )
         self._database_ready = False
+
+    def prepare(self) -> None:
+        self.ensure_database()
 
     def ensure_database(self) -> None:
         """``CREATE DATABASE`` is idempotent in 1.x, so it runs before the first write and
@@ -144,6 +150,9 @@ class V2Writer:
             enable_gzip=False,
         )
         self._api = self._client.write_api(write_options=SYNCHRONOUS)
+
+    def prepare(self) -> None:
+        """Nothing to create: 2.x buckets are provisioned with their retention and tokens."""
 
     def write(self, lines: list[str]) -> None:
         if not lines:

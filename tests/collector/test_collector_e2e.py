@@ -166,3 +166,18 @@ def test_submitted_lines_take_the_same_path(
     collector.submit_lines([f"heatwatch_internal,service=collector up=1.0 {i}" for i in (1, 2)])
     wait_until(lambda: influx.count("heatwatch_internal", "up", db=database) == 2, 20,
                "submitted lines stored")
+
+
+def test_v1_database_is_created_at_start(
+    tmp_path: Path, mosquitto: MosquittoServer, influx: InfluxServer, run_collector: RunCollector
+) -> None:
+    name = "created_at_start"
+
+    def exists() -> bool:
+        values = influx.query("SHOW DATABASES")[0]["values"]
+        assert isinstance(values, list)
+        return [name] in values
+
+    assert not exists()
+    run_collector(collector_settings(tmp_path, mosquitto, influx, name))  # nothing published
+    wait_until(exists, 10, f"database {name} created")
