@@ -27,7 +27,7 @@ GAIN_FRACTION = 0.08  # internal gains (people, appliances) relative to design h
 TOP_FLOOR_LOSS = 1.12
 GABLE_END_LOSS = 1.10
 CORNER_LOSS = 1.18  # top floor and gable end together
-RADIATOR_MARGIN = 1.1
+RADIATOR_MARGIN = 1.15
 
 
 def flow_factor(ratio: F64, ntu_design: F64) -> F64:

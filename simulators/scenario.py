@@ -138,7 +138,7 @@ class NightSetback(_Block):
 class ControlConfig(_Block):
     """Weather compensation: (outdoor °C, secondary supply °C) points, interpolated, clamped."""
 
-    curve: tuple[tuple[float, float], ...] = ((-19.0, 55.0), (5.0, 35.0))
+    curve: tuple[tuple[float, float], ...] = ((-26.0, 60.0), (-19.0, 55.0), (5.0, 35.0))
     design_outdoor_temp: float = -19.0
     design_return_temp: float = Field(45.0, ge=0, le=150)
     design_indoor_temp: float = Field(21.0, ge=5, le=30)

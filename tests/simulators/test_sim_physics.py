@@ -43,7 +43,7 @@ def test_normal_operation_is_plausible() -> None:
     assert np.all(st.ps > st.pr)
     assert np.all(np.abs(st.heat / st.q_design - 1.0) < 0.25), "design load at design outdoor"
     mid = ~f.layout.flat_top & ~f.layout.flat_gable
-    assert 19.0 < f.flats.indoor[mid].mean() < 23.0
+    assert 20.0 < f.flats.indoor[mid].mean() < 24.0  # Shenyang flats run warm
 
 
 def test_leak_lowers_pressure_raises_makeup_and_drains_tank() -> None:
