@@ -74,6 +74,9 @@ class CacheSettings(_Block):
     max_stale_s: float = Field(
         default=120.0, gt=0, description="serve an old snapshot while refreshing, up to this age"
     )
+    fleet_query_timeout_s: float = Field(
+        default=60.0, gt=0, description="the fleet query takes seconds on a big fleet"
+    )
     lookback_s: float = Field(
         default=86400.0, gt=0, description="how far back 'last reading' and flat temperatures look"
     )

@@ -154,12 +154,13 @@ class Fleet:
         now = self.clock()
         since_ns = int((now - self.cache.lookback_s) * 1e9)
         params = {"since": since_ns}
+        t = self.cache.fleet_query_timeout_s
         # Separate requests run in parallel on the server (one request runs its statements
         # one after the other); the alert store is read meanwhile.
         (last_all,), (last_time,), (status,), open_alerts = await asyncio.gather(
-            self.influx.query(LAST_VALUES, params),
-            self.influx.query(LAST_TIMES, params),
-            self.influx.query(LAST_STATUS, params),
+            self.influx.query(LAST_VALUES, params, timeout=t),
+            self.influx.query(LAST_TIMES, params, timeout=t),
+            self.influx.query(LAST_STATUS, params, timeout=t),
             anyio.to_thread.run_sync(self.alerts.open_alerts),
         )
 

@@ -110,11 +110,11 @@ class InfluxQL:
             raise InfluxUnavailable(f"InfluxDB /ping answered HTTP {resp.status_code}")
 
     async def query(
-        self, q: str, params: Mapping[str, Param] | None = None
+        self, q: str, params: Mapping[str, Param] | None = None, *, timeout: float | None = None
     ) -> list[list[Series]]:
         """Run one or more ``;``-separated SELECTs; the series of each statement, in order.
 
-        Times come back as epoch milliseconds.
+        Times come back as epoch milliseconds. ``timeout`` overrides ``influx.timeout``.
         """
         data = {"q": q, "db": self.settings.database, "epoch": "ms"}
         if params:
@@ -122,7 +122,10 @@ class InfluxQL:
         start = time.perf_counter()
         ok = False
         try:
-            resp = await self._http().post(f"{self.url}/query", data=data)
+            resp = await self._http().post(
+                f"{self.url}/query", data=data,
+                timeout=self.settings.timeout if timeout is None else timeout,
+            )
             result = self._parse(resp)
             ok = True
             return result
