@@ -16,6 +16,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import yaml
+
 from heatwatch.settings import ConfigError
 from simulators.layout import write_registry
 from simulators.publisher import FileSink, MqttSink, PublishError, Sink
@@ -99,6 +101,18 @@ def _scenario_path(name: str | None) -> Path | None:
     return p
 
 
+def _raw_scenario(path: Path | None) -> dict[str, Any]:
+    """The file as written (not a model dump, which would mask secrets such as the MQTT
+    password), so CLI overrides can be merged into its blocks. Errors are left to
+    :func:`load_scenario`, which reports them precisely."""
+    p = path or SCENARIO_DIR / "normal_week.yaml"
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def _overrides(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
     """Nested dict of CLI overrides merged over the file's blocks."""
 
@@ -155,8 +169,7 @@ def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     path = _scenario_path(args.scenario)
     try:
-        base = load_scenario(path).model_dump(mode="json", exclude_unset=True)
-        settings = load_scenario(path, **_overrides(args, base))
+        settings = load_scenario(path, **_overrides(args, _raw_scenario(path)))
         sim = Simulation(settings)
     except (ConfigError, ValueError) as exc:
         print(f"heatwatch simulate: {exc}", file=sys.stderr)

@@ -84,3 +84,15 @@ def test_without_a_scenario_the_fleet_runs_live_until_stopped() -> None:
     assert live == {"mode": "realtime", "speed": None, "duration": None}
     assert "time" not in _overrides(_args("-c", "normal_week"), {})
     assert _overrides(_args("--fast", "--duration", "1h"), {})["time"]["mode"] == "accelerated"
+
+
+def test_cli_overrides_keep_the_files_secrets(tmp_path: Path) -> None:
+    from simulators.cli import _overrides, _raw_scenario
+
+    path = tmp_path / "s.yaml"
+    path.write_text("mqtt:\n  host: broker\n  password: s3cret\n")
+    merged = _overrides(_args("-c", str(path), "--port", "1884"), _raw_scenario(path))
+    settings = load_scenario(path, **merged)
+    assert settings.mqtt.password is not None
+    assert settings.mqtt.password.get_secret_value() == "s3cret"
+    assert (settings.mqtt.host, settings.mqtt.port) == ("broker", 1884)
