@@ -21,6 +21,7 @@ __all__ = ["Weather"]
 _DAY = 86400.0
 _MA_TAPS = 8  # days of memory in the anomaly's moving-average filter
 _WAVE_LOOKBACK = 10  # days a random cold wave can still be felt
+_T_MIN_H, _T_MAX_H = 6.5, 14.5  # local hours of the daily minimum and maximum
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +109,15 @@ class Weather:
         return scripted + natural
 
     def temperature(self, t: float) -> float:
-        """Outdoor temperature: coldest near 05:00 local, warmest near 14:00."""
+        """Outdoor temperature: coldest around sunrise (06:30 local), warmest at 14:30.
+
+        The classic two-half-cosine day: eight hours of warming, sixteen of slow cooling;
+        the cycle averages to zero, so ``daily_mean`` stays the day's mean.
+        """
         hour = self.local_hours(t)
-        # Two harmonics give the asymmetric day: slow night cooling, quick morning warm-up.
-        phase = 2 * math.pi * (hour - 14.0) / 24.0
-        cycle = math.cos(phase) + 0.25 * math.cos(2 * phase)
-        return self.daily_mean(t) + self.cfg.daily_amplitude * cycle / 1.25
+        if _T_MIN_H <= hour < _T_MAX_H:
+            cycle = -math.cos(math.pi * (hour - _T_MIN_H) / (_T_MAX_H - _T_MIN_H))
+        else:
+            since_max = (hour - _T_MAX_H) % 24.0
+            cycle = math.cos(math.pi * since_max / (24.0 - (_T_MAX_H - _T_MIN_H)))
+        return self.daily_mean(t) + self.cfg.daily_amplitude * cycle

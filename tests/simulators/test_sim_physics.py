@@ -131,7 +131,7 @@ def test_energy_counters_are_monotone() -> None:
 
 def test_default_weather_is_a_shenyang_winter_and_reproducible() -> None:
     w = Weather(WeatherConfig(), seed=1, scenario_start=0.0)
-    t0 = 1_767_196_800.0  # 2026-01-01 UTC
+    t0 = 1_767_225_600.0  # 2026-01-01T00:00Z
     means = np.array([w.daily_mean(t0 + d * 86400) for d in range(90)])
     assert -14 < np.median(means) < -8
     assert np.percentile(means, 5) > -26 and np.percentile(means, 95) < 2
