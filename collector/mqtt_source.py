@@ -15,6 +15,9 @@ Why it looks like this:
 * ``on_connect`` subscribes every time, even when the broker says the session is present (the
   Telegraf failure modes #16038/#16293/#6232 are collectors that silently stop receiving after
   a broker restart). paho's loop thread reconnects forever with capped exponential backoff.
+* Filters of the other subscription form (plain vs ``$share/...``) are unsubscribed when the
+  session is resumed: the broker keeps a session's subscriptions, so switching ``shared_group``
+  on would otherwise leave the old plain subscription delivering every message again.
 * Every connection gets a generation number. A message is acked only on the connection that
   delivered it: packet ids restart per connection, so acking an old id on a new connection could
   acknowledge a different, not yet stored message. Unacked old messages are redelivered by the
@@ -68,12 +71,14 @@ class MqttSource:
         settings: MqttSettings,
         *,
         filters: list[str],
+        stale_filters: list[str] | None = None,
         receive_maximum: int,
         session_expiry: int,
         on_connection: Callable[[bool], None] | None = None,
     ) -> None:
         self.settings = settings
         self.filters = filters
+        self.stale_filters = stale_filters or []
         self.queue: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
         self._on_connection = on_connection
         self._generation = 0
@@ -164,6 +169,10 @@ class MqttSource:
         result, _mid = client.subscribe([(f, options) for f in self.filters])
         if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
             log.warning("MQTT subscribe not sent (%s); will retry on reconnect", result)
+        if flags.session_present and self.stale_filters:
+            # A persistent session keeps subscriptions from an older configuration (e.g. before
+            # shared_group was set); left in place they would deliver every message twice.
+            client.unsubscribe(self.stale_filters)
         log.info(
             "connected to MQTT %s:%d as %s (session present: %s), subscribed to %s",
             self.settings.host, self.settings.port, self.settings.client_id,

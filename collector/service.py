@@ -70,6 +70,10 @@ class Collector:
         self.source = MqttSource(
             settings.mqtt,
             filters=topic_filters(settings.mqtt.prefix, settings.subscription.shared_group),
+            stale_filters=(
+                topic_filters(settings.mqtt.prefix, None)
+                if settings.subscription.shared_group else []
+            ),
             receive_maximum=b.receive_maximum,
             session_expiry=settings.subscription.session_expiry,
             on_connection=self._connection_changed,

@@ -160,3 +160,27 @@ def test_shared_subscription_splits_load_and_stores_each_reading_once(
     assert influx.count("telemetry", "supply_temp", db=database) == 600
     assert a.stats()["messages"] + b.stats()["messages"] == 600, "each message to one collector"
     assert a.stats()["messages"] > 0 and b.stats()["messages"] > 0
+
+
+def test_turning_shared_group_on_drops_the_old_plain_subscription(
+    tmp_path: Path,
+    mosquitto: MosquittoServer,
+    influx: InfluxServer,
+    database: str,
+    run_collector: RunCollector,
+    make_publisher: MakePublisher,
+) -> None:
+    """Same client id, persistent session: the plain subscription of the first run must not
+    survive into the shared run, or every message would arrive twice."""
+    plain = run_collector(collector_settings(tmp_path, mosquitto, influx, database, name="x"))
+    plain.stop()
+    shared = run_collector(collector_settings(tmp_path, mosquitto, influx, database, name="x",
+                                              shared_group="g1"))
+    assert shared.source.session_present
+    pub = make_publisher(mosquitto)
+    for _ in range(100):
+        pub.station("sg-1", telemetry("sg-1"))
+    pub.wait_all()
+    wait_until(lambda: shared.stats()["stored"] >= 100, 20, "100 stored")
+    time.sleep(1)
+    assert shared.stats()["messages"] == 100
