@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -31,10 +32,19 @@ def main(args: argparse.Namespace) -> int:
         return run_hash_key(args)
     try:
         settings = load_api_settings(args.config)
-        from api.main import create_app  # after the config check: no FastAPI import on error
-
-        app = create_app(settings)
     except ConfigError as exc:
+        print(f"heatwatch api: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(settings.log_level)
+    # httpx logs every request at INFO: one line per InfluxDB query. Counters say it instead.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    from api.main import create_app  # after the config check: no FastAPI import on error
+
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:  # e.g. an invalid registry or rules file
         print(f"heatwatch api: {exc}", file=sys.stderr)
         return 2
     import uvicorn

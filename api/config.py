@@ -63,7 +63,6 @@ class ApiKey(_Block):
 class ServerSettings(_Block):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
-    workers: int = Field(default=1, ge=1, le=64)
     root_path: str = ""
 
 

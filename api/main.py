@@ -9,6 +9,7 @@ while they are down.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -27,6 +28,7 @@ from api.metrics import ApiMetrics
 from api.routes import alerts, health, rules, stations, windows, zones
 from heatwatch import __version__
 from heatwatch.registry import Registry, load_registry
+from heatwatch.settings import ConfigError
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -48,7 +50,12 @@ def create_app(
     rules_config = rules_config if rules_config is not None else load_rules(settings.rules)
     metrics = ApiMetrics()
     influx = InfluxQL(settings.influx, observe=metrics.observe_influx)
-    alerts_db = AlertsDb(settings.alerts_db)
+    try:
+        alerts_db = AlertsDb(settings.alerts_db)
+    except (sqlite3.Error, OSError) as exc:
+        raise ConfigError(
+            f"alerts_db {settings.alerts_db}: cannot open the alert store: {exc}"
+        ) from exc
     services = Services(
         settings=settings,
         keys=KeyRing(settings.keys, dev_mode=settings.dev_mode),

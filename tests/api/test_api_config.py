@@ -105,3 +105,15 @@ def test_cli_module_has_the_service_interface() -> None:
     cli.add_arguments(parser)
     args = parser.parse_args(["-c", "x.yaml"])
     assert args.action == "serve" and args.config == Path("x.yaml")
+
+
+def test_unusable_paths_are_config_errors(tmp_path: Path) -> None:
+    from api.main import create_app
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match="cannot open the alert store"):
+        create_app(load_api_settings(None, dev_mode=True, alerts_db=blocker / "alerts.db"))
+    with pytest.raises(ConfigError, match="station registry"):
+        create_app(load_api_settings(None, dev_mode=True, registry=tmp_path / "missing.yaml",
+                                     alerts_db=tmp_path / "a.db"))
