@@ -9,6 +9,7 @@ when they go away). Keeping that here means no test invents its own half-working
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
 import shutil
 import signal
@@ -194,6 +195,10 @@ class MosquittoServer(_Process):
         data.mkdir(exist_ok=True)
         self.conf_path.write_text(
             f"listener {self.port} {self.host}\n"
+            # Started as root, Mosquitto drops to user 'mosquitto', which cannot write its
+            # persistence file in our run directory: every restart would forget sessions and
+            # queued messages. Naming the current user keeps it (ignored when not root).
+            f"user {getpass.getuser()}\n"
             "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {data}/\n"

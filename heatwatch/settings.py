@@ -39,18 +39,18 @@ class MqttSettings(_Block):
     """How to reach the broker."""
 
     host: str = "127.0.0.1"
-    port: int = Field(1883, ge=1, le=65535)
+    port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = None
     password: SecretStr | None = None
     tls: bool = False
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
-    keepalive: int = Field(30, ge=5, le=3600)
-    prefix: str = Field("heat", pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    client_id: str = Field("heatwatch", min_length=1, max_length=128)
-    reconnect_min_delay: float = Field(0.5, gt=0)
-    reconnect_max_delay: float = Field(30.0, gt=0)
+    keepalive: int = Field(default=30, ge=5, le=3600)
+    prefix: str = Field(default="heat", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    client_id: str = Field(default="heatwatch", min_length=1, max_length=128)
+    reconnect_min_delay: float = Field(default=0.5, gt=0)
+    reconnect_max_delay: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _check_delays(self) -> MqttSettings:
@@ -64,13 +64,13 @@ class InfluxSettings(_Block):
 
     transport: Literal["v1", "v2"] = "v1"
     url: str = "http://127.0.0.1:8086"
-    database: str = Field("heatwatch", min_length=1)
+    database: str = Field(default="heatwatch", min_length=1)
     username: str | None = None
     password: SecretStr | None = None
     org: str | None = None
     bucket: str | None = None
     token: SecretStr | None = None
-    timeout: float = Field(10.0, gt=0)
+    timeout: float = Field(default=10.0, gt=0)
 
     @model_validator(mode="after")
     def _check_v2(self) -> InfluxSettings:
