@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -34,3 +35,41 @@ def test_restart_keeps_port_and_data(own_influx: InfluxServer, tmp_path: Path) -
     own_influx.kill()
     own_influx.start()
     assert own_influx.count("m", "v", db="d") == 1
+
+
+def test_broker_restart_keeps_queued_messages(own_mosquitto: MosquittoServer) -> None:
+    """Queued QoS 1 messages for an offline persistent session survive a broker restart (as
+    root this needs the ``user`` line in the generated config)."""
+    import threading
+
+    def session() -> tuple[mqtt.Client, list[bytes], threading.Event]:
+        got: list[bytes] = []
+        ready = threading.Event()
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="keeper", clean_session=False)
+        c.on_message = lambda _c, _u, m: got.append(m.payload)
+        c.on_connect = lambda *_a: ready.set()
+        c.connect(own_mosquitto.host, own_mosquitto.port)
+        c.loop_start()
+        assert ready.wait(5)
+        return c, got, ready
+
+    sub, _, _ = session()
+    sub.subscribe("q/#", qos=1)
+    time.sleep(0.3)
+    sub.loop_stop()
+    sub.disconnect()
+    pub = mqtt.Client(CallbackAPIVersion.VERSION2)
+    pub.connect(own_mosquitto.host, own_mosquitto.port)
+    pub.loop_start()
+    for i in range(20):
+        pub.publish("q/x", str(i).encode(), qos=1).wait_for_publish(5)
+    pub.loop_stop()
+    pub.disconnect()
+    own_mosquitto.restart()
+    sub, got, _ = session()
+    deadline = time.monotonic() + 10
+    while len(got) < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sub.loop_stop()
+    sub.disconnect()
+    assert sorted(int(p) for p in got) == list(range(20))
