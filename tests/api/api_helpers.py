@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 
 import httpx
+from fastapi import FastAPI
 
 from alerts.lifecycle import emit, new_alert_id
 from alerts.model import Alert, AlertState, EventKind, Scope, Severity, Signal
@@ -14,6 +16,8 @@ from api.config import ApiKey
 from api.keys import hash_key
 from heatwatch.registry import Meter, Registry, Station
 from heatwatch.servers import InfluxServer
+
+AppFactory = Callable[..., FastAPI]
 
 KEYS = {
     "viewer": "hw_test-viewer-0123456789abcdef0123456789abcdef",

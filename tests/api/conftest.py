@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from api_helpers import key_entries, registry
+from api_helpers import AppFactory, key_entries, registry
 from fastapi import FastAPI
 
 from alerts.store import Store
@@ -16,8 +16,6 @@ from api.config import ApiSettings, load_api_settings
 from api.deps import Services
 from api.main import create_app
 from heatwatch.servers import InfluxServer, MosquittoServer
-
-AppFactory = Callable[..., FastAPI]
 
 
 @pytest.fixture

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from api_helpers import ROLES, auth
+from api_helpers import ROLES, AppFactory, auth
 from fastapi import FastAPI
+
+from api.config import DEV_KEY
 
 pytestmark = pytest.mark.anyio
 
@@ -82,15 +84,9 @@ async def test_public_probes_need_no_key(client: httpx.AsyncClient) -> None:
     assert (await client.get("/metrics")).status_code == 200
 
 
-async def test_dev_key_only_in_dev_mode(make_app: object) -> None:
-    from collections.abc import Callable
-
-    from api.config import DEV_KEY
-
-    assert callable(make_app)
-    factory: Callable[..., FastAPI] = make_app
+async def test_dev_key_only_in_dev_mode(make_app: AppFactory) -> None:
     dev_header = {"Authorization": f"Bearer {DEV_KEY}"}
     for dev_mode, expected in ((False, 401), (True, 200)):
-        transport = httpx.ASGITransport(app=factory(dev_mode=dev_mode))
+        transport = httpx.ASGITransport(app=make_app(dev_mode=dev_mode))
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
             assert (await c.get("/api/v1/rules", headers=dev_header)).status_code == expected

@@ -16,8 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from api_helpers import auth, fill_fleet, stored_alert
-from conftest import AppFactory
+from api_helpers import AppFactory, auth, fill_fleet, stored_alert
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable

@@ -6,8 +6,7 @@ import asyncio
 
 import httpx
 import pytest
-from api_helpers import auth
-from conftest import AppFactory
+from api_helpers import AppFactory, auth
 
 from api.probes import ProbeFailed, mqtt_probe
 from heatwatch.servers import free_port

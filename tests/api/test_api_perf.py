@@ -8,8 +8,7 @@ import time
 
 import httpx
 import pytest
-from api_helpers import auth, write_lines
-from conftest import AppFactory
+from api_helpers import AppFactory, auth, write_lines
 
 from api.main import create_app
 from heatwatch.registry import Registry, Station
