@@ -59,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # One line per HTTP request would drown the services' own low-rate summaries.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     code: int = args._main(args)
     return code
 
