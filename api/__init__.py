@@ -1,0 +1,1 @@
+"""heatwatch REST API (FastAPI): ``api.main.create_app``, served by ``heatwatch api``."""

@@ -19,6 +19,7 @@ from pathlib import Path
 from alerts.lifecycle import emit
 from alerts.model import Alert, AlertState, EventKind, Scope, Signal
 from alerts.store import Batch, EventRecord, MaintenanceWindow, Store, alert_from_dict
+from api.probes import ProbeFailed
 
 __all__ = ["AlertConflict", "AlertFilter", "AlertsDb", "HistoryEntry", "NotFound"]
 
@@ -76,8 +77,6 @@ class AlertsDb:
 
     def ping(self) -> None:
         """Raise :class:`api.probes.ProbeFailed` unless the store answers a read."""
-        from api.probes import ProbeFailed
-
         try:
             self._rows("SELECT count(*) FROM alerts WHERE 0")
         except sqlite3.Error as exc:
