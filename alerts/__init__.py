@@ -1,0 +1,1 @@
+"""Alert engine: rules, lifecycle, SQLite state and notifications (docs/alerts.md)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -74,7 +74,8 @@ def only(events: list[AlertEvent], rule: str) -> list[EventKind]:
 
 def registry(*stations: str, zone: str = "north", interval: float = 10.0) -> Registry:
     return Registry.of(
-        Station(id=s, zone=zone, report_interval_s=interval) for s in stations
+        Station.model_validate({"id": s, "zone": zone, "report_interval_s": interval})
+        for s in stations
     )
 
 
@@ -89,7 +90,7 @@ EngineFactory = Callable[..., Engine]
 
 
 def drive(
-    engine: Engine, clock: Clock, script: list[tuple[float, list[Reading]]]
+    engine: Engine, clock: Clock, script: Sequence[tuple[float, Sequence[Reading]]]
 ) -> list[tuple[float, str, str]]:
     """Feed readings at offsets from T0, evaluate after each step; (offset, rule, event)."""
     out: list[tuple[float, str, str]] = []

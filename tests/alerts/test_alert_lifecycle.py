@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from alerts.config import RuleParams
 from alerts.lifecycle import Subject, step
 from alerts.model import AlertState, EventKind, Scope, Severity, Signal, Track, Verdict
@@ -10,7 +12,7 @@ SUBJECT = Subject("demo", "s1", Scope.STATION, "s1", "north")
 F, H, C = Verdict(Signal.FIRE), Verdict(Signal.HOLD), Verdict(Signal.CLEAR)
 
 
-def run(params: RuleParams, script: list[tuple[float, Verdict]]) -> list[tuple[float, str]]:
+def run(params: RuleParams, script: Sequence[tuple[float, Verdict]]) -> list[tuple[float, str]]:
     track = Track("demo", "s1")
     out = []
     for t, verdict in script:

@@ -114,7 +114,7 @@ def test_flapping_power_is_one_held_alert(make_engine: EngineFactory, clock: Clo
 
 def test_pump_stopped_creep_flow_judged_against_design_flow(make_engine: EngineFactory,
                                                             clock: Clock) -> None:
-    reg = Registry.of([Station(id="big", design_flow=20.0)])
+    reg = Registry.of([Station.model_validate({"id": "big", "design_flow": 20.0})])
     engine = make_engine(quiet_rules(defaults={"pump_stopped": {"for_s": 0}}), reg=reg)
     creep = {"flow": 0.2, "supply_temp": 31.0, "return_temp": 30.0}  # 1 % creep, 1 K
     events = drive(engine, clock, [(0, [healthy("big", T0, **creep)])])
