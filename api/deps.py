@@ -22,6 +22,7 @@ from api.fleet import Fleet
 from api.influx import InfluxQL
 from api.keys import KeyRing, Principal
 from api.metrics import ApiMetrics
+from api.queries import Flat
 from heatwatch.registry import Registry
 
 __all__ = ["Admin", "Crew", "Services", "ServicesDep", "Viewer"]
@@ -40,6 +41,8 @@ class Services:
     fleet: Fleet
     metrics: ApiMetrics
     clock: Callable[[], float] = field(default=time.time)
+    # zone -> (taken at, flats' latest indoor temperatures): operator pages poll zones too
+    zone_cache: dict[str, tuple[float, list[Flat]]] = field(default_factory=dict)
 
 
 def get_services(request: Request) -> Services:

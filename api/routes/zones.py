@@ -1,7 +1,8 @@
 """``/zones``: which zones exist, and how warm the flats of one zone are right now.
 
 The distribution uses each flat's latest indoor temperature within ``cache.lookback_s``: one
-InfluxQL query per request (``last()`` per station and meter, bound to the zone).
+InfluxQL query (``last()`` per station and meter, bound to the zone), reused for
+``cache.fleet_ttl_s`` seconds because a zone of a big city has thousands of flats.
 """
 
 from __future__ import annotations
@@ -44,7 +45,21 @@ async def zone_distribution(
     if zone not in services.registry.zones() and zone != UNASSIGNED_ZONE:
         raise NotFound(f"zone {zone}")
     threshold = services.settings.cold_c if below is None else below
-    since_ns = int((services.clock() - services.settings.cache.lookback_s) * 1e9)
+    d = distribution(await _flats(services, zone), threshold, coldest)
+    return ZoneDistribution(
+        zone=zone, flats_reporting=d.flats, below_c=threshold, below=d.below,
+        share_below=d.share_below, min=d.min, median=d.median, max=d.max,
+        coldest=[_flat(services, f) for f in d.coldest],
+    )
+
+
+async def _flats(services: ServicesDep, zone: str) -> list[Flat]:
+    """Each flat's latest indoor temperature, reused for ``cache.fleet_ttl_s`` seconds."""
+    now = services.clock()
+    cached = services.zone_cache.get(zone)
+    if cached is not None and now - cached[0] < services.settings.cache.fleet_ttl_s:
+        return cached[1]
+    since_ns = int((now - services.settings.cache.lookback_s) * 1e9)
     result = await services.influx.query(ZONE_QUERY, {"zone": zone, "since": since_ns})
     flats = [
         Flat(s.tags.get("station", ""), s.tags.get("meter", ""), float(row[1]), int(row[0]))
@@ -52,12 +67,8 @@ async def zone_distribution(
         for row in s.values[:1]
         if row[1] is not None
     ]
-    d = distribution(flats, threshold, coldest)
-    return ZoneDistribution(
-        zone=zone, flats_reporting=d.flats, below_c=threshold, below=d.below,
-        share_below=d.share_below, min=d.min, median=d.median, max=d.max,
-        coldest=[_flat(services, f) for f in d.coldest],
-    )
+    services.zone_cache[zone] = (now, flats)
+    return flats
 
 
 def _flat(services: ServicesDep, f: Flat) -> FlatTemp:
