@@ -26,6 +26,7 @@ from api.influx import InfluxQL
 from api.keys import KeyRing
 from api.metrics import ApiMetrics
 from api.routes import alerts, health, rules, stations, windows, zones
+from api.schemas import errors
 from heatwatch import __version__
 from heatwatch.registry import Registry, load_registry
 from heatwatch.settings import ConfigError
@@ -91,7 +92,7 @@ def create_app(
     app.state.services = services
     install_handlers(app)
     app.middleware("http")(metrics.middleware)
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, responses=errors(401, 403, 503))
     for module in (stations, zones, alerts, windows, rules):
         api.include_router(module.router)
     app.include_router(api)

@@ -23,6 +23,7 @@ __all__ = [
     "AlertOut",
     "AlertPage",
     "BacktestIn",
+    "ErrorOut",
     "FlatTemp",
     "HistoryOut",
     "HistoryPoint",
@@ -35,6 +36,7 @@ __all__ = [
     "WindowOut",
     "ZoneDistribution",
     "ZoneSummary",
+    "errors",
     "ts",
 ]
 
@@ -52,6 +54,21 @@ def ts(epoch_s: float | None) -> datetime | None:
 def check_time(value: datetime | None, name: str) -> None:
     if value is not None and not MIN_TIME <= value < MAX_TIME:
         raise ValueError(f"{name} must be between 2000-01-01 and 2100-01-01")
+
+
+class ErrorOut(BaseModel):
+    """Body of every 401, 403, 404, 409, 501 and 503 (422 uses FastAPI's list form)."""
+
+    detail: str
+    dependency: str | None = Field(default=None, description="503: which one is down")
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for error statuses, so clients see them documented."""
+    text = {401: "no or unknown API key", 403: "the key's role is too low",
+            404: "no such resource", 409: "conflicts with the resource's state",
+            501: "not implemented", 503: "InfluxDB or the alert store is unavailable"}
+    return {code: {"model": ErrorOut, "description": text[code]} for code in codes}
 
 
 class _Out(BaseModel):

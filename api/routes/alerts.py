@@ -25,6 +25,7 @@ from api.schemas import (
     AlertOut,
     AlertPage,
     HistoryEntryOut,
+    errors,
 )
 from heatwatch.registry import ID_PATTERN
 
@@ -88,12 +89,18 @@ def list_alerts(
     return AlertPage(total=total, items=[AlertOut.of(a) for a in alerts])
 
 
-@router.get("/{alert_id}", response_model=AlertOut, summary="One alert")
+@router.get(
+    "/{alert_id}", response_model=AlertOut, summary="One alert",
+    responses=errors(404),
+)
 def get_alert(services: ServicesDep, _: Viewer, alert_id: AlertId) -> AlertOut:
     return AlertOut.of(services.alerts.get(alert_id))
 
 
-@router.get("/{alert_id}/history", response_model=AlertHistory, summary="An alert's events")
+@router.get(
+    "/{alert_id}/history", response_model=AlertHistory, summary="An alert's events",
+    responses=errors(404),
+)
 def alert_history(services: ServicesDep, _: Viewer, alert_id: AlertId) -> AlertHistory:
     """Every logged transition (pending, firing, severity, acknowledged, resolved...)."""
     events = services.alerts.history(alert_id)
@@ -103,7 +110,10 @@ def alert_history(services: ServicesDep, _: Viewer, alert_id: AlertId) -> AlertH
     )
 
 
-@router.post("/{alert_id}/ack", response_model=AlertOut, summary="Acknowledge (crew)")
+@router.post(
+    "/{alert_id}/ack", response_model=AlertOut, summary="Acknowledge (crew)",
+    responses=errors(404, 409),
+)
 def ack_alert(
     services: ServicesDep, who: Crew, alert_id: AlertId, body: Annotated[AckIn, Body()]
 ) -> AlertOut:
@@ -116,7 +126,10 @@ def ack_alert(
     return AlertOut.of(alert)
 
 
-@router.delete("/{alert_id}/ack", response_model=AlertOut, summary="Un-acknowledge (crew)")
+@router.delete(
+    "/{alert_id}/ack", response_model=AlertOut, summary="Un-acknowledge (crew)",
+    responses=errors(404, 409),
+)
 def unack_alert(services: ServicesDep, _: Crew, alert_id: AlertId) -> AlertOut:
     """Clear the ack of an open alert. 409 if it is resolved or not acknowledged."""
     return AlertOut.of(services.alerts.unack(alert_id))

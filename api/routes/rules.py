@@ -15,7 +15,7 @@ from alerts.config import RuleParams
 from alerts.rules import FAMILIES
 from api.deps import Admin, ServicesDep, Viewer
 from api.errors import invalid
-from api.schemas import BacktestIn, RuleOut
+from api.schemas import BacktestIn, RuleOut, errors
 
 router = APIRouter(prefix="/rules", tags=["rules"])
 
@@ -42,7 +42,7 @@ def list_rules(services: ServicesDep, _: Viewer) -> list[RuleOut]:
 
 @router.post(
     "/backtest", summary="Backtest a rule (admin; 501 until the engine provides it)",
-    responses={501: {"description": "the alert engine has no backtest function"}},
+    status_code=501, responses=errors(501),
 )
 def backtest(_: Admin, body: Annotated[BacktestIn, Body()]) -> JSONResponse:
     """Validates the request, then answers 501: ``alerts`` has no backtest function yet."""

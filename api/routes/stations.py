@@ -32,6 +32,7 @@ from api.schemas import (
     StationDetail,
     StationList,
     StationSummary,
+    errors,
 )
 from heatwatch.registry import ID_PATTERN
 
@@ -65,7 +66,10 @@ async def _station(services: ServicesDep, station_id: str) -> tuple[Snapshot, di
     return snap, found
 
 
-@router.get("/{station_id}", response_model=StationDetail, summary="One station")
+@router.get(
+    "/{station_id}", response_model=StationDetail, summary="One station",
+    responses=errors(404),
+)
 async def get_station(services: ServicesDep, _: Viewer, station_id: StationId) -> StationDetail:
     snap, summary = await _station(services, station_id)
     info = services.registry.get(station_id)

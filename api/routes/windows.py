@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from alerts.model import Scope
 from api.deps import Admin, ServicesDep, Viewer
 from api.errors import invalid
-from api.schemas import WindowIn, WindowOut
+from api.schemas import WindowIn, WindowOut, errors
 
 router = APIRouter(prefix="/windows", tags=["maintenance windows"])
 
@@ -67,7 +67,10 @@ def create_window(
     return WindowOut.of(w, now)
 
 
-@router.post("/{window_id}/end", response_model=WindowEnded, summary="End a window now (admin)")
+@router.post(
+    "/{window_id}/end", response_model=WindowEnded, summary="End a window now (admin)",
+    responses=errors(404, 409),
+)
 def end_window(
     services: ServicesDep, _: Admin, window_id: Annotated[int, Path(ge=1, le=2**62)]
 ) -> WindowEnded:

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Query
 from api.alertsdb import NotFound
 from api.deps import ServicesDep, Viewer
 from api.queries import ZONE_QUERY, Flat, distribution
-from api.schemas import FlatTemp, ZoneDistribution, ZoneSummary
+from api.schemas import FlatTemp, ZoneDistribution, ZoneSummary, errors
 from heatwatch.registry import ID_PATTERN, UNASSIGNED_ZONE
 
 router = APIRouter(prefix="/zones", tags=["zones"])
@@ -31,7 +31,10 @@ def list_zones(services: ServicesDep, _: Viewer) -> list[ZoneSummary]:
     return [ZoneSummary(id=z, stations=s, flats=f) for z, (s, f) in sorted(counts.items())]
 
 
-@router.get("/{zone}", response_model=ZoneDistribution, summary="Indoor temperature of a zone")
+@router.get(
+    "/{zone}", response_model=ZoneDistribution, summary="Indoor temperature of a zone",
+    responses=errors(404),
+)
 async def zone_distribution(
     services: ServicesDep,
     _: Viewer,
