@@ -35,6 +35,7 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from alerts.config import load_rules
 from alerts.engine import Engine
+from alerts.history import HistorySource
 from alerts.model import AlertState, Severity
 from alerts.notify.base import Notifier
 from alerts.notify.dispatcher import Dispatcher
@@ -42,6 +43,7 @@ from alerts.notify.influx import AlertEventSink, SinkError
 from alerts.notify.webhook import WebhookNotifier
 from alerts.settings import AlertsSettings
 from alerts.store import Store
+from alerts.warmup import WarmupReport, warm_up
 from heatwatch.registry import load_registry
 from heatwatch.wire import Decoder
 
@@ -162,6 +164,7 @@ class AlertsService:
             start_http_server(s.metrics.port, addr=s.metrics.host)
         self._client.connect_async(s.mqtt.host, s.mqtt.port, keepalive=s.mqtt.keepalive)
         self._client.loop_start()
+        self.warm_up()  # live messages queue meanwhile and are observed after the history
         delivery = threading.Thread(target=self._deliver_loop, name="alerts-delivery",
                                     daemon=True)
         delivery.start()
@@ -187,6 +190,20 @@ class AlertsService:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def warm_up(self) -> WarmupReport | None:
+        """Fill the engine's windows from InfluxDB before its first evaluation
+        (``alerts/warmup.py``); None when ``warmup.enabled`` is off. Never raises for an
+        InfluxDB that is down: the engine then starts cold."""
+        w = self.settings.warmup
+        if not w.enabled:
+            return None
+        source = HistorySource(self.settings.influx, timeout=w.timeout_s)
+        try:
+            return warm_up(self.engine, source, self.clock(), lookback_s=w.lookback_s,
+                           latest_s=w.latest_s, page=w.page)
+        finally:
+            source.close()
 
     def _count_firing(self) -> None:
         counts = dict.fromkeys(Severity, 0)

@@ -21,6 +21,7 @@ __all__ = [
     "AlertsSettings",
     "MetricsSettings",
     "NotifySettings",
+    "WarmupSettings",
     "load_alerts_settings",
 ]
 
@@ -45,6 +46,21 @@ class MetricsSettings(BaseModel):
     port: int = Field(default=9102, ge=0, le=65535)
 
 
+class WarmupSettings(BaseModel):
+    """Warm-up of the engine's windows from InfluxDB at start (``alerts/warmup.py``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    lookback_s: float | None = Field(
+        default=None, gt=0, le=86400,
+        description="telemetry history to read; null = the longest rate-rule window",
+    )
+    latest_s: float = Field(default=3600.0, gt=0, description="search for latest flat/status")
+    page: int = Field(default=1000, ge=1, le=100000, description="series per query")
+    timeout_s: float = Field(default=30.0, gt=0, description="per query")
+
+
 class AlertsSettings(HeatwatchSettings):
     """Everything ``heatwatch alerts`` reads from its YAML file and ``HEATWATCH_*``."""
 
@@ -58,6 +74,7 @@ class AlertsSettings(HeatwatchSettings):
     max_future_s: float = Field(default=300.0, gt=0)
     notifications: NotifySettings = NotifySettings()
     metrics: MetricsSettings = MetricsSettings()
+    warmup: WarmupSettings = WarmupSettings()
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
     @field_validator("rules", "registry")

@@ -1,0 +1,238 @@
+"""Stored readings back out of InfluxDB, as :class:`~heatwatch.wire.Reading` objects.
+
+Warm-up (after a restart) and backtest (over a past period) both need the engine's input as it
+was stored by the collector (docs/wire-format.md, "Storage in InfluxDB"). They read it through
+InfluxQL over HTTP ``/query``: that is InfluxDB 1.x's native API and, through a DBRP mapping
+and a ``Token`` header, also InfluxDB 2.x's, so one small synchronous client serves both and
+the engine thread needs no event loop.
+
+Every query is bounded: by time range and ``LIMIT`` (a time chunk that hits the limit is
+split in two and asked again), or by ``SLIMIT``/``SOFFSET`` pages of series. User input (a
+station or zone id) travels as a bound parameter, never as InfluxQL text. Every failure is
+translated at this boundary into :class:`HistoryUnavailable`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from heatwatch.settings import InfluxSettings
+from heatwatch.wire import FieldValue, Kind, Reading
+
+__all__ = [
+    "HistorySource", "HistoryUnavailable", "Selection", "Series", "reading_from_row", "sort_key",
+]
+
+Param = str | int | float | bool
+_TAGS = frozenset({"time", "station", "zone", "meter", "seq"})
+_KIND_ORDER = {Kind.STATUS: 0, Kind.TELEMETRY: 1, Kind.METER: 2}
+
+
+class HistoryUnavailable(RuntimeError):
+    """InfluxDB could not answer (down, refused, or rejected the query)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One series of one statement's result (``tags`` only with ``GROUP BY``)."""
+
+    name: str
+    columns: list[str]
+    values: list[list[Any]]
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        for row in self.values:
+            yield {**self.tags, **dict(zip(self.columns, row, strict=False))}
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which stored readings to read: all, one zone, or one station.
+
+    ``meters`` is False for a single station: ``zone_cold`` judges a whole zone, and one
+    station's flats are not one.
+    """
+
+    station: str | None = None
+    zone: str | None = None
+
+    def where(self) -> tuple[str, dict[str, Param]]:
+        clauses: list[str] = []
+        params: dict[str, Param] = {}
+        if self.station is not None:
+            clauses.append('"station" = $station')
+            params["station"] = self.station
+        if self.zone is not None:
+            clauses.append('"zone" = $zone')
+            params["zone"] = self.zone
+        return "".join(f" AND {c}" for c in clauses), params
+
+    @property
+    def meters(self) -> bool:
+        return self.station is None
+
+
+def reading_from_row(kind: Kind, row: Mapping[str, Any]) -> Reading | None:
+    """A stored row back into the reading the collector stored (None if it has no fields)."""
+    fields: dict[str, FieldValue] = {}
+    for name, value in row.items():
+        if name in _TAGS or value is None or isinstance(value, list | dict):
+            continue
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)  # every number is stored as a float (docs/wire-format.md)
+        fields[name] = value
+    station = row.get("station")
+    if not fields or not isinstance(station, str):
+        return None
+    seq = row.get("seq")
+    return Reading(kind, station, int(row["time"]), fields,
+                   meter=row.get("meter") if kind is Kind.METER else None,
+                   seq=int(seq) if isinstance(seq, int | float) else None)
+
+
+def sort_key(reading: Reading) -> tuple[int, int, str, str]:
+    """Deterministic replay order: time, then status before telemetry before meters."""
+    return (reading.ts_ns, _KIND_ORDER[reading.kind], reading.station, reading.meter or "")
+
+
+class HistorySource:
+    """Synchronous InfluxQL over HTTP, for the alert engine's warm-up and backtest."""
+
+    def __init__(
+        self, settings: InfluxSettings, *, client: httpx.Client | None = None,
+        timeout: float | None = None, limit: int = 10000,
+    ) -> None:
+        """``limit``: rows per query; keep it at or under the server's ``max-row-limit``."""
+        self.settings = settings
+        self.url = settings.url.rstrip("/")
+        self.database = settings.bucket if settings.transport == "v2" and settings.bucket \
+            else settings.database
+        self.limit = limit
+        headers = {"Accept": "application/json"}
+        auth: httpx.BasicAuth | None = None
+        if settings.token is not None:  # 2.x: DBRP-mapped /query with a token
+            headers["Authorization"] = f"Token {settings.token.get_secret_value()}"
+        elif settings.username is not None:
+            password = settings.password.get_secret_value() if settings.password else ""
+            auth = httpx.BasicAuth(settings.username, password)
+        self._client = client or httpx.Client(
+            timeout=settings.timeout if timeout is None else timeout, headers=headers, auth=auth
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def query(self, q: str, params: Mapping[str, Param] | None = None) -> list[Series]:
+        """Run one statement; its series. ``partial`` results count as an error here."""
+        data = {"q": q, "db": self.database, "epoch": "ns"}
+        if params:
+            data["params"] = json.dumps(dict(params))
+        try:
+            resp = self._client.post(f"{self.url}/query", data=data)
+        except httpx.HTTPError as exc:
+            raise HistoryUnavailable(f"InfluxDB at {self.url} unreachable: {exc}") from exc
+        try:
+            body = resp.json()
+        except ValueError as exc:
+            raise HistoryUnavailable(f"InfluxDB answered HTTP {resp.status_code}, not JSON") \
+                from exc
+        if resp.status_code >= 400 or not isinstance(body, dict) or "error" in body:
+            error = body.get("error") if isinstance(body, dict) else None
+            raise HistoryUnavailable(f"InfluxDB refused the query (HTTP {resp.status_code}):"
+                                     f" {error}")
+        results = body.get("results") or [{}]
+        first = results[0]
+        if "error" in first:
+            raise HistoryUnavailable(f"InfluxDB refused the query: {first['error']}")
+        if first.get("partial"):
+            raise HistoryUnavailable("InfluxDB truncated the result (max-row-limit); "
+                                     "lower the query limit")
+        return [Series(s.get("name", ""), s.get("columns", []), s.get("values", []),
+                       s.get("tags") or {}) for s in first.get("series", [])]
+
+    # -- whole periods (backtest) -----------------------------------------------------------
+
+    def chunk(self, start_ns: int, end_ns: int, selection: Selection) -> list[Reading]:
+        """Every stored reading with ``start <= time < end``, in :func:`sort_key` order."""
+        out: list[Reading] = []
+        measurements = [("station_status", Kind.STATUS, '"state", "online", "station"'),
+                        ("telemetry", Kind.TELEMETRY, "*")]
+        if selection.meters:
+            measurements.append(("meter", Kind.METER, '"indoor_temp", "station", "meter"'))
+        for measurement, kind, columns in measurements:
+            out += self._range(measurement, kind, columns, start_ns, end_ns, selection)
+        out.sort(key=sort_key)
+        return out
+
+    def _range(self, measurement: str, kind: Kind, columns: str, start_ns: int, end_ns: int,
+               selection: Selection) -> list[Reading]:
+        where, params = selection.where()
+        q = (f'SELECT {columns} FROM "{measurement}" WHERE time >= {start_ns} AND time < '
+             f"{end_ns}{where} ORDER BY time LIMIT {self.limit}")
+        series = self.query(q, params)
+        rows = [row for s in series for row in s.rows()]
+        if len(rows) >= self.limit:
+            if end_ns - start_ns <= 1_000_000:  # a millisecond with that many points
+                raise HistoryUnavailable(f"more than {self.limit} {measurement} points in 1 ms")
+            mid = (start_ns + end_ns) // 2
+            return (self._range(measurement, kind, columns, start_ns, mid, selection)
+                    + self._range(measurement, kind, columns, mid, end_ns, selection))
+        return [r for r in (reading_from_row(kind, row) for row in rows) if r is not None]
+
+    def stations(self, selection: Selection) -> dict[str, str]:
+        """Station -> zone of every stored telemetry series (``SHOW SERIES``: index only)."""
+        where, params = selection.where()
+        q = 'SHOW SERIES FROM "telemetry"' + (" WHERE " + where[5:] if where else "")
+        out: dict[str, str] = {}
+        for s in self.query(q, params):
+            for (key,) in s.values:
+                tags = dict(part.split("=", 1) for part in _split_key(str(key))[1:])
+                if "station" in tags:
+                    out[tags["station"]] = tags.get("zone", "")
+        return out
+
+    # -- latest values (warm-up) ------------------------------------------------------------
+
+    def latest(self, measurement: str, kind: Kind, columns: str, since_ns: int, until_ns: int,
+               group_by: str, per_series: int, page: int = 1000) -> Iterator[list[Reading]]:
+        """The newest ``per_series`` rows of each series, one page of series at a time.
+
+        Pages of ``page`` series (``SLIMIT``/``SOFFSET``), each series in time order, so a
+        city-size fleet never arrives as one giant response.
+        """
+        offset = 0
+        while True:
+            q = (f'SELECT {columns} FROM "{measurement}" WHERE time >= {since_ns} AND time <= '
+                 f"{until_ns} GROUP BY {group_by} ORDER BY time DESC LIMIT {per_series} "
+                 f"SLIMIT {page} SOFFSET {offset}")
+            series = self.query(q)
+            for s in series:
+                rows = [reading_from_row(kind, row) for row in s.rows()]
+                yield [r for r in reversed(rows) if r is not None]
+            if len(series) < page:
+                return
+            offset += page
+
+
+def _split_key(key: str) -> list[str]:
+    """Split a series key on unescaped commas, unescaping each part."""
+    parts, cur, escaped = [], [], False
+    for ch in key:
+        if escaped:
+            cur.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == ",":
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return parts

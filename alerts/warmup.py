@@ -1,0 +1,101 @@
+"""Warm the engine's windows from InfluxDB when ``heatwatch alerts`` starts.
+
+The engine keeps its recent readings in memory only, so after a restart a rate rule
+(``pressure_drop``'s fall rate, ``tank_draining``) would need half a window of fresh data
+before it could say anything, and a leak that was obvious a minute before the restart would
+go unnoticed for five minutes more. Warm-up reads back what the collector stored:
+
+* the newest samples of every station's telemetry over the longest rate window (at most
+  ``history_len`` per station, the size of the engine's ring);
+* the latest indoor temperature of every flat, and the latest status of every station.
+
+They are observed with their *event* time and nothing is evaluated during warm-up: the first
+evaluation runs at "now", so stale history never produces a notification of its own, and a
+``for`` hold time starts at the restart. Liveness is not faked either: a warm-up reading
+counts as arriving at its own (past) time, so a station whose last stored reading is old is
+silent since the restart and becomes ``station_offline`` once the start-up grace is over.
+
+InfluxDB being down (or refusing) is logged and the engine starts cold: warm-up is a better
+start, never a condition for starting.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from alerts.config import RulesConfig
+from alerts.engine import Engine
+from alerts.history import HistorySource, HistoryUnavailable
+from heatwatch.wire import Kind
+
+__all__ = ["WarmupReport", "rate_window_s", "warm_up"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class WarmupReport:
+    """What warm-up fed the engine; ``error`` is set when it stopped early (engine still ok)."""
+
+    telemetry: int = 0
+    stations: int = 0
+    flats: int = 0
+    statuses: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+
+def rate_window_s(rules: RulesConfig) -> float:
+    """The longest window a rate rule looks back over, across every zone/station override."""
+    sets = [rules.defaults, *rules.zones.values(), *rules.stations.values()]
+    return max(max(s.pressure_drop.window_s, s.tank_draining.window_s) for s in sets)
+
+
+def warm_up(
+    engine: Engine, source: HistorySource, now: float, *,
+    lookback_s: float | None = None, latest_s: float = 3600.0, page: int = 1000,
+) -> WarmupReport:
+    """Feed stored history into ``engine`` (which must not have evaluated yet).
+
+    ``lookback_s`` bounds telemetry (default: :func:`rate_window_s`), ``latest_s`` bounds the
+    search for each flat's and station's latest value; ``page`` is series per query. Never
+    raises for InfluxDB trouble: the report says what happened.
+    """
+    began = time.monotonic()
+    report = WarmupReport()
+    window = rate_window_s(engine.rules) if lookback_s is None else lookback_s
+    now_ns = int(now * 1e9)
+    per_station = max(engine.rules.history_len, engine.rules.defaults.stuck_sensor.min_samples)
+    try:
+        for readings in source.latest("station_status", Kind.STATUS, '"state", "online"',
+                                      now_ns - int(latest_s * 1e9), now_ns, '"station"', 1,
+                                      page):
+            for reading in readings:
+                engine.observe(reading, min(reading.ts_ns / 1e9, now))
+                report.statuses += 1
+        for readings in source.latest("telemetry", Kind.TELEMETRY, "*",
+                                      now_ns - int(window * 1e9), now_ns, '"station"',
+                                      per_station, page):
+            for reading in readings:
+                # arrival = event time (never later than now): history is not a fresh arrival
+                engine.observe(reading, min(reading.ts_ns / 1e9, now))
+            report.telemetry += len(readings)
+            report.stations += bool(readings)
+        for readings in source.latest("meter", Kind.METER, '"indoor_temp"',
+                                      now_ns - int(latest_s * 1e9), now_ns,
+                                      '"station", "meter"', 1, page):
+            for reading in readings:
+                engine.observe(reading)
+                report.flats += 1
+    except HistoryUnavailable as exc:
+        report.error = str(exc)
+        log.warning("warm-up from InfluxDB stopped, continuing with what it got (%d stations,"
+                    " %d flats): %s", report.stations, report.flats, exc)
+    report.seconds = time.monotonic() - began
+    if report.error is None:
+        log.info("warmed up from InfluxDB in %.1f s: %d readings of %d stations (last %.0f s),"
+                 " %d flats, %d statuses", report.seconds, report.telemetry, report.stations,
+                 window, report.flats, report.statuses)
+    return report
