@@ -51,25 +51,28 @@ def below_expr(expr: str, threshold: float) -> str:
     return f"-floor(({expr} - {_num(threshold)}) / {_num(_SPAN)})"
 
 
+def _plus(expr: str, value: float) -> str:
+    """``expr + value`` written without a double sign (``x - -19`` reads badly)."""
+    return f"{expr} - {_num(-value)}" if value < 0 else f"{expr} + {_num(value)}"
+
+
 def clamp_expr(expr: str, lo: float, hi: float) -> str:
-    return (
-        f"((abs({expr} - {_num(lo)}) - abs({expr} - {_num(hi)}) + {_num(lo + hi)}) / 2)"
-    )
-
-
-def _shift(expr: str, offset: float) -> str:
-    return f"{expr} + {_num(-offset)}" if offset < 0 else f"{expr} - {_num(offset)}"
+    return f"((abs({_plus(expr, -lo)}) - abs({_plus(expr, -hi)}){_plus('', lo + hi)}) / 2)"
 
 
 def curve_expr(outdoor: str, curve: Sequence[tuple[float, float]] = CURVE) -> str:
     """Supply setpoint from an outdoor temperature expression, linear between the two points
-    and clamped outside them (two points only: InfluxQL has no piecewise functions)."""
+    and clamped outside them (two points only: InfluxQL has no piecewise functions). The slope
+    is written as a fraction so the line is exact."""
     if len(curve) != 2:
         raise ValueError("curve_expr supports a two-point curve")
     (x0, y0), (x1, y1) = curve
-    slope = (y1 - y0) / (x1 - x0)
-    clamped = clamp_expr(outdoor, x0, x1)
-    return f"{_num(y0)} + ({_shift(clamped, x0)}) * {slope:.6g}"
+    dx, dy = x1 - x0, y1 - y0
+    if dx <= 0:
+        raise ValueError("curve points must have increasing outdoor temperatures")
+    run = f"({_plus(clamp_expr(outdoor, x0, x1), -x0)})"
+    sign = "-" if dy < 0 else "+"
+    return f"{_num(y0)} {sign} {run} * {_num(abs(dy))} / {_num(dx)}"
 
 
 def rate(field: str, by: str = "") -> str:

@@ -161,7 +161,7 @@ def _alerts() -> Panel:
             Query(rate("heatwatch_alert_notifications_total", by="outcome"),
                   alias="$tag_instance notifications $tag_outcome"),
         ],
-        w=24,
+        w=12,
         unit="reqps",
         description="alert_events points written to InfluxDB (annotations) and refused, and "
         "notification attempts by outcome. Dropped events or failed notifications need a look.",
