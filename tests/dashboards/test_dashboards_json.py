@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,10 @@ def test_provisioning_matches_dashboards() -> None:
     assert f"./dashboards/json:{prov['options']['path']}:ro" in mounts
     assert "./dashboards/provisioning/datasources:/etc/grafana/provisioning/datasources:ro" \
         in mounts
+    # Every ${VAR} the provisioned data source expands is in Grafana's environment.
+    used = re.findall(r"\$\{(\w+)\}", (PROVISIONING / "datasources" / "influxdb.yaml").read_text())
+    grafana_env = compose["services"]["grafana"]["environment"]
+    assert used and set(used) <= set(grafana_env), set(used) - set(grafana_env)
 
 
 def test_json_is_sorted_and_ends_with_newline() -> None:
