@@ -13,7 +13,7 @@ from alerts.model import Signal, Verdict
 from alerts.rules.base import StationRule
 from alerts.window import StationWindow
 
-__all__ = ["OutOfRangeRule", "ReturnAboveSupplyRule", "StuckSensorRule"]
+__all__ = ["OutOfRangeRule", "ReturnAboveSupplyRule", "StuckSensorRule", "plausible"]
 
 
 class StuckSensorRule(StationRule):
@@ -53,6 +53,17 @@ class StuckSensorRule(StationRule):
 def _sentinels(values: tuple[float, ...]) -> frozenset[float]:
     """Sentinels rounded to 1e-3, so the per-reading test is one set lookup."""
     return frozenset(round(v, 3) for v in values)
+
+
+def plausible(name: str, value: float, rules: RuleSet) -> bool:
+    """False for a logger sentinel or a value outside ``out_of_range``'s range for ``name``:
+    other rules treat such a value as no data, so a dead probe raises ``out_of_range`` and not
+    an alert about the plant."""
+    p = rules.out_of_range
+    if round(value, 3) in _sentinels(p.sentinels):
+        return False
+    limits = p.ranges.get(name)
+    return limits is None or limits.min <= value <= limits.max
 
 
 class OutOfRangeRule(StationRule):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alerts.config import FieldNames, RuleParams, RuleSet, ZoneCold
 from alerts.model import Severity, Signal, Verdict
 from alerts.rules.base import StationRule, band
+from alerts.rules.sensor import plausible
 from alerts.schedule import curve_setpoint, heating_on, in_setback
 from alerts.window import StationWindow, ZoneAggregate
 
@@ -75,6 +76,9 @@ class SupplyBelowCurveRule(StationRule):
         supply = window.number(names.supply_temp)
         if outdoor is None or supply is None:
             return Verdict.hold()
+        if not (plausible(names.outdoor_temp, outdoor, rules)
+                and plausible(names.supply_temp, supply, rules)):
+            return Verdict.hold()  # a sentinel (-39.9) is a dead probe, not cold water
         setpoint = curve_setpoint(outdoor, p.curve)
         if in_setback(now, rules.heating):
             setpoint -= rules.heating.setback_k

@@ -162,3 +162,17 @@ def test_zone_cold_night_standard_during_setback(make_engine: EngineFactory) -> 
     fired = [e for e in engine.evaluate(morning) if e.alert.rule == "zone_cold"]
     assert [e.kind.value for e in fired] == ["firing"]
     assert fired[0].alert.annotations["flats_affected"] == "5"
+
+
+@pytest.mark.parametrize("supply", [-39.9, 327.67, -25.0])
+def test_supply_below_curve_ignores_a_dead_probe(make_engine: EngineFactory,
+                                                 supply: float) -> None:
+    """A logger sentinel or an impossible supply is out_of_range's business, not an
+    under-supply (found by bench/detection.py: a -39.9 sentinel raised supply_below_curve)."""
+    rules = quiet_rules(defaults={"supply_below_curve": {"for_s": 0}})
+    engine = make_engine(rules)
+    engine.observe(healthy("s1", T0, outdoor_temp=-19.0, supply_temp=supply))
+    assert not [e for e in engine.evaluate(T0) if e.alert.rule == "supply_below_curve"]
+    engine.observe(healthy("s1", T0 + 10, outdoor_temp=-19.0, supply_temp=40.0))
+    fired = [e for e in engine.evaluate(T0 + 10) if e.alert.rule == "supply_below_curve"]
+    assert [e.kind.value for e in fired] == ["firing"]  # a real low supply still fires
