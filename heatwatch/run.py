@@ -20,27 +20,21 @@ from typing import IO
 
 import yaml
 
+from heatwatch.alert_console import AlertConsole
 from heatwatch.servers import InfluxServer, MosquittoServer, ServerError, free_port
 
 DATABASE = "heatwatch"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--run-dir", type=Path, default=Path("run"), help="where servers keep data and logs"
-    )
-    parser.add_argument(
-        "--mqtt-port", type=int, default=1883, help="broker port (a free one if taken)"
-    )
-    parser.add_argument(
-        "--influx-port", type=int, default=8086, help="InfluxDB port (a free one if taken)"
-    )
-    parser.add_argument("--metrics-port", type=int, default=9101, help="collector /metrics port")
-    parser.add_argument("--scenario", type=Path, default=None, help="simulator scenario file")
-    parser.add_argument("--stations", type=int, default=40, help="simulated stations")
-    parser.add_argument(
-        "--status-every", type=float, default=15.0, help="seconds between status lines"
-    )
+    add = parser.add_argument
+    add("--run-dir", type=Path, default=Path("run"), help="where servers keep data and logs")
+    add("--mqtt-port", type=int, default=1883, help="broker port (a free one if taken; 0: any)")
+    add("--influx-port", type=int, default=8086, help="InfluxDB port (a free one if taken)")
+    add("--metrics-port", type=int, default=9101, help="collector /metrics (alerts: next one)")
+    add("--scenario", default="demo", help="simulator scenario: file or shipped name")
+    add("--stations", type=int, default=None, help="override the scenario's station count")
+    add("--status-every", type=float, default=30.0, help="seconds between status lines")
 
 
 def _port_or_free(port: int) -> int:
@@ -102,14 +96,16 @@ def _on_signal(signum: int, _frame: FrameType | None) -> None:
 
 def main(args: argparse.Namespace) -> int:
     run_dir: Path = args.run_dir.resolve()
-    logs = run_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    mqtt_port = _port_or_free(args.mqtt_port)
-    influx_port = _port_or_free(args.influx_port)
-    metrics_port = _port_or_free(args.metrics_port)
-
-    broker = MosquittoServer(run_dir / "mosquitto", port=mqtt_port)
-    influx = InfluxServer(run_dir / "influxdb", port=influx_port)
+    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+    ports = {
+        "mqtt": _port_or_free(args.mqtt_port),
+        "influx": _port_or_free(args.influx_port),
+        "collector_metrics": _port_or_free(args.metrics_port),
+        "alerts_metrics": _port_or_free(args.metrics_port + 1 if args.metrics_port else 0),
+    }
+    broker = MosquittoServer(run_dir / "mosquitto", port=ports["mqtt"])
+    influx = InfluxServer(run_dir / "influxdb", port=ports["influx"])
+    console = AlertConsole()
     children: list[Child] = []
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
@@ -117,14 +113,14 @@ def main(args: argparse.Namespace) -> int:
         broker.start()
         influx.start()
         influx.create_database(DATABASE)
-        registry = run_dir / "registry.yaml"
-        children = _plan_children(args, run_dir, registry, mqtt_port, influx, metrics_port)
+        console.start()
+        children = _plan_children(args, run_dir, ports, console.url)
         for child in children:
             child.start()
-        _banner(run_dir, broker, influx, metrics_port, children)
+        _banner(run_dir, broker, influx, ports, children)
         while True:
             time.sleep(args.status_every)
-            _status(influx, children)
+            _status(influx, children, console)
             dead = [c for c in children if not c.alive()]
             if dead:
                 names = ", ".join(f"{c.name} (see {c.log_path})" for c in dead)
@@ -133,57 +129,66 @@ def main(args: argparse.Namespace) -> int:
     except _Stop as stop:
         print(f"\nheatwatch run: {stop}, shutting down", flush=True)
         return 0
-    except ServerError as exc:
+    except (ServerError, subprocess.CalledProcessError) as exc:
         print(f"heatwatch run: {exc}", file=sys.stderr)
         return 1
     finally:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         for child in reversed(children):
             child.stop()
+        console.stop()
         influx.stop()
         broker.stop()
 
 
 def _plan_children(
-    args: argparse.Namespace,
-    run_dir: Path,
-    registry: Path,
-    mqtt_port: int,
-    influx: InfluxServer,
-    metrics_port: int,
+    args: argparse.Namespace, run_dir: Path, ports: dict[str, int], hook_url: str
 ) -> list[Child]:
     logs = run_dir / "logs"
-    mqtt = {"host": "127.0.0.1", "port": mqtt_port}
+    registry = run_dir / "registry.yaml"
+    influx_block = {
+        "transport": "v1",
+        "url": f"http://127.0.0.1:{ports['influx']}",
+        "database": DATABASE,
+    }
+    mqtt = {"host": "127.0.0.1", "port": ports["mqtt"]}
     sim_cmd = _heatwatch(
         "simulate",
-        "--mqtt-host",
-        "127.0.0.1",
-        "--mqtt-port",
-        str(mqtt_port),
-        "--stations",
-        str(args.stations),
-        "--write-registry",
-        str(registry),
-        "--ground-truth",
-        str(run_dir / "ground_truth.jsonl"),
-    )
-    if args.scenario is not None:
-        sim_cmd += ["--scenario", str(args.scenario)]
-    # The registry must exist before the collector reads it: write it first, synchronously.
+        "--scenario", str(args.scenario),
+        "--mqtt-host", "127.0.0.1",
+        "--mqtt-port", str(ports["mqtt"]),
+        "--write-registry", str(registry),
+        "--ground-truth", str(run_dir / "ground_truth.jsonl"),
+    )  # fmt: skip
+    if args.stations is not None:
+        sim_cmd += ["--stations", str(args.stations)]
+    # The registry must exist before the collector and the engine read it: write it first.
     subprocess.run([*sim_cmd, "--registry-only"], check=True, stdout=subprocess.DEVNULL)
     collector_cfg = _write_yaml(
         run_dir / "collector.yaml",
         {
             "mqtt": {**mqtt, "client_id": "heatwatch-collector"},
-            "influx": {"transport": "v1", "url": influx.url, "database": DATABASE},
+            "influx": influx_block,
             "registry": str(registry),
             "spool": {"dir": str(run_dir / "spool")},
             "dead_letter": {"file": str(run_dir / "rejected.jsonl")},
-            "metrics": {"host": "127.0.0.1", "port": metrics_port},
+            "metrics": {"host": "127.0.0.1", "port": ports["collector_metrics"]},
+        },
+    )
+    alerts_cfg = _write_yaml(
+        run_dir / "alerts.yaml",
+        {
+            "mqtt": {**mqtt, "client_id": "heatwatch-alerts"},
+            "influx": influx_block,
+            "registry": str(registry),
+            "state_db": str(run_dir / "alerts.db"),
+            "notifications": {"webhooks": {"console": {"url": hook_url}}},
+            "metrics": {"host": "127.0.0.1", "port": ports["alerts_metrics"]},
         },
     )
     return [
         Child("collector", _heatwatch("collect", "-c", str(collector_cfg)), logs / "collector.log"),
+        Child("alerts", _heatwatch("alerts", "-c", str(alerts_cfg)), logs / "alerts.log"),
         Child("simulator", sim_cmd, logs / "simulator.log"),
     ]
 
@@ -192,7 +197,7 @@ def _banner(
     run_dir: Path,
     broker: MosquittoServer,
     influx: InfluxServer,
-    metrics_port: int,
+    ports: dict[str, int],
     children: list[Child],
 ) -> None:
     print(
@@ -203,7 +208,9 @@ heatwatch is running (Ctrl-C stops everything)
   InfluxDB         {influx.url}   database '{DATABASE}'
                    curl -G {influx.url}/query --data-urlencode db={DATABASE} \\
                      --data-urlencode "q=SELECT last(supply_temp) FROM telemetry GROUP BY station"
-  collector        http://127.0.0.1:{metrics_port}/metrics
+  alerts           printed here as they fire and resolve; state in alerts.db
+  metrics          collector http://127.0.0.1:{ports["collector_metrics"]}/metrics
+                   alerts    http://127.0.0.1:{ports["alerts_metrics"]}/metrics
   run directory    {run_dir}  (configs, logs/, spool/, rejected.jsonl, ground_truth.jsonl)
   services         {", ".join(c.name for c in children)}
 """,
@@ -211,7 +218,7 @@ heatwatch is running (Ctrl-C stops everything)
     )
 
 
-def _status(influx: InfluxServer, children: list[Child]) -> None:
+def _status(influx: InfluxServer, children: list[Child], console: AlertConsole) -> None:
     counts = []
     for measurement, fld in (("telemetry", "supply_temp"), ("meter", "indoor_temp")):
         try:
@@ -219,4 +226,8 @@ def _status(influx: InfluxServer, children: list[Child]) -> None:
         except (ServerError, OSError) as exc:
             counts.append(f"{measurement}=? ({exc})")
     alive = " ".join(f"{c.name}:{'up' if c.alive() else 'DOWN'}" for c in children)
-    print(f"{time.strftime('%H:%M:%S')} stored {' '.join(counts)} | {alive}", flush=True)
+    print(
+        f"{time.strftime('%H:%M:%S')} stored {' '.join(counts)} | "
+        f"notifications {console.received} | {alive}",
+        flush=True,
+    )

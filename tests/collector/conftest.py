@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,15 +16,9 @@ from heatwatch.servers import MosquittoServer
 
 @pytest.fixture
 def persistent_mosquitto(tmp_path: Path) -> Iterator[MosquittoServer]:
-    """A broker whose restart keeps sessions and queued messages.
-
-    Started as root, Mosquitto 2 drops to user "mosquitto", cannot write its persistence file
-    under a root-owned run directory ("Error: Permission denied" in its log) and so forgets
-    every session on restart. ``user`` keeps it as the user that started it (ignored when not
-    root). Until heatwatch.servers does this itself, restart tests use this fixture.
-    """
-    server = MosquittoServer(tmp_path / "persistent-mosquitto",
-                             extra_conf=f"user {getpass.getuser()}\n")
+    """A broker of this test's own whose restart keeps sessions and queued messages
+    (heatwatch.servers runs Mosquitto as the current user so it can write its persistence)."""
+    server = MosquittoServer(tmp_path / "persistent-mosquitto")
     server.start()
     yield server
     server.stop()
