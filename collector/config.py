@@ -8,7 +8,7 @@ dotted key path instead of surfacing as lost readings hours later.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -49,6 +49,14 @@ class SubscriptionSettings(_Block):
 
     session_expiry: int = Field(default=7 * 24 * 3600, ge=60, le=0xFFFFFFFF)
     shared_group: str | None = Field(default=None, pattern=_GROUP_PATTERN)
+    # auto: on, except in a shared group (where each collector sees only part of a station's seq)
+    seq_accounting: Literal["auto", "on", "off"] = "auto"
+
+    @property
+    def counts_seq(self) -> bool:
+        if self.seq_accounting == "auto":
+            return self.shared_group is None
+        return self.seq_accounting == "on"
 
 
 class ValidationSettings(_Block):

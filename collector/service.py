@@ -81,7 +81,10 @@ class Collector:
         dl = settings.dead_letter
         publish = self.source.publish if dl.publish else None
         self.deadletter = DeadLetter(dl.file, publish, f"{settings.mqtt.prefix}/_rejected")
-        self.seq = SeqTracker()
+        # In a shared-subscription group the broker deals one station's messages out to every
+        # collector in turn, so each sees holes in every seq that are not losses: counting them
+        # would raise false gap alarms. Gap accounting needs the whole stream (docs/scaling.md).
+        self.seq: SeqTracker | None = SeqTracker() if settings.subscription.counts_seq else None
         self.summary = SummaryLog(log, settings.metrics.log_interval)
         self.metrics_port = 0
         self._max_messages = max(1, b.receive_maximum // 2)
@@ -113,6 +116,9 @@ class Collector:
             ix.transport, ix.url, target, self.spool.directory,
             f"http://{m.host}:{self.metrics_port}/metrics" if self.metrics_port else "off",
         )
+        if self.seq is None:
+            log.info("seq gap accounting is off (subscription.seq_accounting, shared group %s)",
+                     self.settings.subscription.shared_group)
         if self.spool:
             log.info("spool %s holds %d bytes from before: replaying first",
                      self.spool.directory, self.spool.pending_bytes)
@@ -261,6 +267,9 @@ class Collector:
             m.rejected.labels(str(rej.reason)).inc()
             s.rejected[str(rej.reason)] += 1
             self.deadletter.add_rejection(rej)
+            if self.seq is not None and rej.seq is not None and rej.station is not None:
+                # It arrived (and is dead-lettered): its seq is not a gap.
+                self.seq.observe(rej.station, rej.meter, rej.seq)
         if decoded.dropped_fields:
             self.counts["dropped_fields"] += decoded.dropped_fields
             m.dropped_fields.inc(decoded.dropped_fields)
@@ -273,7 +282,7 @@ class Collector:
                 if r.station not in self._unregistered:
                     self._unregistered.add(r.station)
                     m.unregistered_stations.set(len(self._unregistered))
-            if r.seq is None or r.kind == Kind.STATUS:
+            if self.seq is None or r.seq is None or r.kind == Kind.STATUS:
                 continue
             res = self.seq.observe(r.station, r.meter, r.seq)
             if res.gaps:

@@ -80,3 +80,12 @@ def test_cli_prints_error_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     assert cli.main(parser.parse_args(["-c", str(cfg)])) == 2
     err = capsys.readouterr().err
     assert "metrics.port: Input should be less than or equal to 65535" in err
+
+
+def test_seq_accounting_defaults_off_only_in_a_shared_group() -> None:
+    from collector.config import SubscriptionSettings
+
+    assert SubscriptionSettings().counts_seq
+    assert not SubscriptionSettings(shared_group="g").counts_seq
+    assert SubscriptionSettings(shared_group="g", seq_accounting="on").counts_seq
+    assert not SubscriptionSettings(seq_accounting="off").counts_seq
