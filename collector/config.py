@@ -102,6 +102,8 @@ class MetricsSettings(_Block):
     host: str = "127.0.0.1"
     port: int = Field(default=9101, ge=0, le=65535)
     log_interval: float = Field(default=60.0, gt=0)
+    # Grafana reads InfluxDB, not Prometheus: the counters are also stored there.
+    selfstats_interval: float = Field(default=10.0, ge=0)
 
 
 class CollectorSettings(HeatwatchSettings):

@@ -32,6 +32,7 @@ from collector.spool import Spool, SpoolError, SpoolFull
 from collector.summary import SummaryLog
 from collector.writers import RetryableWriteError, Writer, make_writer, write_or_quarantine
 from heatwatch.registry import load_registry
+from heatwatch.selfstats import SelfStatsReporter
 from heatwatch.wire import Decoded, Decoder, Kind, lines_for
 
 __all__ = ["Collector"]
@@ -98,6 +99,7 @@ class Collector:
         self._unregistered: set[str] = set()
         self._extra: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
         self.crashed = False
+        self.selfstats: SelfStatsReporter | None = None
         self.counts: dict[str, int] = dict.fromkeys(
             ("messages", "readings", "rejected", "dropped_fields", "stored", "spooled",
              "replayed", "refused", "acked", "seq_gaps", "seq_duplicates", "unregistered",
@@ -125,10 +127,19 @@ class Collector:
         self._worker = threading.Thread(target=self._run, name="collector-worker", daemon=True)
         self._worker.start()
         self.source.start()
+        if self.settings.metrics.selfstats_interval > 0:
+            self.selfstats = SelfStatsReporter(
+                self.metrics.registry, self.submit_lines, service="collector",
+                instance=self.settings.mqtt.client_id,
+                interval=self.settings.metrics.selfstats_interval,
+            )
+            self.selfstats.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop consuming, flush and ack the current batch, disconnect. Unflushed messages
         stay unacked, so the broker delivers them again next time."""
+        if self.selfstats is not None:
+            self.selfstats.stop(final_report=True)  # queued before the worker's last flush
         self._stop.set()
         if self._worker is not None:
             self._worker.join(timeout)
@@ -221,7 +232,13 @@ class Collector:
             self._replay()
             self.summary.maybe_log()
         # A batch collected when stop() was called has been flushed above; only a held one is
-        # left, and it stays unacked.
+        # left, and it stays unacked. Lines submitted during the last collect (the final
+        # self-stats snapshot) get one last write.
+        if held is None and not self._extra.empty():
+            last = _Batch()
+            while not self._extra.empty():
+                last.lines.extend(self._extra.get_nowait())
+            self._flush(last)
         if held is not None:
             log.warning("stopping with %d messages not stored: left unacked for redelivery",
                         len(held.messages))

@@ -97,6 +97,7 @@ def collector_settings(
     influx_block: dict[str, Any] | None = None,
     spool: dict[str, Any] | None = None,
     metrics_port: int = 0,
+    selfstats_interval: float = 0.0,
 ) -> CollectorSettings:
     influx_cfg = influx_block or {"url": influx.url if influx else "", "database": database}
     return load_collector_settings(
@@ -109,5 +110,6 @@ def collector_settings(
         spool={"dir": str(tmp / f"spool-{name}"), "retry_min_delay": 0.2,
                "retry_max_delay": 1.0, **(spool or {})},
         dead_letter={"file": str(tmp / f"rejected-{name}.jsonl"), "publish": True},
-        metrics={"port": metrics_port, "log_interval": 5.0},
+        metrics={"port": metrics_port, "log_interval": 5.0,
+                 "selfstats_interval": selfstats_interval},
     )

@@ -168,6 +168,32 @@ def test_submitted_lines_take_the_same_path(
                "submitted lines stored")
 
 
+def test_own_counters_are_stored_for_grafana(
+    tmp_path: Path,
+    mosquitto: MosquittoServer,
+    influx: InfluxServer,
+    database: str,
+    run_collector: RunCollector,
+) -> None:
+    """The pipeline-health dashboard reads heatwatch_internal: the collector writes its
+    Prometheus counters there, the final snapshot included."""
+    settings = collector_settings(tmp_path, mosquitto, influx, database, selfstats_interval=0.5)
+    collector = run_collector(settings)
+    pub = Publisher(mosquitto)
+    pub.station("self-1", [telemetry("self-1", seq=i) for i in range(5)])
+    pub.wait_all()
+    pub.close()
+    wait_until(lambda: influx.count("telemetry", "supply_temp", db=database) == 5, 20, "stored")
+    collector.stop()
+    series = influx.query(
+        "SELECT last(heatwatch_collector_readings_stored_total) FROM heatwatch_internal "
+        "WHERE service = 'collector'",
+        db=database,
+    )
+    assert series, "no self-stats stored"
+    assert series[0]["values"][0][1] == 5.0
+
+
 def test_v1_database_is_created_at_start(
     tmp_path: Path, mosquitto: MosquittoServer, influx: InfluxServer, run_collector: RunCollector
 ) -> None:
