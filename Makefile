@@ -1,5 +1,5 @@
 # The two commands a newcomer needs (README): `make run` and `make test`.
-.PHONY: setup run test lint bench clean
+.PHONY: setup setup-test run test lint bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -11,7 +11,10 @@ lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/mypy
 
-test: setup lint
+setup-test:
+	@bash scripts/setup.sh --test
+
+test: setup-test lint
 	.venv/bin/pytest -q
 
 bench: setup

@@ -2,14 +2,21 @@
 # Install what heatwatch needs on a fresh Debian machine (run as root): Debian's mosquitto and
 # influxdb (1.x), Python's venv, and a virtualenv in .venv with heatwatch and its dev tools.
 # Safe to run again: it only installs what is missing.
+# With --test it also installs what only the test suite needs (Debian's docker-compose, to check
+# docker-compose.yml with the real `docker-compose config`; no Docker engine is needed for that).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+for_tests=0
+[ "${1:-}" = "--test" ] && for_tests=1
 
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v influxd >/dev/null 2>&1 || need+=(influxdb)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+if [ $for_tests = 1 ]; then
+  command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
