@@ -200,18 +200,20 @@ class HistorySource:
     # -- latest values (warm-up) ------------------------------------------------------------
 
     def latest(self, measurement: str, kind: Kind, columns: str, since_ns: int, until_ns: int,
-               group_by: str, per_series: int, page: int = 1000) -> Iterator[list[Reading]]:
-        """The newest ``per_series`` rows of each series, one page of series at a time.
+               group_by: str, per_series: int, page: int = 1000,
+               selection: Selection | None = None) -> Iterator[list[Reading]]:
+        """The newest ``per_series`` rows of each series with ``since <= time < until``.
 
         Pages of ``page`` series (``SLIMIT``/``SOFFSET``), each series in time order, so a
         city-size fleet never arrives as one giant response.
         """
+        where, params = (selection or Selection()).where()
         offset = 0
         while True:
-            q = (f'SELECT {columns} FROM "{measurement}" WHERE time >= {since_ns} AND time <= '
-                 f"{until_ns} GROUP BY {group_by} ORDER BY time DESC LIMIT {per_series} "
-                 f"SLIMIT {page} SOFFSET {offset}")
-            series = self.query(q)
+            q = (f'SELECT {columns} FROM "{measurement}" WHERE time >= {since_ns} AND time < '
+                 f"{until_ns}{where} GROUP BY {group_by} ORDER BY time DESC LIMIT {per_series}"
+                 f" SLIMIT {page} SOFFSET {offset}")
+            series = self.query(q, params)
             for s in series:
                 rows = [reading_from_row(kind, row) for row in s.rows()]
                 yield [r for r in reversed(rows) if r is not None]

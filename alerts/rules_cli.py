@@ -3,12 +3,15 @@
 ``list`` prints every shipped rule with its family, scope and default severity; ``check``
 validates a rules file exactly as the engine would at start-up (exit code 2 if invalid) and
 prints the effective parameters for a zone and/or station, which is how an operator verifies
-that an override landed where intended. The backtest subcommand is a later step.
+that an override landed where intended. ``backtest`` replays stored history from InfluxDB
+through the rules (``alerts/backtest.py``), prints the alerts they would have raised and can
+plot the series with the alert spans, so thresholds are tuned before they page anyone.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -35,6 +38,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--registry", type=Path, default=None,
                        help="station registry, to find the station's zone")
     check.add_argument("--rule", default=None, help="only this rule's parameters")
+    _backtest_arguments(sub.add_parser(
+        "backtest", help="run the rules over stored history and print the alerts",
+        description="Replay readings stored in InfluxDB through the rules (event time, a "
+        "throw-away state store, nothing notified) and print the alerts they would have raised.",
+    ))
+
+
+def _backtest_arguments(bt: argparse.ArgumentParser) -> None:
+    bt.add_argument("--from", dest="start", required=True, type=_time,
+                    help="start, ISO 8601 (e.g. 2026-01-15T12:00:00Z; no offset = UTC)")
+    bt.add_argument("--to", dest="end", required=True, type=_time, help="end (exclusive)")
+    where = bt.add_mutually_exclusive_group()
+    where.add_argument("--zone", default=None, help="only this zone's stations and flats")
+    where.add_argument("--station", default=None, help="only this station (no zone_cold)")
+    bt.add_argument("-c", "--config", type=Path, default=None, metavar="PATH",
+                    help="alerts service YAML: its influx block, rules, registry and "
+                    "evaluate_interval_s (HEATWATCH_* variables apply)")
+    bt.add_argument("--rules", type=Path, default=None, help="rules YAML (default: config's)")
+    bt.add_argument("--registry", type=Path, default=None, help="station registry YAML")
+    bt.add_argument("--influx-url", default=None, help="InfluxDB URL (default: config's)")
+    bt.add_argument("--database", default=None, help="InfluxDB database (default: config's)")
+    bt.add_argument("--rule", default=None, help="only report this rule's alerts")
+    bt.add_argument("--step", type=float, default=None, metavar="S",
+                    help="evaluation interval in event time (default: evaluate_interval_s)")
+    bt.add_argument("--chunk", type=float, default=3600.0, metavar="S",
+                    help="seconds of history per InfluxDB query (default 3600)")
+    bt.add_argument("--plot", type=Path, default=None, metavar="PNG",
+                    help="also plot the main series with the alert spans shaded")
+    bt.add_argument("--plot-stations", type=int, default=3, metavar="N",
+                    help="stations in the plot without --station: those alerting longest")
+    bt.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def _time(text: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from exc
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def _list(rules: RulesConfig) -> int:
@@ -67,10 +109,14 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Exit codes: 0 ok, 2 invalid rules or registry file."""
+    """Exit codes: 0 ok, 1 InfluxDB unavailable (backtest), 2 invalid file or arguments."""
     try:
         if args.rules_command == "list":
             return _list(RulesConfig())
+        if args.rules_command == "backtest":
+            from alerts.backtest_cli import run_backtest
+
+            return run_backtest(args)
         return _check(args)
     except ConfigError as exc:
         print(f"heatwatch rules: {exc}", file=sys.stderr)

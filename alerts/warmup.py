@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from alerts.config import RulesConfig
 from alerts.engine import Engine
-from alerts.history import HistorySource, HistoryUnavailable
+from alerts.history import HistorySource, HistoryUnavailable, Selection
 from heatwatch.wire import Kind
 
 __all__ = ["WarmupReport", "rate_window_s", "warm_up"]
@@ -56,36 +56,42 @@ def rate_window_s(rules: RulesConfig) -> float:
 def warm_up(
     engine: Engine, source: HistorySource, now: float, *,
     lookback_s: float | None = None, latest_s: float = 3600.0, page: int = 1000,
+    selection: Selection | None = None, until_ns: int | None = None,
 ) -> WarmupReport:
     """Feed stored history into ``engine`` (which must not have evaluated yet).
 
     ``lookback_s`` bounds telemetry (default: :func:`rate_window_s`), ``latest_s`` bounds the
-    search for each flat's and station's latest value; ``page`` is series per query. Never
-    raises for InfluxDB trouble: the report says what happened.
+    search for each flat's and station's latest value; ``page`` is series per query.
+    ``selection`` limits it to a zone or station and ``until_ns`` is the exclusive end of the
+    history (default: just after ``now``); the backtest uses both. Never raises for InfluxDB
+    trouble: the report says what happened.
     """
     began = time.monotonic()
     report = WarmupReport()
     window = rate_window_s(engine.rules) if lookback_s is None else lookback_s
     now_ns = int(now * 1e9)
+    end_ns = now_ns + 1 if until_ns is None else until_ns
+    sel = selection or Selection()
     per_station = max(engine.rules.history_len, engine.rules.defaults.stuck_sensor.min_samples)
     try:
         for readings in source.latest("station_status", Kind.STATUS, '"state", "online"',
-                                      now_ns - int(latest_s * 1e9), now_ns, '"station"', 1,
-                                      page):
+                                      now_ns - int(latest_s * 1e9), end_ns, '"station"', 1,
+                                      page, sel):
             for reading in readings:
                 engine.observe(reading, min(reading.ts_ns / 1e9, now))
                 report.statuses += 1
         for readings in source.latest("telemetry", Kind.TELEMETRY, "*",
-                                      now_ns - int(window * 1e9), now_ns, '"station"',
-                                      per_station, page):
+                                      now_ns - int(window * 1e9), end_ns, '"station"',
+                                      per_station, page, sel):
             for reading in readings:
                 # arrival = event time (never later than now): history is not a fresh arrival
                 engine.observe(reading, min(reading.ts_ns / 1e9, now))
             report.telemetry += len(readings)
             report.stations += bool(readings)
-        for readings in source.latest("meter", Kind.METER, '"indoor_temp"',
-                                      now_ns - int(latest_s * 1e9), now_ns,
-                                      '"station", "meter"', 1, page):
+        meters = source.latest("meter", Kind.METER, '"indoor_temp"',
+                               now_ns - int(latest_s * 1e9), end_ns, '"station", "meter"', 1,
+                               page, sel) if sel.meters else iter(())
+        for readings in meters:
             for reading in readings:
                 engine.observe(reading)
                 report.flats += 1
