@@ -201,7 +201,7 @@ class AlertsService:
         source = HistorySource(self.settings.influx, timeout=w.timeout_s)
         try:
             return warm_up(self.engine, source, self.clock(), lookback_s=w.lookback_s,
-                           latest_s=w.latest_s, page=w.page)
+                           latest_s=w.latest_s, page=w.page, stuck=w.stuck_sensor)
         finally:
             source.close()
 

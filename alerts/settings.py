@@ -57,6 +57,7 @@ class WarmupSettings(BaseModel):
         description="telemetry history to read; null = the longest rate-rule window",
     )
     latest_s: float = Field(default=3600.0, gt=0, description="search for latest flat/status")
+    stuck_sensor: bool = Field(default=True, description="restore stuck_sensor run lengths")
     page: int = Field(default=1000, ge=1, le=100000, description="series per query")
     timeout_s: float = Field(default=30.0, gt=0, description="per query")
 

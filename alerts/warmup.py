@@ -7,6 +7,8 @@ go unnoticed for five minutes more. Warm-up reads back what the collector stored
 
 * the newest samples of every station's telemetry over the longest rate window (at most
   ``history_len`` per station, the size of the engine's ring);
+* how long each ``stuck_sensor`` field has been unchanged, from bucketed min/max/count over
+  the stuck window (hours of raw samples would be too much to read at start);
 * the latest indoor temperature of every flat, and the latest status of every station.
 
 They are observed with their *event* time and nothing is evaluated during warm-up: the first
@@ -22,8 +24,10 @@ start, never a condition for starting.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from alerts.config import RulesConfig
 from alerts.engine import Engine
@@ -43,6 +47,7 @@ class WarmupReport:
     stations: int = 0
     flats: int = 0
     statuses: int = 0
+    stuck_seeded: int = 0  # fields whose unchanged-since time came from the longer history
     seconds: float = 0.0
     error: str | None = None
 
@@ -56,15 +61,16 @@ def rate_window_s(rules: RulesConfig) -> float:
 def warm_up(
     engine: Engine, source: HistorySource, now: float, *,
     lookback_s: float | None = None, latest_s: float = 3600.0, page: int = 1000,
-    selection: Selection | None = None, until_ns: int | None = None,
+    selection: Selection | None = None, until_ns: int | None = None, stuck: bool = True,
 ) -> WarmupReport:
     """Feed stored history into ``engine`` (which must not have evaluated yet).
 
     ``lookback_s`` bounds telemetry (default: :func:`rate_window_s`), ``latest_s`` bounds the
     search for each flat's and station's latest value; ``page`` is series per query.
     ``selection`` limits it to a zone or station and ``until_ns`` is the exclusive end of the
-    history (default: just after ``now``); the backtest uses both. Never raises for InfluxDB
-    trouble: the report says what happened.
+    history (default: just after ``now``); the backtest uses both. ``stuck`` also restores
+    how long each ``stuck_sensor`` field has been unchanged (:func:`_seed_stuck`). Never
+    raises for InfluxDB trouble: the report says what happened.
     """
     began = time.monotonic()
     report = WarmupReport()
@@ -88,6 +94,8 @@ def warm_up(
                 engine.observe(reading, min(reading.ts_ns / 1e9, now))
             report.telemetry += len(readings)
             report.stations += bool(readings)
+        if stuck:
+            report.stuck_seeded = _seed_stuck(engine, source, end_ns, sel, page)
         meters = source.latest("meter", Kind.METER, '"indoor_temp"',
                                now_ns - int(latest_s * 1e9), end_ns, '"station", "meter"', 1,
                                page, sel) if sel.meters else iter(())
@@ -105,3 +113,68 @@ def warm_up(
                  " %d flats, %d statuses", report.seconds, report.telemetry, report.stations,
                  window, report.flats, report.statuses)
     return report
+
+
+def _seed_stuck(engine: Engine, source: HistorySource, end_ns: int, sel: Selection,
+                page: int) -> int:
+    """Restore "unchanged since" of the ``stuck_sensor`` fields from hours of history.
+
+    ``stuck_sensor`` needs two hours of identical samples, far more raw telemetry than a
+    warm-up should read; per station and field, ``min``/``max``/``count`` over ~5-minute
+    buckets say as much: walking back from the newest bucket while each is constant at the
+    current value gives the run. Its start is rounded *late* (the end of the oldest constant
+    bucket) and its count low, so a warmed engine never calls a sensor stuck earlier than
+    the live one would have; at most about two buckets later. Returns fields seeded.
+    """
+    rules = engine.rules
+    sets = [rules.defaults, *rules.zones.values(), *rules.stations.values()]
+    fields = sorted({f for s in sets if s.stuck_sensor.enabled for f in s.stuck_sensor.fields})
+    if not fields:
+        return 0
+    span = max(s.stuck_sensor.stuck_after_s for s in sets)
+    bucket = max(60, math.ceil(span / 24))
+    since = end_ns - int((span + 2 * bucket) * 1e9)
+    select = ", ".join(f'min("{f}") AS "lo{i}", max("{f}") AS "hi{i}", count("{f}") AS "n{i}"'
+                       for i, f in enumerate(fields))
+    where, params = sel.where()
+    seeded, offset = 0, 0
+    while True:
+        series = source.query(
+            f'SELECT {select} FROM "telemetry" WHERE time >= {since} AND time < {end_ns}'
+            f'{where} GROUP BY time({bucket}s), "station" fill(none) SLIMIT {page}'
+            f" SOFFSET {offset}", params)
+        for s in series:
+            window = engine.fleet.windows.get(s.tags.get("station", ""))
+            if window is None:
+                continue
+            rows = list(s.rows())
+            for i, name in enumerate(fields):
+                state = window.fields.get(name)
+                run = _constant_run(rows, i, bucket)
+                if state is None or run is None:
+                    continue
+                value, changed_at, count = run
+                if state.value == value and changed_at < state.changed_at:
+                    state.changed_at = changed_at
+                    state.same_count = max(state.same_count, count)
+                    seeded += 1
+        if len(series) < page:
+            return seeded
+        offset += page
+
+
+def _constant_run(rows: list[dict[str, Any]], i: int,
+                  bucket: int) -> tuple[float, float, int] | None:
+    """(value, unchanged since, samples) of the newest run of equal buckets, or None."""
+    value: float | None = None
+    count, oldest = 0, 0
+    for row in reversed(rows):
+        lo, hi, n = row.get(f"lo{i}"), row.get(f"hi{i}"), row.get(f"n{i}")
+        if not n:
+            continue
+        if lo is None or lo != hi or (value is not None and lo != value):
+            break
+        value, count, oldest = lo, count + int(n), int(row["time"])
+    if value is None:
+        return None
+    return float(value), oldest / 1e9 + bucket, count

@@ -134,3 +134,34 @@ def test_service_warms_up_from_its_influx_block(tmp_path: Path, influx: InfluxSe
                                              state_db=tmp_path / "b.db"))
     assert off.warm_up() is None
     off.store.close()
+
+
+def test_stuck_sensor_fires_at_once_after_a_restart(influx: InfluxServer, database: str) -> None:
+    """``frozen``'s supply probe has read exactly 55.0 for 2.5 h, everything else moves;
+    ``moving`` moves throughout. The live engine would have fired long ago; a cold restart
+    would wait two more hours; the warmed engine fires at its first evaluation."""
+    readings: list[Reading] = []
+    for k in range(900):  # 2.5 h at 10 s
+        t = NOW - 9000 + 10 * k
+        wiggle = {"supply_temp": 55.0 + 0.1 * (k % 2), "return_temp": 40.0 + 0.1 * (k % 3),
+                  "primary_supply_temp": 90.0 + 0.1 * (k % 2),
+                  "primary_return_temp": 50.0 + 0.1 * (k % 3),
+                  "supply_pressure": 2.5 + 0.01 * (k % 2), "return_pressure": 2.0 + 0.01 * (k % 3)}
+        readings.append(healthy("moving", t, **wiggle))
+        readings.append(healthy("frozen", t, **{**wiggle, "supply_temp": 55.0}))
+    write(influx, database, readings)
+    clock = Clock(NOW)
+    results = {}
+    for name, stuck in (("seeded", True), ("raw only", False)):
+        engine = engine_at({}, Store(":memory:"), clock)
+        src = source(influx, database)
+        report = warm_up(engine, src, NOW, stuck=stuck)
+        src.close()
+        results[name] = (report.stuck_seeded, kinds(engine.evaluate(NOW)))
+        if stuck:
+            state = engine.fleet.windows["frozen"].fields["supply_temp"]
+            # the end of the oldest constant bucket read: never earlier than the truth (-9000),
+            # and the read span (stuck_after_s + 2 buckets) is long enough to call it stuck
+            assert NOW - 9000 < state.changed_at <= NOW - 7200
+    assert results["seeded"] == (1, [("stuck_sensor", "firing")])
+    assert results["raw only"] == (0, [])
