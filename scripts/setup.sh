@@ -3,7 +3,8 @@
 # influxdb (1.x), Python's venv, and a virtualenv in .venv with heatwatch and its dev tools.
 # Safe to run again: it only installs what is missing.
 # With --test it also installs what only the test suite needs (Debian's docker-compose, to check
-# docker-compose.yml with the real `docker-compose config`; no Docker engine is needed for that).
+# docker-compose.yml with the real `docker-compose config`; no Docker engine is needed for that,
+# and Debian's prometheus-alertmanager, which the Alertmanager notifier's tests push to).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for_tests=0
@@ -16,6 +17,8 @@ command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 if [ $for_tests = 1 ]; then
   command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+  # The Alertmanager notifier is tested against the real server (POST /api/v2/alerts).
+  command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need[*]}"
