@@ -153,3 +153,15 @@ def test_cli_errors(stored: InfluxSettings, capsys: pytest.CaptureFixture[str]) 
             f"http://127.0.0.1:{free_port()}"]
     assert main(parser.parse_args(dead)) == 1
     assert "InfluxDB" in capsys.readouterr().err
+
+
+def test_liveness_runs_on_event_time(stored: InfluxSettings, influx: InfluxServer) -> None:
+    """A station that stops reporting at 00:30 is offline one timeout after its last reading
+    in event time (there is no arrival time in history), and stays so to the end."""
+    lines = [to_line(healthy("gone", T0 + 10 * k), "north") for k in range(180)]
+    resp = httpx.post(f"{influx.url}/write",
+                      params={"db": stored.database, "precision": "ns"},
+                      content="\n".join(lines).encode(), timeout=30)
+    assert resp.status_code == 204
+    got = run(stored, rule="station_offline")
+    assert got == [("station_offline", "gone", 1790.0 + 60.0, None)]
