@@ -21,6 +21,7 @@ __all__ = [
     "DEV_KEY",
     "ApiKey",
     "ApiSettings",
+    "BacktestSettings",
     "CacheSettings",
     "Role",
     "ServerSettings",
@@ -85,6 +86,16 @@ class CacheSettings(_Block):
     offline_min_s: float = Field(default=60.0, gt=0)
 
 
+class BacktestSettings(_Block):
+    """Bounds of ``POST /rules/backtest``: it replays stored readings through the engine in the
+    API process, so a request must stay small; long or fleet-wide runs belong to
+    ``heatwatch rules backtest``."""
+
+    max_period_s: float = Field(default=7 * 86400.0, gt=0, description="one station")
+    max_wide_period_s: float = Field(default=86400.0, gt=0, description="a zone or the fleet")
+    query_timeout_s: float = Field(default=60.0, gt=0)
+
+
 class ApiSettings(HeatwatchSettings):
     """Everything ``heatwatch api`` reads from its YAML file and ``HEATWATCH_*``."""
 
@@ -92,6 +103,7 @@ class ApiSettings(HeatwatchSettings):
     influx: InfluxSettings = InfluxSettings.model_validate({})
     server: ServerSettings = ServerSettings()
     cache: CacheSettings = CacheSettings()
+    backtest: BacktestSettings = BacktestSettings()
     alerts_db: Path = Path("run/alerts.db")
     registry: Path | None = None
     rules: Path | None = None

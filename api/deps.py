@@ -7,6 +7,7 @@ security requirement and a route without one stands out in review.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ class Services:
     clock: Callable[[], float] = field(default=time.time)
     # zone -> (taken at, flats' latest indoor temperatures): operator pages poll zones too
     zone_cache: dict[str, tuple[float, list[Flat]]] = field(default_factory=dict)
+    backtest_lock: threading.Lock = field(default_factory=threading.Lock)  # one at a time
 
 
 def get_services(request: Request) -> Services:

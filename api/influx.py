@@ -56,11 +56,15 @@ class InfluxQL:
         self,
         settings: InfluxSettings,
         *,
-        client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
         observe: Observer | None = None,
     ) -> None:
         self.settings = settings
         self.url = settings.url.rstrip("/")
+        # 2.x answers InfluxQL for a bucket through its DBRP mapping (a virtual one exists for
+        # every bucket), as alerts.history does.
+        self.database = (settings.bucket if settings.transport == "v2" and settings.bucket
+                         else settings.database)
         headers: dict[str, str] = {"Accept": "application/json"}
         auth: httpx.BasicAuth | None = None
         if settings.transport == "v2" and settings.token is not None:
@@ -69,7 +73,7 @@ class InfluxQL:
             password = settings.password.get_secret_value() if settings.password else ""
             auth = httpx.BasicAuth(settings.username, password)
         self._headers, self._auth = headers, auth
-        self._fixed = client
+        self._transport = transport  # tests: a scripted server
         self._client: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._observe = observe
@@ -80,8 +84,6 @@ class InfluxQL:
         A pooled connection belongs to the loop that opened it; a server runs one loop, but
         test clients may start a loop per request, so a new loop gets a new pool.
         """
-        if self._fixed is not None:
-            return self._fixed
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
             self._loop = loop
@@ -90,14 +92,13 @@ class InfluxQL:
                 headers=self._headers,
                 auth=self._auth,
                 limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+                transport=self._transport,
             )
         return self._client
 
     async def aclose(self) -> None:
-        client = self._fixed or self._client
-        if client is not None and (self._fixed is not None
-                                   or self._loop is asyncio.get_running_loop()):
-            await client.aclose()
+        if self._client is not None and self._loop is asyncio.get_running_loop():
+            await self._client.aclose()
         self._client = None
 
     async def ping(self) -> None:
@@ -116,7 +117,7 @@ class InfluxQL:
 
         Times come back as epoch milliseconds. ``timeout`` overrides ``influx.timeout``.
         """
-        data = {"q": q, "db": self.settings.database, "epoch": "ms"}
+        data = {"q": q, "db": self.database, "epoch": "ms"}
         if params:
             data["params"] = orjson.dumps(dict(params)).decode()
         start = time.perf_counter()

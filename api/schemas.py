@@ -22,7 +22,9 @@ __all__ = [
     "AlertHistory",
     "AlertOut",
     "AlertPage",
+    "BacktestAlertOut",
     "BacktestIn",
+    "BacktestOut",
     "ErrorOut",
     "FlatTemp",
     "HistoryOut",
@@ -57,7 +59,7 @@ def check_time(value: datetime | None, name: str) -> None:
 
 
 class ErrorOut(BaseModel):
-    """Body of every 401, 403, 404, 409, 501 and 503 (422 uses FastAPI's list form)."""
+    """Body of every 401, 403, 404, 409, 429 and 503 (422 uses FastAPI's list form)."""
 
     detail: str
     dependency: str | None = Field(default=None, description="503: which one is down")
@@ -67,7 +69,8 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for error statuses, so clients see them documented."""
     text = {401: "no or unknown API key", 403: "the key's role is too low",
             404: "no such resource", 409: "conflicts with the resource's state",
-            501: "not implemented", 503: "InfluxDB or the alert store is unavailable"}
+            429: "another request of this kind is running",
+            503: "InfluxDB or the alert store is unavailable"}
     return {code: {"model": ErrorOut, "description": text[code]} for code in codes}
 
 
@@ -286,8 +289,49 @@ class RuleOut(_Out):
 class BacktestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    rule: str = Field(pattern=r"^[a-z_]{1,64}$")
+    rule: str | None = Field(
+        default=None, pattern=r"^[a-z_]{1,64}$",
+        description="report only this rule (all rules still run, so inhibition is as live)",
+    )
     start: AwareDatetime
     end: AwareDatetime
     station: str | None = Field(default=None, pattern=ID_PATTERN)
     zone: str | None = Field(default=None, pattern=ID_PATTERN)
+    step_s: float = Field(default=10.0, ge=1, le=300, description="evaluation interval")
+
+    @model_validator(mode="after")
+    def _period(self) -> BacktestIn:
+        check_time(self.start, "start")
+        check_time(self.end, "end")
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class BacktestAlertOut(_Out):
+    id: str
+    rule: str
+    family: str | None
+    subject: str
+    station: str | None
+    zone: str | None
+    severity: str
+    pending_at: datetime
+    fired_at: datetime
+    resolved_at: datetime | None = Field(description="null: still firing at the end")
+    duration_s: float
+    worst: float | None = Field(description="most extreme value the rule reported")
+    summary: str
+    flapping: bool
+
+
+class BacktestOut(_Out):
+    start: datetime
+    end: datetime
+    rule: str | None
+    station: str | None
+    zone: str | None
+    step_s: float
+    readings: int = Field(description="stored readings replayed")
+    cancelled: int = Field(description="pending incidents that cleared before firing")
+    alerts: list[BacktestAlertOut]

@@ -6,16 +6,22 @@ import time
 
 import httpx
 import pytest
-from api_helpers import auth, registry, stored_alert
+from api_helpers import auth, registry, stored_alert, write_lines
+from fastapi import FastAPI
 
 from alerts.config import RulesConfig
 from alerts.engine import Engine
 from alerts.model import Alert, AlertState, EventKind
 from alerts.store import Store
+from heatwatch.servers import InfluxServer
 from heatwatch.wire import Kind, Reading
 
 pytestmark = pytest.mark.anyio
 V, C, A = auth("viewer"), auth("crew"), auth("admin")
+
+
+def iso(epoch_s: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
 
 
 def ids(body: dict[str, list[dict[str, str]]]) -> list[str]:
@@ -202,17 +208,60 @@ async def test_window_422s(
     assert reason in str(resp.json()["detail"])
 
 
-async def test_rules_list_and_backtest_not_implemented(client: httpx.AsyncClient) -> None:
+async def test_rules_list(client: httpx.AsyncClient) -> None:
     rules = {r["name"]: r for r in (await client.get("/api/v1/rules", headers=V)).json()}
     assert {"station_offline", "zone_cold", "pipeline_down", "makeup_surge"} <= set(rules)
     assert rules["zone_cold"]["family"] == "under_temperature"
     assert rules["zone_cold"]["params"]["standard_c"] == 18.0
-    body = {"rule": "power_loss", "start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"}
+
+
+async def test_backtest_replays_stored_history(
+    client: httpx.AsyncClient, influx: InfluxServer, database: str
+) -> None:
+    """s1 lost mains power for 20 minutes of a stored hour: the backtest finds exactly that."""
+    t0 = (int(time.time()) // 3600 - 3) * 3600
+    lines = []
+    for k in range(360):
+        power = "false" if 1200 <= 10 * k < 2400 else "true"
+        for station in ("s1", "s2"):
+            ok = power if station == "s1" else "true"
+            lines.append(f"telemetry,station={station},zone=north supply_temp=55.0,"
+                         f"return_temp=40.0,pump_running=true,power_ok={ok} {t0 + 10 * k}")
+    write_lines(influx, database, lines)
+    body = {"rule": "power_loss", "zone": "north", "start": iso(t0), "end": iso(t0 + 3600)}
     resp = await client.post("/api/v1/rules/backtest", headers=A, json=body)
-    assert resp.status_code == 501
-    assert "does not expose a backtest function" in resp.json()["detail"]
-    resp = await client.post("/api/v1/rules/backtest", headers=A, json={**body, "rule": "nope"})
-    assert resp.status_code == 422 and "unknown rule" in str(resp.json()["detail"])
+    assert resp.status_code == 200, resp.text
+    result = resp.json()
+    assert result["readings"] == 720
+    assert [(a["rule"], a["station"], a["family"]) for a in result["alerts"]] == [
+        ("power_loss", "s1", "outage")]
+    alert = result["alerts"][0]
+    assert alert["fired_at"] == iso(t0 + 1200) and alert["resolved_at"] == iso(t0 + 2400)
+    assert alert["duration_s"] == 1200
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    ({"rule": "nope"}, "unknown rule"),
+    ({"end": "2026-01-01T00:00:00Z"}, "end must be after start"),
+    ({"end": "2026-01-03T00:00:00Z"}, "at most 86400 s for a zone or the fleet"),
+    ({"station": "s1", "end": "2026-01-09T00:00:00Z"}, "at most 604800 s for one station"),
+    ({"step_s": 0.1}, "greater than or equal to 1"),
+    ({"start": "1999-01-01T00:00:00Z"}, "between 2000-01-01"),
+])
+async def test_backtest_422s(
+    client: httpx.AsyncClient, body: dict[str, object], reason: str
+) -> None:
+    full = {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T06:00:00Z", **body}
+    resp = await client.post("/api/v1/rules/backtest", headers=A, json=full)
+    assert resp.status_code == 422, resp.text
+    assert reason in str(resp.json()["detail"])
+
+
+async def test_one_backtest_at_a_time(client: httpx.AsyncClient, app: FastAPI) -> None:
+    body = {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T01:00:00Z"}
+    with app.state.services.backtest_lock:  # as if one were running
+        resp = await client.post("/api/v1/rules/backtest", headers=A, json=body)
+    assert resp.status_code == 429 and "already running" in resp.json()["detail"]
 
 
 async def test_engine_adopts_windows_written_by_the_api(

@@ -12,7 +12,7 @@ from api.config import DEV_KEY
 pytestmark = pytest.mark.anyio
 
 WINDOW = {"scope": "station", "target": "s1", "duration_s": 600, "reason": "pump swap"}
-BACKTEST = {"rule": "power_loss", "start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"}
+BACKTEST = {"rule": "power_loss", "start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:10:00Z"}
 
 # (method, path, template, lowest role, json body)
 ROUTES: list[tuple[str, str, str, str, object]] = [

@@ -51,8 +51,7 @@ async def test_readyz_names_what_is_down(make_app: AppFactory) -> None:
 async def test_query_error_of_influxdb_is_503(make_app: AppFactory) -> None:
     app = make_app()
     services = app.state.services
-    services.influx.settings = services.influx.settings.model_copy(
-        update={"database": "no_such_db"})
+    services.influx.database = "no_such_db"
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://t") as c:
         resp = await c.get("/api/v1/zones/north", headers=auth("viewer"))
