@@ -52,7 +52,8 @@ async def list_stations(
 ) -> Response:
     """Status (offline > alerting > online), last reading and open alerts of every station.
 
-    Served from a fleet snapshot refreshed at most every ``cache.fleet_ttl_s`` seconds.
+    Served from the fleet snapshot (taken at ``as_of``), which is refreshed in the background
+    every ``cache.fleet_ttl_s`` seconds or so: no InfluxDB query per request.
     """
     snap = await services.fleet.snapshot()
     return Response(snap.page(zone, status, limit, offset), media_type="application/json")
