@@ -146,7 +146,15 @@ class StationModel:
         self.tps_city = float(_interp(outdoor, self.control.primary_curve))
         self.tps = self.tps_city + self.tps_offset
         self.setpoint = self.setpoint_for(self.outdoor_filtered, local_hour)
-        self.ts = np.minimum(self.setpoint, self.tps - 3.0)
+        # The flats (time constants of a day or more) sit at the daily mean, not at the
+        # setback: a start inside the setback window must not settle them as if the setback
+        # lasted for ever (that left a few % of flats under 18 °C at midnight starts).
+        mean_sp = _interp(self.outdoor_filtered, self.control.curve) + self.curve_offset
+        ns = self.control.night_setback
+        if ns is not None:
+            hours = (ns.end_hour - ns.start_hour) % 24
+            mean_sp = mean_sp - ns.delta * hours / 24
+        self.ts = np.minimum(mean_sp, self.tps - 3.0)
         load = (self.control.design_indoor_temp - outdoor) / (
             self.control.design_indoor_temp - self.control.design_outdoor_temp
         )
