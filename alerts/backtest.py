@@ -43,6 +43,7 @@ Progress = Callable[[float, float], None]  # (event seconds done, total seconds)
 
 # Rules whose value is worse when lower (pressure, supply temperature, flow); others: higher.
 _WORSE_LOW = frozenset({"pressure_drop", "supply_below_curve", "pump_stopped"})
+MAX_CHUNK_READINGS = 100_000  # readings of one chunk held in memory, roughly
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
 
@@ -135,8 +136,9 @@ def backtest(
     station's flats are not a zone); ``registry`` gives zones, intervals and design flows;
     ``rule`` keeps only that rule's alerts and events in the result (all rules still run, so
     inhibition is as live). ``step_s`` is the evaluation interval in event time (the live
-    service's ``evaluate_interval_s``), ``chunk_s`` the span of one InfluxDB query.
-    ``progress(done_s, total_s)`` is called after each chunk.
+    service's ``evaluate_interval_s``), ``chunk_s`` the longest span read at once (chunks
+    adapt below it to about :data:`MAX_CHUNK_READINGS` readings). ``progress(done_s,
+    total_s)`` is called after each chunk.
 
     Raises :class:`alerts.history.HistoryUnavailable` if InfluxDB cannot answer: a backtest
     with holes would report alerts that never were.
@@ -168,13 +170,24 @@ def backtest(
             tick += 1
             next_eval = start + tick * step_s
 
+    # Chunks start small and grow up to chunk_s while they stay under MAX_CHUNK_READINGS
+    # (and shrink when they do not), so a zone reads in few queries and a whole city never
+    # holds an hour of every station in memory.
     chunk_ns = max(1, round(chunk_s * 1e9))
-    for lo in range(start_ns, end_ns, chunk_ns):
-        hi = min(lo + chunk_ns, end_ns)
-        for reading in source.chunk(lo, hi, sel):
+    span = min(chunk_ns, 60 * 10**9)
+    lo = start_ns
+    while lo < end_ns:
+        hi = min(lo + span, end_ns)
+        readings = source.chunk(lo, hi, sel)
+        for reading in readings:
             evaluate_until(reading.ts_ns / 1e9)
             engine.observe(reading)  # no arrival time: liveness on event time
-            result.readings += 1
+        result.readings += len(readings)
+        if len(readings) > MAX_CHUNK_READINGS:
+            span = max(10**9, span // 2)
+        elif len(readings) < MAX_CHUNK_READINGS // 4:
+            span = min(chunk_ns, span * 2)
+        lo = hi
         if progress is not None:
             progress((hi - start_ns) / 1e9, end - start)
     evaluate_until(end)
