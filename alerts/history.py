@@ -121,8 +121,9 @@ class HistorySource:
         elif settings.username is not None:
             password = settings.password.get_secret_value() if settings.password else ""
             auth = httpx.BasicAuth(settings.username, password)
+        self._headers, self._auth = headers, auth  # per request: a given client gets them too
         self._client = client or httpx.Client(
-            timeout=settings.timeout if timeout is None else timeout, headers=headers, auth=auth
+            timeout=settings.timeout if timeout is None else timeout
         )
 
     def close(self) -> None:
@@ -134,7 +135,9 @@ class HistorySource:
         if params:
             data["params"] = json.dumps(dict(params))
         try:
-            resp = self._client.post(f"{self.url}/query", data=data)
+            resp = self._client.post(f"{self.url}/query", data=data, headers=self._headers,
+                                     auth=self._auth if self._auth is not None
+                                     else httpx.USE_CLIENT_DEFAULT)
         except httpx.HTTPError as exc:
             raise HistoryUnavailable(f"InfluxDB at {self.url} unreachable: {exc}") from exc
         try:

@@ -165,3 +165,30 @@ def test_stuck_sensor_fires_at_once_after_a_restart(influx: InfluxServer, databa
             assert NOW - 9000 < state.changed_at <= NOW - 7200
     assert results["seeded"] == (1, [("stuck_sensor", "firing")])
     assert results["raw only"] == (0, [])
+
+
+def test_history_credentials_for_1x_and_2x() -> None:
+    """Transport-level check of the auth parameters (a mock transport, not a server): 2.x
+    answers InfluxQL through its DBRP mapping with a token, 1.x with basic auth."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"results": [{"statement_id": 0}]})
+
+    for settings in (
+        InfluxSettings.model_validate({"url": "http://influx", "database": "heat",
+                                       "token": "tkn"}),
+        InfluxSettings.model_validate({"transport": "v2", "url": "http://influx", "org": "o",
+                                       "bucket": "b", "token": "t2"}),
+        InfluxSettings.model_validate({"url": "http://influx", "database": "heat",
+                                       "username": "u", "password": "pw"}),
+    ):
+        src = HistorySource(settings, client=httpx.Client(
+            transport=httpx.MockTransport(handler)))
+        assert src.query("SELECT 1") == []
+        src.close()
+    forms = [dict(httpx.QueryParams(r.content.decode())) for r in seen]
+    assert seen[0].headers["Authorization"] == "Token tkn" and forms[0]["db"] == "heat"
+    assert seen[1].headers["Authorization"] == "Token t2" and forms[1]["db"] == "b"
+    assert seen[2].headers["Authorization"].startswith("Basic ")
