@@ -145,11 +145,38 @@ def backtest(
     """
     if end <= start:
         raise ValueError("end must be after start")
+    if step_s <= 0 or chunk_s <= 0:
+        raise ValueError("step_s and chunk_s must be positive")
     sel = Selection(station=station, zone=zone)
-    clock_now = [start]
+    clock = _EventClock(start)
     store = Store(":memory:")
-    engine = Engine(rules, store, lambda: clock_now[0],
-                    registry=_registry(registry or Registry(), source, sel), receivers=())
+    try:
+        engine = Engine(rules, store, clock,
+                        registry=_registry(registry or Registry(), source, sel), receivers=())
+        result = _replay(engine, clock, source, sel, start, end, step_s, chunk_s, warm,
+                         progress)
+    finally:
+        store.close()
+    if rule is not None:
+        result.events = [e for e in result.events if e.alert.rule == rule]
+        result.alerts = [a for a in result.alerts if a.rule == rule]
+    return result
+
+
+class _EventClock:
+    """The engine's clock in a backtest: the event time of the evaluation in progress."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _replay(engine: Engine, clock: _EventClock, source: HistorySource, sel: Selection,
+            start: float, end: float, step_s: float, chunk_s: float, warm: bool,
+            progress: Progress | None) -> BacktestResult:
+    """The replay loop of :func:`backtest` (the engine and its store belong to the caller)."""
     result = BacktestResult(start, end)
     found: dict[str, BacktestAlert] = {}
     start_ns, end_ns = round(start * 1e9), round(end * 1e9)
@@ -165,7 +192,7 @@ def backtest(
         """Evaluate every tick before ``t`` (readings at a tick are observed before it)."""
         nonlocal tick, next_eval
         while next_eval < t:
-            clock_now[0] = next_eval
+            clock.now = next_eval
             _collect(engine.evaluate(next_eval), engine, found, result)
             tick += 1
             next_eval = start + tick * step_s
@@ -191,10 +218,7 @@ def backtest(
         if progress is not None:
             progress((hi - start_ns) / 1e9, end - start)
     evaluate_until(end)
-    store.close()
-    if rule is not None:
-        result.events = [e for e in result.events if e.alert.rule == rule]
-    result.alerts = [a for a in found.values() if rule is None or a.rule == rule]
+    result.alerts = list(found.values())
     return result
 
 
