@@ -19,6 +19,7 @@ import pytest
 from alert_helpers import T0, healthy, indoor, registry
 
 from alerts.backtest import backtest, format_table
+from alerts.backtest_plot import plot_backtest
 from alerts.config import RulesConfig
 from alerts.history import HistorySource, HistoryUnavailable
 from alerts.rules_cli import add_arguments, main
@@ -166,3 +167,28 @@ def test_liveness_runs_on_event_time(stored: InfluxSettings, influx: InfluxServe
     assert resp.status_code == 204
     got = run(stored, rule="station_offline")
     assert got == [("station_offline", "gone", 1790.0 + 60.0, None)]
+
+
+def test_zone_cold_from_stored_meters(stored: InfluxSettings, influx: InfluxServer,
+                                      tmp_path: Path) -> None:
+    """Three more flats of ``north`` report 15 °C from 00:20 to 01:25 and 21 °C at 01:30:
+    half the zone under 18 °C, so zone_cold is pending at 00:20, fires after its 30 minutes
+    and resolves at 01:30; a single-station backtest leaves zones out."""
+    lines = [to_line(indoor("fine", f"c{n}", T0 + t, 15.0 if t < 5400 else 21.0), "north")
+             for t in range(1200, 5401, 300) for n in range(3)]
+    resp = httpx.post(f"{influx.url}/write",
+                      params={"db": stored.database, "precision": "ns"},
+                      content="\n".join(lines).encode(), timeout=30)
+    assert resp.status_code == 204
+    source = HistorySource(stored)
+    result = backtest(RulesConfig(), source, T0, END, registry=REG, zone="north",
+                      rule="zone_cold")
+    cold = result.alerts
+    assert [(a.subject, a.pending_at - T0, a.start - T0, a.end - T0 if a.end else None,
+             a.severity.value) for a in cold] == [("north", 1200.0, 3000.0, 5400.0, "warning")]
+    assert cold[0].worst == pytest.approx(0.5) and "3 of 6 flats" in cold[0].summary
+    png = plot_backtest(result, source, tmp_path / "zone.png", rules=RulesConfig(),
+                        registry=REG, stations=[], zone="north")
+    source.close()
+    assert png.read_bytes()[:8] == PNG_MAGIC
+    assert run(stored, station="fine", rule="zone_cold") == []
