@@ -13,18 +13,38 @@ The decisions, in the order Alertmanager's pipeline makes them:
 
 Everything is *recorded* regardless (events carry ``muted`` / ``inhibited`` flags).
 Dedup is the outbox primary key: the idempotency key ``receiver/alert id:event:sequence``.
+
+Who gets what is the second half of this module (Alertmanager's route tree, flattened to a
+list because a crew per zone needs no deeper nesting): :class:`RouteConfig` matchers on zone,
+rule, rule family (``kinds``) and severity pick receivers, first match wins unless it says
+``continue``; each route groups its alerts (by zone and rule by default) with ``group_wait`` /
+``group_interval`` and may escalate unacknowledged alerts to more receivers. The pieces are
+pure (no store, no clock): :class:`RouteTable` answers "which receivers, which group" and
+:class:`GroupClock` "when does this group go out"; :mod:`alerts.notify.pipeline` runs them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alerts.config import InhibitRule
-from alerts.model import GLOBAL_SUBJECT, Alert, AlertEvent, AlertState, EventKind
+from alerts.model import GLOBAL_SUBJECT, Alert, AlertEvent, AlertState, EventKind, Severity
+from alerts.rules import FAMILIES
 from alerts.store import Batch, EventRecord, MaintenanceWindow, OutboxItem
 
-__all__ = ["Router"]
+__all__ = [
+    "PER_ALERT",
+    "ROUTE_INBOX",
+    "Escalation",
+    "GroupClock",
+    "RouteConfig",
+    "RouteTable",
+    "Router",
+]
 
 Lookup = Callable[[str, str], Alert | None]
 
@@ -114,3 +134,160 @@ class Router:
 
 def _copy(alert: Alert) -> Alert:
     return dataclasses.replace(alert, annotations=dict(alert.annotations))
+
+
+# -- routes ---------------------------------------------------------------------------------
+
+# The engine enqueues every notifiable transition once, to this pseudo-receiver; the routing
+# stage expands it into one row per real receiver (same idempotency tail, so never twice).
+ROUTE_INBOX = "_route"
+# ``group_by: ["..."]``: one group per alert (Alertmanager's spelling of "all labels").
+PER_ALERT = "..."
+
+
+class Escalation(BaseModel):
+    """Unacknowledged this long after firing: also notify ``receivers`` (once per incident)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    after_s: float = Field(gt=0)
+    receivers: list[str] = Field(min_length=1)
+
+
+class RouteConfig(BaseModel):
+    """One route: matchers (empty = any), receivers, grouping, escalation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: str = ""
+    zones: list[str] = []
+    rules: list[str] = []
+    kinds: list[str] = Field(default=[], description="rule families: outage, leak, ...")
+    severities: list[Severity] = []
+    receivers: list[str] = []
+    continue_: bool = Field(default=False, alias="continue")
+    group_by: list[str] = ["zone", "alertname"]
+    group_wait_s: float = Field(default=30.0, ge=0)
+    group_interval_s: float = Field(default=300.0, ge=0)
+    escalate: Escalation | None = None
+
+    @model_validator(mode="after")
+    def _known(self) -> RouteConfig:
+        families = set(FAMILIES.values())
+        if unknown := set(self.kinds) - families:
+            raise ValueError(f"unknown kinds {sorted(unknown)}; known: {sorted(families)}")
+        if unknown := set(self.rules) - set(FAMILIES):
+            raise ValueError(f"unknown rules {sorted(unknown)}")
+        if not self.receivers and self.escalate is None:
+            raise ValueError("a route needs receivers (or an escalation)")
+        return self
+
+    def matches(self, alert: Alert) -> bool:
+        return (
+            (not self.zones or (alert.zone or "") in self.zones)
+            and (not self.rules or alert.rule in self.rules)
+            and (not self.kinds or FAMILIES.get(alert.rule, "") in self.kinds)
+            and (not self.severities or alert.severity in self.severities)
+        )
+
+    def group(self, alert: Alert) -> dict[str, str]:
+        labels = alert.labels()
+        if PER_ALERT in self.group_by:
+            keep = {"alertname", "station"} if alert.station else {"alertname", "zone"}
+            return {k: v for k, v in labels.items() if k in keep}
+        return {k: v for k, v in labels.items() if k in self.group_by}
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """Where a row goes: the route that owns it and its group."""
+
+    route: int
+    key: str
+    labels: dict[str, str]
+    wait_s: float
+    interval_s: float
+
+
+class RouteTable:
+    """The configured routes; without any, every receiver gets every alert at once, one
+    message per alert (what heatwatch did before routes existed)."""
+
+    def __init__(self, routes: Sequence[RouteConfig], receivers: Iterable[str]) -> None:
+        self.receivers = tuple(receivers)
+        self.routes = tuple(routes) or (
+            RouteConfig(name="default", receivers=list(self.receivers), group_by=[PER_ALERT],
+                        group_wait_s=0, group_interval_s=0),
+        )
+        named = set(self.receivers)
+        for i, route in enumerate(self.routes):
+            wanted = set(route.receivers) | set(route.escalate.receivers if route.escalate
+                                                else ())
+            if unknown := wanted - named:
+                raise ValueError(f"route {route.name or i} names unknown receivers "
+                                 f"{sorted(unknown)}; configured: {sorted(named)}")
+
+    def match(self, alert: Alert) -> list[tuple[int, RouteConfig]]:
+        """Matching routes in order; the first match ends the walk unless it continues."""
+        out = []
+        for i, route in enumerate(self.routes):
+            if route.matches(alert):
+                out.append((i, route))
+                if not route.continue_:
+                    break
+        return out
+
+    def receivers_for(self, alert: Alert) -> list[str]:
+        seen: dict[str, None] = {}
+        for _, route in self.match(alert):
+            seen.update(dict.fromkeys(route.receivers))
+        return list(seen)
+
+    def group(self, alert: Alert, receiver: str) -> Group:
+        """The group of ``alert`` at ``receiver``: that of the first matching route that names
+        the receiver (directly or as escalation), else a group of one sent at once (a resolved
+        for a receiver whose route was since removed from the config)."""
+        for i, route in self.match(alert):
+            esc = route.escalate.receivers if route.escalate else []
+            if receiver in route.receivers or receiver in esc:
+                labels = route.group(alert)
+                key = "{}/{" + (route.name or str(i)) + "}:{" + ", ".join(
+                    f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+                return Group(i, key, labels, route.group_wait_s, route.group_interval_s)
+        labels = RouteConfig(receivers=[receiver], group_by=[PER_ALERT]).group(alert)
+        return Group(-1, f"{{}}/{{}}:{{{alert.id}}}", labels, 0.0, 0.0)
+
+
+@dataclass(slots=True)
+class _GroupState:
+    next_flush: float | None = None
+    last_flush: float | None = None
+
+
+class GroupClock:
+    """When a group's next message goes out (Alertmanager's aggregation group timers).
+
+    A new group waits ``group_wait`` from its first alert so that the other stations of a
+    zone-wide fault join the same message; later changes wait for the next ``group_interval``
+    after the previous message. Kept in memory: after a restart the scheduled times already in
+    the outbox rows still hold; only "when was the last message" is forgotten, so the first
+    change after a restart waits ``group_wait`` instead of the rest of an interval.
+    """
+
+    def __init__(self) -> None:
+        self._groups: dict[tuple[str, str], _GroupState] = {}
+
+    def schedule(self, receiver: str, group: Group, ts: float) -> float:
+        """Send time for a row of ``group`` for an event at ``ts``."""
+        state = self._groups.setdefault((receiver, group.key), _GroupState())
+        if state.next_flush is not None:
+            return state.next_flush  # join the message already scheduled
+        at = ts + group.wait_s
+        if state.last_flush is not None and ts < state.last_flush + group.interval_s:
+            at = state.last_flush + group.interval_s
+        state.next_flush = at
+        return at
+
+    def flushed(self, receiver: str, key: str, at: float) -> None:
+        state = self._groups.setdefault((receiver, key), _GroupState())
+        state.last_flush, state.next_flush = at, None

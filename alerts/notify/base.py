@@ -1,25 +1,35 @@
 """The notifier contract (Alertmanager ``notify.Notifier``): send one message, say if a
 failure is worth retrying. Retrying, backoff and bookkeeping live in the dispatcher, so each
-notifier stays a small translation from an alert to one receiver's API.
+notifier stays a small translation from alerts to one receiver's API.
+
+A message carries a *group* of outbox rows (:class:`Notification`): the grouping stage puts
+the alerts of one zone and rule that arrived within the group window into one message, so a
+zone-wide fault is one page naming every station instead of a page per station. Every channel
+answers with the same :class:`SendResult`; library errors are translated into it at the
+channel's boundary, never raised into the dispatcher.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from alerts.model import Alert, EventKind
 from alerts.store import OutboxItem
 
-__all__ = ["Notifier", "SendResult"]
+__all__ = ["ESCALATED", "GroupNotifier", "Notification", "Notifier", "SendResult"]
+
+# Annotation put on the alert snapshot of an escalation row (value: seconds unacknowledged).
+ESCALATED = "escalated_after_s"
 
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
     """Outcome of one delivery attempt.
 
-    ``retryable`` follows Alertmanager's rule of thumb: transport errors, 5xx and 429 may
-    succeed later; any other 4xx means the request itself is wrong and retrying only repeats
-    the failure (and hides it).
+    ``retryable`` follows Alertmanager's rule of thumb: transport errors, 5xx, 429 and the
+    robots' rate-limit codes may succeed later; anything else means the request itself is
+    wrong (bad credentials, bad address) and retrying only repeats the failure and hides it.
     """
 
     ok: bool
@@ -27,11 +37,71 @@ class SendResult:
     detail: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One message to one receiver: the outbox rows of one group, oldest first."""
+
+    receiver: str
+    group_key: str
+    group_labels: dict[str, str]
+    items: tuple[OutboxItem, ...]
+
+    @classmethod
+    def single(cls, item: OutboxItem) -> Notification:
+        """A group of one (what a receiver gets without routes)."""
+        alert = item.alert
+        labels = {k: v for k, v in alert.labels().items() if k in ("alertname", "station",
+                                                                     "zone")}
+        if alert.station:
+            labels.pop("zone", None)
+        return cls(item.receiver, group_key(labels), labels, (item,))
+
+    @property
+    def status(self) -> str:
+        """``firing`` while any alert in the message fires, else ``resolved``."""
+        if any(i.kind is not EventKind.RESOLVED for i in self.items):
+            return "firing"
+        return "resolved"
+
+    @property
+    def alerts(self) -> list[Alert]:
+        return [i.alert for i in self.items]
+
+    @property
+    def key(self) -> str:
+        """Idempotency key of the message: its first row's key plus the row count."""
+        return self.items[0].key if len(self.items) == 1 else (
+            f"{self.items[0].key}+{len(self.items) - 1}"
+        )
+
+
+def group_key(labels: dict[str, str]) -> str:
+    """Alertmanager's group key format, ``{}:{a="1", b="2"}``."""
+    return "{}:{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+
 class Notifier(Protocol):
+    """One alert per call (the original contract; still accepted by the dispatcher)."""
+
     name: str
 
     def send(self, item: OutboxItem) -> SendResult:
         """Deliver one notification; never raises for delivery problems."""
         ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class GroupNotifier(Protocol):
+    """A channel that takes a whole group in one message (every shipped channel)."""
+
+    name: str
+
+    def deliver(self, note: Notification) -> SendResult:
+        """Deliver one grouped message; never raises for delivery problems."""
+        ...
+
+    def send(self, item: OutboxItem) -> SendResult: ...
 
     def close(self) -> None: ...

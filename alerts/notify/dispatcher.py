@@ -1,29 +1,49 @@
-"""Deliver the outbox: the retry stage of Alertmanager's notification pipeline, over SQLite.
+"""Deliver the outbox: the send-with-retry stage of the notification pipeline, over SQLite.
 
-The engine only *enqueues* (in the same transaction as the transition); this drains. A row is
-marked sent right after its receiver accepted it, so a restart resumes with exactly the rows
-that were never accepted: nothing lost, nothing re-sent (bar a crash between the receiver's
-2xx and our commit - the ``Idempotency-Key`` header covers that window).
+The engine only *enqueues* (in the same transaction as the transition) and the routing stage
+(:mod:`alerts.notify.pipeline`) expands and schedules; this drains. Due rows of the same
+receiver and group go out as one message (:class:`~alerts.notify.base.Notification`). A row is
+marked sent right after its receiver accepted the message, so a restart resumes with exactly
+the rows that were never accepted: nothing lost, nothing re-sent (bar a crash between the
+receiver's 2xx and our commit - the ``Idempotency-Key`` header covers that window).
+
+Latency hook for the benchmarks: ``heatwatch_alert_notification_latency_seconds{receiver}``
+is the time from the alert event (the row's ``ts``, event time of the transition) to the send
+completing, on the dispatcher's clock.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, ConfigDict, Field
 
-from alerts.notify.base import Notifier
-from alerts.store import Store
+from alerts.notify.base import GroupNotifier, Notification, Notifier, SendResult
+from alerts.store import OutboxItem, Store
 
-__all__ = ["DeliveryStats", "Dispatcher", "RetryPolicy"]
+__all__ = ["NOTIFICATIONS", "DeliveryStats", "Dispatcher", "GroupOf", "RetryPolicy"]
+
+log = logging.getLogger(__name__)
 
 NOTIFICATIONS = Counter(
     "heatwatch_alert_notifications_total",
     "Notification delivery attempts by receiver and outcome",
     ["receiver", "outcome"],
 )
+LATENCY = Histogram(
+    "heatwatch_alert_notification_latency_seconds",
+    "Alert event to notification accepted by the receiver",
+    ["receiver"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
+)
+
+# (receiver, group key, group labels) of a row; the routing stage supplies the real one.
+GroupOf = Callable[[OutboxItem], tuple[str, dict[str, str]]]
+# Called after each attempt: (message, result, completed at) - the routing stage's group clock.
+OnResult = Callable[[Notification, SendResult, float], None]
 
 
 class RetryPolicy(BaseModel):
@@ -42,42 +62,86 @@ class RetryPolicy(BaseModel):
 
 @dataclass(slots=True)
 class DeliveryStats:
+    """Counts of outbox rows (one message may carry several) and of messages."""
+
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    messages: int = 0
+
+
+def _single(item: OutboxItem) -> tuple[str, dict[str, str]]:
+    note = Notification.single(item)
+    return note.group_key, note.group_labels
 
 
 class Dispatcher:
     def __init__(
         self,
         store: Store,
-        notifiers: Mapping[str, Notifier],
+        notifiers: Mapping[str, Notifier | GroupNotifier],
         clock: Callable[[], float],
         policy: RetryPolicy | None = None,
+        *,
+        group_of: GroupOf | None = None,
+        skip: frozenset[str] = frozenset(),
+        on_result: OnResult | None = None,
     ) -> None:
+        """``skip``: receivers whose rows are not for sending (the routing stage's inbox)."""
         self.store = store
         self.notifiers = notifiers
         self.clock = clock
         self.policy = policy or RetryPolicy()
+        self.group_of = group_of or _single
+        self.skip = skip
+        self.on_result = on_result
+
+    def groups(self, now: float, limit: int) -> list[Notification]:
+        """The due rows, grouped per receiver and group key, in order of their oldest row."""
+        groups: dict[tuple[str, str], tuple[dict[str, str], list[OutboxItem]]] = {}
+        for item in self.store.due(now, limit=limit):
+            if item.receiver in self.skip:
+                continue
+            key, labels = self.group_of(item)
+            groups.setdefault((item.receiver, key), (labels, []))[1].append(item)
+        return [
+            Notification(receiver, key, labels, tuple(items))
+            for (receiver, key), (labels, items) in groups.items()
+        ]
 
     def run_once(self, now: float | None = None, *, limit: int = 100) -> DeliveryStats:
-        """Try each due notification once (per alert and receiver strictly in order)."""
+        """Try each due message once (per alert and receiver strictly in order)."""
         now = self.clock() if now is None else now
         stats = DeliveryStats()
-        for item in self.store.due(now, limit=limit):
-            notifier = self.notifiers.get(item.receiver)
+        for note in self.groups(now, limit):
+            notifier = self.notifiers.get(note.receiver)
             if notifier is None:
-                self.store.mark_failed(item.key, f"no receiver named {item.receiver!r}")
-                stats.failed += 1
-                continue
-            result = notifier.send(item)
-            attempts = item.attempts + 1
+                result = SendResult(ok=False, detail=f"no receiver named {note.receiver!r}")
+            elif isinstance(notifier, GroupNotifier):
+                result = notifier.deliver(note)
+            else:  # one alert per call: a group is sent row by row, all or nothing retried
+                result = SendResult(ok=True)
+                for item in note.items:
+                    result = notifier.send(item)
+                    if not result.ok:
+                        break
+            stats.messages += 1
+            self._record(note, result, now, stats)
+            if self.on_result is not None:
+                self.on_result(note, result, now)
+        return stats
+
+    def _record(self, note: Notification, result: SendResult, now: float,
+                stats: DeliveryStats) -> None:
+        outcome = "sent"
+        for item in note.items:
             if result.ok:
                 self.store.mark_sent(item.key, now)
                 stats.sent += 1
-                outcome = "sent"
+                LATENCY.labels(item.receiver).observe(max(self.clock() - item.ts, 0.0))
             elif result.retryable and now - item.ts < self.policy.give_up_after_s:
-                self.store.mark_retry(item.key, now + self.policy.backoff(attempts), result.detail)
+                self.store.mark_retry(item.key, now + self.policy.backoff(item.attempts + 1),
+                                      result.detail)
                 stats.retried += 1
                 outcome = "retry"
             else:
@@ -85,4 +149,9 @@ class Dispatcher:
                 stats.failed += 1
                 outcome = "failed"
             NOTIFICATIONS.labels(item.receiver, outcome).inc()
-        return stats
+        if result.ok:
+            log.debug("%s: %s sent (%d alerts, %.3f s after the first event)", note.receiver,
+                      note.group_key, len(note.items), self.clock() - note.items[0].ts)
+        else:
+            log.warning("%s: %s not delivered (%s): %s", note.receiver, note.group_key,
+                        outcome, result.detail)

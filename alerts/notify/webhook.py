@@ -1,8 +1,8 @@
 """Webhook notifier speaking Alertmanager's webhook JSON (``version: "4"``).
 
 Why that format: every chat bridge, ticketing hook and on-call tool already accepts it, so
-heatwatch needs no bespoke integrations. One message per alert event (no grouping yet); the
-idempotency key travels as the ``Idempotency-Key`` header so a receiver can drop the rare
+heatwatch needs no bespoke integrations. One message per group (per alert without routes);
+the idempotency key travels as the ``Idempotency-Key`` header so a receiver can drop the rare
 duplicate that at-least-once delivery can produce after a crash mid-send.
 """
 
@@ -15,10 +15,19 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.model import Alert, EventKind
-from alerts.notify.base import SendResult
+from alerts.notify.base import Notification, SendResult
+from alerts.notify.render import alert_url
 from alerts.store import OutboxItem
 
-__all__ = ["WebhookConfig", "WebhookNotifier", "alertmanager_payload"]
+__all__ = [
+    "WebhookConfig",
+    "WebhookNotifier",
+    "alert_annotations",
+    "alertmanager_payload",
+    "group_payload",
+    "http_result",
+    "rfc3339",
+]
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -33,7 +42,7 @@ class WebhookConfig(BaseModel):
     headers: dict[str, str] = {}
 
 
-def _rfc3339(ts: float | None) -> str:
+def rfc3339(ts: float | None) -> str:
     if ts is None:
         return ZERO_TIME
     return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat(timespec="milliseconds").replace(
@@ -41,7 +50,7 @@ def _rfc3339(ts: float | None) -> str:
     )
 
 
-def _annotations(alert: Alert) -> dict[str, str]:
+def alert_annotations(alert: Alert) -> dict[str, str]:
     out = {"summary": alert.summary, "alert_id": alert.id, **alert.annotations}
     if alert.flapping:
         out["flapping"] = "true"
@@ -53,64 +62,94 @@ def _annotations(alert: Alert) -> dict[str, str]:
     return out
 
 
-def alertmanager_payload(item: OutboxItem, receiver: str, external_url: str) -> dict[str, Any]:
-    """The body Alertmanager would POST for a group holding just this alert."""
-    alert = item.alert
-    status = "resolved" if item.kind is EventKind.RESOLVED else "firing"
-    labels = alert.labels()
-    annotations = _annotations(alert)
-    # Grouped by identity (rule + subject), not severity: an escalation updates the same group.
-    group = {k: v for k, v in labels.items() if k in ("alertname", "station", "zone")}
-    if alert.station:
-        group.pop("zone", None)
-    group_key = "{}:{" + ", ".join(f'{k}="{v}"' for k, v in sorted(group.items())) + "}"
+def _common(dicts: list[dict[str, str]]) -> dict[str, str]:
+    first, *rest = dicts
+    return {k: v for k, v in first.items() if all(d.get(k) == v for d in rest)}
+
+
+def group_payload(note: Notification, external_url: str) -> dict[str, Any]:
+    """The body Alertmanager would POST for this group."""
+    alerts: list[dict[str, Any]] = []
+    labels: list[dict[str, str]] = []
+    notes: list[dict[str, str]] = []
+    for item in note.items:
+        alert = item.alert
+        status = "resolved" if item.kind is EventKind.RESOLVED else "firing"
+        labels.append(alert.labels())
+        notes.append(alert_annotations(alert))
+        alerts.append({
+            "status": status,
+            "labels": labels[-1],
+            "annotations": notes[-1],
+            "startsAt": rfc3339(alert.fired_at or alert.active_at),
+            "endsAt": rfc3339(alert.resolved_at if status == "resolved" else None),
+            "generatorURL": alert_url(external_url, alert.id) or external_url,
+            "fingerprint": alert.fingerprint,
+        })
     return {
         "version": "4",
-        "groupKey": group_key,
+        "groupKey": note.group_key,
         "truncatedAlerts": 0,
-        "status": status,
-        "receiver": receiver,
-        "groupLabels": group,
-        "commonLabels": labels,
-        "commonAnnotations": annotations,
+        "status": note.status,
+        "receiver": note.receiver,
+        "groupLabels": note.group_labels,
+        "commonLabels": _common(labels),
+        "commonAnnotations": _common(notes),
         "externalURL": external_url,
-        "alerts": [
-            {
-                "status": status,
-                "labels": labels,
-                "annotations": annotations,
-                "startsAt": _rfc3339(alert.fired_at or alert.active_at),
-                "endsAt": _rfc3339(alert.resolved_at if status == "resolved" else None),
-                "generatorURL": external_url,
-                "fingerprint": alert.fingerprint,
-            }
-        ],
+        "alerts": alerts,
     }
+
+
+def alertmanager_payload(item: OutboxItem, receiver: str, external_url: str) -> dict[str, Any]:
+    """The body for a group holding just this alert (grouped by identity, not severity)."""
+    note = Notification.single(item)
+    return group_payload(
+        Notification(receiver, note.group_key, note.group_labels, note.items), external_url
+    )
+
+
+def http_result(resp: httpx.Response) -> SendResult:
+    """2xx ok; 5xx and 429 retryable; any other status is the request's fault."""
+    if resp.is_success:
+        return SendResult(ok=True, detail=str(resp.status_code))
+    retryable = resp.status_code >= 500 or resp.status_code == 429
+    return SendResult(
+        ok=False, retryable=retryable, detail=f"HTTP {resp.status_code}: {resp.text[:200]}"
+    )
+
+
+def transport_error(exc: httpx.HTTPError) -> SendResult:
+    """Connect, timeout, protocol errors: the network may recover, so retry."""
+    return SendResult(ok=False, retryable=True, detail=f"{type(exc).__name__}: {exc}")
 
 
 class WebhookNotifier:
     def __init__(
-        self, name: str, config: WebhookConfig, *, client: httpx.Client | None = None
+        self, name: str, config: WebhookConfig, *, client: httpx.Client | None = None,
+        external_url: str = "",
     ) -> None:
+        """``external_url``: the notifications-wide one, used when the webhook sets none."""
         self.name = name
         self.config = config
+        self.external_url = config.external_url or external_url
         self._client = client or httpx.Client(timeout=config.timeout_s)
 
-    def send(self, item: OutboxItem) -> SendResult:
-        if item.kind is EventKind.RESOLVED and not self.config.send_resolved:
+    def deliver(self, note: Notification) -> SendResult:
+        items = tuple(i for i in note.items
+                      if i.kind is not EventKind.RESOLVED or self.config.send_resolved)
+        if not items:
             return SendResult(ok=True, detail="resolved not wanted by receiver")
-        body = alertmanager_payload(item, self.name, self.config.external_url)
-        headers = {**self.config.headers, "Idempotency-Key": item.key}
+        note = Notification(self.name, note.group_key, note.group_labels, items)
+        body = group_payload(note, self.external_url)
+        headers = {**self.config.headers, "Idempotency-Key": note.key}
         try:
             resp = self._client.post(self.config.url, json=body, headers=headers)
-        except httpx.HTTPError as exc:  # connect, timeout, protocol: the network may recover
-            return SendResult(ok=False, retryable=True, detail=f"{type(exc).__name__}: {exc}")
-        if resp.is_success:
-            return SendResult(ok=True, detail=str(resp.status_code))
-        retryable = resp.status_code >= 500 or resp.status_code == 429
-        return SendResult(
-            ok=False, retryable=retryable, detail=f"HTTP {resp.status_code}: {resp.text[:200]}"
-        )
+        except httpx.HTTPError as exc:
+            return transport_error(exc)
+        return http_result(resp)
+
+    def send(self, item: OutboxItem) -> SendResult:
+        return self.deliver(Notification.single(item))
 
     def close(self) -> None:
         self._client.close()

@@ -1,0 +1,152 @@
+"""The notification pipeline: route -> group -> dedup -> send with retry, over the outbox.
+
+Why stages over one SQLite outbox: each stage is small and testable alone with an injected
+clock, and every hand-over is a row with an idempotency key, so a crash anywhere leaves
+either the row or nothing - a restart re-runs the stage and the key drops the duplicate.
+
+1. **route** - the engine enqueued each notifiable transition once, to the pseudo-receiver
+   ``_route`` (same transaction as the transition). This stage expands it into one row per
+   receiver the routes pick (``receiver/alert:event:seq``); a resolved goes to every receiver
+   that had the firing (or an escalation), whatever the routes say now.
+2. **group** - each new row gets its group's send time (:class:`~alerts.routing.GroupClock`):
+   the stations of one zone that fire within ``group_wait`` share one message.
+3. **dedup** - keys already in the outbox are skipped (:meth:`Store.keys`) and the insert
+   ignores conflicts, so re-running a stage never sends twice.
+4. **send** - :class:`~alerts.notify.dispatcher.Dispatcher`: one message per due group,
+   retry with backoff for retryable failures.
+
+**Escalation** is a timer stage: a firing alert that was notified and is still not
+acknowledged ``after_s`` after it fired is enqueued once more for the route's escalation
+receivers (key ``receiver/alert:escalated:<route>``: once per incident, also after restarts).
+Repeats of unacknowledged alerts come from the engine (``repeat_interval_s`` of the rules
+file) as new firing transitions and are routed like any other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping
+
+from alerts.model import Alert, AlertState, EventKind
+from alerts.notify.base import ESCALATED, GroupNotifier, Notification, Notifier, SendResult
+from alerts.notify.dispatcher import DeliveryStats, Dispatcher, RetryPolicy
+from alerts.routing import ROUTE_INBOX, GroupClock, RouteTable
+from alerts.store import Batch, OutboxItem, Store
+
+__all__ = ["Pipeline"]
+
+
+def _chunks(keys: list[str], size: int = 500) -> Iterator[list[str]]:
+    for i in range(0, len(keys), size):
+        yield keys[i:i + size]
+
+
+class Pipeline:
+    """All stages for one store; ``run_once(now)`` is one pass (the delivery thread loops)."""
+
+    def __init__(
+        self,
+        store: Store,
+        table: RouteTable,
+        notifiers: Mapping[str, Notifier | GroupNotifier],
+        clock: Callable[[], float],
+        policy: RetryPolicy | None = None,
+        *,
+        escalation_check_s: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.table = table
+        self.clock = clock
+        self.groups = GroupClock()
+        self.escalation_check_s = escalation_check_s
+        self._next_escalation_check = float("-inf")
+        self.dispatcher = Dispatcher(
+            store, notifiers, clock, policy, group_of=self._group_of,
+            skip=frozenset({ROUTE_INBOX}), on_result=self._on_result,
+        )
+
+    # -- stage 1-3: route, group, dedup ----------------------------------------------------
+
+    def route(self, now: float) -> int:
+        """Expand due engine rows into receiver rows; returns how many rows were added."""
+        added = 0
+        while True:
+            intents = [i for i in self.store.due(now, limit=1000) if i.receiver == ROUTE_INBOX]
+            if not intents:
+                return added
+            for intent in intents:
+                tail = intent.key.split("/", 1)[1]
+                if intent.kind is EventKind.RESOLVED:
+                    receivers = self.notified_receivers(intent.alert)
+                else:
+                    receivers = self.table.receivers_for(intent.alert)
+                added += self._enqueue(intent, {r: f"{r}/{tail}" for r in receivers})
+                self.store.mark_sent(intent.key, now)
+
+    def _enqueue(self, source: OutboxItem, keys: dict[str, str],
+                 alert: Alert | None = None, ts: float | None = None) -> int:
+        existing = self.store.keys(keys.values())
+        alert = alert or source.alert
+        ts = source.ts if ts is None else ts
+        rows = [
+            OutboxItem(key, receiver, source.kind, ts, alert,
+                       next_attempt_at=self.groups.schedule(
+                           receiver, self.table.group(alert, receiver), ts))
+            for receiver, key in keys.items() if key not in existing
+        ]
+        self.store.commit(Batch(outbox=rows))
+        return len(rows)
+
+    def notified_receivers(self, alert: Alert) -> list[str]:
+        """Receivers holding a firing, severity or escalation row of this incident."""
+        candidates: dict[str, str] = {}
+        for receiver in self.table.receivers:
+            for seq in range(1, alert.seq + 1):
+                for kind in (EventKind.FIRING, EventKind.SEVERITY):
+                    candidates[f"{receiver}/{alert.id}:{kind.value}:{seq}"] = receiver
+            for i in range(len(self.table.routes)):
+                candidates[f"{receiver}/{alert.id}:escalated:{i}"] = receiver
+        found: set[str] = set()
+        for chunk in _chunks(list(candidates)):
+            found |= {candidates[k] for k in self.store.keys(chunk)}
+        return [r for r in self.table.receivers if r in found]
+
+    # -- escalation (timer stage) ----------------------------------------------------------
+
+    def escalate(self, now: float) -> int:
+        """Enqueue escalations that are due; returns how many rows were added."""
+        if not any(r.escalate for r in self.table.routes) or now < self._next_escalation_check:
+            return 0
+        self._next_escalation_check = now + self.escalation_check_s
+        added = 0
+        for alert, _signal in self.store.open_alerts():
+            if alert.state is not AlertState.FIRING or not alert.notified or alert.acked_by:
+                continue
+            fired = alert.fired_at or alert.active_at
+            for i, route in self.table.match(alert):
+                esc = route.escalate
+                if esc is None or now - fired < esc.after_s:
+                    continue
+                snap = dataclasses.replace(
+                    alert, annotations={**alert.annotations, ESCALATED: f"{esc.after_s:g}"})
+                keys = {r: f"{r}/{alert.id}:escalated:{i}" for r in esc.receivers}
+                source = OutboxItem(f"{ROUTE_INBOX}/{alert.id}:escalated:{i}", ROUTE_INBOX,
+                                    EventKind.FIRING, fired + esc.after_s, snap)
+                added += self._enqueue(source, keys)
+        return added
+
+    # -- stage 4: send ---------------------------------------------------------------------
+
+    def _group_of(self, item: OutboxItem) -> tuple[str, dict[str, str]]:
+        group = self.table.group(item.alert, item.receiver)
+        return group.key, group.labels
+
+    def _on_result(self, note: Notification, result: SendResult, at: float) -> None:
+        self.groups.flushed(note.receiver, note.group_key, at)
+
+    def run_once(self, now: float | None = None) -> DeliveryStats:
+        """One pass of every stage; loop while ``sent`` is non-zero to drain a backlog."""
+        now = self.clock() if now is None else now
+        self.route(now)
+        self.escalate(now)
+        return self.dispatcher.run_once(now)

@@ -1,0 +1,159 @@
+"""Render a grouped notification into words for people: title, plain text, Markdown, HTML.
+
+Why templates in files (``alerts/templates/<language>.yaml``, Jinja2): the crews read Chinese
+or English, and the wording of a page at 3 a.m. is tuned by the people who receive it, not in
+code. Each rule has one line that says what is wrong in plain words with the key figures from
+the alert's value and annotations (make-up share of circulating flow, pressure, flats below
+the standard with min and median), followed by since when (local time) and a link to the
+alert in the operator page (``{external_url}/#/alerts/{alert_id}``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import yaml
+from jinja2 import Environment, StrictUndefined, Template, Undefined
+
+from alerts.model import Alert, EventKind
+from alerts.notify.base import ESCALATED, Notification
+
+__all__ = ["Language", "Rendered", "Renderer", "alert_url"]
+
+Language = Literal["en", "zh"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    title: str
+    text: str
+    markdown: str
+    html: str
+
+
+def alert_url(external_url: str, alert_id: str) -> str:
+    """Link to the alert in the operator page; empty without an external URL."""
+    return f"{external_url.rstrip('/')}/#/alerts/{alert_id}" if external_url else ""
+
+
+def _num(value: object, digits: int = 1) -> str:
+    if value is None or isinstance(value, Undefined):
+        return "?"
+    try:
+        return f"{float(str(value)):.{digits}f}"
+    except ValueError:
+        return str(value)
+
+
+def _pct(value: object) -> str:
+    if value is None or isinstance(value, Undefined):
+        return "?"
+    return f"{float(str(value)) * 100:.1f} %"
+
+
+def _minutes(value: object) -> str:
+    return "?" if value is None else f"{float(str(value)) / 60:.0f}"
+
+
+class _Lenient(Undefined):
+    """A missing annotation renders as ``?`` instead of failing the whole page."""
+
+    def __str__(self) -> str:
+        return "?"
+
+
+@functools.cache
+def _load(language: str) -> dict[str, Any]:
+    text = resources.files("alerts.templates").joinpath(f"{language}.yaml").read_text("utf-8")
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
+class Renderer:
+    """Templates of one language, compiled once; ``render`` is pure (no clock, no I/O)."""
+
+    def __init__(self, language: Language = "en", *, external_url: str = "",
+                 timezone: str = "UTC") -> None:
+        data = _load(language)
+        self.words: dict[str, str] = data["words"]
+        self.rule_names: dict[str, str] = data["rules"]
+        self.external_url = external_url
+        self.tz = ZoneInfo(timezone)
+        helpers = {"num": _num, "pct": _pct, "minutes": _minutes}
+        plain = Environment(undefined=_Lenient, autoescape=False, keep_trailing_newline=False)
+        plain.globals.update(helpers)
+        html = Environment(undefined=StrictUndefined, autoescape=True)
+        self._lines: dict[str, Template] = {
+            rule: plain.from_string(src) for rule, src in data["lines"].items()
+        }
+        self._title = plain.from_string(data["title"])
+        self._text = plain.from_string(data["text"])
+        self._markdown = plain.from_string(data["markdown"])
+        self._html = html.from_string(data["html"])
+
+    def local(self, ts: float | None) -> str:
+        if ts is None:
+            return ""
+        return dt.datetime.fromtimestamp(ts, tz=self.tz).strftime("%Y-%m-%d %H:%M")
+
+    def what(self, alert: Alert) -> str:
+        """The rule's plain-words line with its key figures."""
+        template = self._lines.get(alert.rule) or self._lines["default"]
+        line = template.render(a=alert, ann=alert.annotations, v=alert.value)
+        return " ".join(line.split())
+
+    def _alert(self, alert: Alert, kind: EventKind) -> dict[str, Any]:
+        escalated = alert.annotations.get(ESCALATED)
+        return {
+            "id": alert.id,
+            "station": alert.station or "",
+            "zone": alert.zone or "",
+            "subject": alert.station or alert.zone or alert.subject,
+            "severity": alert.severity.value,
+            "rule": alert.rule,
+            "rule_name": self.rule_names.get(alert.rule, alert.rule),
+            "what": self.what(alert),
+            "state": "resolved" if kind is EventKind.RESOLVED else "firing",
+            "since": self.local(alert.fired_at or alert.active_at),
+            "ended": self.local(alert.resolved_at) if kind is EventKind.RESOLVED else "",
+            "url": alert_url(self.external_url, alert.id),
+            "acked_by": alert.acked_by or "",
+            "escalated_min": round(float(escalated) / 60) if escalated else 0,
+        }
+
+    def context(self, note: Notification) -> dict[str, Any]:
+        alerts = [self._alert(i.alert, i.kind) for i in note.items]
+        rules = {a["rule"] for a in alerts}
+        zones = {a["zone"] for a in alerts}
+        rule = next(iter(rules)) if len(rules) == 1 else ""
+        ctx: dict[str, Any] = {
+            "w": self.words,
+            "status": note.status,
+            "count": len(alerts),
+            "rule_name": self.rule_names.get(rule, rule) if rule else " / ".join(
+                sorted(self.rule_names.get(r, r) for r in rules)),
+            "zone": next(iter(zones)) if len(zones) == 1 else "",
+            "alerts": alerts,
+            "external_url": self.external_url,
+        }
+        ctx["title"] = " ".join(self._title.render(ctx).split())
+        return ctx
+
+    def render(self, note: Notification) -> Rendered:
+        ctx = self.context(note)
+        return Rendered(
+            title=ctx["title"],
+            text=_tidy(self._text.render(ctx)),
+            markdown=_tidy(self._markdown.render(ctx)),
+            html=self._html.render(ctx),
+        )
+
+
+def _tidy(text: str) -> str:
+    """Drop the blank lines Jinja's loops leave behind."""
+    return "\n".join(line.rstrip() for line in text.splitlines() if line.strip()) + "\n"

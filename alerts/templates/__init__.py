@@ -1,0 +1,1 @@
+"""Notification message templates, one YAML file per language (package data)."""
