@@ -31,7 +31,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
 
 from alerts.config import load_rules
 from alerts.engine import Engine
@@ -45,6 +45,7 @@ from alerts.settings import AlertsSettings
 from alerts.store import Store
 from alerts.warmup import WarmupReport, warm_up
 from heatwatch.registry import load_registry
+from heatwatch.selfstats import SelfStatsReporter
 from heatwatch.wire import Decoder
 
 __all__ = ["AlertsService"]
@@ -162,6 +163,7 @@ class AlertsService:
         s = self.settings
         if s.metrics.port:
             start_http_server(s.metrics.port, addr=s.metrics.host)
+        selfstats = self._selfstats()
         self._client.connect_async(s.mqtt.host, s.mqtt.port, keepalive=s.mqtt.keepalive)
         self._client.loop_start()
         self.warm_up()  # live messages queue meanwhile and are observed after the history
@@ -182,6 +184,8 @@ class AlertsService:
                     self.handle(self.inbox.get(timeout=min(next_eval - now, 0.5)))
         finally:
             self._stop.set()
+            if selfstats is not None:
+                selfstats.stop(final_report=True)
             self._client.disconnect()
             self._client.loop_stop()
             delivery.join(timeout=30)
@@ -190,6 +194,29 @@ class AlertsService:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def _selfstats(self) -> SelfStatsReporter | None:
+        """Copy this process's Prometheus counters into ``heatwatch_internal`` for Grafana's
+        pipeline-health dashboard; a failed write only thins the graph (counters add up)."""
+        s = self.settings
+        if not s.metrics.selfstats_interval:
+            return None
+        reporter = SelfStatsReporter(
+            REGISTRY, self._influx_writer().write_lines, service="alerts",
+            instance=s.mqtt.client_id, interval=s.metrics.selfstats_interval,
+            errors=(SinkError,),
+        )
+        reporter.start()
+        return reporter
+
+    def _influx_writer(self) -> AlertEventSink:
+        s = self.settings
+        return AlertEventSink(
+            s.influx.url, s.influx.database, timeout=s.influx.timeout,
+            username=s.influx.username,
+            password=s.influx.password.get_secret_value() if s.influx.password else None,
+            token=s.influx.token.get_secret_value() if s.influx.token else None,
+        )
 
     def warm_up(self) -> WarmupReport | None:
         """Fill the engine's windows from InfluxDB before its first evaluation
@@ -236,15 +263,7 @@ class AlertsService:
             name: WebhookNotifier(name, cfg) for name, cfg in s.notifications.webhooks.items()
         }
         dispatcher = Dispatcher(store, notifiers, self.clock, s.notifications.retry)
-        sink = (
-            AlertEventSink(
-                s.influx.url, s.influx.database, timeout=s.influx.timeout,
-                username=s.influx.username,
-                password=s.influx.password.get_secret_value() if s.influx.password else None,
-                token=s.influx.token.get_secret_value() if s.influx.token else None,
-            )
-            if s.write_events else None
-        )
+        sink = self._influx_writer() if s.write_events else None
         try:
             while True:
                 stopping = self._stop.wait(s.notifications.interval_s)

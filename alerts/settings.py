@@ -44,6 +44,8 @@ class MetricsSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(default=9102, ge=0, le=65535)
+    # Grafana reads InfluxDB, not Prometheus: counters are also copied there (0: off).
+    selfstats_interval: float = Field(default=10.0, ge=0)
 
 
 class WarmupSettings(BaseModel):

@@ -90,7 +90,10 @@ class AlertEventSink:
 
     def write(self, records: Iterable[EventRecord]) -> int:
         """Write a batch; return how many points InfluxDB accepted (0 if it refused them)."""
-        lines = [event_line(r, self.measurement) for r in records]
+        return self.write_lines([event_line(r, self.measurement) for r in records])
+
+    def write_lines(self, lines: list[str]) -> int:
+        """Write ready line protocol (also the engine's self-statistics, heatwatch.selfstats)."""
         if not lines:
             return 0
         try:

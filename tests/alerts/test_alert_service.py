@@ -65,7 +65,7 @@ def test_power_loss_end_to_end(tmp_path: Path, mosquitto: MosquittoServer,
         "state_db": str(tmp_path / "alerts.db"),
         "evaluate_interval_s": 0.2,
         "notifications": {"webhooks": {"oncall": {"url": receiver.url}}, "interval_s": 0.1},
-        "metrics": {"port": 0},
+        "metrics": {"port": 0, "selfstats_interval": 0.5},
     }))
     service = AlertsService(load_alerts_settings(config))
     thread = threading.Thread(target=service.run, daemon=True)
@@ -85,6 +85,11 @@ def test_power_loss_end_to_end(tmp_path: Path, mosquitto: MosquittoServer,
         service.stop()
         thread.join(30)
     assert not thread.is_alive()
+    # Its own counters reach InfluxDB for the pipeline-health dashboard (final snapshot too).
+    series = influx.query(
+        "SELECT last(heatwatch_alert_readings_total) FROM heatwatch_internal "
+        "WHERE service = 'alerts'", db=database)
+    assert series and series[0]["values"][0][1] >= 2
 
 
 def test_retained_last_will_fires_offline_on_start(tmp_path: Path, mosquitto: MosquittoServer,
