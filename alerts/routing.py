@@ -215,10 +215,11 @@ class RouteTable:
 
     def __init__(self, routes: Sequence[RouteConfig], receivers: Iterable[str]) -> None:
         self.receivers = tuple(receivers)
-        self.routes = tuple(routes) or (
+        default = (
             RouteConfig(name="default", receivers=list(self.receivers), group_by=[PER_ALERT],
                         group_wait_s=0, group_interval_s=0),
-        )
+        ) if self.receivers else ()
+        self.routes = tuple(routes) or default
         named = set(self.receivers)
         for i, route in enumerate(self.routes):
             wanted = set(route.receivers) | set(route.escalate.receivers if route.escalate

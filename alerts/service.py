@@ -6,8 +6,9 @@ readings never delays a page:
 * paho's network thread only timestamps each message (arrival time = liveness) and queues it;
 * the engine thread decodes, observes, and evaluates every ``evaluate_interval_s`` - the engine
   is single-threaded by design, so nothing else touches it;
-* the delivery thread drains the SQLite outbox (webhooks, with retry) and the event log
-  (InfluxDB ``alert_events``) through its own store connection.
+* the delivery thread routes, groups and delivers the SQLite outbox (every channel, with
+  retry) and drains the event log (InfluxDB ``alert_events``) through its own store
+  connection.
 
 The subscription is a clean, non-persistent QoS 1 session: the engine keeps no per-reading
 state on disk, so a backlog replayed after a restart would only be stale. Retained ``status``
@@ -37,10 +38,10 @@ from alerts.config import load_rules
 from alerts.engine import Engine
 from alerts.history import HistorySource
 from alerts.model import AlertState, Severity
-from alerts.notify.base import Notifier
-from alerts.notify.dispatcher import Dispatcher
+from alerts.notify.channels import build_notifiers
 from alerts.notify.influx import AlertEventSink, SinkError
-from alerts.notify.webhook import WebhookNotifier
+from alerts.notify.pipeline import Pipeline
+from alerts.routing import ROUTE_INBOX
 from alerts.settings import AlertsSettings
 from alerts.store import Store
 from alerts.warmup import WarmupReport, warm_up
@@ -81,7 +82,8 @@ class AlertsService:
         self.store = Store(settings.state_db)
         self.engine = Engine(
             rules, self.store, clock, registry=load_registry(settings.registry),
-            receivers=tuple(settings.notifications.webhooks),
+            # one row per notifiable transition; the delivery thread routes it to receivers
+            receivers=(ROUTE_INBOX,) if settings.notifications.receiver_names() else (),
         )
         self.decoder = Decoder(
             prefix=settings.mqtt.prefix, max_future_s=settings.max_future_s, clock=clock
@@ -259,16 +261,16 @@ class AlertsService:
     def _deliver_loop(self) -> None:
         s = self.settings
         store = Store(s.state_db)
-        notifiers: dict[str, Notifier] = {
-            name: WebhookNotifier(name, cfg) for name, cfg in s.notifications.webhooks.items()
-        }
-        dispatcher = Dispatcher(store, notifiers, self.clock, s.notifications.retry)
+        notifiers = build_notifiers(s.notifications)
+        pipeline = Pipeline(store, s.notifications.route_table(), notifiers, self.clock,
+                            s.notifications.retry,
+                            escalation_check_s=s.notifications.escalation_check_s)
         sink = self._influx_writer() if s.write_events else None
         try:
             while True:
                 stopping = self._stop.wait(s.notifications.interval_s)
                 try:
-                    while dispatcher.run_once().sent:  # keep going while there is a backlog
+                    while pipeline.run_once().sent:  # keep going while there is a backlog
                         pass
                     if sink is not None:
                         sink.drain(store)

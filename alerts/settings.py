@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from alerts.notify.channels import ChannelSettings
 from alerts.notify.dispatcher import RetryPolicy
-from alerts.notify.webhook import WebhookConfig
 from heatwatch.settings import HeatwatchSettings, InfluxSettings, MqttSettings, load_settings
 
 __all__ = [
@@ -29,10 +29,9 @@ __all__ = [
 DEFAULT_CLIENT_ID = "heatwatch-alerts"
 
 
-class NotifySettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class NotifySettings(ChannelSettings):
+    """Channels, routes and message defaults (``alerts/notify/channels.py``), plus delivery."""
 
-    webhooks: dict[str, WebhookConfig] = {}
     retry: RetryPolicy = RetryPolicy()
     interval_s: float = Field(default=1.0, gt=0, description="how often the outbox is drained")
 
