@@ -48,8 +48,8 @@ def alert(rule: str = "power_loss", zone: str = "north", severity: Severity = Se
 
 
 CREWS = [
-    RouteConfig(name="north-leaks", zones=["north"], kinds=["leak"], receivers=["north"],
-                **{"continue": True}),
+    RouteConfig.model_validate({"name": "north-leaks", "zones": ["north"], "kinds": ["leak"],
+                                "receivers": ["north"], "continue": True}),
     RouteConfig(name="north", zones=["north"], receivers=["north"],
                 severities=[Severity.CRITICAL]),
     RouteConfig(name="cold", rules=["zone_cold"], receivers=["heating"]),
@@ -202,8 +202,9 @@ def test_resolved_reaches_receivers_the_routes_no_longer_name(tmp_path: Path,
 
 def test_restart_no_duplicate_no_loss(tmp_path: Path, clock: Clock) -> None:
     path = tmp_path / "state.db"
-    routes = [RouteConfig(zones=["north"], receivers=["crew"], group_wait_s=30,
-                          group_interval_s=60, continue_=True),
+    routes = [RouteConfig.model_validate({"zones": ["north"], "receivers": ["crew"],
+                                          "group_wait_s": 30, "group_interval_s": 60,
+                                          "continue": True}),
               RouteConfig(receivers=["ops"], group_wait_s=0, group_interval_s=0)]
     store = Store(path)
     engine, pipeline, first = setup(store, clock, routes, ["crew", "ops"])
