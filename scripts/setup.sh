@@ -4,7 +4,8 @@
 # Safe to run again: it only installs what is missing.
 # With --test it also installs what only the test suite needs (Debian's docker-compose, to check
 # docker-compose.yml with the real `docker-compose config`; no Docker engine is needed for that,
-# and Debian's prometheus-alertmanager, which the Alertmanager notifier's tests push to).
+# Debian's prometheus-alertmanager, which the Alertmanager notifier's tests push to, and
+# Debian's chromium and chromium-driver, in which the operator page is tested).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for_tests=0
@@ -19,6 +20,10 @@ if [ $for_tests = 1 ]; then
   command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
   # The Alertmanager notifier is tested against the real server (POST /api/v2/alerts).
   command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+  # The operator page (api/static) is tested in Debian's headless Chromium through Selenium;
+  # Selenium is pointed at these two binaries, so nothing is downloaded at test time.
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+  [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need[*]}"
