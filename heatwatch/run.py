@@ -8,6 +8,8 @@ run directory so a newcomer can read them), prints where to look, and keeps goin
 from __future__ import annotations
 
 import argparse
+import hashlib
+import secrets
 import signal
 import socket
 import subprocess
@@ -32,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--mqtt-port", type=int, default=1883, help="broker port (a free one if taken; 0: any)")
     add("--influx-port", type=int, default=8086, help="InfluxDB port (a free one if taken)")
     add("--metrics-port", type=int, default=9101, help="collector /metrics (alerts: next one)")
+    add("--api-port", type=int, default=8080, help="REST API and operator page")
     add("--scenario", default="demo", help="simulator scenario: file or shipped name")
     add("--stations", type=int, default=None, help="override the scenario's station count")
     add("--status-every", type=float, default=30.0, help="seconds between status lines")
@@ -102,7 +105,9 @@ def main(args: argparse.Namespace) -> int:
         "influx": _port_or_free(args.influx_port),
         "collector_metrics": _port_or_free(args.metrics_port),
         "alerts_metrics": _port_or_free(args.metrics_port + 1 if args.metrics_port else 0),
+        "api": _port_or_free(args.api_port),
     }
+    api_key = _new_api_key(run_dir)
     broker = MosquittoServer(run_dir / "mosquitto", port=ports["mqtt"])
     influx = InfluxServer(run_dir / "influxdb", port=ports["influx"])
     console = AlertConsole()
@@ -114,10 +119,10 @@ def main(args: argparse.Namespace) -> int:
         influx.start()
         influx.create_database(DATABASE)
         console.start()
-        children = _plan_children(args, run_dir, ports, console.url)
+        children = _plan_children(args, run_dir, ports, console.url, api_key)
         for child in children:
             child.start()
-        _banner(run_dir, broker, influx, ports, children)
+        _banner(run_dir, broker, influx, ports, children, api_key)
         while True:
             time.sleep(args.status_every)
             _status(influx, children, console)
@@ -141,8 +146,18 @@ def main(args: argparse.Namespace) -> int:
         broker.stop()
 
 
+def _new_api_key(run_dir: Path) -> str:
+    """A fresh admin key for this run's API (no well-known key, even on a demo machine); the
+    API gets only its SHA-256, the operator gets the key on screen and in api-key.txt."""
+    key = "hw_" + secrets.token_urlsafe(32)
+    path = run_dir / "api-key.txt"
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key
+
+
 def _plan_children(
-    args: argparse.Namespace, run_dir: Path, ports: dict[str, int], hook_url: str
+    args: argparse.Namespace, run_dir: Path, ports: dict[str, int], hook_url: str, api_key: str
 ) -> list[Child]:
     logs = run_dir / "logs"
     registry = run_dir / "registry.yaml"
@@ -182,12 +197,34 @@ def _plan_children(
             "influx": influx_block,
             "registry": str(registry),
             "state_db": str(run_dir / "alerts.db"),
-            "notifications": {"webhooks": {"console": {"url": hook_url}}},
+            "notifications": {
+                "webhooks": {
+                    "console": {"url": hook_url, "external_url": f"http://127.0.0.1:{ports['api']}"}
+                }
+            },
             "metrics": {"host": "127.0.0.1", "port": ports["alerts_metrics"]},
+        },
+    )
+    api_cfg = _write_yaml(
+        run_dir / "api.yaml",
+        {
+            "server": {"host": "127.0.0.1", "port": ports["api"]},
+            "keys": [
+                {
+                    "name": "run-admin",
+                    "role": "admin",
+                    "sha256": hashlib.sha256(api_key.encode()).hexdigest(),
+                }
+            ],
+            "alerts_db": str(run_dir / "alerts.db"),
+            "mqtt": {**mqtt, "client_id": "heatwatch-api"},
+            "influx": influx_block,
+            "registry": str(registry),
         },
     )
     return [
         Child("collector", _heatwatch("collect", "-c", str(collector_cfg)), logs / "collector.log"),
+        Child("api", _heatwatch("api", "-c", str(api_cfg)), logs / "api.log"),
         Child("alerts", _heatwatch("alerts", "-c", str(alerts_cfg)), logs / "alerts.log"),
         Child("simulator", sim_cmd, logs / "simulator.log"),
     ]
@@ -199,6 +236,7 @@ def _banner(
     influx: InfluxServer,
     ports: dict[str, int],
     children: list[Child],
+    api_key: str,
 ) -> None:
     print(
         f"""
@@ -208,6 +246,8 @@ heatwatch is running (Ctrl-C stops everything)
   InfluxDB         {influx.url}   database '{DATABASE}'
                    curl -G {influx.url}/query --data-urlencode db={DATABASE} \\
                      --data-urlencode "q=SELECT last(supply_temp) FROM telemetry GROUP BY station"
+  operator page    http://127.0.0.1:{ports["api"]}/   (key: {api_key}, also in api-key.txt)
+  REST API         http://127.0.0.1:{ports["api"]}/api/v1/docs
   alerts           printed here as they fire and resolve; state in alerts.db
   metrics          collector http://127.0.0.1:{ports["collector_metrics"]}/metrics
                    alerts    http://127.0.0.1:{ports["alerts_metrics"]}/metrics
