@@ -1,0 +1,44 @@
+"""The alert benchmarks run end to end at tiny sizes (``--quick``), so they keep working as the
+code under them changes. No timing assertions: CI machines are shared and noisy; the figures
+themselves are recorded in docs/benchmarks.md by full runs."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+@pytest.fixture(autouse=True)
+def _bench_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(BENCH))
+
+
+def _run(module: str, capsys: pytest.CaptureFixture[str]) -> str:
+    mod = importlib.import_module(module)
+    assert mod.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "| machine |" in out
+    return out
+
+
+def test_detection_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    out = _run("detection", capsys)
+    power = [line for line in out.splitlines() if line.startswith("| recall power_loss")]
+    assert power and "| 100.0 |" in power[0]  # the quick suites still find their power losses
+    assert "false alerts, normal operation" in out
+
+
+def test_alerts_scale_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    out = _run("alerts_scale", capsys)
+    assert "engine observe + evaluate, whole run" in out
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="real Mosquitto from heatwatch.servers")
+def test_alerts_latency_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    out = _run("alerts_latency", capsys)
+    assert "| onsets measured | 3.0 | faults | 3 |" in out  # every webhook arrived
