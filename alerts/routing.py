@@ -275,6 +275,9 @@ class GroupClock:
     change after a restart waits ``group_wait`` instead of the rest of an interval.
     """
 
+    prune_above = 10000  # groups remembered before idle ones are forgotten
+    idle_s = 86400.0
+
     def __init__(self) -> None:
         self._groups: dict[tuple[str, str], _GroupState] = {}
 
@@ -292,3 +295,12 @@ class GroupClock:
     def flushed(self, receiver: str, key: str, at: float) -> None:
         state = self._groups.setdefault((receiver, key), _GroupState())
         state.last_flush, state.next_flush = at, None
+        if len(self._groups) > self.prune_above:
+            self.prune(at - self.idle_s)
+
+    def prune(self, before: float) -> None:
+        """Forget groups idle since ``before`` (nothing scheduled): bounded memory."""
+        self._groups = {
+            k: v for k, v in self._groups.items()
+            if v.next_flush is not None or (v.last_flush or 0.0) >= before
+        }

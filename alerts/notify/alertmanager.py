@@ -15,10 +15,11 @@ active until heatwatch resolves it, and expires by itself if heatwatch is gone f
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from alerts.model import EventKind
 from alerts.notify.base import Notification, SendResult
@@ -27,6 +28,8 @@ from alerts.notify.webhook import alert_annotations, http_result, rfc3339, trans
 from alerts.store import OutboxItem
 
 __all__ = ["AlertmanagerConfig", "AlertmanagerNotifier", "v2_alerts"]
+
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
 class AlertmanagerConfig(BaseModel):
@@ -38,6 +41,14 @@ class AlertmanagerConfig(BaseModel):
     extra_labels: dict[str, str] = {"source": "heatwatch"}
     bearer_token: SecretStr | None = None
     language: Language | None = None
+
+    @field_validator("extra_labels")
+    @classmethod
+    def _label_names(cls, value: dict[str, str]) -> dict[str, str]:
+        """Alertmanager refuses the whole push for one bad label name: say so at start-up."""
+        if bad := [k for k in value if not LABEL_NAME.fullmatch(k)]:
+            raise ValueError(f"not Prometheus label names: {bad}")
+        return value
 
 
 def v2_alerts(note: Notification, renderer: Renderer, config: AlertmanagerConfig

@@ -126,7 +126,10 @@ def test_push_firing_then_resolved(alertmanager: AlertmanagerServer,
 
 
 def test_refused_and_unreachable(alertmanager: AlertmanagerServer) -> None:
-    bad = AlertmanagerNotifier("am", AlertmanagerConfig(
+    with pytest.raises(ValueError, match="label names"):
+        AlertmanagerConfig(url=alertmanager.url, extra_labels={"bad label": "x"})
+    # past the config check (as an older heatwatch might send): Alertmanager says 400
+    bad = AlertmanagerNotifier("am", AlertmanagerConfig.model_construct(
         url=alertmanager.url, extra_labels={"bad label": "x"}))
     result = bad.deliver(Notification.single(item(alert())))
     assert not result.ok and not result.retryable and "400" in result.detail

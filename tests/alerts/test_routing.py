@@ -90,6 +90,11 @@ def test_group_clock_wait_then_interval() -> None:
     assert clock.schedule("ops", group, T0 + 60) == T0 + 330  # next interval
     clock.flushed("ops", group.key, T0 + 330)
     assert clock.schedule("ops", group, T0 + 1000) == T0 + 1030  # quiet group: wait again
+    clock.prune(T0 + 2000)
+    assert clock.schedule("ops", group, T0 + 1040) == T0 + 1030  # scheduled: kept
+    clock.flushed("ops", group.key, T0 + 1030)
+    clock.prune(T0 + 2000)
+    assert clock.schedule("ops", group, T0 + 1100) == T0 + 1130  # forgotten: wait again
 
 
 def setup(store: Store, clock: Clock, routes: list[RouteConfig], names: list[str],
