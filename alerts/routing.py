@@ -169,6 +169,9 @@ class RouteConfig(BaseModel):
     group_by: list[str] = ["zone", "alertname"]
     group_wait_s: float = Field(default=30.0, ge=0)
     group_interval_s: float = Field(default=300.0, ge=0)
+    repeat_interval_s: float | None = Field(
+        default=None, gt=0, description="re-send while firing and unacked; null: no repeat "
+        "by this route (the rules file's repeat_interval_s still applies)")
     escalate: Escalation | None = None
 
     @model_validator(mode="after")

@@ -18,8 +18,10 @@ either the row or nothing - a restart re-runs the stage and the key drops the du
 **Escalation** is a timer stage: a firing alert that was notified and is still not
 acknowledged ``after_s`` after it fired is enqueued once more for the route's escalation
 receivers (key ``receiver/alert:escalated:<route>``: once per incident, also after restarts).
-Repeats of unacknowledged alerts come from the engine (``repeat_interval_s`` of the rules
-file) as new firing transitions and are routed like any other.
+Repeats of unacknowledged alerts: a route's own ``repeat_interval_s`` is the same timer stage
+(key ``receiver/alert:repeat:<route>.<n>``, the n-th interval since firing: once each, also
+after restarts). The engine's global repeat (``repeat_interval_s`` of the rules file) still
+comes as new firing transitions and is routed like any other; set it to 0 when routes repeat.
 """
 
 from __future__ import annotations
@@ -111,11 +113,12 @@ class Pipeline:
             found |= {candidates[k] for k in self.store.keys(chunk)}
         return [r for r in self.table.receivers if r in found]
 
-    # -- escalation (timer stage) ----------------------------------------------------------
+    # -- escalation and per-route repeats (timer stage) -------------------------------------
 
     def escalate(self, now: float) -> int:
-        """Enqueue escalations that are due; returns how many rows were added."""
-        if not any(r.escalate for r in self.table.routes) or now < self._next_escalation_check:
+        """Enqueue the escalations and route repeats that are due; returns rows added."""
+        timed = any(r.escalate or r.repeat_interval_s for r in self.table.routes)
+        if not timed or now < self._next_escalation_check:
             return 0
         self._next_escalation_check = now + self.escalation_check_s
         added = 0
@@ -124,6 +127,12 @@ class Pipeline:
                 continue
             fired = alert.fired_at or alert.active_at
             for i, route in self.table.match(alert):
+                if route.repeat_interval_s and now - fired >= route.repeat_interval_s:
+                    n = int((now - fired) // route.repeat_interval_s)
+                    tail = f"{alert.id}:repeat:{i}.{n}"
+                    source = OutboxItem(f"{ROUTE_INBOX}/{tail}", ROUTE_INBOX, EventKind.FIRING,
+                                        fired + n * route.repeat_interval_s, alert)
+                    added += self._enqueue(source, {r: f"{r}/{tail}" for r in route.receivers})
                 esc = route.escalate
                 if esc is None or now - fired < esc.after_s:
                     continue

@@ -162,6 +162,26 @@ def test_repeat_while_unacked_goes_to_the_route(store: Store, clock: Clock) -> N
     assert len(rec["ops"].got) == 3
 
 
+def test_route_repeat_interval_while_unacked(store: Store, clock: Clock) -> None:
+    routes = [RouteConfig(receivers=["ops"], group_wait_s=0, group_interval_s=0,
+                          repeat_interval_s=600)]
+    engine, pipeline, rec = setup(store, clock, routes, ["ops"], ("s1",), repeat_interval_s=0)
+    for t in range(0, 1300, 50):
+        drive(engine, clock, [(t, [healthy("s1", T0 + t, power_ok=False)])])
+        pipeline.run_once(clock.now)
+    assert [round(n.items[0].ts - T0) for n in rec["ops"].got] == [0, 600, 1200]
+    store.close()
+    reopened = Store(store.path)  # a restart repeats nothing twice
+    engine, pipeline, again = setup(reopened, clock, routes, ["ops"], ("s1",),
+                                    repeat_interval_s=0)
+    engine.ack(engine.open_alerts()[0].id, by="crew", now=T0 + 1300)
+    for t in range(1300, 2500, 50):
+        drive(engine, clock, [(t, [healthy("s1", T0 + t, power_ok=False)])])
+        pipeline.run_once(clock.now)
+    assert again["ops"].got == []  # acked: no more repeats
+    reopened.close()
+
+
 ESCALATING = [RouteConfig(receivers=["crew"], group_wait_s=0, group_interval_s=0,
                           escalate={"after_s": 900, "receivers": ["boss"]})]  # type: ignore[arg-type]
 
