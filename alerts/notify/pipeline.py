@@ -70,32 +70,41 @@ class Pipeline:
     # -- stage 1-3: route, group, dedup ----------------------------------------------------
 
     def route(self, now: float) -> int:
-        """Expand due engine rows into receiver rows; returns how many rows were added."""
+        """Expand due engine rows into receiver rows; returns how many rows were added.
+
+        The rows of a batch of engine rows are committed together, then each engine row is
+        marked done: a crash in between re-routes them, and the keys drop the duplicates.
+        """
         added = 0
         while True:
-            intents = [i for i in self.store.due(now, limit=1000) if i.receiver == ROUTE_INBOX]
+            intents = [i for i in self.store.due(now, limit=500) if i.receiver == ROUTE_INBOX]
             if not intents:
                 return added
+            rows: list[OutboxItem] = []
             for intent in intents:
                 tail = intent.key.split("/", 1)[1]
                 if intent.kind is EventKind.RESOLVED:
                     receivers = self.notified_receivers(intent.alert)
                 else:
                     receivers = self.table.receivers_for(intent.alert)
-                added += self._enqueue(intent, {r: f"{r}/{tail}" for r in receivers})
+                rows += self._rows(intent, {r: f"{r}/{tail}" for r in receivers})
+            self.store.commit(Batch(outbox=rows))
+            added += len(rows)
+            for intent in intents:
                 self.store.mark_sent(intent.key, now)
 
-    def _enqueue(self, source: OutboxItem, keys: dict[str, str],
-                 alert: Alert | None = None, ts: float | None = None) -> int:
+    def _rows(self, source: OutboxItem, keys: dict[str, str]) -> list[OutboxItem]:
+        """Receiver rows for ``source`` not yet in the outbox, each at its group's time."""
         existing = self.store.keys(keys.values())
-        alert = alert or source.alert
-        ts = source.ts if ts is None else ts
-        rows = [
-            OutboxItem(key, receiver, source.kind, ts, alert,
+        return [
+            OutboxItem(key, receiver, source.kind, source.ts, source.alert,
                        next_attempt_at=self.groups.schedule(
-                           receiver, self.table.group(alert, receiver), ts))
+                           receiver, self.table.group(source.alert, receiver), source.ts))
             for receiver, key in keys.items() if key not in existing
         ]
+
+    def _enqueue(self, source: OutboxItem, keys: dict[str, str]) -> int:
+        rows = self._rows(source, keys)
         self.store.commit(Batch(outbox=rows))
         return len(rows)
 
