@@ -18,7 +18,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import yaml
-from jinja2 import Environment, StrictUndefined, Template, Undefined
+from jinja2 import Environment, StrictUndefined, Template, TemplateError, Undefined
 
 from alerts.model import Alert, EventKind
 from alerts.notify.base import ESCALATED, Notification
@@ -41,23 +41,28 @@ def alert_url(external_url: str, alert_id: str) -> str:
     return f"{external_url.rstrip('/')}/#/alerts/{alert_id}" if external_url else ""
 
 
-def _num(value: object, digits: int = 1) -> str:
+def _float(value: object) -> float | None:
     if value is None or isinstance(value, Undefined):
-        return "?"
+        return None
     try:
-        return f"{float(str(value)):.{digits}f}"
+        return float(str(value))
     except ValueError:
-        return str(value)
+        return None
+
+
+def _num(value: object, digits: int = 1) -> str:
+    number = _float(value)
+    return "?" if number is None else f"{number:.{digits}f}"
 
 
 def _pct(value: object) -> str:
-    if value is None or isinstance(value, Undefined):
-        return "?"
-    return f"{float(str(value)) * 100:.1f} %"
+    number = _float(value)
+    return "?" if number is None else f"{number * 100:.1f} %"
 
 
 def _minutes(value: object) -> str:
-    return "?" if value is None else f"{float(str(value)) / 60:.0f}"
+    number = _float(value)
+    return "?" if number is None else f"{number / 60:.0f}"
 
 
 class _Lenient(Undefined):
@@ -104,7 +109,10 @@ class Renderer:
     def what(self, alert: Alert) -> str:
         """The rule's plain-words line with its key figures."""
         template = self._lines.get(alert.rule) or self._lines["default"]
-        line = template.render(a=alert, ann=alert.annotations, v=alert.value)
+        try:
+            line = template.render(a=alert, ann=alert.annotations, v=alert.value)
+        except (TemplateError, TypeError, ValueError):  # never lose a page over wording
+            line = alert.summary
         return " ".join(line.split())
 
     def _alert(self, alert: Alert, kind: EventKind) -> dict[str, Any]:

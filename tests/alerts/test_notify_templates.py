@@ -69,3 +69,11 @@ def test_every_rule_has_words_in_both_languages() -> None:
         for lang in ("en", "zh"):
             line = Renderer(lang).what(alert(rule, annotations={}))
             assert line and "{{" not in line
+
+
+def test_odd_values_never_break_a_message() -> None:
+    r = Renderer("en")
+    a = alert(value=None, annotations={"makeup_flow": "n/a", "circulating_flow": "0"})
+    assert r.what(a) == "make-up ? of circulating flow (n/a of 0 m³/h)"
+    cold = alert("zone_cold", None, annotations={"flats_total": "x"})
+    assert "of x flats" in r.what(cold)
