@@ -77,6 +77,7 @@ class EventKind(enum.StrEnum):
     STABLE = "stable"  # flapping ended
     RESOLVED = "resolved"
     ACKNOWLEDGED = "acknowledged"
+    UNACKNOWLEDGED = "unacknowledged"  # an operator took the ack back: repeats start again
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from alerts.lifecycle import emit
 from alerts.model import Alert, AlertEvent, AlertState, EventKind, Scope, Severity, Signal
 
 __all__ = [
+    "AlertNotFound",
+    "AlertNotOpen",
     "Batch",
     "EventRecord",
     "MaintenanceWindow",
@@ -33,6 +36,14 @@ __all__ = [
     "alert_from_dict",
     "alert_to_dict",
 ]
+
+class AlertNotFound(LookupError):
+    """No alert (or maintenance window) with that id."""
+
+
+class AlertNotOpen(ValueError):
+    """The alert is resolved (or the window ended): there is nothing to change."""
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -211,6 +222,41 @@ class Store:
                 ],
             )
 
+    def set_ack(
+        self, alert_id: str, *, by: str | None, comment: str | None, assignee: str | None,
+        now: float,
+    ) -> Alert:
+        """Acknowledge (``by`` set) or un-acknowledge (``by`` None) an open alert and log the
+        event, in one transaction: another process (the API) acks while the engine commits
+        transitions, and a read-modify-write across two transactions could write an older
+        state back over a newer one (a resolved alert saved as firing)."""
+        with self._tx() as db:
+            row = db.execute("SELECT body FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+            if row is None:
+                raise AlertNotFound(alert_id)
+            alert = alert_from_dict(json.loads(row[0]))
+            if not alert.is_open:
+                raise AlertNotOpen(f"alert {alert_id} is resolved")
+            if by is None:
+                if alert.acked_at is None:
+                    raise AlertNotOpen(f"alert {alert_id} is not acknowledged")
+                alert.acked_by = alert.ack_comment = alert.acked_at = alert.assignee = None
+                kind = EventKind.UNACKNOWLEDGED
+            else:
+                alert.acked_by, alert.ack_comment, alert.acked_at = by, comment, now
+                alert.assignee = assignee
+                kind = EventKind.ACKNOWLEDGED
+            event = emit(alert, kind, now)
+            db.execute("UPDATE alerts SET body = ? WHERE id = ?",
+                       (json.dumps(alert_to_dict(alert)), alert_id))
+            db.execute(
+                "INSERT OR IGNORE INTO events(key, alert_id, kind, ts, muted, inhibited, body)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (event.key, alert_id, kind.value, now, 0, 0,
+                 json.dumps(alert_to_dict(event.alert))),
+            )
+        return alert
+
     def open_alerts(self) -> list[tuple[Alert, Signal]]:
         """Alerts not yet resolved, with the last signal their rule gave (restart recovery)."""
         with self._lock:
@@ -303,6 +349,22 @@ class Store:
             )
             row_id = int(cur.lastrowid or 0)
         return MaintenanceWindow(row_id, scope, target, starts_at, ends_at, reason, created_by)
+
+    def end_window(self, window_id: int, now: float) -> MaintenanceWindow | None:
+        """End a window now, keeping its id and record; one that has not started yet is
+        removed (None). Raises AlertNotFound / AlertNotOpen (already ended)."""
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM maintenance WHERE id = ?", (window_id,)).fetchone()
+            if row is None:
+                raise AlertNotFound(f"maintenance window {window_id}")
+            i, scope, target, starts_at, ends_at, reason, by = row
+            if ends_at <= now:
+                raise AlertNotOpen(f"maintenance window {window_id} already ended")
+            if starts_at >= now:
+                db.execute("DELETE FROM maintenance WHERE id = ?", (window_id,))
+                return None
+            db.execute("UPDATE maintenance SET ends_at = ? WHERE id = ?", (now, window_id))
+        return MaintenanceWindow(i, Scope(scope), target, starts_at, now, reason, by)
 
     def remove_window(self, window_id: int) -> None:
         with self._tx() as db:

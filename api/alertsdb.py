@@ -2,9 +2,9 @@
 
 Reads that :class:`alerts.store.Store` has no query for (filtered lists, one alert's events,
 the signal column) are plain SQL against its schema on a separate read-only connection, so a slow
-list never holds the store's lock. Writes go through the store's public API only (``commit`` with
-a :class:`~alerts.store.Batch`, ``add_window``/``remove_window``), so they land in the same rows,
-events and idempotency keys the engine writes.
+list never holds the store's lock. Writes go through the store's public API only (``set_ack``,
+``add_window``/``end_window``), each one transaction, so they land in the same rows, events and
+idempotency keys the engine writes and never race its commits.
 """
 
 from __future__ import annotations
@@ -16,9 +16,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from alerts.lifecycle import emit
-from alerts.model import Alert, AlertState, EventKind, Scope, Signal
-from alerts.store import Batch, EventRecord, MaintenanceWindow, Store, alert_from_dict
+from alerts.model import Alert, AlertState, Scope
+from alerts.store import (
+    AlertNotFound,
+    AlertNotOpen,
+    MaintenanceWindow,
+    Store,
+    alert_from_dict,
+)
 from api.probes import ProbeFailed
 
 __all__ = ["AlertConflict", "AlertFilter", "AlertsDb", "HistoryEntry", "NotFound"]
@@ -140,51 +145,31 @@ class AlertsDb:
             for i, k, ts, m, inh, b in rows
         ]
 
-    def _signal(self, alert_id: str) -> Signal:
-        rows = self._rows("SELECT signal FROM alerts WHERE id = ?", [alert_id])
-        if not rows:
-            raise NotFound(alert_id)
-        return Signal(str(rows[0][0]))
-
     # -- writes (through the store) ---------------------------------------------------------
 
     def ack(
         self, alert_id: str, by: str, comment: str, assignee: str | None, now: float
     ) -> Alert:
-        """Acknowledge an open alert and log an ``acknowledged`` event, as ``Engine.ack`` does.
+        """Acknowledge an open alert: one store transaction that also logs an ``acknowledged``
+        event. The running engine adopts it at its next evaluation (it watches the store's
+        ``data_version``). Acks are not notified (the engine does not notify them either)."""
+        return self._set_ack(alert_id, by, comment, assignee, now)
 
-        The running engine adopts the ack at its next evaluation (it watches the store's
-        ``data_version``). Acks are not notified (the engine does not notify them either).
-        """
-        alert = self._open(alert_id, "acknowledge")
-        alert.acked_by, alert.ack_comment, alert.acked_at = by, comment, now
-        alert.assignee = assignee
-        event = emit(alert, EventKind.ACKNOWLEDGED, now)
-        batch = Batch(alerts={alert.id: (alert, self._signal(alert_id))},
-                      events=[EventRecord(event)])
-        self.store.commit(batch)
-        return alert
+    def unack(self, alert_id: str, now: float) -> Alert:
+        """Take an ack back (logged as ``unacknowledged``): repeats start again."""
+        return self._set_ack(alert_id, None, None, None, now)
 
-    def unack(self, alert_id: str) -> Alert:
-        """Clear an ack. The event log has no ``unacknowledged`` kind yet, so no event is
-        written; the alert row is updated through the store."""
-        alert = self._open(alert_id, "un-acknowledge")
-        if alert.acked_at is None:
-            raise AlertConflict(f"alert {alert_id} is not acknowledged")
-        alert.acked_by = alert.ack_comment = alert.acked_at = alert.assignee = None
-        self.store.commit(Batch(alerts={alert.id: (alert, self._signal(alert_id))}))
-        return alert
-
-    def _open(self, alert_id: str, what: str) -> Alert:
-        # Read-modify-write through the store's API is not one transaction: the engine could
-        # commit a transition in between. Reading right before the commit keeps that window
-        # to about a millisecond; Store has no atomic ack yet (see docs/api.md).
-        alert = self.store.alert(alert_id)
-        if alert is None:
-            raise NotFound(alert_id)
-        if not alert.is_open:
-            raise AlertConflict(f"alert {alert_id} is resolved; there is nothing to {what}")
-        return alert
+    def _set_ack(
+        self, alert_id: str, by: str | None, comment: str | None, assignee: str | None,
+        now: float,
+    ) -> Alert:
+        try:
+            return self.store.set_ack(alert_id, by=by, comment=comment, assignee=assignee,
+                                      now=now)
+        except AlertNotFound as exc:
+            raise NotFound(alert_id) from exc
+        except AlertNotOpen as exc:
+            raise AlertConflict(str(exc)) from exc
 
     def windows(self, *, not_ended_at: float | None) -> list[MaintenanceWindow]:
         return self.store.windows(not_ended_at=not_ended_at)
@@ -195,20 +180,13 @@ class AlertsDb:
         return self.store.add_window(scope, target, starts_at, ends_at, reason, by)
 
     def end_window(self, window_id: int, now: float) -> MaintenanceWindow | None:
-        """End a window now. The store can only add and remove windows, so a running window is
-        replaced by a copy ending now (new id: the record of the mute is kept); one that has
-        not started is removed (None). An already ended window is a conflict."""
-        found = [w for w in self.store.windows(not_ended_at=None) if w.id == window_id]
-        if not found:
-            raise NotFound(str(window_id))
-        w = found[0]
-        if w.ends_at <= now:
-            raise AlertConflict(f"maintenance window {window_id} already ended")
-        self.store.remove_window(window_id)
-        if w.starts_at >= now:
-            return None
-        return self.store.add_window(w.scope, w.target, w.starts_at, now, w.reason,
-                                     w.created_by)
+        """End a window now (same id, record kept); one not started yet is removed (None)."""
+        try:
+            return self.store.end_window(window_id, now)
+        except AlertNotFound as exc:
+            raise NotFound(str(window_id)) from exc
+        except AlertNotOpen as exc:
+            raise AlertConflict(str(exc)) from exc
 
 
 def _alert(body: object) -> Alert:

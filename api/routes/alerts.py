@@ -132,4 +132,4 @@ def ack_alert(
 )
 def unack_alert(services: ServicesDep, _: Crew, alert_id: AlertId) -> AlertOut:
     """Clear the ack of an open alert. 409 if it is resolved or not acknowledged."""
-    return AlertOut.of(services.alerts.unack(alert_id))
+    return AlertOut.of(services.alerts.unack(alert_id, services.clock()))

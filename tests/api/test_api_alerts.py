@@ -124,6 +124,8 @@ async def test_ack_flow_with_the_engine(client: httpx.AsyncClient, store: Store)
     assert stored is not None and stored.acked_by is None and stored.acked_at is None
     engine.evaluate(now + 20)
     assert {a.id: a for a in engine.open_alerts()}[alert_id].acked_by is None
+    history = (await client.get(f"/api/v1/alerts/{alert_id}/history", headers=V)).json()
+    assert [e["kind"] for e in history["events"]] == ["firing", "acknowledged", "unacknowledged"]
     again = await client.delete(f"/api/v1/alerts/{alert_id}/ack", headers=C)
     assert again.status_code == 409 and "not acknowledged" in again.json()["detail"]
 
@@ -170,6 +172,7 @@ async def test_windows_create_list_end(client: httpx.AsyncClient, store: Store) 
     assert [x["target"] for x in listed] == ["s1", "north"]
 
     ended = (await client.post(f"/api/v1/windows/{w['id']}/end", headers=A)).json()
+    assert ended["window"]["id"] == w["id"]  # the same window, ended: its record is kept
     assert ended["window"]["target"] == "s1" and ended["window"]["active"] is False
     assert ended["window"]["starts_at"] == w["starts_at"]
     assert ended["window"]["ends_at"] == ended["ended_at"]
