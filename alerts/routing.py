@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -173,6 +174,8 @@ class RouteConfig(BaseModel):
         default=None, gt=0, description="re-send while firing and unacked; null: no repeat "
         "by this route (the rules file's repeat_interval_s still applies)")
     escalate: Escalation | None = None
+    language: Literal["en", "zh"] | None = Field(
+        default=None, description="message language for this route's crew (else the channel's)")
 
     @model_validator(mode="after")
     def _known(self) -> RouteConfig:
@@ -210,6 +213,7 @@ class Group:
     labels: dict[str, str]
     wait_s: float
     interval_s: float
+    language: str | None = None
 
 
 class RouteTable:
@@ -257,7 +261,8 @@ class RouteTable:
                 labels = route.group(alert)
                 key = "{}/{" + (route.name or str(i)) + "}:{" + ", ".join(
                     f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
-                return Group(i, key, labels, route.group_wait_s, route.group_interval_s)
+                return Group(i, key, labels, route.group_wait_s, route.group_interval_s,
+                             route.language)
         labels = RouteConfig(receivers=[receiver], group_by=[PER_ALERT]).group(alert)
         return Group(-1, f"{{}}/{{}}:{{{alert.id}}}", labels, 0.0, 0.0)
 

@@ -87,7 +87,7 @@ class AlertmanagerNotifier:
         self._endpoint = f"{config.url.rstrip('/')}/api/v2/alerts"
 
     def deliver(self, note: Notification) -> SendResult:
-        body = v2_alerts(note, self.renderer, self.config)
+        body = v2_alerts(note, self.renderer.for_language(note.language), self.config)
         try:
             resp = self._client.post(self._endpoint, json=body)
         except httpx.HTTPError as exc:

@@ -45,6 +45,7 @@ class Notification:
     group_key: str
     group_labels: dict[str, str]
     items: tuple[OutboxItem, ...]
+    language: str | None = None  # the route's language, if it sets one (else the channel's)
 
     @classmethod
     def single(cls, item: OutboxItem) -> Notification:

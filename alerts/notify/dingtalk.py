@@ -73,7 +73,7 @@ class DingTalkNotifier:
         return url
 
     def body(self, note: Notification) -> dict[str, Any]:
-        out = self.renderer.render(note)
+        out = self.renderer.for_language(note.language).render(note)
         text = out.markdown
         if self.config.at_mobiles:  # a mention needs the @number in the text as well
             text += "\n" + " ".join(f"@{m}" for m in self.config.at_mobiles)

@@ -40,8 +40,8 @@ LATENCY = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
 )
 
-# (receiver, group key, group labels) of a row; the routing stage supplies the real one.
-GroupOf = Callable[[OutboxItem], tuple[str, dict[str, str]]]
+# (group key, group labels, language or None) of a row; the routing stage supplies the real one.
+GroupOf = Callable[[OutboxItem], tuple[str, dict[str, str], str | None]]
 # Called after each attempt: (message, result, completed at) - the routing stage's group clock.
 OnResult = Callable[[Notification, SendResult, float], None]
 
@@ -70,9 +70,9 @@ class DeliveryStats:
     messages: int = 0
 
 
-def _single(item: OutboxItem) -> tuple[str, dict[str, str]]:
+def _single(item: OutboxItem) -> tuple[str, dict[str, str], str | None]:
     note = Notification.single(item)
-    return note.group_key, note.group_labels
+    return note.group_key, note.group_labels, None
 
 
 class Dispatcher:
@@ -98,15 +98,15 @@ class Dispatcher:
 
     def groups(self, now: float, limit: int) -> list[Notification]:
         """The due rows, grouped per receiver and group key, in order of their oldest row."""
-        groups: dict[tuple[str, str], tuple[dict[str, str], list[OutboxItem]]] = {}
+        groups: dict[tuple[str, str], tuple[dict[str, str], str | None, list[OutboxItem]]] = {}
         for item in self.store.due(now, limit=limit):
             if item.receiver in self.skip:
                 continue
-            key, labels = self.group_of(item)
-            groups.setdefault((item.receiver, key), (labels, []))[1].append(item)
+            key, labels, language = self.group_of(item)
+            groups.setdefault((item.receiver, key), (labels, language, []))[2].append(item)
         return [
-            Notification(receiver, key, labels, tuple(items))
-            for (receiver, key), (labels, items) in groups.items()
+            Notification(receiver, key, labels, tuple(items), language)
+            for (receiver, key), (labels, language, items) in groups.items()
         ]
 
     def run_once(self, now: float | None = None, *, limit: int = 100) -> DeliveryStats:

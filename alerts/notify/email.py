@@ -74,7 +74,7 @@ class EmailNotifier:
             cafile=str(config.ca_file) if config.ca_file else None)
 
     def message(self, note: Notification) -> EmailMessage:
-        out = self.renderer.render(note)
+        out = self.renderer.for_language(note.language).render(note)
         msg = EmailMessage()
         msg["Subject"] = out.title
         msg["From"] = self.config.from_addr

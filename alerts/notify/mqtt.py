@@ -131,8 +131,9 @@ class MqttNotifier:
             return SendResult(ok=False, retryable=True,
                               detail=f"not connected to {self.config.host}:{self.config.port}")
         infos = []
+        renderer = self.renderer.for_language(note.language)
         for item in note.items:
-            body = state_payload(item, self.renderer, item.ts)
+            body = state_payload(item, renderer, item.ts)
             info = self._client.publish(alert_topic(self.config.prefix, item.alert),
                                         json.dumps(body, ensure_ascii=False).encode(),
                                         qos=self.config.qos, retain=True)

@@ -155,9 +155,9 @@ class Pipeline:
 
     # -- stage 4: send ---------------------------------------------------------------------
 
-    def _group_of(self, item: OutboxItem) -> tuple[str, dict[str, str]]:
+    def _group_of(self, item: OutboxItem) -> tuple[str, dict[str, str], str | None]:
         group = self.table.group(item.alert, item.receiver)
-        return group.key, group.labels
+        return group.key, group.labels, group.language
 
     def _on_result(self, note: Notification, result: SendResult, at: float) -> None:
         self.groups.flushed(note.receiver, note.group_key, at)

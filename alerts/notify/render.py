@@ -14,7 +14,7 @@ import datetime as dt
 import functools
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -85,6 +85,8 @@ class Renderer:
     def __init__(self, language: Language = "en", *, external_url: str = "",
                  timezone: str = "UTC") -> None:
         data = _load(language)
+        self.language = language
+        self._others: dict[str, Renderer] = {}
         self.words: dict[str, str] = data["words"]
         self.rule_names: dict[str, str] = data["rules"]
         self.external_url = external_url
@@ -100,6 +102,16 @@ class Renderer:
         self._text = plain.from_string(data["text"])
         self._markdown = plain.from_string(data["markdown"])
         self._html = html.from_string(data["html"])
+
+    def for_language(self, language: str | None) -> Renderer:
+        """This renderer, or one for ``language`` (a route's choice), compiled once."""
+        if language is None or language == self.language:
+            return self
+        if language not in self._others:
+            self._others[language] = Renderer(cast(Language, language),
+                                              external_url=self.external_url,
+                                              timezone=self.tz.key)
+        return self._others[language]
 
     def local(self, ts: float | None) -> str:
         if ts is None:

@@ -27,6 +27,7 @@ __all__ = [
     "group_payload",
     "http_result",
     "rfc3339",
+    "transport_error",
 ]
 
 ZERO_TIME = "0001-01-01T00:00:00Z"

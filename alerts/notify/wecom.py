@@ -65,8 +65,8 @@ class WeComNotifier:
         return f"{self.config.url}?key={urllib.parse.quote_plus(self._secrets[0])}"
 
     def body(self, note: Notification) -> dict[str, Any]:
-        return {"msgtype": "markdown",
-                "markdown": {"content": fit(self.renderer.render(note).markdown)}}
+        markdown = self.renderer.for_language(note.language).render(note).markdown
+        return {"msgtype": "markdown", "markdown": {"content": fit(markdown)}}
 
     def deliver(self, note: Notification) -> SendResult:
         try:

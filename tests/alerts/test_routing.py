@@ -182,6 +182,21 @@ def test_route_repeat_interval_while_unacked(store: Store, clock: Clock) -> None
     reopened.close()
 
 
+def test_route_language_reaches_the_message(store: Store, clock: Clock) -> None:
+    routes = [RouteConfig.model_validate({"zones": ["north"], "receivers": ["crew"],
+                                          "group_wait_s": 0, "group_interval_s": 0,
+                                          "language": "zh", "continue": True}),
+              RouteConfig(receivers=["ops"], group_wait_s=0, group_interval_s=0)]
+    engine, pipeline, rec = setup(store, clock, routes, ["crew", "ops"], ("s1",))
+    drive(engine, clock, [(0, [healthy("s1", T0, power_ok=False)])])
+    pipeline.run_once(clock.now)
+    (crew,), (ops,) = rec["crew"].got, rec["ops"].got
+    assert crew.language == "zh" and ops.language is None
+    channel = Renderer("en")  # the channel's own language applies unless the route sets one
+    assert channel.for_language(crew.language).render(crew).title.startswith("[告警] 市电断电")
+    assert channel.for_language(ops.language).render(ops).title.startswith("[FIRING]")
+
+
 ESCALATING = [RouteConfig(receivers=["crew"], group_wait_s=0, group_interval_s=0,
                           escalate={"after_s": 900, "receivers": ["boss"]})]  # type: ignore[arg-type]
 
