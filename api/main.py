@@ -25,7 +25,7 @@ from api.fleet import Fleet
 from api.influx import InfluxQL
 from api.keys import KeyRing
 from api.metrics import ApiMetrics
-from api.routes import alerts, health, rules, stations, windows, zones
+from api.routes import alerts, health, page, rules, stations, windows, zones
 from api.schemas import errors
 from heatwatch import __version__
 from heatwatch.registry import Registry, load_registry
@@ -97,4 +97,5 @@ def create_app(
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)
+    page.mount(app)  # the operator page at / (public files, no data), after the API's routes
     return app
