@@ -131,9 +131,12 @@ class Pipeline:
             return 0
         self._next_escalation_check = now + self.escalation_check_s
         added = 0
+        windows = self.store.windows(not_ended_at=now)
         for alert, _signal in self.store.open_alerts():
             if alert.state is not AlertState.FIRING or not alert.notified or alert.acked_by:
                 continue
+            if any(w.covers(alert.station, alert.zone, now) for w in windows):
+                continue  # in maintenance: the crew knows; like the engine's repeats
             fired = alert.fired_at or alert.active_at
             for i, route in self.table.match(alert):
                 if route.repeat_interval_s and now - fired >= route.repeat_interval_s:

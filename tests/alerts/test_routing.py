@@ -232,6 +232,20 @@ def test_no_escalation_once_acked(store: Store, clock: Clock) -> None:
     assert rec["boss"].got == []  # never had the firing: no resolved either
 
 
+def test_no_escalation_during_maintenance(store: Store, clock: Clock) -> None:
+    engine, pipeline, rec = setup(store, clock, ESCALATING, ["crew", "boss"], ("s1",))
+    drive(engine, clock, [(0, [healthy("s1", T0, power_ok=False)])])
+    pipeline.run_once(clock.now)
+    engine.add_maintenance(Scope.STATION, "s1", T0 + 60, T0 + 1200, "pump swap", "crew")
+    for t in range(60, 1200, 60):
+        drive(engine, clock, [(t, [healthy("s1", T0 + t, power_ok=False)])])
+        pipeline.run_once(clock.now)
+    assert rec["boss"].got == []
+    drive(engine, clock, [(1200, [healthy("s1", T0 + 1200, power_ok=False)])])
+    pipeline.run_once(clock.now)  # window over, still firing and unacked: escalate now
+    assert len(rec["boss"].got) == 1
+
+
 def test_resolved_reaches_receivers_the_routes_no_longer_name(tmp_path: Path,
                                                               clock: Clock) -> None:
     path = tmp_path / "state.db"
