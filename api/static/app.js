@@ -184,6 +184,12 @@ async function show({ quiet = false } = {}) {
   updateAlertCount();
 }
 
+/** After an ack or un-ack: re-read the view from the API (the page shows what the store
+ *  holds, not what it sent), without blanking it first. */
+function rerender() {
+  show({ quiet: true });
+}
+
 /** One place decides what an error means for the operator. */
 function handleError(err, { quiet = false } = {}) {
   if (!(err instanceof ApiError)) throw err; // a bug in this page: let the console show it
@@ -300,12 +306,14 @@ function countByStatus(stations) {
   return counts;
 }
 
-function statusTotals(stations) {
+/** Counts by state. Zone headers leave out zeros, so the states that need someone stand
+ *  out; the fleet total shows all three. */
+function statusTotals(stations, { zeros = true } = {}) {
   const c = countByStatus(stations);
   return h('div', { class: 'totals' },
-    pill('alerting', `${c.alerting} alerting`),
-    pill('offline', `${c.offline} offline`),
-    pill('online', `${c.online} online`));
+    ['alerting', 'offline', 'online']
+      .filter((status) => zeros || c[status] > 0)
+      .map((status) => pill(status, `${c[status]} ${status}`)));
 }
 
 function zoneSection(zone, stations) {
@@ -313,7 +321,7 @@ function zoneSection(zone, stations) {
   const details = h('details', { class: 'zone card', open: !foldedZones.has(zone), 'data-zone': zone },
     h('summary', {},
       h('span', {}, zone),
-      statusTotals(stations),
+      statusTotals(stations, { zeros: false }),
       h('a', { class: 'zone-link', href: `#/zones/${enc(zone)}` }, 'cold flats →')),
     h('div', { class: 'tiles' }, sorted.map(stationTile)));
   details.addEventListener('toggle', () => {
@@ -336,7 +344,6 @@ function stationTile(st) {
 async function alertsView() {
   document.title = 'Alerts · heatwatch';
   const page = await api(`alerts?${query({ state: ['firing', 'pending'], limit: 500 })}`);
-  const rerender = () => show();
   return h('section', { id: 'alerts' },
     h('h1', {}, `Active alerts (${page.total})`),
     page.items.length
@@ -351,7 +358,7 @@ async function alertView(id) {
   return h('section', { id: 'alert-detail' },
     h('p', {}, h('a', { href: '#/alerts' }, '← active alerts')),
     h('h1', {}, `${alert.rule} on ${alert.subject}`),
-    alertCard(alert, { link: false, onChange: () => show() }),
+    alertCard(alert, { link: false, onChange: rerender }),
     h('h2', {}, 'History'),
     h('div', { class: 'table-wrap' }, h('table', {},
       h('thead', {}, h('tr', {}, ['Time', 'Event', 'State', 'Severity', 'Value', 'Note'].map((t) => h('th', {}, t)))),
@@ -465,7 +472,12 @@ function reportActionError(err, target) {
 
 async function stationView(id) {
   document.title = `${id} · heatwatch`;
-  const st = await api(`stations/${enc(id)}`);
+  // The station comes from the fleet snapshot (up to cache.fleet_ttl_s old); its alerts are
+  // read from the store directly, so an ack made here shows at once.
+  const [st, open] = await Promise.all([
+    api(`stations/${enc(id)}`),
+    api(`alerts?${query({ station: id, state: ['firing', 'pending'], limit: 100 })}`),
+  ]);
   const start = new Date(Date.now() - CHART_HOURS * 3600e3);
   // Charts fail alone: the station's summary is still worth seeing when a history query fails.
   const charts = await Promise.all(CHARTS.map((spec) => chartCard(id, spec, start)));
@@ -475,10 +487,12 @@ async function stationView(id) {
     h('div', { class: 'card' }, h('dl', { class: 'facts' },
       h('dt', {}, 'Zone'), h('dd', {}, h('a', { href: `#/zones/${enc(st.zone)}` }, st.zone)),
       h('dt', {}, 'Last reading'), h('dd', {}, st.last_seen ? when(st.last_seen) : 'never'),
-      h('dt', {}, 'Open alerts'), h('dd', {}, String(st.active_alerts)),
-      h('dt', {}, 'Design supply / return'), h('dd', {}, `${num(st.design_supply_temp)} / ${num(st.design_return_temp)} °C`),
+      h('dt', {}, 'Open alerts'), h('dd', {}, String(open.total)),
+      st.design_supply_temp === null ? null : [
+        h('dt', {}, 'Design supply / return'),
+        h('dd', {}, `${num(st.design_supply_temp)} / ${num(st.design_return_temp)} °C`)],
       h('dt', {}, 'Flats (meters)'), h('dd', {}, String(st.meters.length)))),
-    st.alerts.length ? [h('h2', {}, 'Open alerts'), st.alerts.map((a) => alertCard(a, { onChange: () => show() }))] : null,
+    open.items.length ? [h('h2', {}, 'Open alerts'), open.items.map((a) => alertCard(a, { onChange: rerender }))] : null,
     h('div', { class: 'two-col' }, charts),
     h('h2', {}, 'Latest values'),
     lastValues(st.last));
@@ -513,7 +527,10 @@ function lastValues(last) {
  *  station that went quiet shows as a line that stops, and a gap of more than three buckets
  *  breaks the line instead of drawing a straight segment across an outage. */
 function lineChart(series, { unit, start, end }) {
-  const W = 640, H = 220, L = 46, R = 10, T = 10, B = 24;
+  // Drawn in CSS pixels of the space it gets (the SVG scales to its card), so labels keep
+  // their size on a phone instead of shrinking with a fixed 640-wide drawing.
+  const W = Math.round(Math.min(640, Math.max(280, document.documentElement.clientWidth - 56)));
+  const H = 220, L = 46, R = 10, T = 10, B = 24;
   const values = series.flatMap((s) => s.points.map((p) => p.value)).filter((v) => typeof v === 'number');
   if (!values.length) return h('p', { class: 'muted' }, `No readings in the last ${CHART_HOURS} hours.`);
   let lo = Math.min(...values), hi = Math.max(...values);
