@@ -333,7 +333,11 @@ function zoneSection(zone, stations) {
 
 function stationTile(st) {
   const alerts = st.active_alerts ? ` · ${st.active_alerts} alert${st.active_alerts > 1 ? 's' : ''}` : '';
-  return h('a', { class: `tile ${st.status}`, href: `#/stations/${enc(st.id)}`, 'data-station': st.id, 'data-status': st.status },
+  const attrs = {
+    class: `tile ${st.status}`, href: `#/stations/${enc(st.id)}`,
+    'data-station': st.id, 'data-status': st.status,
+  };
+  return h('a', attrs,
     h('strong', {}, st.id),
     h('span', {}, st.name),
     h('span', {}, `${st.status}${alerts}`));
@@ -383,7 +387,11 @@ function alertCard(a, { link = true, onChange }) {
     ? h('a', { href: `#/stations/${enc(a.station)}` }, `station ${a.station}`)
     : a.zone ? h('a', { href: `#/zones/${enc(a.zone)}` }, `zone ${a.zone}`) : a.subject;
   const title = `${a.rule}${a.family ? ` (${a.family})` : ''}`;
-  const card = h('article', { class: `card alert ${a.severity}`, 'data-alert': a.id, 'data-state': a.state, 'data-acked': String(acked) },
+  const attrs = {
+    class: `card alert ${a.severity}`, 'data-alert': a.id, 'data-state': a.state,
+    'data-acked': String(acked),
+  };
+  const card = h('article', attrs,
     h('header', {},
       h('span', { class: `sev ${a.severity}` }, a.severity),
       h('span', { class: 'state' }, a.state),
@@ -404,12 +412,15 @@ function alertCard(a, { link = true, onChange }) {
 function ackControls(a, acked, card, onChange) {
   const error = h('p', { class: 'error', role: 'alert' });
   const actions = h('div', { class: 'actions' });
+  const button = (action, text, onclick, cls = null) =>
+    h('button', { type: 'button', class: cls, 'data-action': action, onclick }, text);
+  const openForm = () => openAckForm(a, card, actions, onChange);
   if (acked) {
     actions.append(
-      h('button', { type: 'button', 'data-action': 'edit-ack', onclick: () => openAckForm(a, card, actions, onChange) }, 'Edit ack'),
-      h('button', { type: 'button', class: 'secondary', 'data-action': 'unack', onclick: (e) => unack(a, e.currentTarget, error, onChange) }, 'Un-acknowledge'));
+      button('edit-ack', 'Edit ack', openForm),
+      button('unack', 'Un-acknowledge', (e) => unack(a, e.currentTarget, error, onChange), 'secondary'));
   } else {
-    actions.append(h('button', { type: 'button', 'data-action': 'ack', onclick: () => openAckForm(a, card, actions, onChange) }, 'Acknowledge'));
+    actions.append(button('ack', 'Acknowledge', openForm));
   }
   return h('div', {}, actions, error);
 }
@@ -427,7 +438,11 @@ function openAckForm(a, card, actions, onChange) {
     h('label', { for: assignee.id }, 'Assignee (optional)'), assignee,
     error,
     h('div', { class: 'actions' }, submit,
-      h('button', { type: 'button', class: 'secondary', onclick: () => { form.remove(); actions.hidden = false; } }, 'Cancel')));
+      h('button', { type: 'button', class: 'secondary', onclick: cancel }, 'Cancel')));
+  function cancel() {
+    form.remove();
+    actions.hidden = false;
+  }
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     submit.disabled = true;
@@ -578,7 +593,11 @@ function segments(points, maxGapS) {
   }
   if (current.length) out.push(current);
   // A lone point would be an invisible polyline: draw it as a tiny horizontal stroke.
-  return out.map((seg) => (seg.length === 1 ? [seg[0], { ...seg[0], t: new Date(Date.parse(seg[0].t) + 60e3).toISOString() }] : seg));
+  return out.map((seg) => (seg.length === 1 ? [seg[0], shifted(seg[0], 60)] : seg));
+}
+
+function shifted(point, seconds) {
+  return { ...point, t: new Date(Date.parse(point.t) + seconds * 1000).toISOString() };
 }
 
 function legend(series, unit) {
