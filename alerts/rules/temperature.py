@@ -76,14 +76,16 @@ class SupplyBelowCurveRule(StationRule):
         supply = window.number(names.supply_temp)
         if outdoor is None or supply is None:
             return Verdict.hold()
-        if not (plausible(names.outdoor_temp, outdoor, rules)
-                and plausible(names.supply_temp, supply, rules)):
-            return Verdict.hold()  # a sentinel (-39.9) is a dead probe, not cold water
         setpoint = curve_setpoint(outdoor, p.curve)
         if in_setback(now, rules.heating):
             setpoint -= rules.heating.setback_k
         deficit = setpoint - supply
         signal = band(deficit > p.tolerance_k, deficit <= p.recover_k)
+        if signal is Signal.CLEAR:
+            return Verdict.clear()  # hot path: a healthy station needs no plausibility check
+        if not (plausible(names.outdoor_temp, outdoor, rules)
+                and plausible(names.supply_temp, supply, rules)):
+            return Verdict.hold()  # a sentinel (-39.9) is a dead probe, not cold water
         if signal is not Signal.FIRE:
             return Verdict(signal)
         return Verdict(
