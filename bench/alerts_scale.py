@@ -17,6 +17,7 @@ second half of the run). Run: ``.venv/bin/python bench/alerts_scale.py [--quick]
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import resource
 import sys
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         decode_cpu = engine_cpu = half_engine = half_decode = 0.0
         readings = station_r = flat_r = 0
         evaluations = 0
-        worst_eval = 0.0
+        eval_s: list[float] = []
         width = interval / SLICES
         half_at = sim.fleet.start + minutes * 30
         wall0 = time.perf_counter()
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                 clock.t = t + k * width
                 e0 = time.perf_counter()
                 engine.evaluate(clock.t)
-                worst_eval = max(worst_eval, time.perf_counter() - e0)
+                eval_s.append(time.perf_counter() - e0)
                 evaluations += 1
             ec = time.process_time() - c0
             engine_cpu += ec
@@ -124,11 +125,16 @@ def main(argv: list[str] | None = None) -> int:
                     else:
                         flat_r += 1
         wall = time.perf_counter() - wall0
+        del decoded, msgs
+        gc.collect()
         rss1 = rss_mb(pid)
         open_alerts = len(engine.open_alerts())
         store.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     simulated = minutes * 60
+    rest = sorted(eval_s[1:]) or [0.0]
+    worst = rest[-1]
+    p99 = rest[min(len(rest) - 1, int(0.99 * len(rest)))]
     core = engine_cpu / simulated
     core_half = half_engine / (simulated / 2)
     base = decode_cpu / simulated
@@ -143,9 +149,11 @@ def main(argv: list[str] | None = None) -> int:
         Row("engine observe + evaluate, 2nd half (steady)", core_half * 1000, "millicore",
             f"<= {TARGET_CORE * 1000:.0f}", base_half * 1000, core_half <= TARGET_CORE),
         Row("engine + decode, 2nd half (info)", (core_half + base_half) * 1000, "millicore"),
-        Row("slowest single evaluate()", worst_eval * 1000, "ms", "< 1,000 (1 s interval)",
-            None, worst_eval < 1.0),
-        Row("engine memory (RSS growth)", rss1 - rss0, "MB"),
+        Row("first evaluate() (whole fleet dirty at start)", eval_s[0] * 1000, "ms"),
+        Row("evaluate() after the first: p99", p99 * 1000, "ms"),
+        Row("evaluate() after the first: max", worst * 1000, "ms", "< 1,000 (1 s interval)",
+            None, worst < 1.0),
+        Row("engine memory (RSS growth, after GC)", rss1 - rss0, "MB"),
         Row("process peak RSS (simulator included)", peak, "MB"),
     ]
     head = (f"{minutes:g} simulated minutes, {evaluations:,} evaluations, {readings:,} readings "
