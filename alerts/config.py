@@ -261,6 +261,9 @@ class PipelineParams(RuleParams):
     recover_share: float = Field(default=0.2, ge=0, le=1)
     min_stations: int = Field(default=5, ge=1)
     startup_grace_s: float = Field(default=300.0, ge=0)
+    # A broker restart publishes every gateway's last will ("offline", retained) and the engine,
+    # reconnecting first, would page the whole fleet before the gateways say "online" again.
+    reconnect_grace_s: float = Field(default=60.0, ge=0)
 
 
 class FieldNames(_Model):

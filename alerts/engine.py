@@ -163,7 +163,7 @@ class Engine:
 
         input_down = self._evaluate_pipeline(now, batch, events, stepped)
         in_grace = now < self._started_at + self.rules.pipeline.startup_grace_s
-        hold_offline = input_down or in_grace
+        hold_offline = input_down or in_grace or self._reconnecting(now)
 
         fleet = self.fleet
         fleet.sweep_slice(now)
@@ -184,6 +184,15 @@ class Engine:
         self._advance_rest(now, batch, events, stepped)
         self.store.commit(batch)
         return events
+
+    def _reconnecting(self, now: float) -> bool:
+        """Just back on the broker after losing it: the retained ``offline`` statuses that
+        arrive now are mostly wills the broker fired for gateways that have not reconnected
+        yet (Mosquitto fires every client's will when it shuts down), so station_offline
+        waits ``reconnect_grace_s`` for their ``online`` before believing them."""
+        inp = self._input
+        return (inp.connected and inp.changed_at is not None
+                and now < inp.changed_at + self.rules.pipeline.reconnect_grace_s)
 
     def _evaluate_pipeline(
         self, now: float, batch: Batch, events: list[AlertEvent], stepped: set[Key]

@@ -14,6 +14,7 @@ from alert_helpers import (
     indoor,
     quiet_rules,
     registry,
+    status,
 )
 
 from alerts.config import RulesConfig
@@ -115,6 +116,26 @@ def test_startup_grace_prevents_offline_storm(make_engine: EngineFactory,
     events = [e for e in drive(engine, clock, script) if e[1] == "station_offline"]
     assert events == [(300, "station_offline", "firing")]
     assert engine.open_alerts()[0].station == "dead"
+
+
+def test_reconnect_grace_holds_the_wills_a_broker_restart_fired(make_engine: EngineFactory,
+                                                                 clock: Clock) -> None:
+    """A broker restart fires every gateway's will (retained ``offline``); the engine is back
+    first and sees them before the gateways reconnect and say ``online``. Regression (chaos
+    test, broker restart): that paged every station of the fleet for a few seconds."""
+    rules = quiet_rules(pipeline={"enabled": False, "startup_grace_s": 0,
+                                  "reconnect_grace_s": 30})
+    engine = make_engine(rules, reg=registry("back", "dead"))
+    drive(engine, clock, [(0, [healthy("back", T0), healthy("dead", T0)])])
+    engine.observe_input(False, T0 + 5)
+    engine.observe_input(True, T0 + 7)
+    script = [(7.0, [status("back", T0 + 7, "offline"), status("dead", T0 + 7, "offline")]),
+              (9.0, [status("back", T0 + 9, "online")])]
+    script += every(10, 60, 10, lambda t: [healthy("back", t)])
+    events = [e for e in drive(engine, clock, script) if e[1] == "station_offline"]
+    # the gateway that came back is never blamed; the dead one fires once the grace is over
+    assert events == [(40, "station_offline", "firing")]
+    assert [a.station for a in engine.open_alerts()] == ["dead"]
 
 
 def test_ack_records_and_resolved_still_sent(make_engine: EngineFactory, clock: Clock,
