@@ -66,6 +66,10 @@ class ChannelSettings(BaseModel):
             raise ValueError(f"receiver names must be unique across channel types: {dupes}")
         if bad := [n for n in names if n.startswith("_")]:
             raise ValueError(f"receiver names starting with '_' are reserved: {bad}")
+        ids = [m.client_id for m in self.mqtt.values()]
+        if dupes := sorted({i for i in ids if ids.count(i) > 1}):
+            raise ValueError(f"mqtt channels need their own client_id (the broker kicks "
+                             f"duplicates): {dupes}")
         self.route_table()  # unknown receivers in routes fail here, at start-up
         return self
 

@@ -51,6 +51,7 @@ def test_full_block_validates_and_builds() -> None:
     ({"timezone": "Mars/Olympus"}, "time zone"),
     ({"dingtalk": {"d": {}}}, r"notifications\.dingtalk\.d\.access_token"),
     ({"webhooks": {"_route": {"url": "http://a"}}}, "reserved"),
+    ({"mqtt": {"a": {}, "b": {}}}, "client_id"),
 ])
 def test_errors_name_the_problem(block: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
