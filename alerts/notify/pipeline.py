@@ -17,7 +17,9 @@ either the row or nothing - a restart re-runs the stage and the key drops the du
 
 **Escalation** is a timer stage: a firing alert that was notified and is still not
 acknowledged ``after_s`` after it fired is enqueued once more for the route's escalation
-receivers (key ``receiver/alert:escalated:<route>``: once per incident, also after restarts).
+receivers (key ``receiver/alert:escalated:<route name or position>``: once per incident,
+also after restarts). Skipped while a maintenance window covers the alert.
+
 Repeats of unacknowledged alerts: a route's own ``repeat_interval_s`` is the same timer stage
 (key ``receiver/alert:repeat:<route>.<n>``, the n-th interval since firing: once each, also
 after restarts). The engine's global repeat (``repeat_interval_s`` of the rules file) still
@@ -32,10 +34,16 @@ from collections.abc import Callable, Iterator, Mapping
 from alerts.model import Alert, AlertState, EventKind
 from alerts.notify.base import ESCALATED, GroupNotifier, Notification, Notifier, SendResult
 from alerts.notify.dispatcher import DeliveryStats, Dispatcher, RetryPolicy
-from alerts.routing import ROUTE_INBOX, GroupClock, RouteTable
+from alerts.routing import ROUTE_INBOX, GroupClock, RouteConfig, RouteTable
 from alerts.store import Batch, OutboxItem, Store
 
 __all__ = ["Pipeline"]
+
+
+def _rid(index: int, route: RouteConfig) -> str:
+    """A route's part of a timer key: its name (stable when routes are reordered), else its
+    position."""
+    return route.name or str(index)
 
 
 def _chunks(keys: list[str], size: int = 500) -> Iterator[list[str]]:
@@ -115,8 +123,8 @@ class Pipeline:
             for seq in range(1, alert.seq + 1):
                 for kind in (EventKind.FIRING, EventKind.SEVERITY):
                     candidates[f"{receiver}/{alert.id}:{kind.value}:{seq}"] = receiver
-            for i in range(len(self.table.routes)):
-                candidates[f"{receiver}/{alert.id}:escalated:{i}"] = receiver
+            for i, route in enumerate(self.table.routes):
+                candidates[f"{receiver}/{alert.id}:escalated:{_rid(i, route)}"] = receiver
         found: set[str] = set()
         for chunk in _chunks(list(candidates)):
             found |= {candidates[k] for k in self.store.keys(chunk)}
@@ -141,7 +149,7 @@ class Pipeline:
             for i, route in self.table.match(alert):
                 if route.repeat_interval_s and now - fired >= route.repeat_interval_s:
                     n = int((now - fired) // route.repeat_interval_s)
-                    tail = f"{alert.id}:repeat:{i}.{n}"
+                    tail = f"{alert.id}:repeat:{_rid(i, route)}.{n}"
                     source = OutboxItem(f"{ROUTE_INBOX}/{tail}", ROUTE_INBOX, EventKind.FIRING,
                                         fired + n * route.repeat_interval_s, alert)
                     added += self._enqueue(source, {r: f"{r}/{tail}" for r in route.receivers})
@@ -150,8 +158,9 @@ class Pipeline:
                     continue
                 snap = dataclasses.replace(
                     alert, annotations={**alert.annotations, ESCALATED: f"{esc.after_s:g}"})
-                keys = {r: f"{r}/{alert.id}:escalated:{i}" for r in esc.receivers}
-                source = OutboxItem(f"{ROUTE_INBOX}/{alert.id}:escalated:{i}", ROUTE_INBOX,
+                tail = f"{alert.id}:escalated:{_rid(i, route)}"
+                keys = {r: f"{r}/{tail}" for r in esc.receivers}
+                source = OutboxItem(f"{ROUTE_INBOX}/{tail}", ROUTE_INBOX,
                                     EventKind.FIRING, fired + esc.after_s, snap)
                 added += self._enqueue(source, keys)
         return added
