@@ -25,7 +25,7 @@ def test_shipped_scenarios_load_and_run(path: Path, tmp_path: Path) -> None:
     assert scenario.description
     out = tmp_path / "out.jsonl"
     truth = tmp_path / "truth.jsonl"
-    rc = main(_args("-c", str(path), "--duration", "20m", "--stations",
+    rc = main(_args("-c", str(path), "--fast", "--duration", "20m", "--stations",
                     str(min(scenario.fleet.stations, 300)), "--output", str(out),
                     "--ground-truth", str(truth)))
     assert rc == 0
