@@ -10,6 +10,7 @@ from __future__ import annotations
 from alerts.config import FieldNames, RuleParams, RuleSet
 from alerts.model import Signal, Verdict
 from alerts.rules.base import StationRule, band
+from alerts.rules.sensor import plausible
 from alerts.window import StationWindow
 
 __all__ = ["MakeupSurgeRule", "PressureDropRule", "TankDrainingRule"]
@@ -56,10 +57,12 @@ class PressureDropRule(StationRule):
         self, now: float, window: StationWindow, rules: RuleSet, names: FieldNames
     ) -> Verdict:
         p = rules.pressure_drop
-        pressure = window.number(names.static_pressure)
-        if pressure is None:
-            return Verdict.hold()
-        fall = window.fall_rate_per_min(names.static_pressure, p.window_s, now)
+        field = names.static_pressure
+        pressure = window.number(field)
+        if pressure is None or not plausible(field, pressure, rules):
+            return Verdict.hold()  # a dead probe is out_of_range's business
+        fall = window.fall_rate_per_min(field, p.window_s, now,
+                                        lambda v: plausible(field, v, rules))
         too_low = pressure < p.floor_bar
         too_fast = fall is not None and fall > p.max_fall_bar_per_min
         calm = fall is None or fall <= p.max_fall_bar_per_min / 2
@@ -71,10 +74,13 @@ class PressureDropRule(StationRule):
             if too_low
             else f"falling {fall:.2f} bar/min"
         )
+        # Crews judge urgency by the trend, so the message carries it (bar per 10 min).
+        trend = () if fall is None else (("fall_bar_per_10min", f"{fall * 10:.2f}"),)
         return Verdict(
             Signal.FIRE,
             value=pressure,
             summary=f"secondary pressure at {window.station} {pressure:.2f} bar, {why}",
+            annotations=(("floor_bar", f"{p.floor_bar:g}"), *trend),
         )
 
 
@@ -89,7 +95,9 @@ class TankDrainingRule(StationRule):
         self, now: float, window: StationWindow, rules: RuleSet, names: FieldNames
     ) -> Verdict:
         p = rules.tank_draining
-        fall = window.fall_rate_per_min(names.tank_level, p.window_s, now)
+        field = names.tank_level
+        fall = window.fall_rate_per_min(field, p.window_s, now,
+                                        lambda v: plausible(field, v, rules))
         if fall is None:
             return Verdict.hold()
         signal = band(fall > p.max_fall_per_min, fall <= p.max_fall_per_min / 2)

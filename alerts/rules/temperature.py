@@ -50,6 +50,7 @@ def zone_cold_verdict(now: float, agg: ZoneAggregate, rules: RuleSet) -> Verdict
             ("flats_total", str(n)),
             ("min_indoor_c", f"{low:.1f}"),
             ("median_indoor_c", f"{median:.1f}"),
+            ("standard_c", f"{standard:g}"),
         ),
     )
 

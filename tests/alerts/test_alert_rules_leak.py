@@ -72,6 +72,8 @@ def test_pressure_falling_fast_above_floor(make_engine: EngineFactory, clock: Cl
     assert events[1][0] - events[0][0] == 60
     alert = engine.open_alerts()[0]
     assert "falling" in alert.summary and alert.value is not None and alert.value > 1.0
+    # The crew's message shows the trend: 0.2 bar/min is 2.0 bar per 10 minutes.
+    assert alert.annotations["fall_bar_per_10min"] == "2.00"
 
 
 def test_tank_draining(make_engine: EngineFactory, clock: Clock) -> None:

@@ -60,6 +60,7 @@ def test_zone_cold_states_flats_and_min_median(make_engine: EngineFactory,
     assert alert.annotations["flats_total"] == "5"
     assert alert.annotations["min_indoor_c"] == "15.0"
     assert alert.annotations["median_indoor_c"] == "19.0"
+    assert alert.annotations["standard_c"] == "18"  # messages name the standard
     assert "2 of 5 flats" in alert.summary
 
 
