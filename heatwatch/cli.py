@@ -1,7 +1,8 @@
 """The ``heatwatch`` command: one entry point, one subcommand per service.
 
-Service packages are imported only when their subcommand runs, so ``heatwatch collect`` never
-pays for numpy and a broken optional package cannot stop the others from starting.
+Only the package of the subcommand being run is imported (all of them for ``--help``), so
+``heatwatch collect`` does not pay for numpy or FastAPI, and one service's missing dependency
+cannot stop another service from starting.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def _load(module: str) -> ModuleType | None:
         raise
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
+    """``chosen``: the subcommand about to run; the others get a help line only."""
     parser = argparse.ArgumentParser(prog="heatwatch", description=__doc__)
     parser.add_argument("--version", action="version", version=f"heatwatch {__version__}")
     parser.add_argument(
@@ -44,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
+        if chosen is not None and name != chosen:
+            sub.add_parser(name, help=help_text, description=help_text)
+            continue
         module = _load(module_name)
         if module is None or not hasattr(module, "main"):
             continue
@@ -54,8 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in args_list if a in SUBCOMMANDS), None)
+    parser = build_parser(chosen)
+    args = parser.parse_args(args_list)
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
