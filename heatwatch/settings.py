@@ -104,6 +104,19 @@ class HeatwatchSettings(BaseSettings):
 S = TypeVar("S", bound=HeatwatchSettings)
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """What is wrong and where (line, column), without PyYAML's snippet of the line itself:
+    config files hold passwords and tokens, and error messages end up in logs and tickets."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        parts = []
+        for text, mark in ((exc.context, exc.context_mark), (exc.problem, exc.problem_mark)):
+            if text:
+                where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+                parts.append(f"{text}{where}")
+        return "; ".join(parts) or "syntax error"
+    return exc.__class__.__name__
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -112,7 +125,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        # Not chained (``from None``): the YAMLError's text quotes the offending line, which in
+        # a config file is often the one with the password in it.
+        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -141,4 +156,6 @@ def load_settings(cls: type[S], path: Path | str | None = None, **overrides: Any
             where = ".".join(str(p) for p in err["loc"]) or "(top level)"
             env = ENV_PREFIX + ENV_NESTED.join(str(p) for p in err["loc"]).upper()
             lines.append(f"  {where}: {err['msg']} (or env {env})")
-        raise ConfigError(f"invalid configuration in {source}:\n" + "\n".join(lines)) from exc
+        # Not chained: pydantic's own text quotes every rejected input (``input_value=...``),
+        # e.g. a password under a misspelt key; ours names key paths and reasons only.
+        raise ConfigError(f"invalid configuration in {source}:\n" + "\n".join(lines)) from None
