@@ -16,6 +16,7 @@ import yaml
 
 import heatwatch.registry as registry_module
 from heatwatch.registry import load_registry
+from heatwatch.settings import ConfigError
 
 SAMPLE = """\
 stations:
@@ -40,7 +41,7 @@ def test_registry_is_read_with_libyaml(tmp_path: Path, monkeypatch: pytest.Monke
         loaders.append(Loader)
         return real_load(stream, Loader=Loader)
 
-    monkeypatch.setattr(registry_module.yaml, "load", spy)
+    monkeypatch.setattr(yaml, "load", spy)
     reg = load_registry(path)
     assert loaders == [yaml.CSafeLoader]
     assert [s.id for s in reg.stations] == ["st-00001", "st-00002"]
@@ -52,5 +53,5 @@ def test_registry_loader_stays_safe(tmp_path: Path) -> None:
     """No arbitrary Python objects from a registry file, whichever loader is used."""
     path = tmp_path / "registry.yaml"
     path.write_text("stations: !!python/object/apply:os.system ['true']\n")
-    with pytest.raises(registry_module.ConfigError, match="not valid YAML"):
+    with pytest.raises(ConfigError, match="not valid YAML"):
         load_registry(path)
