@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from heatwatch.wire import FieldValue
@@ -108,11 +109,15 @@ class StationWindow:
             return state.value != 0
         return state.value.lower() in ("true", "on", "1", "yes")
 
-    def fall_rate_per_min(self, name: str, window_s: float, now: float) -> float | None:
+    def fall_rate_per_min(
+        self, name: str, window_s: float, now: float,
+        valid: Callable[[float], bool] | None = None,
+    ) -> float | None:
         """How fast a field fell over the window (units per minute; negative = rising).
 
         Needs samples spanning at least half the window, so one noisy pair right after a
-        restart cannot trigger a leak alert.
+        restart cannot trigger a leak alert. With ``valid``, the end points are the oldest and
+        newest samples it accepts: a logger sentinel ending is not a fall.
         """
         ring = self.history.get(name)
         if not ring or len(ring) < 2:
@@ -120,10 +125,16 @@ class StationWindow:
         start = now - window_s
         times = [t for t, _ in ring]
         i = bisect.bisect_left(times, start)
-        if i >= len(ring) - 1:
+        j = len(ring) - 1
+        if valid is not None:
+            while i < j and not valid(ring[i][1]):
+                i += 1
+            while j > i and not valid(ring[j][1]):
+                j -= 1
+        if i >= j:
             return None
         t0, v0 = ring[i]
-        t1, v1 = ring[-1]
+        t1, v1 = ring[j]
         if t1 - t0 < window_s / 2:
             return None
         return (v0 - v1) / (t1 - t0) * 60.0

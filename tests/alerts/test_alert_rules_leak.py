@@ -96,3 +96,24 @@ def test_makeup_surge_keep_firing_bridges_a_dip(make_engine: EngineFactory,
     events = [e for e in drive(engine, clock, script) if e[1] == "makeup_surge"]
     # the dip at 60-180 is bridged; the clear from 240 lasts 300 s -> resolved at 540
     assert events == [(0, "makeup_surge", "firing"), (540, "makeup_surge", "resolved")]
+
+
+def test_a_pressure_sentinel_ending_is_not_a_leak(make_engine: EngineFactory,
+                                                  clock: Clock) -> None:
+    """A logger sentinel clipped to 25 bar, then real readings again: the step down is the
+    probe recovering, not a fall (found by bench/detection.py: pressure_drop fired one minute
+    after a 327.67 sentinel ended). A negative sentinel is no pressure floor breach either."""
+    rules = quiet_rules(defaults={"pressure_drop": {"for_s": 0}, "tank_draining": {"for_s": 0}})
+    engine = make_engine(rules)
+    script = every(0, 1200, 60, lambda t: [healthy("s1", t, return_pressure=25.0,
+                                                   tank_level=99.0)])
+    script += every(1200, 1800, 60, lambda t: [healthy("s1", t)])
+    script += every(1800, 1900, 60, lambda t: [healthy("s1", t, return_pressure=-1.0)])
+    events = [e for e in drive(engine, clock, script)
+              if e[1] in ("pressure_drop", "tank_draining")]
+    assert events == []
+    rules_fast = quiet_rules(defaults={"pressure_drop": {"for_s": 0}})
+    other = make_engine(rules_fast)
+    falling = every(0, 900, 60, lambda t: [healthy("s1", t, return_pressure=3.0 - (t - T0)
+                                                   / 60 * 0.15)])
+    assert ("pressure_drop", "firing") in [(e[1], e[2]) for e in drive(other, clock, falling)]
