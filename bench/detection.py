@@ -412,12 +412,16 @@ DOC_HEAD = """## Alert detection (bench/detection.py)
 `heatwatch.wire.Decoder` -> `alerts.engine.Engine` with its SQLite store, in-process on the
 simulated clock, evaluated every simulated second (the service's default). The live service has
 no event-time mode, so this replay leaves out MQTT; `bench/alerts_latency.py` covers that path
-live. Suites ({suites}). A detection is an expected rule firing on the fault's station (or
-`zone_cold` on its zone) between fault start and end + {grace:.0f} min; TTD is measured from
-the fault's start in the ground truth; "max onset" is fault start -> condition first seen
-(the alert went pending), i.e. the physics before any rule could fire (leak ramp, supply lag);
-TTD minus onset is the rule's hold. Baseline in the TTD rows = the largest allowed time
-(hold + one reporting interval) of the rules that detected that kind.
+live.
+
+Suites: {suites}.
+
+A detection is an expected rule firing on the fault's station (or `zone_cold` on its zone)
+between fault start and end + {grace:.0f} min; TTD is measured from the fault's start in the
+ground truth; "max onset" is fault start -> condition first seen (the alert went pending), i.e.
+the physics before any rule could fire (leak ramp, supply lag); TTD minus onset is the rule's
+hold. Baseline in the TTD rows = the largest allowed time (hold + one reporting interval) of
+the rules that detected that kind.
 """
 
 
