@@ -366,15 +366,15 @@ class Stack:
 
     # ---- lifecycle ----
 
-    def start(self, *, lead_s: float = 4.0) -> None:
+    def start(self, *, lead_s: float = 1.0) -> None:
         """Servers, then collector and alerts (connected), then the simulator, whose scenario
-        starts ``lead_s`` from now (its clock is pinned, see module doc)."""
+        starts ``lead_s`` from now (its clock is pinned, see module doc). The start is fixed
+        only once the services are up, so that :meth:`at` offsets match the simulator's clock
+        to within its own start-up time."""
         self.broker.start()
         self.influx.start()
         self.influx.create_database(DATABASE)
-        self.start_at = float(int(time.time() + lead_s))
-        scenario(self.scenario, start=self.start_at, broker=self.broker_address,
-                 client_id="chaos-sim")
+        self._write_scenario(time.time())  # the registry does not depend on the start
         subprocess.run(
             _heatwatch("simulate", "--scenario", str(self.scenario), "--write-registry",
                        str(self.registry), "--registry-only"),
@@ -387,10 +387,16 @@ class Stack:
                               self.root / "logs" / "alerts.log")
         self.start_collector()
         self.start_alerts()
+        self._write_scenario(time.time() + lead_s)
         sim = Service("simulator", _heatwatch("simulate", "--scenario", str(self.scenario)),
                       self.root / "logs" / "simulator.log")
         sim.start()
         self.simulators.append(sim)
+
+    def _write_scenario(self, start: float) -> None:
+        self.start_at = round(start, 3)
+        scenario(self.scenario, start=self.start_at, broker=self.broker_address,
+                 client_id="chaos-sim")
 
     def start_collector(self) -> None:
         assert self.collector is not None
