@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         update={"pipeline": operator_rules(cfg).pipeline.model_copy(
             update={"startup_grace_s": 0.0})})
 
+    load0 = os.getloadavg()[0]
     sim = Simulation(cfg)
     lay = sim.fleet.layout
     interval = cfg.reporting.station_interval_s
@@ -109,9 +110,9 @@ def main(argv: list[str] | None = None) -> int:
                         engine.observe(r, at)
                     i += 1
                 clock.t = t + k * width
-                e0 = time.perf_counter()
+                e0 = time.process_time()  # CPU, not wall: a shared machine deschedules us
                 engine.evaluate(clock.t)
-                eval_s.append(time.perf_counter() - e0)
+                eval_s.append(time.process_time() - e0)
                 evaluations += 1
             ec = time.process_time() - c0
             engine_cpu += ec
@@ -149,16 +150,17 @@ def main(argv: list[str] | None = None) -> int:
         Row("engine observe + evaluate, 2nd half (steady)", core_half * 1000, "millicore",
             f"<= {TARGET_CORE * 1000:.0f}", base_half * 1000, core_half <= TARGET_CORE),
         Row("engine + decode, 2nd half (info)", (core_half + base_half) * 1000, "millicore"),
-        Row("first evaluate() (whole fleet dirty at start)", eval_s[0] * 1000, "ms"),
-        Row("evaluate() after the first: p99", p99 * 1000, "ms"),
-        Row("evaluate() after the first: max", worst * 1000, "ms", "< 1,000 (1 s interval)",
-            None, worst < 1.0),
+        Row("first evaluate() (whole fleet dirty at start)", eval_s[0] * 1000, "ms CPU"),
+        Row("evaluate() after the first: p99", p99 * 1000, "ms CPU"),
+        Row("evaluate() after the first: max", worst * 1000, "ms CPU",
+            "< 1,000 (1 s interval)", None, worst < 1.0),
         Row("engine memory (RSS growth, after GC)", rss1 - rss0, "MB"),
         Row("process peak RSS (simulator included)", peak, "MB"),
     ]
     head = (f"{minutes:g} simulated minutes, {evaluations:,} evaluations, {readings:,} readings "
             f"({station_r:,} station, {flat_r:,} flat), {open_alerts} alerts open at the end, "
-            f"{wall:.0f} s wall")
+            f"{wall:.0f} s wall, load average {load0:.1f} at start, {os.getloadavg()[0]:.1f} "
+            f"at the end (2 cores)")
     report = "\n".join([machine_table(machine()), "", table("alerts scale", rows), "", head])
     print(report)
     if args.write_doc:
