@@ -14,10 +14,13 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from heatwatch.wire import FieldValue
 
 __all__ = ["FieldState", "StationWindow", "ZoneAggregate"]
+
+_TS = itemgetter(0)  # sample time of a (ts, value) history entry
 
 
 @dataclass(slots=True)
@@ -123,8 +126,7 @@ class StationWindow:
         if not ring or len(ring) < 2:
             return None
         start = now - window_s
-        times = [t for t, _ in ring]
-        i = bisect.bisect_left(times, start)
+        i = bisect.bisect_left(ring, start, key=_TS)  # no list of 120 times per call
         j = len(ring) - 1
         if valid is not None:
             while i < j and not valid(ring[i][1]):
