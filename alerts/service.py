@@ -22,7 +22,6 @@ import logging
 import queue
 import signal
 import sqlite3
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +44,7 @@ from alerts.routing import ROUTE_INBOX
 from alerts.settings import AlertsSettings
 from alerts.store import Store
 from alerts.warmup import WarmupReport, warm_up
+from heatwatch.mqtt import apply_auth
 from heatwatch.registry import load_registry
 from heatwatch.selfstats import SelfStatsReporter
 from heatwatch.wire import Decoder
@@ -104,16 +104,7 @@ class AlertsService:
             s.reconnect_min_delay,  # type: ignore[arg-type]
             s.reconnect_max_delay,  # type: ignore[arg-type]
         )
-        if s.username is not None:
-            client.username_pw_set(s.username, s.password.get_secret_value() if s.password
-                                   else None)
-        if s.tls:
-            client.tls_set(
-                ca_certs=str(s.ca_file) if s.ca_file else None,
-                certfile=str(s.cert_file) if s.cert_file else None,
-                keyfile=str(s.key_file) if s.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
+        apply_auth(client, s)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message

@@ -30,7 +30,13 @@ from collector.mqtt_source import Inbound, MqttSource, topic_filters
 from collector.seqtrack import SeqTracker
 from collector.spool import Spool, SpoolError, SpoolFull
 from collector.summary import SummaryLog
-from collector.writers import RetryableWriteError, Writer, make_writer, write_or_quarantine
+from collector.writers import (
+    RetryableWriteError,
+    WriteError,
+    Writer,
+    make_writer,
+    write_or_quarantine,
+)
 from heatwatch.registry import load_registry
 from heatwatch.selfstats import SelfStatsReporter
 from heatwatch.wire import Decoded, Decoder, Kind, lines_for
@@ -129,7 +135,11 @@ class Collector:
         self.source.start()
         if self.settings.metrics.selfstats_interval > 0:
             self.selfstats = SelfStatsReporter(
-                self.metrics.registry, self.submit_lines, service="collector",
+                # Written directly, not through batch and spool: they are not readings (the
+                # stored-readings counter must not count them) and a snapshot lost while
+                # InfluxDB is down only thins the graph, the counters themselves add up.
+                self.metrics.registry, self.writer.write, service="collector",
+                errors=(WriteError,),
                 instance=self.settings.mqtt.client_id,
                 interval=self.settings.metrics.selfstats_interval,
             )
@@ -139,7 +149,8 @@ class Collector:
         """Stop consuming, flush and ack the current batch, disconnect. Unflushed messages
         stay unacked, so the broker delivers them again next time."""
         if self.selfstats is not None:
-            self.selfstats.stop(final_report=True)  # queued before the worker's last flush
+            self.selfstats.stop(final_report=True)  # while the writer is still open
+            self.selfstats = None
         self._stop.set()
         if self._worker is not None:
             self._worker.join(timeout)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from heatwatch.mqtt import apply_auth
 from heatwatch.settings import MqttSettings
 from simulators.layout import Layout
 from simulators.payloads import Message
@@ -139,16 +139,7 @@ class _Gateway:
             CallbackAPIVersion.VERSION2, client_id=f"{cfg.client_id}-{self.name}"
         )
         client.will_set(self.status_topics[0], b"offline", qos=1, retain=True)
-        if cfg.username:
-            pw = cfg.password.get_secret_value() if cfg.password else None
-            client.username_pw_set(cfg.username, pw)
-        if cfg.tls:
-            client.tls_set(
-                ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
-                certfile=str(cfg.cert_file) if cfg.cert_file else None,
-                keyfile=str(cfg.key_file) if cfg.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
+        apply_auth(client, cfg)
         client.reconnect_delay_set(
             int(max(1, cfg.reconnect_min_delay)), int(max(1, cfg.reconnect_max_delay))
         )

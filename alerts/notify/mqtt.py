@@ -21,7 +21,6 @@ delivered once the broker acknowledged it (PUBACK) within ``timeout_s``.
 from __future__ import annotations
 
 import json
-import ssl
 import threading
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from alerts.notify.base import Notification, SendResult
 from alerts.notify.render import Language, Renderer, alert_url
 from alerts.notify.webhook import ZERO_TIME, rfc3339
 from alerts.store import OutboxItem
+from heatwatch.mqtt import apply_auth
 
 __all__ = ["MqttChannelConfig", "MqttNotifier", "alert_topic", "state_payload"]
 
@@ -103,12 +103,7 @@ class MqttNotifier:
         c = self.config
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=c.client_id,
                              clean_session=True)
-        if c.username is not None:
-            client.username_pw_set(c.username,
-                                   c.password.get_secret_value() if c.password else None)
-        if c.tls:
-            client.tls_set(ca_certs=str(c.ca_file) if c.ca_file else None,
-                           cert_reqs=ssl.CERT_REQUIRED)
+        apply_auth(client, c)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.connect_async(c.host, c.port, keepalive=c.keepalive)

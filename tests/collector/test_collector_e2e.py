@@ -176,7 +176,7 @@ def test_own_counters_are_stored_for_grafana(
     run_collector: RunCollector,
 ) -> None:
     """The pipeline-health dashboard reads heatwatch_internal: the collector writes its
-    Prometheus counters there, the final snapshot included."""
+    Prometheus counters there, the final snapshot included; they are not counted as readings."""
     settings = collector_settings(tmp_path, mosquitto, influx, database, selfstats_interval=0.5)
     collector = run_collector(settings)
     pub = Publisher(mosquitto)
@@ -184,7 +184,9 @@ def test_own_counters_are_stored_for_grafana(
     pub.wait_all()
     pub.close()
     wait_until(lambda: influx.count("telemetry", "supply_temp", db=database) == 5, 20, "stored")
-    collector.stop()
+    # The counter moves just after the write returns: wait for it, then stop (final snapshot).
+    wait_until(lambda: collector.stats()["stored"] == 5, 20, "counted")
+    collector.stop(timeout=60)
     series = influx.query(
         "SELECT last(heatwatch_collector_readings_stored_total) FROM heatwatch_internal "
         "WHERE service = 'collector'",
