@@ -257,6 +257,7 @@ class AlertsService:
                             s.notifications.retry,
                             escalation_check_s=s.notifications.escalation_check_s)
         sink = self._influx_writer() if s.write_events else None
+        sink_down = False  # log an InfluxDB outage when it starts and ends, not every round
         try:
             while True:
                 stopping = self._stop.wait(s.notifications.interval_s)
@@ -265,8 +266,13 @@ class AlertsService:
                         pass
                     if sink is not None:
                         sink.drain(store)
+                        if sink_down:
+                            log.info("alert_events written again: InfluxDB is back")
+                            sink_down = False
                 except SinkError as exc:
-                    log.warning("alert_events not written yet: %s", exc)
+                    if not sink_down:
+                        log.warning("alert_events not written yet (retried quietly): %s", exc)
+                        sink_down = True
                 except sqlite3.OperationalError as exc:  # busy beyond the timeout: next round
                     log.warning("alert store busy, delivery retried: %s", exc)
                 if stopping:

@@ -6,9 +6,11 @@ reached us, a repeat is a redelivery (harmless, but worth counting). Telemetry a
 their own counter, so the key is (station, meter) with meter ``None`` for telemetry.
 
 Rules, per key: the first ``seq`` seen sets the baseline. ``seq`` above the highest seen adds
-``seq - highest - 1`` to gaps. A ``seq`` ``window`` or more below the highest is taken as a counter
-reset (station rebooted): the baseline restarts there. Otherwise a ``seq`` already seen is a
-duplicate, and a lower one not seen before fills an earlier gap (late delivery).
+``seq - highest - 1`` to gaps. A ``seq`` at or below the highest is a counter reset (the station
+rebooted and numbers from 0 again) when its reading is newer than the highest one's (redeliveries
+and late arrivals carry their old timestamps), or when it is ``window`` or more below the
+highest: the baseline restarts there. Otherwise a ``seq`` already seen is a duplicate, and a
+lower one not seen before fills an earlier gap (late delivery).
 """
 
 from __future__ import annotations
@@ -33,10 +35,11 @@ _NOTHING = SeqResult()
 
 
 class _Track:
-    __slots__ = ("highest", "order", "recent")
+    __slots__ = ("highest", "highest_ts", "order", "recent")
 
-    def __init__(self, seq: int) -> None:
+    def __init__(self, seq: int, ts_ns: int | None) -> None:
         self.highest = seq
+        self.highest_ts = ts_ns
         self.recent: set[int] = {seq}
         self.order: deque[int] = deque([seq])
 
@@ -48,22 +51,26 @@ class SeqTracker:
         self.window = window
         self._tracks: dict[Key, _Track] = {}
 
-    def observe(self, station: str, meter: str | None, seq: int | None) -> SeqResult:
+    def observe(
+        self, station: str, meter: str | None, seq: int | None, ts_ns: int | None = None
+    ) -> SeqResult:
+        """``ts_ns``: the reading's timestamp, which tells a reboot from a redelivery."""
         if seq is None:
             return _NOTHING
         key = (station, meter)
         track = self._tracks.get(key)
         if track is None:
-            self._tracks[key] = _Track(seq)
+            self._tracks[key] = _Track(seq, ts_ns)
             return _NOTHING
-        if track.highest - seq >= self.window:
-            self._tracks[key] = _Track(seq)
+        newer = ts_ns is not None and track.highest_ts is not None and ts_ns > track.highest_ts
+        if track.highest - seq >= self.window or (seq <= track.highest and newer):
+            self._tracks[key] = _Track(seq, ts_ns)
             return SeqResult(reset=True)
         if seq in track.recent:
             return SeqResult(duplicate=True)
         if seq > track.highest:
             gaps = seq - track.highest - 1
-            track.highest = seq
+            track.highest, track.highest_ts = seq, ts_ns
             self._remember(track, seq)
             return SeqResult(gaps=gaps) if gaps else _NOTHING
         self._remember(track, seq)

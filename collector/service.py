@@ -312,7 +312,7 @@ class Collector:
                     m.unregistered_stations.set(len(self._unregistered))
             if self.seq is None or r.seq is None or r.kind == Kind.STATUS:
                 continue
-            res = self.seq.observe(r.station, r.meter, r.seq)
+            res = self.seq.observe(r.station, r.meter, r.seq, r.ts_ns)
             if res.gaps:
                 self.counts["seq_gaps"] += res.gaps
                 m.seq_gaps.labels(r.station).inc(res.gaps)

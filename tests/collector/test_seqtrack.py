@@ -35,3 +35,15 @@ def test_no_seq_is_ignored() -> None:
     r = t.observe("s1", None, None)
     assert (r.gaps, r.duplicate, r.late, r.reset) == (0, False, False, False)
     assert len(t) == 0
+
+
+def test_reboot_restarting_at_zero_is_a_reset_not_duplicates() -> None:
+    """A logger that reboots numbers from 0 again with newer timestamps; a redelivery of an old
+    reading carries its old timestamp and stays a duplicate."""
+    t = SeqTracker()
+    for seq in range(6):
+        t.observe("s", None, seq, ts_ns=seq * 10)
+    assert t.observe("s", None, 2, ts_ns=20).duplicate  # redelivered
+    assert t.observe("s", None, 0, ts_ns=100).reset  # rebooted
+    results = [t.observe("s", None, seq, ts_ns=100 + seq * 10) for seq in range(1, 6)]
+    assert not any(r.duplicate or r.gaps or r.reset for r in results)
