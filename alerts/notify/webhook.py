@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from alerts.model import Alert, EventKind
 from alerts.notify.base import Notification, SendResult
@@ -40,7 +40,8 @@ class WebhookConfig(BaseModel):
     timeout_s: float = Field(default=10.0, gt=0)
     external_url: str = ""
     send_resolved: bool = True
-    headers: dict[str, str] = {}
+    # Values are secrets (Authorization: Bearer ...): never shown in reprs, dumps or logs.
+    headers: dict[str, SecretStr] = {}
 
 
 def rfc3339(ts: float | None) -> str:
@@ -142,7 +143,8 @@ class WebhookNotifier:
             return SendResult(ok=True, detail="resolved not wanted by receiver")
         note = Notification(self.name, note.group_key, note.group_labels, items)
         body = group_payload(note, self.external_url)
-        headers = {**self.config.headers, "Idempotency-Key": note.key}
+        headers = {k: v.get_secret_value() for k, v in self.config.headers.items()}
+        headers["Idempotency-Key"] = note.key
         try:
             resp = self._client.post(self.config.url, json=body, headers=headers)
         except httpx.HTTPError as exc:

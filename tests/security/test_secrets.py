@@ -246,8 +246,6 @@ def test_settings_reprs_and_dumps_hide_secrets(tmp_path: Path) -> None:
             _assert_clean(text.replace(header, "<header>"), f"{type(s).__name__} repr/dump")
 
 
-@pytest.mark.xfail(strict=True, reason="alerts/notify/webhook.py: headers is dict[str, str], "
-                   "so an Authorization header shows in reprs and dumps (reported to the owner)")
 def test_webhook_authorization_header_is_hidden_in_reprs(tmp_path: Path) -> None:
     s = load_alerts_settings(None, state_db=str(tmp_path / "a.db"),
                              notifications=_notifications("http://127.0.0.1:9"))
