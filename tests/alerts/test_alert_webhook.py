@@ -21,8 +21,10 @@ def receiver() -> Iterator[Receiver]:
 
 
 def dispatcher_for(store: Store, url: str, clock: Clock) -> Dispatcher:
-    notifier = WebhookNotifier("webhook", WebhookConfig(url=url, timeout_s=2,
-                                                        external_url="http://heatwatch"))
+    config = WebhookConfig.model_validate({
+        "url": url, "timeout_s": 2, "external_url": "http://heatwatch",
+        "headers": {"Authorization": "Bearer hook-secret"}})
+    notifier = WebhookNotifier("webhook", config)
     return Dispatcher(store, {"webhook": notifier}, clock,
                       RetryPolicy(initial_backoff_s=1, max_backoff_s=8))
 
@@ -53,6 +55,7 @@ def test_alertmanager_payload_firing_and_resolved(make_engine: EngineFactory, cl
     assert resolved["alerts"][0]["fingerprint"] == alert["fingerprint"]
     keys = [h["Idempotency-Key"] for h in receiver.headers]
     assert len(set(keys)) == 2 and keys[0].startswith("webhook/")
+    assert {h["Authorization"] for h in receiver.headers} == {"Bearer hook-secret"}
 
 
 def test_retry_after_503_with_backoff(make_engine: EngineFactory, clock: Clock,
