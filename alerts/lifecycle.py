@@ -4,7 +4,8 @@ This is Prometheus' ``AlertingRule.Eval`` state machine (``for``, ``keep_firing_
 things Prometheus leaves to Alertmanager or does not do:
 
 * hysteresis: rules report ``HOLD`` between the trigger and the recovery threshold, and HOLD
-  never changes state, so an alert needs the *recovery* threshold to resolve;
+  never changes state, so an alert needs the *recovery* threshold to resolve (and a pending
+  alert fires only on a FIRE verdict once its hold time has passed);
 * flapping: every FIRE<->CLEAR change of the signal is a flip, remembered across incidents
   (:class:`~alerts.model.Track`); with ``flap_threshold`` flips inside ``flap_window_s`` the
   alert is marked flapping and held firing until the signal has been steady for a whole window,
@@ -111,7 +112,10 @@ def step(
         _refresh(alert, verdict)
         if verdict.severity is not None:
             alert.severity = verdict.severity
-        if now - alert.active_at < params.for_s:
+        # Fire only on a FIRE verdict: HOLD keeps a pending alert pending (missing data does not
+        # cancel it) but must not promote it, or a short excursion followed by a value in the
+        # hysteresis band would fire after the hold time without the condition being met.
+        if signal is not Signal.FIRE or now - alert.active_at < params.for_s:
             return events
         alert.state = AlertState.FIRING
         alert.fired_at = now

@@ -50,9 +50,14 @@ def test_hold_band_never_resolves_and_never_starts() -> None:
     assert run(params, [(0, F), (10, H), (20, H), (30, C)]) == [(0, "firing"), (30, "resolved")]
 
 
-def test_hold_keeps_pending_progressing() -> None:
+def test_hold_keeps_pending_but_only_fire_promotes() -> None:
+    """HOLD (band or missing data) keeps a pending alert pending; it fires on the first FIRE
+    after the hold time, and a CLEAR cancels it: a short excursion that then sits in the
+    hysteresis band never fires (found by bench/detection.py at the end of night setback)."""
     params = RuleParams(for_s=30)
-    assert run(params, [(0, F), (20, H), (30, H)]) == [(0, "pending"), (30, "firing")]
+    assert run(params, [(0, F), (20, H), (30, H)]) == [(0, "pending")]
+    assert run(params, [(0, F), (20, H), (30, H), (40, F)]) == [(0, "pending"), (40, "firing")]
+    assert run(params, [(0, F), (20, H), (40, C)]) == [(0, "pending"), (40, "cancelled")]
 
 
 def test_flapping_alert_is_held_firing_and_marked() -> None:

@@ -81,6 +81,8 @@ def test_restart_keeps_pending_clock(tmp_path: Path) -> None:
     store = Store(path)
     engine = Engine(quiet_rules(defaults={"power_loss": {"for_s": 60}}), store, clock)
     assert engine.evaluate(T0 + 30) == []
+    # The pending clock survived the restart; the next FIRE verdict after it fires at once.
+    engine.observe(healthy("s1", T0 + 55, power_ok=False))
     fired = engine.evaluate(T0 + 60)
     assert [e.kind for e in fired] == [EventKind.FIRING]
     assert fired[0].alert.active_at == T0
