@@ -91,6 +91,9 @@ class AlertsService:
         self.inbox: queue.SimpleQueue[_Message | _Connection] = queue.SimpleQueue()
         self.connected = threading.Event()
         self._stop = threading.Event()
+        # Set when an evaluation made transitions: the delivery thread sends them at once
+        # instead of at its next poll (up to notifications.interval_s later).
+        self._wake = threading.Event()
         self._client = self._make_client()
 
     # -- MQTT (network thread) -------------------------------------------------------------
@@ -169,7 +172,8 @@ class AlertsService:
                 now = self.clock()
                 if now >= next_eval:  # evaluation is never starved by a busy inbox
                     with EVALUATE.time():
-                        self.engine.evaluate(now)
+                        if self.engine.evaluate(now):
+                            self._wake.set()
                     self._count_firing()
                     next_eval = now + s.evaluate_interval_s
                     continue
@@ -177,6 +181,7 @@ class AlertsService:
                     self.handle(self.inbox.get(timeout=min(next_eval - now, 0.5)))
         finally:
             self._stop.set()
+            self._wake.set()
             if selfstats is not None:
                 selfstats.stop(final_report=True)
             self._client.disconnect()
@@ -187,6 +192,7 @@ class AlertsService:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
 
     def _selfstats(self) -> SelfStatsReporter | None:
         """Copy this process's Prometheus counters into ``heatwatch_internal`` for Grafana's
@@ -260,7 +266,9 @@ class AlertsService:
         sink_down = False  # log an InfluxDB outage when it starts and ends, not every round
         try:
             while True:
-                stopping = self._stop.wait(s.notifications.interval_s)
+                self._wake.wait(s.notifications.interval_s)
+                self._wake.clear()
+                stopping = self._stop.is_set()
                 try:
                     while pipeline.run_once().sent:  # keep going while there is a backlog
                         pass
