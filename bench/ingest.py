@@ -96,12 +96,29 @@ def raw_writes(influx: InfluxServer, readings: int, batch: int = 5000) -> float:
     return readings / elapsed
 
 
+def _wait_subscribed(metrics_port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"collector exited with {proc.returncode}")
+        try:
+            text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2).text
+        except httpx.HTTPError:
+            text = ""
+        if "heatwatch_collector_mqtt_connects_total 1.0" in text:
+            time.sleep(1.0)  # SUBACK follows CONNACK at once; leave it a moment
+            return
+        time.sleep(0.2)
+    raise SystemExit("collector did not connect within 60 s")
+
+
 def collector_run(
     broker: MosquittoServer, influx: InfluxServer, work: Path, readings: int, per_message: int
 ) -> tuple[float, float]:
     """Readings/s stored by the heatwatch collector process, and its peak RSS in MB."""
     db = f"hw_{per_message}"
     influx.create_database(db)
+    metrics_port = free_port()
     cfg = work / f"collector-{per_message}.yaml"
     cfg.write_text(
         yaml.safe_dump(
@@ -109,7 +126,7 @@ def collector_run(
                 "mqtt": {"host": broker.host, "port": broker.port, "client_id": f"bench-{db}"},
                 "influx": {"transport": "v1", "url": influx.url, "database": db},
                 "spool": {"dir": str(work / f"spool-{db}")},
-                "metrics": {"host": "127.0.0.1", "port": free_port()},
+                "metrics": {"host": "127.0.0.1", "port": metrics_port},
             }
         )
     )
@@ -118,7 +135,9 @@ def collector_run(
         [sys.executable, "-m", "collector", "-c", str(cfg)], stdout=log, stderr=subprocess.STDOUT
     )
     try:
-        time.sleep(3.0)  # connected and subscribed
+        # A brand-new session has no queue before its first SUBSCRIBE: publishing earlier
+        # loses those messages at the broker, so wait until the collector is subscribed.
+        _wait_subscribed(metrics_port, proc)
         start = time.perf_counter()
         pub = start_publisher(broker, readings, per_message)
         peak = 0.0
