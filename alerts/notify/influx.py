@@ -15,6 +15,7 @@ from prometheus_client import Counter
 
 from alerts.model import AlertEvent
 from alerts.store import EventRecord, Store
+from heatwatch.lineproto import format_line
 
 __all__ = ["AlertEventSink", "SinkError", "event_line"]
 
@@ -28,14 +29,6 @@ class SinkError(RuntimeError):
     """InfluxDB could not take the batch now; the cursor stays, the next drain retries."""
 
 
-def _tag(value: str) -> str:
-    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
-
-
-def _str(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
-
-
 def event_line(record: EventRecord, measurement: str = MEASUREMENT) -> str:
     """One line-protocol point for one event (nanosecond timestamp = event time)."""
     event: AlertEvent = record.event
@@ -45,28 +38,28 @@ def event_line(record: EventRecord, measurement: str = MEASUREMENT) -> str:
         tags["station"] = alert.station
     if alert.zone:
         tags["zone"] = alert.zone
-    tag_part = ",".join(f"{k}={_tag(v)}" for k, v in sorted(tags.items()) if v)
     title = f"{alert.rule} {event.kind.value}"
     text = alert.summary
     if alert.acked_by and event.kind.value == "acknowledged":
         text = f"acked by {alert.acked_by}: {alert.ack_comment or ''}"
         if alert.assignee:
             text += f" (assigned to {alert.assignee})"
-    fields = {
-        "alert_id": _str(alert.id),
-        "title": _str(title),
-        "text": _str(text),
-        "tags": _str(",".join(v for v in (alert.rule, alert.station, alert.zone,
-                                          alert.severity.value) if v)),
-        "seq": f"{event.seq}i",
-        "flapping": "true" if alert.flapping else "false",
-        "muted": "true" if record.muted else "false",
-        "inhibited": "true" if record.inhibited else "false",
+    fields: dict[str, float | int | bool | str] = {
+        "alert_id": alert.id,
+        "title": title,
+        # Grafana shows annotation text on one line; an operator's comment may have several.
+        "text": text.replace("\n", " "),
+        "tags": ",".join(v for v in (alert.rule, alert.station, alert.zone,
+                                     alert.severity.value) if v),
+        "seq": event.seq,
+        "flapping": alert.flapping,
+        "muted": record.muted,
+        "inhibited": record.inhibited,
     }
     if alert.value is not None:
-        fields["value"] = repr(float(alert.value))
-    field_part = ",".join(f"{k}={v}" for k, v in fields.items())
-    return f"{measurement},{tag_part} {field_part} {round(event.ts * 1e9)}"
+        fields["value"] = float(alert.value)
+    return format_line(measurement, sorted((k, v) for k, v in tags.items() if v), fields,
+                       round(event.ts * 1e9))
 
 
 class AlertEventSink:
