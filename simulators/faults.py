@@ -69,9 +69,11 @@ DEFAULT_SIZE = {
 }
 
 
-def leak_ramp(start: float, end: float) -> float:
-    """Seconds a leak takes to reach full size: pipes crack open, they do not vanish at once."""
-    return min(1800.0, (end - start) / 4)
+def leak_ramp(start: float, end: float, ramp: float | None = None) -> float:
+    """Seconds a leak takes to reach full size: a crack opens up over minutes (default
+    min(30 min, duration / 4)); a burst (a failed weld or gasket, ``ramp: 0``) is there at
+    once."""
+    return min(1800.0, (end - start) / 4) if ramp is None else ramp
 
 
 def rfc3339(t: float) -> str:
@@ -105,7 +107,7 @@ class Fault:
         if self.size is not None:
             d["size"] = self.size
         if s.kind == "leak":
-            d["ramp_s"] = leak_ramp(self.start, self.end)
+            d["ramp_s"] = leak_ramp(self.start, self.end, s.ramp)
         if s.kind == "under_supply":
             d["cause"] = s.cause
         if s.kind == "power_loss":
@@ -203,7 +205,8 @@ class FaultSchedule:
             s, k = f.stations, f.kind
             if k == "leak":
                 assert f.size is not None
-                fx.leak[s] += f.size * min(1.0, (t - f.start) / leak_ramp(f.start, f.end))
+                ramp = leak_ramp(f.start, f.end, f.spec.ramp)
+                fx.leak[s] += f.size * (min(1.0, (t - f.start) / ramp) if ramp > 0 else 1.0)
             elif k == "pump_trip":
                 fx.pump_trip[s] = True
             elif k == "under_supply":

@@ -231,6 +231,8 @@ class FaultSpec(_Block):
     backup_power: bool = False
     rate: float = Field(0.1, ge=0, le=1)
     delay_s: Seconds = 30.0
+    # leak only: seconds to full size (null: min(30 min, duration / 4); 0: a burst)
+    ramp: Seconds | None = None
 
     @model_validator(mode="after")
     def _check(self) -> FaultSpec:
@@ -243,6 +245,8 @@ class FaultSpec(_Block):
             raise ValueError(f"{self.kind} needs field (e.g. supply_temp or indoor_temp)")
         if self.meter and not self.kind.startswith("sensor_"):
             raise ValueError("meter only applies to sensor faults")
+        if self.ramp is not None and self.kind != "leak":
+            raise ValueError("ramp only applies to leak")
         return self
 
 
