@@ -13,12 +13,19 @@ readings never delays a page:
 The subscription is a clean, non-persistent QoS 1 session: the engine keeps no per-reading
 state on disk, so a backlog replayed after a restart would only be stale. Retained ``status``
 messages arrive on subscribe and tell the engine at once which gateways are offline.
+
+``clock: event`` (replays, accelerated simulator runs) replaces the wall clock by event time
+(:class:`EventClock`): "now" follows the readings' own timestamps, evaluations run at every
+``evaluate_interval_s`` of event time, liveness is judged on event time, and when the input
+stops, time stands still (nothing is evaluated until readings come again).
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
 import logging
+import math
 import queue
 import signal
 import sqlite3
@@ -47,9 +54,10 @@ from alerts.warmup import WarmupReport, warm_up
 from heatwatch.mqtt import apply_auth
 from heatwatch.registry import load_registry
 from heatwatch.selfstats import SelfStatsReporter
-from heatwatch.wire import Decoder
+from heatwatch.wire import Decoder, Reading
+from heatwatch.wirefields import Kind
 
-__all__ = ["AlertsService"]
+__all__ = ["AlertsService", "EventClock"]
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +80,67 @@ class _Connection:
     at: float
 
 
+class EventClock:
+    """Event time from the readings themselves: the k-th latest of the stations' newest
+    reading timestamps, k = ``quorum`` but at most half of the stations seen so far (rounded
+    up), never going back.
+
+    With k = 1 this is the newest timestamp seen; a larger k keeps a station whose clock runs
+    ahead (it happens: ``clock_skew``) from dragging every other station's time forward, which
+    would make them all look late. Stations behind (slow clocks, late messages, dead
+    stations) do not hold time back, as long as k stations report: at most half of them, so a
+    silent station never stops the clock of a small fleet. O(log n) per reading: a min-heap of
+    the stations ahead of "now" (fewer than k of them after each update).
+    """
+
+    def __init__(self, quorum: int = 3) -> None:
+        self.quorum = quorum
+        self.now = -math.inf
+        self._latest: dict[str, float] = {}
+        self._ahead: list[tuple[float, str]] = []  # (latest, station); stale entries skipped
+        self._n_ahead = 0
+
+    @property
+    def started(self) -> bool:
+        return self.now > -math.inf
+
+    def advance(self, station: str, ts: float) -> float:
+        """Account for one reading of ``station`` stamped ``ts``; returns the new "now"."""
+        old = self._latest.get(station)
+        if old is not None and ts <= old:
+            return self.now
+        self._latest[station] = ts
+        if ts > self.now:
+            if old is None or old <= self.now:
+                self._n_ahead += 1
+            heapq.heappush(self._ahead, (ts, station))
+        k = min(self.quorum, (len(self._latest) + 1) // 2)
+        while self._n_ahead >= k:
+            t0, st = heapq.heappop(self._ahead)
+            if self._latest[st] != t0:
+                continue  # superseded by a newer reading of the same station
+            self.now = t0
+            self._n_ahead -= 1
+        return self.now
+
+
+# Until the first reading gives event time, the decoder's future check has nothing to compare
+# with (a finite value: it computes nanoseconds from it).
+_NO_TIME_YET = 1e12
+
+
 class AlertsService:
     def __init__(
         self, settings: AlertsSettings, *, clock: Callable[[], float] = time.time
     ) -> None:
         self.settings = settings
+        self.event: EventClock | None = None
+        self._now = 0.0  # event time the engine has been told (event mode)
+        self._held: list[_Message | _Connection] = []  # before event time is known
+        self._next_eval: float | None = None
+        if settings.clock == "event":
+            self.event = EventClock(settings.event_time.quorum)
+            clock = self._event_now
         self.clock = clock
         rules = load_rules(settings.rules)
         self.store = Store(settings.state_db)
@@ -86,7 +150,8 @@ class AlertsService:
             receivers=(ROUTE_INBOX,) if settings.notifications.receiver_names() else (),
         )
         self.decoder = Decoder(
-            prefix=settings.mqtt.prefix, max_future_s=settings.max_future_s, clock=clock
+            prefix=settings.mqtt.prefix, max_future_s=settings.max_future_s,
+            clock=clock if self.event is None else self._decoder_now,
         )
         self.inbox: queue.SimpleQueue[_Message | _Connection] = queue.SimpleQueue()
         self.connected = threading.Event()
@@ -139,15 +204,86 @@ class AlertsService:
     # -- engine thread ---------------------------------------------------------------------
 
     def handle(self, item: _Message | _Connection) -> None:
+        if self.event is not None:
+            self._handle_event_time(item)
+            return
         if isinstance(item, _Connection):
             self.engine.observe_input(item.connected, item.at)
             return
-        decoded = self.decoder.decode(item.topic, item.payload)
-        for reading in decoded.readings:
+        for reading in self._decode(item):
             self.engine.observe(reading, item.received_at)
+
+    def _decode(self, item: _Message) -> list[Reading]:
+        decoded = self.decoder.decode(item.topic, item.payload)
         READINGS.inc(len(decoded.readings))
         if decoded.rejections:
             REJECTED.inc(len(decoded.rejections))
+        return decoded.readings
+
+    # -- event time (clock: event) ---------------------------------------------------------
+
+    def _event_now(self) -> float:
+        return self._now
+
+    def _decoder_now(self) -> float:
+        return self._now if self._next_eval is not None else _NO_TIME_YET
+
+    def _handle_event_time(self, item: _Message | _Connection) -> None:
+        """One message on event time: evaluate every tick it moves "now" past (so a tick sees
+        exactly the readings stamped before it, as the in-process replay does), then observe
+        it as arriving "now". Statuses and connection changes carry no time of their own:
+        they happen at the current event time, and are held until the first reading sets it.
+        """
+        assert self.event is not None
+        if isinstance(item, _Connection):
+            if self._next_eval is None:
+                self._held.append(item)
+            else:
+                self.engine.observe_input(item.connected, self._now)
+            return
+        readings = self._decode(item)
+        now = self.event.now
+        for r in readings:
+            if r.kind is not Kind.STATUS:
+                now = self.event.advance(r.station, r.ts_ns / 1e9)
+        if self._next_eval is None:
+            if not self.event.started:  # a status before any reading: wait for time
+                self._held.append(item)
+                return
+            self._start_event_time(now)
+        self._tick_to(now)
+        for r in readings:
+            self.engine.observe(r, self._now)
+
+    def _start_event_time(self, now: float) -> None:
+        self._now = now
+        self._next_eval = now
+        held, self._held = self._held, []
+        for item in held:  # retained statuses and the connection, stamped with the start
+            if isinstance(item, _Connection):
+                self.engine.observe_input(item.connected, now)
+            else:
+                for r in self._decode(item):
+                    self.engine.observe(r, now)
+
+    def _tick_to(self, now: float) -> None:
+        assert self._next_eval is not None
+        step = self.settings.evaluate_interval_s
+        behind = (now - self._next_eval) // step
+        if behind > self.settings.event_time.max_catch_up:  # a jump: evaluate at its end
+            self._next_eval += behind * step
+        while self._next_eval <= now:
+            self._now = self._next_eval
+            self._evaluate(self._now)
+            self._next_eval += step
+        self._now = max(self._now, now)
+
+    def _evaluate(self, now: float) -> None:
+        with EVALUATE.time():
+            events = self.engine.evaluate(now)
+        if events:
+            self._wake.set()
+            self._count_firing()
 
     def run(self) -> int:
         """Run until :meth:`stop`; returns the exit code.
@@ -168,6 +304,10 @@ class AlertsService:
         delivery.start()
         next_eval = self.clock()
         try:
+            while self.event is not None and not self._stop.is_set():
+                # event time: only messages move the clock; no input, no time passes
+                with contextlib.suppress(queue.Empty):
+                    self.handle(self.inbox.get(timeout=0.5))
             while not self._stop.is_set():
                 now = self.clock()
                 if now >= next_eval:  # evaluation is never starved by a busy inbox

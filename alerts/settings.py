@@ -8,7 +8,7 @@ checked on its own with ``heatwatch rules check``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -19,6 +19,7 @@ from heatwatch.settings import HeatwatchSettings, InfluxSettings, MqttSettings, 
 __all__ = [
     "DEFAULT_CLIENT_ID",
     "AlertsSettings",
+    "EventTimeSettings",
     "MetricsSettings",
     "NotifySettings",
     "WarmupSettings",
@@ -63,6 +64,21 @@ class WarmupSettings(BaseModel):
     timeout_s: float = Field(default=30.0, gt=0, description="per query")
 
 
+class EventTimeSettings(BaseModel):
+    """``clock: event``: how the engine's "now" follows the readings' own timestamps."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    quorum: int = Field(
+        default=3, ge=1, le=1000,
+        description="now = the quorum-th latest of the stations' newest reading times",
+    )
+    max_catch_up: int = Field(
+        default=1000, ge=1,
+        description="evaluations run for one jump of event time; a longer jump skips ahead",
+    )
+
+
 class AlertsSettings(HeatwatchSettings):
     """Everything ``heatwatch alerts`` reads from its YAML file and ``HEATWATCH_*``."""
 
@@ -72,6 +88,8 @@ class AlertsSettings(HeatwatchSettings):
     registry: Path | None = None
     state_db: Path = Path("run/alerts.db")
     evaluate_interval_s: float = Field(default=1.0, gt=0, le=60)
+    clock: Literal["wall", "event"] = "wall"
+    event_time: EventTimeSettings = EventTimeSettings()
     write_events: bool = True
     max_future_s: float = Field(default=300.0, gt=0)
     notifications: NotifySettings = NotifySettings()
@@ -92,6 +110,15 @@ class AlertsSettings(HeatwatchSettings):
             raise ValueError(
                 "write_events needs influx.transport v1 (the /write API; on InfluxDB 2.x set "
                 "database to the bucket and token for its 1.x-compatible endpoint)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _event_time_without_warmup(self) -> AlertsSettings:
+        if self.clock == "event" and self.warmup.enabled:
+            raise ValueError(
+                "clock: event needs warmup.enabled: false (warm-up reads the history before "
+                "'now', which in event time is not known until the first reading arrives)"
             )
         return self
 
