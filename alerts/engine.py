@@ -4,7 +4,10 @@
 ``evaluate(now)`` then does work proportional to what changed, not to the fleet:
 
 * station rules run only for stations with new data (plus a full sweep every
-  ``full_sweep_s`` for conditions that move with the clock, such as the heating schedule);
+  ``full_sweep_s`` for conditions that move with the clock, such as the heating schedule),
+  and of those only the rules that could fire (:class:`~alerts.rules.screen.Screen`, one cheap
+  pass over the window) or that have something to remember for the station (a track): for a
+  healthy station without alerts no rule's ``evaluate`` runs at all;
 * ``station_offline`` scans stations in order of their last reading, oldest first, and stops
   at the first one that is recent enough, so it touches only the silent few;
 * ``zone_cold`` runs only for zones whose flats reported; its counts are kept incrementally;
@@ -20,7 +23,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 
-from alerts.config import RuleParams, RulesConfig
+from alerts.config import RuleParams, RulesConfig, RuleSet
 from alerts.fleet import Fleet
 from alerts.lifecycle import Subject, emit, step
 from alerts.model import (
@@ -38,6 +41,7 @@ from alerts.routing import Router
 from alerts.rules import STATION_RULES
 from alerts.rules.outage import offline_verdict
 from alerts.rules.pipeline import InputState, pipeline_verdict
+from alerts.rules.screen import Screen
 from alerts.rules.temperature import zone_cold_verdict
 from alerts.store import Batch, MaintenanceWindow, Store
 from alerts.window import StationWindow
@@ -52,6 +56,18 @@ OFFLINE = "station_offline"
 PIPELINE = "pipeline_down"
 ZONE_COLD = "zone_cold"
 _RETIRED = RuleParams(enabled=False)
+_RULE_BIT = {rule.name: 1 << i for i, rule in enumerate(STATION_RULES)}
+
+
+class _Plan:
+    """What evaluating one station needs from the rules file, resolved once per station."""
+
+    __slots__ = ("offline", "rules", "screen")
+
+    def __init__(self, rules: RuleSet, screen: Screen) -> None:
+        self.rules = rules
+        self.screen = screen
+        self.offline = rules.station_offline
 
 
 class Engine:
@@ -75,6 +91,13 @@ class Engine:
         )
         self.fleet = Fleet(rules, self.registry)
         self._tracks: dict[Key, Track] = {}
+        self._track_bits: dict[str, int] = {}  # station -> bits of station rules with a track
+        self._plans: dict[str, _Plan] = {}
+        self._screens: dict[int, Screen] = {}  # id(RuleSet) -> its screen
+        self._offline_floor = min(
+            s.station_offline.min_timeout_s
+            for s in (rules.defaults, *rules.zones.values(), *rules.stations.values())
+        )
         self._by_id: dict[str, Key] = {}
         self._input = InputState()
         self._data_version = -1
@@ -212,48 +235,65 @@ class Engine:
             self._resumed_at = now  # offline timers restart: the silence was not theirs
         return is_open or not self._input.connected
 
+    def _plan(self, window: StationWindow) -> _Plan:
+        plan = self._plans.get(window.station)
+        if plan is None:
+            rs = self.rules.params_for(window.zone, window.station)
+            screen = self._screens.get(id(rs))
+            if screen is None:
+                screen = self._screens[id(rs)] = Screen(
+                    rs, self.rules.fields, [rule.name for rule in STATION_RULES])
+            plan = self._plans[window.station] = _Plan(rs, screen)
+        return plan
+
     def _evaluate_station(
         self, window: StationWindow, now: float, hold_offline: bool,
         batch: Batch, events: list[AlertEvent], stepped: set[Key],
     ) -> None:
-        rs = self.rules.params_for(window.zone, window.station)
-        names = self.rules.fields
-        tracks = self._tracks
         station = window.station
-        for rule in STATION_RULES:
-            params = rule.params(rs)
-            if not params.enabled:
-                continue
-            verdict = rule.evaluate(now, window, rs, names)
-            if verdict.signal is not Signal.FIRE and (rule.name, station) not in tracks:
-                continue  # hot path: healthy and nothing remembered, so nothing to step
-            subject = Subject(rule.name, station, Scope.STATION, station, window.zone)
-            self._step(subject, verdict, now, params, batch, events, stepped)
-        self._offline(window, now, hold_offline, batch, events, stepped)
+        plan = self._plans.get(station) or self._plan(window)
+        # Only rules that could fire, or that have a track to step, need their verdict: for
+        # the others it would be thrown away unseen (not FIRE and nothing remembered).
+        due = plan.screen.may_fire(window, now) | self._track_bits.get(station, 0)
+        if due:
+            rs = plan.rules
+            names = self.rules.fields
+            tracks = self._tracks
+            for rule in STATION_RULES:
+                if not due & _RULE_BIT[rule.name]:
+                    continue
+                params = rule.params(rs)
+                if not params.enabled:
+                    continue
+                verdict = rule.evaluate(now, window, rs, names)
+                if verdict.signal is not Signal.FIRE and (rule.name, station) not in tracks:
+                    continue  # healthy and nothing remembered, so nothing to step
+                subject = Subject(rule.name, station, Scope.STATION, station, window.zone)
+                self._step(subject, verdict, now, params, batch, events, stepped)
+        self._offline(window, now, hold_offline, batch, events, stepped, plan)
 
     def _offline(
         self, window: StationWindow, now: float, hold: bool,
-        batch: Batch, events: list[AlertEvent], stepped: set[Key],
+        batch: Batch, events: list[AlertEvent], stepped: set[Key], plan: _Plan | None = None,
     ) -> None:
-        params = self.rules.params_for(window.zone, window.station).station_offline
-        if not params.enabled or (OFFLINE, window.station) in stepped:
+        params = (plan or self._plan(window)).offline
+        key = (OFFLINE, window.station)
+        if not params.enabled or key in stepped:
             return
         verdict = offline_verdict(now, window, params, self._resumed_at)
         if hold and verdict.signal is Signal.FIRE:
             verdict = Verdict.hold()  # grace or pipeline down: not the station's fault
+        if verdict.signal is not Signal.FIRE and key not in self._tracks:
+            stepped.add(key)  # what _step would do here, without building a Subject
+            return
         subject = Subject(OFFLINE, window.station, Scope.STATION, window.station, window.zone)
         self._step(subject, verdict, now, params, batch, events, stepped)
 
     def _scan_offline(
         self, now: float, batch: Batch, events: list[AlertEvent], stepped: set[Key]
     ) -> None:
-        floor = self._min_offline_timeout()
-        for window in self.fleet.silent_since(now, floor, self._resumed_at):
+        for window in self.fleet.silent_since(now, self._offline_floor, self._resumed_at):
             self._offline(window, now, False, batch, events, stepped)
-
-    def _min_offline_timeout(self) -> float:
-        sets = [self.rules.defaults, *self.rules.zones.values(), *self.rules.stations.values()]
-        return min(s.station_offline.min_timeout_s for s in sets)
 
     def _step(
         self, subject: Subject, verdict: Verdict, now: float, params: RuleParams,
@@ -266,6 +306,7 @@ class Engine:
             if verdict.signal is not Signal.FIRE:
                 return  # the common case: nothing wrong, nothing to remember
             track = self._tracks[key] = Track(subject.rule, subject.subject)
+            self._note_track(key, +1)
         before = track.alert
         track.verdict = verdict
         new = step(track, verdict, now, params, subject)
@@ -303,6 +344,19 @@ class Engine:
                     track.flips.popleft()
                 if not track.flips:
                     del self._tracks[key]
+                    self._note_track(key, -1)
+
+    def _note_track(self, key: Key, delta: int) -> None:
+        """Keep ``_track_bits`` (which station rules have a track per station) in step."""
+        bit = _RULE_BIT.get(key[0])
+        if bit is None:
+            return
+        bits = self._track_bits.get(key[1], 0)
+        bits = bits | bit if delta > 0 else bits & ~bit
+        if bits:
+            self._track_bits[key[1]] = bits
+        else:
+            self._track_bits.pop(key[1], None)
 
     def _params(self, alert: Alert) -> RuleParams:
         if alert.rule == PIPELINE:
@@ -350,6 +404,7 @@ class Engine:
             key = (alert.rule, alert.subject)
             self._tracks[key] = Track(alert.rule, alert.subject, signal=signal, alert=alert,
                                       verdict=Verdict(signal))
+            self._note_track(key, +1)
             self._by_id[alert.id] = key
             if alert.station is not None and alert.state is not AlertState.RESOLVED:
                 self.fleet.window(alert.station)

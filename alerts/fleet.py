@@ -35,6 +35,11 @@ class Fleet:
         self._last_slice: float | None = None
         self._last_zone_sweep = -math.inf
         self._history = frozenset({rules.fields.static_pressure, rules.fields.tank_level})
+        self._status_field = rules.fields.status
+        self._indoor_field = rules.fields.indoor_temp
+        # station -> (its zone's aggregate, the station id string the flats' keys share):
+        # a flat reading costs one lookup here instead of registry and zone lookups.
+        self._flat_zone: dict[str, tuple[ZoneAggregate, str, str]] = {}
         for station in registry:
             self.window(station.id)
 
@@ -68,23 +73,31 @@ class Fleet:
 
     def observe(self, reading: Reading, received_at: float | None = None) -> None:
         """Fold one reading in: O(number of fields), marks its station or zone dirty."""
-        ts = reading.ts_ns / 1e9
-        names = self.rules.fields
-        if reading.kind is Kind.STATUS:
-            status = reading.fields.get(names.status, reading.fields.get("online"))
-            online = status if isinstance(status, bool) else str(status).lower() != "offline"
-            self.observe_status(reading.station, online, ts)
-        elif reading.kind is Kind.METER:
-            temp = reading.fields.get(names.indoor_temp)
-            if isinstance(temp, bool) or not isinstance(temp, int | float):
+        kind = reading.kind
+        station = reading.station
+        if kind is Kind.METER:
+            temp = reading.fields.get(self._indoor_field)
+            if type(temp) is not float and (isinstance(temp, bool)
+                                            or not isinstance(temp, int | float)):
                 return
-            zone = self.registry.zone_of(reading.station)
-            self.zone(zone).observe(reading.station, reading.meter or "", float(temp))
+            hit = self._flat_zone.get(station)
+            if hit is None:
+                zone = self.registry.zone_of(station)
+                hit = self._flat_zone[station] = (self.zone(zone), zone, station)
+            agg, zone, station = hit
+            agg.observe(station, reading.meter or "", float(temp))
             self.dirty_zones.add(zone)
+        elif kind is Kind.STATUS:
+            status = reading.fields.get(self._status_field, reading.fields.get("online"))
+            online = status if isinstance(status, bool) else str(status).lower() != "offline"
+            self.observe_status(station, online, reading.ts_ns / 1e9)
         else:
-            self.window(reading.station).observe(ts, reading.fields, received_at)
-            self._by_age.move_to_end(reading.station)
-            self.dirty.add(reading.station)
+            window = self.windows.get(station)
+            if window is None:
+                window = self.window(station)
+            window.observe(reading.ts_ns / 1e9, reading.fields, received_at)
+            self._by_age.move_to_end(station)
+            self.dirty.add(station)
 
     def observe_status(self, station: str, online: bool, ts: float) -> None:
         self.window(station).set_status(online, ts)

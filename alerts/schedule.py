@@ -55,10 +55,27 @@ def _heating_on(now: float, schedule: HeatingSchedule) -> bool:
     return today >= start or today <= end
 
 
+# id(schedule) -> (schedule, now, answer): every station evaluated in one engine pass asks
+# with the same ``now``, so one tz conversion per pass instead of one per station.
+_setback_cache: dict[int, tuple[HeatingSchedule, float, bool]] = {}
+
+
 def in_setback(now: float, schedule: HeatingSchedule) -> bool:
     """True during the configured night setback (may wrap midnight)."""
     if schedule.setback_start is None or schedule.setback_end is None:
         return False
+    hit = _setback_cache.get(id(schedule))
+    if hit is not None and hit[0] is schedule and hit[1] == now:
+        return hit[2]
+    answer = _in_setback(now, schedule)
+    if len(_setback_cache) > 4096:
+        _setback_cache.clear()
+    _setback_cache[id(schedule)] = (schedule, now, answer)
+    return answer
+
+
+def _in_setback(now: float, schedule: HeatingSchedule) -> bool:
+    assert schedule.setback_start is not None and schedule.setback_end is not None
     t = _local(now, schedule).time()
     a, b = schedule.setback_start, schedule.setback_end
     if a <= b:

@@ -5,22 +5,23 @@ The engine must keep up with 20,000 stations and 400,000 flats on a fraction of 
 and a bounded ring of samples only for the few fields whose *rate* a rule needs (pressure, tank
 level). Everything heavier (rates, medians) is computed at evaluation time and only for the
 stations or zones that changed.
+
+Memory matters as much (one window per station, one float per flat): the rate rings are two
+``array('d')`` (times, values; 16 bytes a sample instead of a 104-byte tuple of two floats),
+and a flat's entry in its zone shares the station's id string instead of holding its own.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-from collections import deque
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from operator import itemgetter
 
 from heatwatch.wire import FieldValue
 
-__all__ = ["FieldState", "StationWindow", "ZoneAggregate"]
-
-_TS = itemgetter(0)  # sample time of a (ts, value) history entry
+__all__ = ["FieldState", "Ring", "StationWindow", "ZoneAggregate"]
 
 
 @dataclass(slots=True)
@@ -31,6 +32,49 @@ class FieldState:
     ts: float
     changed_at: float
     same_count: int = 1
+
+
+class Ring:
+    """The newest ``maxlen`` samples of one field (times strictly increasing), as two arrays.
+
+    Behaves like ``deque(maxlen=maxlen)`` of ``(ts, value)`` pairs: only the last ``maxlen``
+    samples are visible (:meth:`span`). The arrays are trimmed in bulk once they run
+    ``maxlen // 4`` past that, so an append is amortised O(1) and bisecting the times needs no
+    key function.
+    """
+
+    __slots__ = ("maxlen", "times", "values")
+
+    def __init__(self, maxlen: int) -> None:
+        self.maxlen = maxlen
+        self.times = array("d")
+        self.values = array("d")
+
+    def __len__(self) -> int:
+        return min(len(self.times), self.maxlen)
+
+    def add(self, ts: float, value: float) -> None:
+        """Append a sample newer than the newest one; an older or equal time is ignored."""
+        times = self.times
+        n = len(times)
+        if n and ts <= times[-1]:
+            return
+        times.append(ts)
+        self.values.append(value)
+        if n >= self.maxlen + (self.maxlen >> 2):
+            drop = n + 1 - self.maxlen
+            del times[:drop]
+            del self.values[:drop]
+
+    def span(self) -> tuple[int, int]:
+        """``(lo, n)``: the visible samples are ``times[lo:n]`` / ``values[lo:n]``."""
+        n = len(self.times)
+        return (n - self.maxlen if n > self.maxlen else 0), n
+
+    def samples(self) -> list[tuple[float, float]]:
+        """The visible samples as ``(ts, value)`` pairs, oldest first (tests, debugging)."""
+        lo, n = self.span()
+        return list(zip(self.times[lo:n], self.values[lo:n], strict=True))
 
 
 @dataclass(slots=True)
@@ -48,7 +92,7 @@ class StationWindow:
     status_offline: bool = False
     status_ts: float | None = None
     fields: dict[str, FieldState] = field(default_factory=dict)
-    history: dict[str, deque[tuple[float, float]]] = field(default_factory=dict)
+    history: dict[str, Ring] = field(default_factory=dict)
 
     def observe(
         self, ts: float, values: dict[str, FieldValue], seen_at: float | None = None
@@ -59,16 +103,19 @@ class StationWindow:
         clock runs ten minutes slow is not "offline"; in replay it defaults to ``ts``.
         """
         arrived = ts if seen_at is None else seen_at
-        if self.last_ts is None or ts >= self.last_ts:
+        last = self.last_ts
+        if last is None or ts >= last:
             self.last_ts = ts
-        if self.seen_at is None or arrived >= self.seen_at:
+        seen = self.seen_at
+        if seen is None or arrived >= seen:
             self.seen_at = arrived
         if self.status_offline and (self.status_ts is None or arrived >= self.status_ts):
             self.status_offline = False
+        fields = self.fields
         for name, value in values.items():
-            state = self.fields.get(name)
+            state = fields.get(name)
             if state is None:
-                self.fields[name] = FieldState(value, ts, ts)
+                fields[name] = FieldState(value, ts, ts)
             elif ts >= state.ts:
                 if value == state.value:
                     state.same_count += 1
@@ -77,12 +124,13 @@ class StationWindow:
                     state.changed_at = ts
                     state.same_count = 1
                 state.ts = ts
-            if name in self.history_fields and isinstance(value, int | float):
+        for name in self.history_fields:  # the two rate fields, not every field of the reading
+            sample = values.get(name)
+            if isinstance(sample, int | float):
                 ring = self.history.get(name)
                 if ring is None:
-                    ring = self.history[name] = deque(maxlen=self.history_len)
-                if not ring or ts > ring[-1][0]:
-                    ring.append((ts, float(value)))
+                    ring = self.history[name] = Ring(self.history_len)
+                ring.add(ts, float(sample))
 
     def set_status(self, online: bool, ts: float) -> None:
         """Record the retained status / last will; an older status never overrides data."""
@@ -123,23 +171,25 @@ class StationWindow:
         newest samples it accepts: a logger sentinel ending is not a fall.
         """
         ring = self.history.get(name)
-        if not ring or len(ring) < 2:
+        if ring is None:
             return None
-        start = now - window_s
-        i = bisect.bisect_left(ring, start, key=_TS)  # no list of 120 times per call
-        j = len(ring) - 1
+        lo, n = ring.span()
+        if n - lo < 2:
+            return None
+        times, vals = ring.times, ring.values
+        i = bisect.bisect_left(times, now - window_s, lo, n)
+        j = n - 1
         if valid is not None:
-            while i < j and not valid(ring[i][1]):
+            while i < j and not valid(vals[i]):
                 i += 1
-            while j > i and not valid(ring[j][1]):
+            while j > i and not valid(vals[j]):
                 j -= 1
         if i >= j:
             return None
-        t0, v0 = ring[i]
-        t1, v1 = ring[j]
+        t0, t1 = times[i], times[j]
         if t1 - t0 < window_s / 2:
             return None
-        return (v0 - v1) / (t1 - t0) * 60.0
+        return (vals[i] - vals[j]) / (t1 - t0) * 60.0
 
 
 @dataclass(slots=True)
@@ -162,12 +212,21 @@ class ZoneAggregate:
     def observe(self, station: str, meter: str, temp: float) -> None:
         """Replace one flat's temperature; implausible values (sentinels) drop the flat."""
         key = (station, meter)
-        old = self.temps.pop(key, None)
+        temps = self.temps
+        old = temps.get(key)
         if old is not None:
-            self._count(old, -1)
+            if old < self.standard_c:
+                self.below_standard -= 1
+            if old < self.critical_c:
+                self.below_critical -= 1
         if math.isfinite(temp) and self.valid_min <= temp <= self.valid_max:
-            self.temps[key] = temp
-            self._count(temp, +1)
+            temps[key] = temp  # an existing key keeps its tuple: no new key per reading
+            if temp < self.standard_c:
+                self.below_standard += 1
+            if temp < self.critical_c:
+                self.below_critical += 1
+        elif old is not None:
+            del temps[key]
 
     def set_thresholds(self, standard_c: float, critical_c: float) -> None:
         """Change the band limits (night setback, reconfiguration): one O(flats) recount, a
@@ -177,12 +236,6 @@ class ZoneAggregate:
         self.standard_c, self.critical_c = standard_c, critical_c
         self.below_standard = sum(1 for t in self.temps.values() if t < standard_c)
         self.below_critical = sum(1 for t in self.temps.values() if t < critical_c)
-
-    def _count(self, temp: float, delta: int) -> None:
-        if temp < self.standard_c:
-            self.below_standard += delta
-        if temp < self.critical_c:
-            self.below_critical += delta
 
     @property
     def flats(self) -> int:
