@@ -1,13 +1,21 @@
 """Alert engine at city scale: can one process keep up with 20,000 stations (every 10 s) and
 400,000 flats (every 5 min) in real time, on at most 0.2 core, and with how much memory?
 
-The simulator generates the city's wire-format messages step by step (not timed); the same
-``heatwatch.wire.Decoder`` the service uses decodes them (timed: the same-run baseline, since
-every consumer of the stream pays it); the engine observes them and evaluates every simulated
-second as the service does with ``evaluate_interval_s: 1`` (timed: the figure). Core share =
-CPU seconds / simulated seconds. Memory: RSS growth from just before the engine is built to the
-end (windows, zone aggregates, tracks; the simulator's arrays exist before), and the process's
-peak RSS. MQTT receive cost (paho) is not included: bench/alerts_latency.py runs that path.
+The simulator generates the city's wire-format messages step by step (not timed); message by
+message, as the service's engine thread does, the same ``heatwatch.wire.Decoder`` the service
+uses decodes each one (timed: the same-run baseline, since every consumer of the stream pays
+it) and the engine observes its readings (timed); the engine evaluates every simulated second
+as the service does with ``evaluate_interval_s: 1`` (timed). Engine = observe + evaluate.
+Core share = CPU seconds / simulated seconds. Memory: RSS growth from just before the engine is
+built to the end (windows, zone aggregates, tracks; the simulator's arrays exist before), the
+process's peak RSS, and bytes per station and per flat measured with tracemalloc on full
+histories (the run itself is shorter than the rate rings). MQTT receive cost (paho) is not
+included: bench/alerts_latency.py runs that path.
+
+Until 2026-11-30 a whole 10 s step of messages was decoded first and observed afterwards: its
+~33,000 readings lived long enough to reach the oldest garbage-collector generation, and the
+full collections that caused (~0.3 s each) were charged to decode and engine alike; the
+service never holds more than the message in hand.
 
 ``pipeline.startup_grace_s`` is 0 so that the offline scan runs from the first second; the
 first flat interval fills the zone aggregates, so the table also gives the steady state (the
@@ -23,16 +31,19 @@ import resource
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from alertbench import SLICES, SimClock, operator_rules, write_section
 from common import Row, machine, machine_table, rss_mb, table
 
+from alerts.config import RulesConfig
 from alerts.engine import Engine
 from alerts.store import Store
 from heatwatch.registry import Registry
-from heatwatch.wire import Decoder, Reading
+from heatwatch.wire import Decoder, Kind, Reading
 from simulators.runner import Simulation
 from simulators.scenario import SimulatorSettings
 
@@ -83,54 +94,71 @@ def main(argv: list[str] | None = None) -> int:
         readings = station_r = flat_r = 0
         evaluations = 0
         eval_s: list[float] = []
+        samples: dict[Kind, Reading] = {}
         width = interval / SLICES
         half_at = sim.fleet.start + minutes * 30
+        full_gc = [0, 0.0, 0.0]  # count, CPU seconds, start of the current one
+
+        def on_gc(phase: str, info: dict[str, Any]) -> None:
+            if info["generation"] == 2:
+                if phase == "start":
+                    full_gc[2] = time.process_time()
+                else:
+                    full_gc[0] += 1
+                    full_gc[1] += time.process_time() - full_gc[2]
+
+        gc.callbacks.append(on_gc)
+        cpu = time.process_time  # CPU, not wall: a shared machine deschedules us
         wall0 = time.perf_counter()
         for frame, status, data in sim.frames():
             t = frame.t
             data.sort(key=lambda m: m.delay)
             msgs = [(m.topic, m.payload, t + m.delay) for m in status] + \
                    [(m.topic, m.payload, t + m.delay) for m in data]
-            c0 = time.process_time()
-            decoded: list[tuple[float, list[Reading]]] = []
-            for topic, payload, at in msgs:
-                clock.t = at
-                decoded.append((at, decoder.decode(topic, payload).readings))
-            dc = time.process_time() - c0
-            decode_cpu += dc
-            if t >= half_at:
-                half_decode += dc
-            i = 0
-            c0 = time.process_time()
+            dc = ec = 0.0
+            i, n = 0, len(msgs)
             for k in range(1, SLICES + 1):
                 edge = t + k * width if k < SLICES else float("inf")
-                while i < len(decoded) and decoded[i][0] < edge:
-                    at, rs = decoded[i]
+                while i < n and msgs[i][2] < edge:
+                    topic, payload, at = msgs[i]
+                    i += 1
+                    clock.t = at
+                    c0 = cpu()
+                    rs = decoder.decode(topic, payload).readings
+                    c1 = cpu()
                     for r in rs:
                         engine.observe(r, at)
-                    i += 1
+                    c2 = cpu()
+                    dc += c1 - c0
+                    ec += c2 - c1
+                    if rs:
+                        readings += len(rs)
+                        if rs[0].meter is None:
+                            station_r += len(rs)
+                        else:
+                            flat_r += len(rs)
+                        samples.setdefault(rs[0].kind, rs[0])
                 clock.t = t + k * width
-                e0 = time.process_time()  # CPU, not wall: a shared machine deschedules us
+                e0 = cpu()
                 engine.evaluate(clock.t)
-                eval_s.append(time.process_time() - e0)
+                e1 = cpu()
+                ec += e1 - e0
+                eval_s.append(e1 - e0)
                 evaluations += 1
-            ec = time.process_time() - c0
+            decode_cpu += dc
             engine_cpu += ec
             if t >= half_at:
+                half_decode += dc
                 half_engine += ec
-            for _at, rs in decoded:
-                for r in rs:
-                    readings += 1
-                    if r.meter is None:
-                        station_r += 1
-                    else:
-                        flat_r += 1
         wall = time.perf_counter() - wall0
-        del decoded, msgs
+        gc.callbacks.remove(on_gc)
+        del msgs
         gc.collect()
         rss1 = rss_mb(pid)
         open_alerts = len(engine.open_alerts())
         store.close()
+        timer = _timer_cost(cpu)
+    per_station, per_flat = unit_bytes(rules, samples)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     simulated = minutes * 60
     rest = sorted(eval_s[1:]) or [0.0]
@@ -154,18 +182,78 @@ def main(argv: list[str] | None = None) -> int:
         Row("evaluate() after the first: p99", p99 * 1000, "ms CPU"),
         Row("evaluate() after the first: max", worst * 1000, "ms CPU",
             "< 1,000 (1 s interval)", None, worst < 1.0),
+        Row("full (oldest generation) GC collections in the run", full_gc[0], "count"),
+        Row("CPU in those collections (info)", full_gc[1] / simulated * 1000, "millicore"),
         Row("engine memory (RSS growth, after GC)", rss1 - rss0, "MB"),
+        Row("per station, rate histories full (tracemalloc)", per_station, "bytes"),
+        Row("per flat (tracemalloc)", per_flat, "bytes"),
+        Row("engine at full histories: stations x per station + flats x per flat",
+            (lay.n_stations * per_station + lay.n_flats * per_flat) / 2**20, "MB"),
         Row("process peak RSS (simulator included)", peak, "MB"),
     ]
     head = (f"{minutes:g} simulated minutes, {evaluations:,} evaluations, {readings:,} readings "
             f"({station_r:,} station, {flat_r:,} flat), {open_alerts} alerts open at the end, "
             f"{wall:.0f} s wall, load average {load0:.1f} at start, {os.getloadavg()[0]:.1f} "
-            f"at the end (2 cores)")
+            f"at the end ({os.cpu_count()} cores); CPU clock read 3 times per message and "
+            f"twice per evaluate() at {timer * 1e9:.0f} ns a read (about "
+            f"{timer * (readings / simulated + SLICES / interval) * 1000:.1f} millicore of "
+            f"each figure)")
     report = "\n".join([machine_table(machine()), "", table("alerts scale", rows), "", head])
     print(report)
     if args.write_doc:
         write_section("alerts_scale", DOC_HEAD + "\n" + report)
     return 0
+
+
+def _timer_cost(cpu: Any, n: int = 200_000) -> float:
+    """Seconds one read of the CPU clock costs (it is part of every timed section)."""
+    c0 = cpu()
+    for _ in range(n):
+        cpu()
+    return float(cpu() - c0) / n
+
+
+def unit_bytes(rules: RulesConfig, samples: dict[Kind, Reading],
+               stations: int = 300, flats: int = 20) -> tuple[float, float]:
+    """Bytes the engine holds per station (rate rings full) and per flat, by tracemalloc.
+
+    ``stations`` stations observed ``rules.history_len`` times with the run's own telemetry
+    fields (values varied, so every float is its own object as on the wire), then ``flats``
+    flats each; evaluated once so dirty sets are empty and per-station plans exist.
+    """
+    tele, meter = samples.get(Kind.TELEMETRY), samples.get(Kind.METER)
+    if tele is None or meter is None:
+        return 0.0, 0.0
+    ids = [f"st-{i:05d}" for i in range(stations)]
+    registry = Registry.model_validate({"stations": [
+        {"id": sid, "zone": f"z{i % 10}", "report_interval_s": 10.0}
+        for i, sid in enumerate(ids)]})
+    with tempfile.TemporaryDirectory(prefix="hw-units-") as tmp:
+        store = Store(Path(tmp) / "alerts.db")
+        engine = Engine(rules, store, lambda: 0.0, registry=registry)
+        t0 = 1.7e9
+        gc.collect()
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        for k in range(rules.history_len):
+            for i, sid in enumerate(ids):
+                fields = {name: (v + (k * 7 + i) * 1e-3 if type(v) is float else v)
+                          for name, v in tele.fields.items()}
+                engine.observe(Reading(Kind.TELEMETRY, sid, int((t0 + 10 * k) * 1e9), fields))
+        engine.evaluate(t0 + 10 * rules.history_len)
+        gc.collect()
+        mid = tracemalloc.get_traced_memory()[0]
+        for i, sid in enumerate(ids):
+            for j in range(flats):
+                engine.observe(Reading(Kind.METER, sid, int(t0 * 1e9),
+                                       {"indoor_temp": 20.0 + (i * flats + j) * 1e-4},
+                                       meter=f"{meter.meter or 'f'}-{j:03d}"))
+        engine.evaluate(t0 + 10 * rules.history_len + 1)
+        gc.collect()
+        end = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        store.close()
+    return (mid - base) / stations, (end - mid) / (stations * flats)
 
 
 DOC_HEAD = """## Alert engine at city scale (bench/alerts_scale.py)
