@@ -172,7 +172,9 @@ def test_accelerated_scenario_through_mqtt_on_event_time(
         assert resolved is not None and resolved2 is not None, "every alert resolved"
         assert abs(fired - fired2) <= 10 and abs(resolved - resolved2) <= 10
     pump, offline = got
-    assert T0 + 300 + 120 <= pump[2] <= T0 + 300 + 120 + 20  # start + hold (+ <= 2 intervals)
+    # start + hold, give or take: the stopped pump's first reading (up to one interval after
+    # the start) may be observed while event time is still up to one interval behind it
+    assert T0 + 300 + 120 - 10 <= pump[2] <= T0 + 300 + 120 + 20
     assert T0 + 360 - 10 <= offline[2] <= T0 + 360 + 10  # the will: at once
     assert offline[3] is not None and T0 + 600 <= offline[3] <= T0 + 620  # power back
     assert sent > 100 and wall < 30, (sent, wall)  # 16 simulated minutes in seconds
