@@ -42,6 +42,7 @@ class BatchSettings(_Block):
     size: int = Field(default=5000, ge=1, le=1_000_000)
     flush_interval: float = Field(default=0.5, gt=0, le=60)
     receive_maximum: int = Field(default=4000, ge=2, le=65535)
+    max_queued_bytes: int = Field(default=16 * 1024 * 1024, ge=65536)
 
 
 class SubscriptionSettings(_Block):

@@ -3,13 +3,15 @@
 Two sources feed it: readings the wire decoder rejected (bad JSON, wrong types, ranges...) and
 lines InfluxDB itself refused (for example a field type conflict). Entries are buffered per
 batch and written (and fsynced) before the batch's MQTT messages are acked, so a rejected reading
-is never dropped silently, even across a crash. Publishing to MQTT is best effort on top: the
+is never dropped silently, even across a crash. The collector's worker adds entries while its
+flusher writes them, hence the lock. Publishing to MQTT is best effort on top: the
 file is the durable record when it is configured.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +40,7 @@ class DeadLetter:
         self._publish = publish
         self.topic = topic
         self._pending: list[bytes] = []
+        self._lock = threading.Lock()
         self.written = 0
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,23 +49,31 @@ class DeadLetter:
         return len(self._pending)
 
     def add_rejection(self, rejection: Rejection) -> None:
-        self._pending.append(rejection_json(rejection))
+        entry = rejection_json(rejection)
+        with self._lock:
+            self._pending.append(entry)
 
     def add_raw(self, reason: str, detail: str, topic: str, payload: bytes) -> None:
         """A message the decoder could not even classify (a decoder bug, not bad input)."""
         excerpt = payload.decode("utf-8", errors="replace")
         doc = {"reason": reason, "detail": detail, "topic": topic, "excerpt": excerpt}
-        self._pending.append(orjson.dumps(doc))
+        entry = orjson.dumps(doc)
+        with self._lock:
+            self._pending.append(entry)
 
     def add_refused_line(self, line: str, detail: str) -> None:
         doc = {"reason": INFLUX_REFUSED, "detail": detail, "line": line, "at": time.time()}
-        self._pending.append(orjson.dumps(doc))
+        entry = orjson.dumps(doc)
+        with self._lock:
+            self._pending.append(entry)
 
-    def flush(self) -> None:
-        """Append to the file with fsync (raises OSError on failure: do not ack then)."""
-        if not self._pending:
-            return
-        entries, self._pending = self._pending, []
+    def flush(self) -> int:
+        """Append to the file with fsync and return how many entries were written (raises
+        OSError on failure: do not ack then; the entries stay buffered)."""
+        with self._lock:
+            entries, self._pending = self._pending, []
+        if not entries:
+            return 0
         if self.path is not None:
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
@@ -72,9 +83,11 @@ class DeadLetter:
                 finally:
                     os.close(fd)
             except OSError:
-                self._pending = entries + self._pending
+                with self._lock:
+                    self._pending = entries + self._pending
                 raise
         self.written += len(entries)
         if self._publish is not None:
             for entry in entries:
                 self._publish(self.topic, entry)
+        return len(entries)

@@ -78,6 +78,11 @@ class Metrics:
         )
         self.connects = Counter(f"{p}mqtt_connects", "Successful MQTT connects", registry=r)
         self.disconnects = Counter(f"{p}mqtt_disconnects", "MQTT connection losses", registry=r)
+        self.window_overruns = Counter(
+            f"{p}receive_window_overruns",
+            "Times the broker sent more unacked messages than Receive Maximum (reads paused)",
+            registry=r,
+        )
         self.queue_depth = Gauge(f"{p}queue_depth", "Messages received, not yet acked", registry=r)
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None

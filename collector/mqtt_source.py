@@ -10,6 +10,14 @@ Why it looks like this:
 * Receive Maximum (CONNECT property) bounds the unacked messages the broker sends us. That is the
   back-pressure: when the spool is full we stop acking, the window fills and the broker keeps
   the rest queued on its side.
+* The inbound queue is bounded by the same number, because brokers do not all keep that
+  promise: Mosquitto 2.0.11 (Debian's) refills its in-flight list past Receive Maximum when acks
+  arrive in order (measured: 100 announced, 135,000 delivered and unacked; compare
+  eclipse-mosquitto/mosquitto#2301). When the queue is full ``on_message`` waits, paho stops
+  reading the socket and TCP pushes back on the broker, so memory stays bounded whatever the
+  broker does. Each such wait is counted (:attr:`MqttSource.overruns`). The queue's payload
+  bytes are bounded the same way (``max_queued_bytes``): with arrays of 100 readings, 4,000
+  messages would be 130 MB.
 * ``on_message`` only enqueues; decoding and writing happen on the service's worker thread, so
   the network loop keeps answering PINGs whatever InfluxDB does.
 * ``on_connect`` subscribes every time, even when the broker says the session is present (the
@@ -29,6 +37,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +82,7 @@ class MqttSource:
         filters: list[str],
         stale_filters: list[str] | None = None,
         receive_maximum: int,
+        max_queued_bytes: int = 16 * 1024 * 1024,
         session_expiry: int,
         on_connection: Callable[[bool], None] | None = None,
     ) -> None:
@@ -80,6 +90,12 @@ class MqttSource:
         self.filters = filters
         self.stale_filters = stale_filters or []
         self.queue: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
+        self.window = receive_maximum
+        self.max_queued_bytes = max_queued_bytes
+        self.overruns = 0
+        # Each written by one thread only (network / worker), so no lock: queued = in - out.
+        self._bytes_in = 0
+        self._bytes_out = 0
         self._on_connection = on_connection
         self._generation = 0
         self._connected = threading.Event()
@@ -206,9 +222,37 @@ class MqttSource:
                 log.error("broker refused subscription %s: %s", topic, code)
 
     def _handle_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self.queue.put(Inbound(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self._generation))
+        if self.queue.qsize() >= self.window:
+            self.overruns += 1
+            if self.overruns == 1:
+                log.warning(
+                    "broker sent more than Receive Maximum (%d) unacked messages; pausing reads "
+                    "whenever the collector falls behind (counted in receive_window_overruns)",
+                    self.window,
+                )
+            self._wait_for_room()
+        elif self._bytes_in - self._bytes_out >= self.max_queued_bytes:
+            self._wait_for_room()
+        payload = bytes(msg.payload)
+        self._bytes_in += len(payload)
+        self.queue.put(Inbound(msg.topic, payload, msg.mid, msg.qos, self._generation))
+
+    def _wait_for_room(self) -> None:
+        """Hold the network thread (so paho stops reading and TCP back-pressure reaches the
+        broker) until the worker has taken some of the queue."""
+        while not self._stopping and (
+            self.queue.qsize() >= self.window
+            or self._bytes_in - self._bytes_out >= self.max_queued_bytes
+        ):
+            time.sleep(0.002)
 
     # -- worker-thread API ----------------------------------------------------------------
+    def get(self, timeout: float) -> Inbound:
+        """The next received message (raises ``queue.Empty`` after ``timeout``)."""
+        item = self.queue.get(timeout=timeout)
+        self._bytes_out += len(item.payload)
+        return item
+
     def ack(self, messages: Iterable[Inbound]) -> int:
         """Ack messages delivered on the current connection; returns how many were acked."""
         acked = 0

@@ -47,3 +47,15 @@ def test_reboot_restarting_at_zero_is_a_reset_not_duplicates() -> None:
     assert t.observe("s", None, 0, ts_ns=100).reset  # rebooted
     results = [t.observe("s", None, seq, ts_ns=100 + seq * 10) for seq in range(1, 6)]
     assert not any(r.duplicate or r.gaps or r.reset for r in results)
+
+
+def test_duplicate_is_told_by_value_not_by_arrival_count() -> None:
+    # Many redeliveries of one value must not push others out of memory: only the distance
+    # below the highest seq decides what is remembered.
+    t = SeqTracker(window=8)
+    for s in (1, 2, 3, 4):
+        t.observe("a", None, s, s)
+    for _ in range(10):
+        assert t.observe("a", None, 4, 4).duplicate
+    assert t.observe("a", None, 2, 2).duplicate
+    assert t.observe("a", None, 0, 0).late  # within the window, never seen: a late arrival
