@@ -43,12 +43,13 @@ class Ring:
     key function.
     """
 
-    __slots__ = ("maxlen", "times", "values")
+    __slots__ = ("maxlen", "times", "top", "values")
 
     def __init__(self, maxlen: int) -> None:
         self.maxlen = maxlen
         self.times = array("d")
         self.values = array("d")
+        self.top = -math.inf  # >= every value held (visible or not yet trimmed); NaN-blind
 
     def __len__(self) -> int:
         return min(len(self.times), self.maxlen)
@@ -61,10 +62,13 @@ class Ring:
             return
         times.append(ts)
         self.values.append(value)
+        if value > self.top:
+            self.top = value
         if n >= self.maxlen + (self.maxlen >> 2):
             drop = n + 1 - self.maxlen
             del times[:drop]
             del self.values[:drop]
+            self.top = max(self.values)
 
     def span(self) -> tuple[int, int]:
         """``(lo, n)``: the visible samples are ``times[lo:n]`` / ``values[lo:n]``."""
@@ -112,8 +116,9 @@ class StationWindow:
         if self.status_offline and (self.status_ts is None or arrived >= self.status_ts):
             self.status_offline = False
         fields = self.fields
+        get = fields.get
         for name, value in values.items():
-            state = fields.get(name)
+            state = get(name)
             if state is None:
                 fields[name] = FieldState(value, ts, ts)
             elif ts >= state.ts:

@@ -17,12 +17,12 @@ A change to a rule's FIRE condition must be made here too; that test fails until
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from alerts.config import FieldNames, RuleSet
 from alerts.rules.sensor import plausibility, sentinel_set
 from alerts.schedule import curve_setpoint, heating_on, in_setback
-from alerts.window import FieldState, StationWindow
+from alerts.window import FieldState, Ring, StationWindow
 
 __all__ = ["Screen"]
 
@@ -111,6 +111,26 @@ class Screen:
         self._heating_on = heating_on(now, self.heating)
         self._setback = in_setback(now, self.heating)
 
+    @staticmethod
+    def _may_fall(ring: Ring | None, window_s: float, limit: float,
+                  valid: Callable[[float], bool]) -> bool:
+        """False when ``fall_rate_per_min`` cannot exceed ``limit``, without computing it.
+
+        The rate is (v_i - v_j) / (t_j - t_i) * 60 with t_j - t_i >= window_s / 2 (else it is
+        None) and v_j the newest valid sample; with the newest sample valid, v_i <= ring.top
+        bounds it by (top - newest) / (window_s / 2) * 60, and rounding is monotonic, so the
+        bound holds in floating point too. NaN or an invalid newest sample: no shortcut.
+        """
+        if ring is None:
+            return False
+        values = ring.values
+        if not values:
+            return False
+        last = values[-1]
+        if not valid(last):
+            return True
+        return not (ring.top - last) / (window_s / 2) * 60.0 <= limit
+
     def may_fire(self, window: StationWindow, now: float) -> int:
         """Bits of the rules that may say FIRE for ``window`` at ``now`` (0: none can)."""
         if now != self._now:
@@ -144,13 +164,15 @@ class Screen:
             if pressure is not None and self.pressure_ok(pressure):
                 if pressure < self.floor_bar:
                     mask |= self.b_pressure
-                else:
+                elif self._may_fall(window.history.get(self.pressure), self.pressure_window,
+                                    self.max_fall_bar, self.pressure_ok):
                     fall = window.fall_rate_per_min(self.pressure, self.pressure_window, now,
                                                     self.pressure_ok)
                     if fall is not None and fall > self.max_fall_bar:
                         mask |= self.b_pressure
 
-        if self.b_tank and self.tank in window.history:
+        if self.b_tank and self._may_fall(window.history.get(self.tank), self.tank_window,
+                                          self.max_tank_fall, self.tank_ok):
             fall = window.fall_rate_per_min(self.tank, self.tank_window, now, self.tank_ok)
             if fall is not None and fall > self.max_tank_fall:
                 mask |= self.b_tank
