@@ -155,6 +155,7 @@ def test_ring_matches_the_deque(samples: list[tuple[float, float]], maxlen: int,
         assert ring.samples() == list(old)
         assert len(ring) == len(old)
         assert len(ring.times) <= maxlen + maxlen // 4
+        assert ring.top >= max(v for _, v in old)  # the bound the screen's shortcut relies on
         now = t + later
         assert window.fall_rate_per_min("p", window_s, now, valid) == \
             _old_fall_rate(old, window_s, now, valid)
