@@ -366,6 +366,18 @@ class RulesConfig(_Model):
     def _cache(self) -> dict[tuple[str, str | None], RuleSet]:
         return {}
 
+    def watched_fields(self) -> frozenset[str]:
+        """Every telemetry field some rule can read under some zone/station: the field names,
+        plus ``stuck_sensor.fields`` and the ``out_of_range`` range keys of the defaults and of
+        every override (an override's value, when set, replaces the default's, so the union
+        covers every layered combination). The engine keeps nothing else per station."""
+        sets = (self.defaults, *self.zones.values(), *self.stations.values())
+        out = set(self.fields.model_dump().values())
+        for rs in sets:
+            out.update(rs.stuck_sensor.fields)
+            out.update(rs.out_of_range.ranges)
+        return frozenset(out)
+
     def params_for(self, zone: str, station: str | None = None) -> RuleSet:
         """Effective parameters for a station (or a zone when ``station`` is None)."""
         key = (zone, station if station in self.stations else None)

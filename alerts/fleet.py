@@ -35,6 +35,7 @@ class Fleet:
         self._last_slice: float | None = None
         self._last_zone_sweep = -math.inf
         self._history = frozenset({rules.fields.static_pressure, rules.fields.tank_level})
+        self._keep = rules.watched_fields()
         self._status_field = rules.fields.status
         self._indoor_field = rules.fields.indoor_temp
         # station -> (its zone's aggregate, the station id string the flats' keys share):
@@ -57,6 +58,7 @@ class Fleet:
                 design_flow=info.design_flow if info else None,
                 history_fields=self._history,
                 history_len=self.rules.history_len,
+                keep=self._keep,
             )
             self.windows[station] = window
             self._sweep.append(station)

@@ -91,6 +91,7 @@ class StationWindow:
     design_flow: float | None = None
     history_fields: frozenset[str] = frozenset()
     history_len: int = 120
+    keep: frozenset[str] | None = None  # fields to keep (the ones rules read); None: all
     last_ts: float | None = None  # newest reading time (the station's clock)
     seen_at: float | None = None  # when the newest reading *arrived* (liveness)
     status_offline: bool = False
@@ -117,7 +118,10 @@ class StationWindow:
             self.status_offline = False
         fields = self.fields
         get = fields.get
+        keep = self.keep
         for name, value in values.items():
+            if keep is not None and name not in keep:
+                continue  # no rule reads it: neither the time nor the memory
             state = get(name)
             if state is None:
                 fields[name] = FieldState(value, ts, ts)

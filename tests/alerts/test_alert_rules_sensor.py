@@ -67,3 +67,23 @@ def test_return_above_supply(make_engine: EngineFactory, clock: Clock) -> None:
         (900, "return_above_supply", "firing"),
         (1200, "return_above_supply", "resolved"),
     ]
+
+
+def test_fields_only_an_override_watches_are_kept(make_engine: EngineFactory,
+                                                  clock: Clock) -> None:
+    """The engine keeps only fields some rule reads; a field named only in one station's
+    override (a range, a stuck field) is one of them, and one no rule reads is not kept."""
+    rules = quiet_rules(stations={
+        "s1": {"out_of_range": {"for_s": 0, "ranges": {"heat_power": {"min": 0, "max": 10}}}},
+        "s2": {"stuck_sensor": {"fields": ["pump_freq"], "stuck_after_s": 60,
+                                "min_samples": 3}},
+    })
+    engine = make_engine(rules)
+    script = every(0, 120, 30, lambda t: [
+        healthy("s1", t, heat_power=50.0, valve=3.0),
+        healthy("s2", t, pump_freq=42.0, supply_temp=wobble(t)),
+    ])
+    events = drive(engine, clock, script)
+    assert (0, "out_of_range", "firing") in events
+    assert (60, "stuck_sensor", "firing") in events
+    assert "valve" not in engine.fleet.windows["s1"].fields
