@@ -4,8 +4,13 @@
    can do here), fed by the same publisher;
 2. raw writes: pre-built line protocol POSTed to InfluxDB's /write in batches (the most the
    database takes here);
-3. heatwatch collector (its own process), one reading per message and arrays of 100, counted in
-   InfluxDB, with its RSS.
+3. heatwatch collector (its own process), one reading per message and arrays of 100, with its
+   RSS and CPU. The clock stops when the collector's ``readings_stored`` counter (incremented
+   only after InfluxDB answered 204) reaches N; then InfluxDB is asked to count, and must hold
+   exactly N. (Counting in InfluxDB during the run instead, as an earlier version did, costs the
+   database a scan of up to a million points every half second while it is being measured.)
+CPU per reading (process CPU time / readings) is printed too: it is the least load-sensitive
+figure on a shared machine.
 
 Targets (2 cores): single >= 0.8x bare subscriber; arrays >= 50,000 readings/s and >= 0.7x raw
 writes; collector RSS < 200 MB. Run: .venv/bin/python bench/ingest.py [--readings N]
@@ -28,7 +33,10 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Row, machine, machine_table, rss_mb, table
+import re
+import resource
+
+from common import Row, cpu_seconds, machine, machine_table, rss_mb, table
 from publisher import reading
 
 from heatwatch.servers import InfluxServer, MosquittoServer, free_port
@@ -45,8 +53,16 @@ def start_publisher(
     return subprocess.Popen([*argv, str(per_message), str(STATIONS)], stdout=subprocess.DEVNULL)
 
 
-def bare_subscriber(broker: MosquittoServer, readings: int, per_message: int) -> float:
-    """Readings/s a paho subscriber reaches when it does nothing but decode JSON."""
+def _own_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def bare_subscriber(
+    broker: MosquittoServer, readings: int, per_message: int
+) -> tuple[float, float]:
+    """Readings/s a paho subscriber reaches when it does nothing but decode JSON, and its
+    CPU microseconds per reading."""
     got = 0
     done = threading.Event()
     subscribed = threading.Event()
@@ -65,14 +81,16 @@ def bare_subscriber(broker: MosquittoServer, readings: int, per_message: int) ->
     client.subscribe("heat/+/telemetry", qos=1)
     client.loop_start()
     subscribed.wait(10)
+    cpu0 = _own_cpu()
     start = time.perf_counter()
     pub = start_publisher(broker, readings, per_message)
     done.wait(600)
     elapsed = time.perf_counter() - start
+    cpu = _own_cpu() - cpu0
     pub.wait()
     client.loop_stop()
     client.disconnect()
-    return readings / elapsed
+    return readings / elapsed, cpu / readings * 1e6
 
 
 def raw_writes(influx: InfluxServer, readings: int, batch: int = 5000) -> float:
@@ -96,6 +114,12 @@ def raw_writes(influx: InfluxServer, readings: int, batch: int = 5000) -> float:
     return readings / elapsed
 
 
+def _stored(metrics_port: int) -> int:
+    text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+    m = re.search(r"^heatwatch_collector_readings_stored_total (\S+)$", text, re.M)
+    return int(float(m.group(1))) if m else 0
+
+
 def _wait_subscribed(metrics_port: int, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -114,8 +138,9 @@ def _wait_subscribed(metrics_port: int, proc: subprocess.Popen[bytes]) -> None:
 
 def collector_run(
     broker: MosquittoServer, influx: InfluxServer, work: Path, readings: int, per_message: int
-) -> tuple[float, float]:
-    """Readings/s stored by the heatwatch collector process, and its peak RSS in MB."""
+) -> tuple[float, float, float]:
+    """Readings/s stored by the heatwatch collector process, its peak RSS in MB and its CPU
+    microseconds per reading."""
     db = f"hw_{per_message}"
     influx.create_database(db)
     metrics_port = free_port()
@@ -138,20 +163,24 @@ def collector_run(
         # A brand-new session has no queue before its first SUBSCRIBE: publishing earlier
         # loses those messages at the broker, so wait until the collector is subscribed.
         _wait_subscribed(metrics_port, proc)
+        cpu0 = cpu_seconds(proc.pid)
         start = time.perf_counter()
         pub = start_publisher(broker, readings, per_message)
         peak = 0.0
         stored = 0
         deadline = start + 900
         while stored < readings and time.perf_counter() < deadline:
-            time.sleep(0.5)
+            time.sleep(0.1)
             peak = max(peak, rss_mb(proc.pid))
-            stored = influx.count("telemetry", "supply_temp", db=db)
+            stored = _stored(metrics_port)
         elapsed = time.perf_counter() - start
+        cpu = cpu_seconds(proc.pid) - cpu0
         pub.wait()
-        if stored != readings:
-            raise SystemExit(f"collector stored {stored} of {readings} readings (see {log.name})")
-        return readings / elapsed, peak
+        counted = influx.count("telemetry", "supply_temp", db=db)
+        if counted != readings:
+            raise SystemExit(f"InfluxDB holds {counted} of {readings} readings "
+                             f"(collector says {stored}; see {log.name})")
+        return readings / elapsed, peak, cpu / readings * 1e6
     finally:
         proc.terminate()
         proc.wait(30)
@@ -171,11 +200,13 @@ def main() -> int:
         broker.start()
         influx.start()
         try:
-            bare1 = bare_subscriber(broker, args.readings, 1)
-            bare100 = bare_subscriber(broker, args.array_readings, 100)
+            bare1, bare1_cpu = bare_subscriber(broker, args.readings, 1)
+            bare100, bare100_cpu = bare_subscriber(broker, args.array_readings, 100)
             raw = raw_writes(influx, args.array_readings)
-            single, rss1 = collector_run(broker, influx, work, args.readings, 1)
-            arrays, rss100 = collector_run(broker, influx, work, args.array_readings, 100)
+            single, rss1, single_cpu = collector_run(broker, influx, work, args.readings, 1)
+            arrays, rss100, arrays_cpu = collector_run(
+                broker, influx, work, args.array_readings, 100
+            )
         finally:
             broker.stop()
             influx.stop()
@@ -189,6 +220,8 @@ def main() -> int:
             raw, arrays >= 50_000 and arrays >= 0.7 * raw),
         Row("collector peak RSS", max(rss1, rss100), "MB", "< 200 MB", None,
             max(rss1, rss100) < 200),
+        Row("CPU, collector, 1 reading/msg", single_cpu, "us/reading", "", bare1_cpu),
+        Row("CPU, collector, 100 readings/msg", arrays_cpu, "us/reading", "", bare100_cpu),
     ]
     print(machine_table(machine()))
     print()
