@@ -2,14 +2,14 @@
 
 Two threads after ``on_message``. The worker decodes, accounts and batches; the flusher makes
 each batch durable and acks it. They overlap: while InfluxDB takes one batch (the HTTP wait
-releases the GIL), the next is being decoded. A batch is handed over when it reaches ``batch.size`` lines, when it holds a quarter of
-the Receive Maximum window of unacked messages (at most three batches are unacked at once: one
-being written, one waiting, one being filled, so the broker never stalls waiting for acks), or
-after ``batch.flush_interval``. "Durable" means written to InfluxDB, or appended and fsynced to
-the spool; only then are its messages acked.
+releases the GIL), the next is being decoded. A batch is handed over when it reaches
+``batch.size`` lines, when it holds a quarter of the Receive Maximum window of unacked messages
+(at most three batches are unacked at once: one being written, one waiting, one being filled,
+so the broker never stalls waiting for acks), or after ``batch.flush_interval``. "Durable" means
+written to InfluxDB, or appended and fsynced to the spool; only then are its messages acked.
 
 Ordering: while the spool holds anything, new batches are appended behind it rather than written
-directly, and the worker replays the spool head first, so readings reach InfluxDB in arrival
+directly, and the flusher replays the spool head first, so readings reach InfluxDB in arrival
 order. When the spool is full the flusher holds the batch unacked, the hand-over blocks, the
 worker stops taking messages, the Receive Maximum window fills and the broker keeps the rest
 (back-pressure, never a drop).
