@@ -8,7 +8,8 @@ stations or zones that changed.
 
 Memory matters as much (one window per station, one float per flat): the rate rings are two
 ``array('d')`` (times, values; 16 bytes a sample instead of a 104-byte tuple of two floats),
-and a flat's entry in its zone shares the station's id string instead of holding its own.
+and a zone keeps its flats per station (station -> meter -> temperature), so a flat costs its
+meter id and one float, not a (station, meter) tuple of its own.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import bisect
 import math
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from heatwatch.wire import FieldValue
@@ -207,6 +208,7 @@ class ZoneAggregate:
 
     Counts are maintained on every update so the "is the share above the threshold" test is
     O(1); min and median (a sort) are only computed when an alert needs them for its text.
+    Temperatures are kept per station, then per meter: no (station, meter) key per flat.
     """
 
     zone: str
@@ -214,28 +216,40 @@ class ZoneAggregate:
     critical_c: float
     valid_min: float = 0.0
     valid_max: float = 40.0
-    temps: dict[tuple[str, str], float] = field(default_factory=dict)
+    temps: dict[str, dict[str, float]] = field(default_factory=dict)  # station -> meter -> °C
     below_standard: int = 0
     below_critical: int = 0
+    flats: int = 0
 
     def observe(self, station: str, meter: str, temp: float) -> None:
         """Replace one flat's temperature; implausible values (sentinels) drop the flat."""
-        key = (station, meter)
-        temps = self.temps
-        old = temps.get(key)
+        per = self.temps.get(station)
+        old = None if per is None else per.get(meter)
         if old is not None:
             if old < self.standard_c:
                 self.below_standard -= 1
             if old < self.critical_c:
                 self.below_critical -= 1
         if math.isfinite(temp) and self.valid_min <= temp <= self.valid_max:
-            temps[key] = temp  # an existing key keeps its tuple: no new key per reading
+            if per is None:
+                per = self.temps[station] = {}
+            per[meter] = temp  # an existing meter keeps its key: nothing new per reading
+            if old is None:
+                self.flats += 1
             if temp < self.standard_c:
                 self.below_standard += 1
             if temp < self.critical_c:
                 self.below_critical += 1
-        elif old is not None:
-            del temps[key]
+        elif old is not None and per is not None:
+            del per[meter]
+            self.flats -= 1
+            if not per:
+                del self.temps[station]
+
+    def values(self) -> Iterator[float]:
+        """Every flat's current temperature."""
+        for per in self.temps.values():
+            yield from per.values()
 
     def set_thresholds(self, standard_c: float, critical_c: float) -> None:
         """Change the band limits (night setback, reconfiguration): one O(flats) recount, a
@@ -243,16 +257,12 @@ class ZoneAggregate:
         if (standard_c, critical_c) == (self.standard_c, self.critical_c):
             return
         self.standard_c, self.critical_c = standard_c, critical_c
-        self.below_standard = sum(1 for t in self.temps.values() if t < standard_c)
-        self.below_critical = sum(1 for t in self.temps.values() if t < critical_c)
-
-    @property
-    def flats(self) -> int:
-        return len(self.temps)
+        self.below_standard = sum(1 for t in self.values() if t < standard_c)
+        self.below_critical = sum(1 for t in self.values() if t < critical_c)
 
     def stats(self) -> tuple[float, float]:
         """(min, median) of the current temperatures; callers ensure there is at least one."""
-        ordered = sorted(self.temps.values())
+        ordered = sorted(self.values())
         n = len(ordered)
         mid = n // 2
         median = ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2

@@ -2,16 +2,12 @@
 
 ``Screen.may_fire`` decides which station rules the engine evaluates at all, so a rule that
 would say FIRE must always get its bit; the screen is also exact today (no bit for a rule that
-would not fire), which is what makes it cheap, and that is checked as well. The history ring
-of arrays is checked against the ``deque`` of ``(ts, value)`` pairs it replaced.
+would not fire), which is what makes it cheap, and that is checked as well.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
-from collections import deque
-from typing import Any
 
 from alert_helpers import SUMMER, T0
 from hypothesis import given, settings
@@ -21,7 +17,7 @@ from alerts.config import RulesConfig
 from alerts.model import Signal
 from alerts.rules import STATION_RULES
 from alerts.rules.screen import Screen
-from alerts.window import Ring, StationWindow
+from alerts.window import StationWindow
 from heatwatch.wire import FieldValue
 
 ORDER = [rule.name for rule in STATION_RULES]
@@ -102,60 +98,3 @@ def test_screen_flags_exactly_the_rules_that_fire(
         fires = (rule.params(rs).enabled
                  and rule.evaluate(now, window, rs, rules.fields).signal is Signal.FIRE)
         assert bool(mask & (1 << i)) == fires, rule.name
-
-
-# -- the history ring against the deque it replaced ------------------------------------------
-
-
-def _old_fall_rate(ring: deque[tuple[float, float]], window_s: float, now: float,
-                   valid: Any) -> float | None:
-    """StationWindow.fall_rate_per_min as it was on a deque of (ts, value) pairs."""
-    if not ring or len(ring) < 2:
-        return None
-    i = bisect.bisect_left(ring, now - window_s, key=lambda s: s[0])
-    j = len(ring) - 1
-    if valid is not None:
-        while i < j and not valid(ring[i][1]):
-            i += 1
-        while j > i and not valid(ring[j][1]):
-            j -= 1
-    if i >= j:
-        return None
-    t0, v0 = ring[i]
-    t1, v1 = ring[j]
-    if t1 - t0 < window_s / 2:
-        return None
-    return (v0 - v1) / (t1 - t0) * 60.0
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    samples=st.lists(st.tuples(st.floats(min_value=-5.0, max_value=30.0),
-                               st.one_of(st.floats(min_value=0, max_value=10),
-                                         st.sampled_from([327.67, -1.0]))),
-                     max_size=60),
-    maxlen=st.integers(min_value=4, max_value=20),
-    window_s=st.sampled_from([30.0, 120.0, 600.0]),
-    later=st.floats(min_value=0.0, max_value=300.0),
-    with_valid=st.booleans(),
-)
-def test_ring_matches_the_deque(samples: list[tuple[float, float]], maxlen: int,
-                                window_s: float, later: float, with_valid: bool) -> None:
-    ring = Ring(maxlen)
-    old: deque[tuple[float, float]] = deque(maxlen=maxlen)
-    window = StationWindow("s", "z", history_fields=frozenset({"p"}), history_len=maxlen)
-    t = 1000.0
-    valid = (lambda v: 0 <= v <= 16) if with_valid else None
-    for dt, value in samples:
-        t += dt
-        ring.add(t, value)
-        window.observe(t, {"p": value})
-        if not old or t > old[-1][0]:
-            old.append((t, value))
-        assert ring.samples() == list(old)
-        assert len(ring) == len(old)
-        assert len(ring.times) <= maxlen + maxlen // 4
-        assert ring.top >= max(v for _, v in old)  # the bound the screen's shortcut relies on
-        now = t + later
-        assert window.fall_rate_per_min("p", window_s, now, valid) == \
-            _old_fall_rate(old, window_s, now, valid)
