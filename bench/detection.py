@@ -187,7 +187,7 @@ def read_truth(path: Path) -> list[Truth]:
 
 # -- detectable onset (independent of the engine) -------------------------------------------
 
-SCANNED = frozenset({"leak", "under_supply"})
+SCANNED = frozenset({"leak", "under_supply", "pump_trip", "power_loss"})
 
 
 def offline_timeout(p: RuleSet) -> float:
@@ -199,32 +199,31 @@ def set_onsets(data: dict[str, Any], truth: list[Truth], rules: RulesConfig) -> 
     """Fill ``Truth.onsets``: for each expected rule, the first moment the fault became
     detectable by it, and the rule's hold from there. Nothing here asks the engine.
 
-    Outages are detectable from the fault's start: status ``offline`` (last will or gateway)
-    at once, silence after the offline timeout, ``power_ok``/``pump_running`` false in the
-    first reading. Leaks and under-supply are found by :func:`scan_onsets` in the frames the
-    simulator publishes, against the thresholds of the same :class:`RulesConfig` the engine
-    gets. Sensor faults (info only) count from their start.
+    Station outages are detectable from the fault's start: status ``offline`` (last will or
+    gateway) at once, silence after the offline timeout. Everything a reading has to show
+    (leaks, under-supply, ``pump_running`` false, ``power_ok`` false on backup power) is found
+    by :func:`scan_onsets` in the frames the simulator publishes, against the thresholds of
+    the same :class:`RulesConfig` the engine gets. Sensor faults (info only) count from their
+    start.
     """
     for t in truth:
         p = rules.params_for(t.zone, t.station)
         silence = ("station_offline", (t.start, offline_timeout(p) + p.station_offline.for_s))
         if t.kind == "power_loss":
             via = t.details.get("offline_via")
-            if via is None:  # backup power: keeps reporting power_ok false
-                t.onsets = dict([("power_loss", (t.start, p.power_loss.for_s))])
+            if via is None:  # backup power: keeps reporting power_ok false (scanned)
+                pass
             elif via == "silence":
                 t.onsets = dict([silence])
             else:  # last will or the gateway's explicit offline
                 t.onsets = {"station_offline": (t.start, p.station_offline.for_s)}
         elif t.kind == "comm_loss":
             t.onsets = dict([silence])
-        elif t.kind == "pump_trip":
-            t.onsets = {"pump_stopped": (t.start, p.pump_stopped.for_s)}
         elif t.kind == "sensor_stuck":
             t.onsets = {"stuck_sensor": (t.start, p.stuck_sensor.stuck_after_s)}
         elif t.kind in ("sensor_spikes", "sensor_sentinel"):
             t.onsets = {"out_of_range": (t.start, p.out_of_range.for_s)}
-    scan_onsets(data, [t for t in truth if t.kind in SCANNED], rules)
+    scan_onsets(data, [t for t in truth if t.kind in SCANNED and not t.onsets], rules)
 
 
 _TZ: dict[str, ZoneInfo] = {}
@@ -278,7 +277,11 @@ def scan_onsets(data: dict[str, Any], rows: list[Truth], rules: RulesConfig) -> 
     * ``tank_draining``: tank level falling > max_fall_per_min;
     * ``supply_below_curve`` (in season): curve(outdoor) - night setback - supply > tolerance;
     * ``zone_cold`` (in season): share of the zone's flats (0-40 °C readings) under the
-      standard >= share, with at least min_flats reporting.
+      standard >= share, with at least min_flats reporting;
+    * ``pump_stopped``: ``pump_running`` false; ``power_loss``: ``power_ok`` false.
+
+    An onset is a rising edge: a condition that already held before the fault started (a
+    zone still cold from an earlier fault) is not this fault's doing and gives no onset.
     """
     if not rows:
         return
@@ -302,9 +305,16 @@ def scan_onsets(data: dict[str, Any], rows: list[Truth], rules: RulesConfig) -> 
     indoor = np.full(lay.n_flats, np.nan)
     xs_ys: dict[int, tuple[list[float], list[float]]] = {}
 
-    def hit(row: Truth, rule: str, ts: float, hold: float) -> None:
-        if row.start <= ts <= row.end and rule not in row.onsets:
+    held: set[tuple[int, str]] = set()  # (row, rule) whose condition held last time
+
+    def hit(row: Truth, rule: str, cond: bool, ts: float, hold: float) -> None:
+        key = (id(row), rule)
+        if not cond:
+            held.discard(key)
+            return
+        if key not in held and row.start <= ts <= row.end and rule not in row.onsets:
             row.onsets[rule] = (ts, hold)
+        held.add(key)
 
     end = fleet.start + float(cfg.time.duration or 0)
     now = fleet.start
@@ -322,16 +332,22 @@ def scan_onsets(data: dict[str, Any], rows: list[Truth], rules: RulesConfig) -> 
                 p_fall = falls[s, "p"].add(ts, pressure)
                 t_fall = falls[s, "tank"].add(ts, float(v[f.tank_level][k]))
                 for row in by_station[s]:
-                    if row.kind == "leak":
+                    if row.kind == "pump_trip":
+                        hit(row, "pump_stopped", not fr.pump_running[k], ts,
+                            p.pump_stopped.for_s)
+                    elif row.kind == "power_loss":
+                        hit(row, "power_loss", not fr.power_ok[k], ts, p.power_loss.for_s)
+                    elif row.kind == "leak":
                         mk, circ = float(v[f.makeup_flow][k]), float(v[f.flow][k])
-                        if circ > 0 and mk / circ >= p.makeup_surge.ratio:
-                            hit(row, "makeup_surge", ts, p.makeup_surge.for_s)
+                        hit(row, "makeup_surge", circ > 0 and mk / circ >= p.makeup_surge.ratio,
+                            ts, p.makeup_surge.for_s)
                         pd = p.pressure_drop
-                        if pressure < pd.floor_bar or (
-                                p_fall is not None and p_fall > pd.max_fall_bar_per_min):
-                            hit(row, "pressure_drop", ts, pd.for_s)
-                        if t_fall is not None and t_fall > p.tank_draining.max_fall_per_min:
-                            hit(row, "tank_draining", ts, p.tank_draining.for_s)
+                        hit(row, "pressure_drop", pressure < pd.floor_bar or (
+                            p_fall is not None and p_fall > pd.max_fall_bar_per_min),
+                            ts, pd.for_s)
+                        hit(row, "tank_draining", t_fall is not None
+                            and t_fall > p.tank_draining.max_fall_per_min,
+                            ts, p.tank_draining.for_s)
                     else:
                         season, setback = _heating(ts, p.heating)
                         sb = p.supply_below_curve
@@ -341,24 +357,23 @@ def scan_onsets(data: dict[str, Any], rows: list[Truth], rules: RulesConfig) -> 
                         xs, ys = xs_ys[s]
                         setpoint = float(np.interp(float(v[f.outdoor_temp][k]), xs, ys))
                         setpoint -= p.heating.setback_k if setback else 0.0
-                        if season and setpoint - float(v[f.supply_temp][k]) > sb.tolerance_k:
-                            hit(row, "supply_below_curve", ts, sb.for_s)
+                        hit(row, "supply_below_curve",
+                            season and setpoint - float(v[f.supply_temp][k]) > sb.tolerance_k,
+                            ts, sb.for_s)
             if zones and len(fr.flats):
                 indoor[fr.flats] = fr.flat_values[f.indoor_temp]
                 for z in zones:
                     pz = rules.params_for(z)
                     zc = pz.zone_cold
                     season, setback = _heating(fr.t, pz.heating)
-                    if not season:
-                        continue
                     vals = indoor[zone_flats[z]]
                     vals = vals[(vals >= 0) & (vals <= 40)]  # NaN (not yet reported) drops too
                     standard = zc.night_standard_c if setback and zc.night_standard_c \
                         is not None else zc.standard_c
-                    if len(vals) >= zc.min_flats and \
-                            np.count_nonzero(vals < standard) / len(vals) >= zc.share:
-                        for row in zone_rows[z]:
-                            hit(row, "zone_cold", fr.t, zc.for_s)
+                    cold = season and len(vals) >= zc.min_flats and \
+                        np.count_nonzero(vals < standard) / len(vals) >= zc.share
+                    for row in zone_rows[z]:
+                        hit(row, "zone_cold", bool(cold), fr.t, zc.for_s)
             now += fleet.dt
     finally:
         fleet.close()
@@ -899,7 +914,8 @@ are in the next section (`--mqtt`).
 Suites: {suites}.
 
 A detection is an expected rule firing on the fault's station (or `zone_cold` on its zone)
-between fault start and end + {grace:.0f} min. **Time-to-detect** is counted two ways:
+between fault start (less one reporting interval, for the MQTT path's event time) and end +
+{grace:.0f} min. **Time-to-detect** is counted two ways:
 
 * from the fault's start in the ground truth (information: it includes the physics, e.g. a
   leak crack opening over up to 30 min before make-up water reaches 2 % of flow, or the supply
@@ -910,11 +926,14 @@ between fault start and end + {grace:.0f} min. **Time-to-detect** is counted two
   `pressure_drop.floor_bar` or falling faster than its rate over its window; tank falling
   faster than `tank_draining`'s rate; supply under the weather curve (minus setback) by more
   than `supply_below_curve.tolerance_k`; share of a zone's flats under the standard >=
-  `zone_cold.share`), found by stepping the same seeded fleet again, without the engine. Power
-  and communication losses and pump trips are detectable from their start (status `offline`
-  at once; silence after the offline timeout, which then counts as the hold). The target is met
-  when the alert fired at most one reporting interval ({interval:.0f} s) after onset + hold of
-  the expected rule that could fire first ("max past onset + hold" <= {interval:.0f} s).
+  `zone_cold.share`; `pump_running` false; `power_ok` false on backup power), found by
+  stepping the same seeded fleet again, without the engine. An onset is a rising edge after
+  the fault's start: a condition that already held (a zone still cold from an earlier fault)
+  is not this fault's. Power and communication losses that silence a station are detectable
+  from their start (status `offline` at once; silence after the offline timeout, which then
+  counts as the hold). The target is met when the alert fired at most one reporting interval
+  ({interval:.0f} s) after onset + hold of the expected rule that could fire first ("max past
+  onset + hold" <= {interval:.0f} s).
 """
 
 
