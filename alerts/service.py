@@ -241,14 +241,16 @@ class AlertsService:
             else:
                 self.engine.observe_input(item.connected, self._now)
             return
+        if self._next_eval is None and item.topic.endswith("/status"):
+            self._held.append(item)  # a status before any reading: wait for time
+            return
         readings = self._decode(item)
         now = self.event.now
         for r in readings:
             if r.kind is not Kind.STATUS:
                 now = self.event.advance(r.station, r.ts_ns / 1e9)
         if self._next_eval is None:
-            if not self.event.started:  # a status before any reading: wait for time
-                self._held.append(item)
+            if not self.event.started:  # nothing usable yet
                 return
             self._start_event_time(now)
         self._tick_to(now)
