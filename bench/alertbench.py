@@ -2,8 +2,8 @@
 the registry of that fleet, the replay of a scenario through decoder and engine, and the
 markdown sections in docs/benchmarks.md that each benchmark regenerates on its own.
 
-The replay is the in-process path of the live service (``alerts/service.py`` has no
-event-time mode): the simulator's wire-format messages are decoded by
+The replay is the in-process path of the live service (whose ``clock: event`` mode runs the
+same through MQTT: bench/detection.py --mqtt): the simulator's wire-format messages are decoded by
 ``heatwatch.wire.Decoder`` and observed by ``alerts.engine.Engine`` exactly as the service's
 engine thread does, with the simulated clock in place of the wall clock. Messages of one
 reporting step are delivered in one-second slices by device phase and the engine evaluates
