@@ -12,10 +12,12 @@ Suites (simulated, accelerated, seeded; definitions in :func:`suites`):
   leak and a pump trip.
 
 Path: simulator messages -> ``heatwatch.wire.Decoder`` -> ``alerts.engine.Engine`` (SQLite
-store) in-process on the simulated clock, evaluated every simulated second; the live service
-(``alerts/service.py``) has no event-time mode, so MQTT is left out here (bench/alerts_latency.py
-runs the MQTT path live). Scored from the simulator's ground truth (kind, station, zone, start,
-end) against the incidents that fired:
+store) in-process on the simulated clock, evaluated every simulated second. ``--mqtt`` runs the
+fault suites through the real pipeline instead: the simulator accelerated, publishing to a real
+Mosquitto, ``heatwatch alerts`` as a process with ``clock: event`` consuming, and compares its
+incidents with the in-process replay (bench/alerts_latency.py runs the MQTT path live). Scored
+from the simulator's ground truth (kind, station, zone, start, end) against the incidents that
+fired:
 
 * a detection: an alert of one of the kind's expected rules on the fault's station (or
   ``zone_cold`` on its zone) firing between fault start and end + ``GRACE_S``;
@@ -25,7 +27,9 @@ end) against the incidents that fired:
 
 Targets (issue 4): recall 100 % for leaks, outages (power loss, communication loss, pump trip)
 and under-supply; <= 1 false alert per 1,000 station-days; time-to-detect <= the rule's hold
-time + one reporting interval. Run: ``.venv/bin/python bench/detection.py [--quick]``.
+time + one reporting interval, counted from the detectable onset (:func:`set_onsets`: the
+first published telemetry meeting the rule's configured threshold; TTD from the fault's start
+is reported too). Run: ``.venv/bin/python bench/detection.py [--quick] [--mqtt]``.
 """
 
 from __future__ import annotations
