@@ -16,13 +16,14 @@ A change to a rule's FIRE condition must be made here too; that test fails until
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from alerts.config import FieldNames, RuleSet
 from alerts.rules.sensor import plausibility, sentinel_set
-from alerts.schedule import curve_setpoint, heating_on, in_setback
-from alerts.window import FieldState, Ring, StationWindow
+from alerts.schedule import heating_on, in_setback
+from alerts.window import FieldState, StationWindow
 
 __all__ = ["Screen"]
 
@@ -75,23 +76,28 @@ class Screen:
         self.power_ok, self.pump_running = names.power_ok, names.pump_running
         self.flow, self.makeup_flow = names.flow, names.makeup_flow
         self.supply, self.return_ = names.supply_temp, names.return_temp
+        self.primary_supply, self.primary_return = (names.primary_supply_temp,
+                                                    names.primary_return_temp)
         self.outdoor = names.outdoor_temp
         self.pressure, self.tank = names.static_pressure, names.tank_level
-        self.pairs = ((names.primary_supply_temp, names.primary_return_temp),
-                      (names.supply_temp, names.return_temp))
 
         ps = rules.pump_stopped
         self.flow_min, self.flow_min_share, self.dt_min = ps.flow_min, ps.flow_min_share, ps.dt_min
         self.makeup_ratio = rules.makeup_surge.ratio
         pd = rules.pressure_drop
         self.floor_bar, self.max_fall_bar = pd.floor_bar, pd.max_fall_bar_per_min
-        self.pressure_window = pd.window_s
+        self.pressure_window, self.pressure_half = pd.window_s, pd.window_s / 2
         self.pressure_ok = plausibility(names.static_pressure, rules)
         td = rules.tank_draining
         self.tank_window, self.max_tank_fall = td.window_s, td.max_fall_per_min
+        self.tank_half = td.window_s / 2
         self.tank_ok = plausibility(names.tank_level, rules)
         sb = rules.supply_below_curve
-        self.curve, self.tolerance_k = sb.curve, sb.tolerance_k
+        # curve_setpoint's points as floats: same operations on the same numbers, same result
+        points = tuple((p.outdoor_c, p.supply_c) for p in sb.curve)
+        self.curve_first, self.curve_last = points[0], points[-1]
+        self.curve_pairs = tuple(itertools.pairwise(points))
+        self.tolerance_k = sb.tolerance_k
         self.outdoor_ok = plausibility(names.outdoor_temp, rules)
         self.supply_ok = plausibility(names.supply_temp, rules)
         ss = rules.stuck_sensor
@@ -99,9 +105,12 @@ class Screen:
         self.stuck_samples = ss.min_samples
         oor = rules.out_of_range
         self.sentinels = sentinel_set(oor.sentinels)
-        # (field, min, max, whether a sentinel lies inside the range and needs the set test)
+        # (field, min, max, (s - 0.001, s + 0.001) for each sentinel within 0.001 of the
+        # range): round(v, 3) is within 0.0006 of v, so only a value inside one of those
+        # intervals can round to a sentinel and needs the set test
         self.ranges = tuple(
-            (name, r.min, r.max, any(r.min - 0.001 <= s <= r.max + 0.001 for s in self.sentinels))
+            (name, r.min, r.max, tuple((x - 0.001, x + 0.001) for x in sorted(self.sentinels)
+                                       if r.min - 0.001 <= x <= r.max + 0.001))
             for name, r in oor.ranges.items()
         )
         self.margin_k = rules.return_above_supply.margin_k
@@ -111,76 +120,110 @@ class Screen:
         self._heating_on = heating_on(now, self.heating)
         self._setback = in_setback(now, self.heating)
 
-    @staticmethod
-    def _may_fall(ring: Ring | None, window_s: float, limit: float,
-                  valid: Callable[[float], bool]) -> bool:
-        """False when ``fall_rate_per_min`` cannot exceed ``limit``, without computing it.
-
-        The rate is (v_i - v_j) / (t_j - t_i) * 60 with t_j - t_i >= window_s / 2 (else it is
-        None) and v_j the newest valid sample; with the newest sample valid, v_i <= ring.top
-        bounds it by (top - newest) / (window_s / 2) * 60, and rounding is monotonic, so the
-        bound holds in floating point too. NaN or an invalid newest sample: no shortcut.
-        """
-        if ring is None:
-            return False
-        values = ring.values
-        if not values:
-            return False
-        last = values[-1]
-        if not valid(last):
-            return True
-        return not (ring.top - last) / (window_s / 2) * 60.0 <= limit
-
     def may_fire(self, window: StationWindow, now: float) -> int:
-        """Bits of the rules that may say FIRE for ``window`` at ``now`` (0: none can)."""
+        """Bits of the rules that may say FIRE for ``window`` at ``now`` (0: none can).
+
+        Written for speed (every dirty station, every second): field reads are inlined as
+        ``x = state.value`` with :func:`_num` only off the common path (a finite float).
+        """
         if now != self._now:
             self._clock(now)
-        f = window.fields
+        get = window.fields.get
         mask = self.always
 
-        if self.b_power and window.flag(self.power_ok) is False:
-            mask |= self.b_power
+        # numbers several rules read, fetched once
+        st = get(self.flow)
+        flow = None if st is None else st.value
+        if flow.__class__ is not float or flow - flow != 0.0:
+            flow = _num(st)
+        st = get(self.supply)
+        supply = None if st is None else st.value
+        if supply.__class__ is not float or supply - supply != 0.0:
+            supply = _num(st)
+        st = get(self.return_)
+        ret = None if st is None else st.value
+        if ret.__class__ is not float or ret - ret != 0.0:
+            ret = _num(st)
 
-        flow = _num(f.get(self.flow))
-        supply = _num(f.get(self.supply))
+        if self.b_power:  # flag(power_ok) is False
+            st = get(self.power_ok)
+            if st is not None:
+                v = st.value
+                if v is False or (v.__class__ is not bool
+                                  and window.flag(self.power_ok) is False):
+                    mask |= self.b_power
+
         if self.b_pump and self._heating_on:
-            if window.flag(self.pump_running) is False:
+            st = get(self.pump_running)
+            running = None if st is None else st.value
+            if running is False or (running is not None and running.__class__ is not bool
+                                    and window.flag(self.pump_running) is False):
                 mask |= self.b_pump
-            else:
-                ret = _num(f.get(self.return_))
-                if flow is not None and supply is not None and ret is not None:
-                    floor = (self.flow_min if window.design_flow is None
-                             else self.flow_min_share * window.design_flow)
-                    if flow < floor and abs(supply - ret) < self.dt_min:
-                        mask |= self.b_pump
+            elif flow is not None and supply is not None and ret is not None:
+                floor = (self.flow_min if window.design_flow is None
+                         else self.flow_min_share * window.design_flow)
+                if flow < floor and abs(supply - ret) < self.dt_min:
+                    mask |= self.b_pump
 
         if self.b_makeup and flow is not None and flow > 0:
-            makeup = _num(f.get(self.makeup_flow))
+            st = get(self.makeup_flow)
+            makeup = None if st is None else st.value
+            if makeup.__class__ is not float or makeup - makeup != 0.0:
+                makeup = _num(st)
             if makeup is not None and makeup / flow >= self.makeup_ratio:
                 mask |= self.b_makeup
 
+        history = window.history
         if self.b_pressure:
-            pressure = _num(f.get(self.pressure))
+            st = get(self.pressure)
+            pressure = None if st is None else st.value
+            if pressure.__class__ is not float or pressure - pressure != 0.0:
+                pressure = _num(st)
             if pressure is not None and self.pressure_ok(pressure):
                 if pressure < self.floor_bar:
                     mask |= self.b_pressure
-                elif self._may_fall(window.history.get(self.pressure), self.pressure_window,
-                                    self.max_fall_bar, self.pressure_ok):
-                    fall = window.fall_rate_per_min(self.pressure, self.pressure_window, now,
-                                                    self.pressure_ok)
-                    if fall is not None and fall > self.max_fall_bar:
-                        mask |= self.b_pressure
+                else:
+                    ring = history.get(self.pressure)
+                    if ring is not None and ring.values:
+                        # fall <= (top - newest) / (window / 2) * 60 when the newest sample is
+                        # valid (v_i <= top, t_j - t_i >= window / 2, monotonic rounding): if
+                        # that bound is within the limit, the rate cannot exceed it
+                        last = ring.values[-1]
+                        if (not self.pressure_ok(last) or not (ring.top - last)
+                                / self.pressure_half * 60.0 <= self.max_fall_bar):
+                            fall = window.fall_rate_per_min(
+                                self.pressure, self.pressure_window, now, self.pressure_ok)
+                            if fall is not None and fall > self.max_fall_bar:
+                                mask |= self.b_pressure
 
-        if self.b_tank and self._may_fall(window.history.get(self.tank), self.tank_window,
-                                          self.max_tank_fall, self.tank_ok):
-            fall = window.fall_rate_per_min(self.tank, self.tank_window, now, self.tank_ok)
-            if fall is not None and fall > self.max_tank_fall:
-                mask |= self.b_tank
+        if self.b_tank:
+            ring = history.get(self.tank)
+            if ring is not None and ring.values:
+                last = ring.values[-1]  # the same bound as for the pressure
+                if (not self.tank_ok(last) or not (ring.top - last) / self.tank_half * 60.0
+                        <= self.max_tank_fall):
+                    fall = window.fall_rate_per_min(self.tank, self.tank_window, now,
+                                                    self.tank_ok)
+                    if fall is not None and fall > self.max_tank_fall:
+                        mask |= self.b_tank
 
         if self.b_curve and self._heating_on and supply is not None:
-            outdoor = _num(f.get(self.outdoor))
+            st = get(self.outdoor)
+            outdoor = None if st is None else st.value
+            if outdoor.__class__ is not float or outdoor - outdoor != 0.0:
+                outdoor = _num(st)
             if outdoor is not None:
-                setpoint = curve_setpoint(outdoor, self.curve)
+                # curve_setpoint(outdoor, curve), inlined
+                if outdoor <= self.curve_first[0]:
+                    setpoint = self.curve_first[1]
+                elif outdoor >= self.curve_last[0]:
+                    setpoint = self.curve_last[1]
+                else:
+                    setpoint = self.curve_last[1]
+                    for (lo_o, lo_s), (hi_o, hi_s) in self.curve_pairs:
+                        if lo_o <= outdoor <= hi_o:
+                            setpoint = lo_s + (outdoor - lo_o) / (hi_o - lo_o) * (hi_s - lo_s)
+                            break
                 if self._setback:
                     setpoint -= self.heating.setback_k
                 if (setpoint - supply > self.tolerance_k and self.outdoor_ok(outdoor)
@@ -189,39 +232,52 @@ class Screen:
 
         if self.b_stuck:
             for name in self.stuck_fields:
-                state = f.get(name)
-                if (state is not None and state.same_count >= self.stuck_samples
-                        and state.ts - state.changed_at >= self.stuck_after
-                        and not isinstance(state.value, bool | str)):
+                st = get(name)
+                if (st is not None and st.same_count >= self.stuck_samples
+                        and st.ts - st.changed_at >= self.stuck_after
+                        and not isinstance(st.value, bool | str)):
                     mask |= self.b_stuck
                     break
 
         if self.b_range:
-            for name, lo, hi, check in self.ranges:
-                state = f.get(name)
-                if state is None:
+            sentinels = self.sentinels
+            for name, lo, hi, near in self.ranges:
+                st = get(name)
+                if st is None:
                     continue
-                v = state.value
-                if type(v) is float:
+                v = st.value
+                if v.__class__ is float:
                     if lo <= v <= hi:
-                        if check and round(v, 3) in self.sentinels:
-                            mask |= self.b_range
-                            break
-                    elif v - v == 0.0:  # finite and out of range (non-finite: no number)
-                        mask |= self.b_range
-                        break
-                    continue
-                x = _num(state)
-                if x is not None and (round(x, 3) in self.sentinels or not lo <= x <= hi):
+                        hit = False
+                        for a, b in near:
+                            if a <= v <= b:
+                                hit = round(v, 3) in sentinels
+                                break
+                        if not hit:
+                            continue
+                    elif v - v != 0.0:
+                        continue  # non-finite: no number, not out of range
+                    mask |= self.b_range
+                    break
+                x = _num(st)
+                if x is not None and (round(x, 3) in sentinels or not lo <= x <= hi):
                     mask |= self.b_range
                     break
 
         if self.b_return:
-            for sup_name, ret_name in self.pairs:
-                sup = _num(f.get(sup_name))
-                ret = _num(f.get(ret_name))
-                if sup is not None and ret is not None and ret > sup + self.margin_k:
+            margin = self.margin_k
+            if supply is not None and ret is not None and ret > supply + margin:
+                mask |= self.b_return
+            else:
+                st = get(self.primary_supply)
+                sup = None if st is None else st.value
+                if sup.__class__ is not float or sup - sup != 0.0:
+                    sup = _num(st)
+                st = get(self.primary_return)
+                pret = None if st is None else st.value
+                if pret.__class__ is not float or pret - pret != 0.0:
+                    pret = _num(st)
+                if sup is not None and pret is not None and pret > sup + margin:
                     mask |= self.b_return
-                    break
 
         return mask
