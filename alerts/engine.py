@@ -39,7 +39,7 @@ from alerts.model import (
 )
 from alerts.routing import Router
 from alerts.rules import STATION_RULES
-from alerts.rules.outage import offline_verdict
+from alerts.rules.outage import offline_timeout, offline_verdict
 from alerts.rules.pipeline import InputState, pipeline_verdict
 from alerts.rules.screen import Screen
 from alerts.rules.temperature import zone_cold_verdict
@@ -62,12 +62,13 @@ _RULE_BIT = {rule.name: 1 << i for i, rule in enumerate(STATION_RULES)}
 class _Plan:
     """What evaluating one station needs from the rules file, resolved once per station."""
 
-    __slots__ = ("offline", "rules", "screen")
+    __slots__ = ("offline", "offline_timeout", "rules", "screen")
 
-    def __init__(self, rules: RuleSet, screen: Screen) -> None:
+    def __init__(self, rules: RuleSet, screen: Screen, window: StationWindow) -> None:
         self.rules = rules
         self.screen = screen
         self.offline = rules.station_offline
+        self.offline_timeout = offline_timeout(window, self.offline)
 
 
 class Engine:
@@ -243,7 +244,7 @@ class Engine:
             if screen is None:
                 screen = self._screens[id(rs)] = Screen(
                     rs, self.rules.fields, [rule.name for rule in STATION_RULES])
-            plan = self._plans[window.station] = _Plan(rs, screen)
+            plan = self._plans[window.station] = _Plan(rs, screen, window)
         return plan
 
     def _evaluate_station(
@@ -276,10 +277,19 @@ class Engine:
         self, window: StationWindow, now: float, hold: bool,
         batch: Batch, events: list[AlertEvent], stepped: set[Key], plan: _Plan | None = None,
     ) -> None:
-        params = (plan or self._plan(window)).offline
+        plan = plan or self._plan(window)
+        params = plan.offline
         key = (OFFLINE, window.station)
         if not params.enabled or key in stepped:
             return
+        if not window.status_offline and key not in self._tracks:
+            # offline_verdict's silence test with the station's timeout resolved once: a
+            # station heard within it is CLEAR, and with no track there is nothing to step
+            last = window.seen_at
+            resumed = self._resumed_at
+            if now - (resumed if last is None else max(last, resumed)) < plan.offline_timeout:
+                stepped.add(key)
+                return
         verdict = offline_verdict(now, window, params, self._resumed_at)
         if hold and verdict.signal is Signal.FIRE:
             verdict = Verdict.hold()  # grace or pipeline down: not the station's fault
