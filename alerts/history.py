@@ -14,13 +14,15 @@ translated at this boundary into :class:`HistoryUnavailable`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 
+from heatwatch import influxql
+from heatwatch.influxql import Param, Series
 from heatwatch.settings import InfluxSettings
 from heatwatch.wire import FieldValue, Kind, Reading
 
@@ -28,27 +30,12 @@ __all__ = [
     "HistorySource", "HistoryUnavailable", "Selection", "Series", "reading_from_row", "sort_key",
 ]
 
-Param = str | int | float | bool
 _TAGS = frozenset({"time", "station", "zone", "meter", "seq"})
 _KIND_ORDER = {Kind.STATUS: 0, Kind.TELEMETRY: 1, Kind.METER: 2}
 
 
 class HistoryUnavailable(RuntimeError):
     """InfluxDB could not answer (down, refused, or rejected the query)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Series:
-    """One series of one statement's result (``tags`` only with ``GROUP BY``)."""
-
-    name: str
-    columns: list[str]
-    values: list[list[Any]]
-    tags: dict[str, str] = field(default_factory=dict)
-
-    def rows(self) -> Iterator[dict[str, Any]]:
-        for row in self.values:
-            yield {**self.tags, **dict(zip(self.columns, row, strict=False))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,17 +98,10 @@ class HistorySource:
         """``limit``: rows per query; keep it at or under the server's ``max-row-limit``."""
         self.settings = settings
         self.url = settings.url.rstrip("/")
-        self.database = settings.bucket if settings.transport == "v2" and settings.bucket \
-            else settings.database
+        self.database = influxql.database(settings)
         self.limit = limit
-        headers = {"Accept": "application/json"}
-        auth: httpx.BasicAuth | None = None
-        if settings.token is not None:  # 2.x: DBRP-mapped /query with a token
-            headers["Authorization"] = f"Token {settings.token.get_secret_value()}"
-        elif settings.username is not None:
-            password = settings.password.get_secret_value() if settings.password else ""
-            auth = httpx.BasicAuth(settings.username, password)
-        self._headers, self._auth = headers, auth  # per request: a given client gets them too
+        # Per request, so that a client passed in (tests, the API's backtest) gets them too.
+        self._headers, self._auth = influxql.credentials(settings)
         self._client = client or httpx.Client(
             timeout=settings.timeout if timeout is None else timeout
         )
@@ -133,7 +113,7 @@ class HistorySource:
         """Run one statement; its series. ``partial`` results count as an error here."""
         data = {"q": q, "db": self.database, "epoch": "ns"}
         if params:
-            data["params"] = json.dumps(dict(params))
+            data["params"] = orjson.dumps(dict(params)).decode()
         try:
             resp = self._client.post(f"{self.url}/query", data=data, headers=self._headers,
                                      auth=self._auth if self._auth is not None
@@ -141,23 +121,10 @@ class HistorySource:
         except httpx.HTTPError as exc:
             raise HistoryUnavailable(f"InfluxDB at {self.url} unreachable: {exc}") from exc
         try:
-            body = resp.json()
-        except ValueError as exc:
-            raise HistoryUnavailable(f"InfluxDB answered HTTP {resp.status_code}, not JSON") \
-                from exc
-        if resp.status_code >= 400 or not isinstance(body, dict) or "error" in body:
-            error = body.get("error") if isinstance(body, dict) else None
-            raise HistoryUnavailable(f"InfluxDB refused the query (HTTP {resp.status_code}):"
-                                     f" {error}")
-        results = body.get("results") or [{}]
-        first = results[0]
-        if "error" in first:
-            raise HistoryUnavailable(f"InfluxDB refused the query: {first['error']}")
-        if first.get("partial"):
-            raise HistoryUnavailable("InfluxDB truncated the result (max-row-limit); "
-                                     "lower the query limit")
-        return [Series(s.get("name", ""), s.get("columns", []), s.get("values", []),
-                       s.get("tags") or {}) for s in first.get("series", [])]
+            statements = influxql.parse_answer(resp.status_code, resp.content)
+        except influxql.QueryError as exc:
+            raise HistoryUnavailable(exc.detail) from exc
+        return statements[0] if statements else []
 
     # -- whole periods (backtest) -----------------------------------------------------------
 

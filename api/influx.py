@@ -14,39 +14,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 import orjson
 
+from heatwatch import influxql
+from heatwatch.influxql import Param, Series
 from heatwatch.settings import InfluxSettings
 
 __all__ = ["InfluxQL", "InfluxUnavailable", "Param", "Series"]
 
-Param = str | int | float | bool
 Observer = Callable[[float, bool], None]
 
 
-class InfluxUnavailable(Exception):
+class InfluxUnavailable(influxql.QueryError):
     """InfluxDB could not answer (down, refused, or rejected the query); ``detail`` says why."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-
-
-@dataclass(frozen=True, slots=True)
-class Series:
-    """One series of one statement's result."""
-
-    name: str
-    columns: list[str]
-    values: list[list[Any]]
-    tags: dict[str, str] = field(default_factory=dict)
-
-    def rows(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.columns, row, strict=False)) for row in self.values]
 
 
 class InfluxQL:
@@ -61,18 +43,8 @@ class InfluxQL:
     ) -> None:
         self.settings = settings
         self.url = settings.url.rstrip("/")
-        # 2.x answers InfluxQL for a bucket through its DBRP mapping (a virtual one exists for
-        # every bucket), as alerts.history does.
-        self.database = (settings.bucket if settings.transport == "v2" and settings.bucket
-                         else settings.database)
-        headers: dict[str, str] = {"Accept": "application/json"}
-        auth: httpx.BasicAuth | None = None
-        if settings.transport == "v2" and settings.token is not None:
-            headers["Authorization"] = f"Token {settings.token.get_secret_value()}"
-        elif settings.username is not None:
-            password = settings.password.get_secret_value() if settings.password else ""
-            auth = httpx.BasicAuth(settings.username, password)
-        self._headers, self._auth = headers, auth
+        self.database = influxql.database(settings)
+        self._headers, self._auth = influxql.credentials(settings)
         self._transport = transport  # tests: a scripted server
         self._client: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -127,49 +99,16 @@ class InfluxQL:
                 f"{self.url}/query", data=data,
                 timeout=self.settings.timeout if timeout is None else timeout,
             )
-            result = self._parse(resp)
+            result = influxql.parse_answer(resp.status_code, resp.content, partial_ok=True)
             ok = True
             return result
         except httpx.HTTPError as exc:
             raise InfluxUnavailable(f"InfluxDB at {self.url} is unreachable: {_why(exc)}") from exc
+        except influxql.QueryError as exc:
+            raise InfluxUnavailable(exc.detail) from exc
         finally:
             if self._observe is not None:
                 self._observe(time.perf_counter() - start, ok)
-
-    def _parse(self, resp: httpx.Response) -> list[list[Series]]:
-        if resp.status_code in (401, 403):
-            raise InfluxUnavailable(
-                f"InfluxDB refused the API's credentials (HTTP {resp.status_code}); "
-                "check influx.username/password or influx.token"
-            )
-        try:
-            body = orjson.loads(resp.content)
-        except orjson.JSONDecodeError as exc:
-            raise InfluxUnavailable(
-                f"InfluxDB answered HTTP {resp.status_code} with a body that is not JSON"
-            ) from exc
-        if not isinstance(body, dict):
-            raise InfluxUnavailable("InfluxDB answered with an unexpected JSON document")
-        if resp.status_code >= 400 or "error" in body:
-            raise InfluxUnavailable(
-                f"InfluxDB refused the query (HTTP {resp.status_code}): {body.get('error')}"
-            )
-        out: list[list[Series]] = []
-        for statement in body.get("results", []):
-            if "error" in statement:
-                raise InfluxUnavailable(f"InfluxDB refused the query: {statement['error']}")
-            out.append(
-                [
-                    Series(
-                        name=s.get("name", ""),
-                        columns=s.get("columns", []),
-                        values=s.get("values", []),
-                        tags=s.get("tags") or {},
-                    )
-                    for s in statement.get("series", [])
-                ]
-            )
-        return out
 
 
 def _why(exc: httpx.HTTPError) -> str:

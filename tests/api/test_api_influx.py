@@ -34,7 +34,8 @@ async def test_v2_uses_the_token_and_the_bucket() -> None:
          "values": [[1, 2.5]]}]}]}, seen))
     [[series]] = await client.query('SELECT last("x") FROM "telemetry" WHERE "station" = $s',
                                     {"s": 'a" OR 1=1'})
-    assert series.tags == {"station": "s1"} and series.rows() == [{"time": 1, "last": 2.5}]
+    assert series.tags == {"station": "s1"}
+    assert list(series.rows()) == [{"station": "s1", "time": 1, "last": 2.5}]
     request = seen[0]
     assert str(request.url) == "http://db:8086/query"
     assert request.headers["authorization"] == "Token t0k"
@@ -56,7 +57,7 @@ async def test_v1_basic_auth() -> None:
 
 
 @pytest.mark.parametrize(("status", "body", "reason"), [
-    (401, {"error": "authorization failed"}, "refused the API's credentials"),
+    (401, {"error": "authorization failed"}, "refused the credentials"),
     (400, {"error": "error parsing query"}, "refused the query (HTTP 400): error parsing"),
     (200, {"results": [{"error": "database not found: x"}]}, "database not found"),
     (502, b"<html>bad gateway</html>", "HTTP 502 with a body that is not JSON"),
