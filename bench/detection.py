@@ -938,6 +938,12 @@ between fault start (less one reporting interval, for the MQTT path's event time
   counts as the hold). The target is met when the alert fired at most one reporting interval
   ({interval:.0f} s) after onset + hold of the expected rule that could fire first ("max past
   onset + hold" <= {interval:.0f} s).
+
+Leak sizes: cracks that open over min(30 min, duration / 4) (2.5 to 12 % of design flow) and
+two bursts (`ramp: 0`: 4 % within the make-up pump's capacity of 6 %, 10 % beyond it). The
+make-up pump is pressure-controlled and answers within a minute or two, so a burst shows in
+make-up water within about a minute, a small crack only when it has opened to ~2 % of flow,
+some 20 min in: that is the gap between the two TTD columns for leaks, not the engine.
 """
 
 
