@@ -47,7 +47,6 @@ import logging
 import queue
 import struct
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -109,6 +108,8 @@ class MqttSource:
         # Each written by one thread only (network / worker), so no lock: queued = in - out.
         self._bytes_in = 0
         self._bytes_out = 0
+        self._paused = False  # the network thread waits in _wait_for_room
+        self._room = threading.Event()
         self._on_connection = on_connection
         self._generation = 0
         self._connected = threading.Event()
@@ -258,17 +259,29 @@ class MqttSource:
     def _wait_for_room(self) -> None:
         """Hold the network thread (so paho stops reading and TCP back-pressure reaches the
         broker) until the worker has taken some of the queue."""
-        while not self._stopping and (
+        self._paused = True
+        try:
+            while not self._stopping and self._full():
+                self._room.clear()
+                if not self._full():
+                    break
+                self._room.wait(0.05)  # set by get(); the timeout only guards stop()
+        finally:
+            self._paused = False
+
+    def _full(self) -> bool:
+        return (
             self.queue.qsize() >= self.window
             or self._bytes_in - self._bytes_out >= self.max_queued_bytes
-        ):
-            time.sleep(0.002)
+        )
 
     # -- worker-thread API ----------------------------------------------------------------
     def get(self, timeout: float) -> Inbound:
         """The next received message (raises ``queue.Empty`` after ``timeout``)."""
         item = self.queue.get(timeout=timeout)
         self._bytes_out += len(item.payload)
+        if self._paused:
+            self._room.set()
         return item
 
     def ack(self, messages: Iterable[Inbound]) -> int:

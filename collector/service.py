@@ -364,15 +364,21 @@ class Collector:
             self.counts["dropped_fields"] += decoded.dropped_fields
             m.dropped_fields.inc(decoded.dropped_fields)
             s.dropped_fields += decoded.dropped_fields
-        for r in decoded.readings:
-            if self.registry.get(r.station) is None:
-                self.counts["unregistered"] += 1
-                m.unregistered.inc()
-                s.unregistered[r.station] += 1
-                if r.station not in self._unregistered:
-                    self._unregistered.add(r.station)
-                    m.unregistered_stations.set(len(self._unregistered))
-            if self.seq is None or r.seq is None or r.kind == Kind.STATUS:
+        readings = decoded.readings
+        if not readings:
+            return
+        station = readings[0].station  # one message, one topic, one station
+        if self.registry.get(station) is None:
+            self.counts["unregistered"] += len(readings)
+            m.unregistered.inc(len(readings))
+            s.unregistered[station] += len(readings)
+            if station not in self._unregistered:
+                self._unregistered.add(station)
+                m.unregistered_stations.set(len(self._unregistered))
+        if self.seq is None:
+            return
+        for r in readings:
+            if r.seq is None or r.kind == Kind.STATUS:
                 continue
             res = self.seq.observe(r.station, r.meter, r.seq, r.ts_ns)
             if res.gaps:

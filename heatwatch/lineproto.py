@@ -163,10 +163,13 @@ def to_line(reading: Reading, zone: str) -> str:
         if len(_series_cache) >= _SERIES_CACHE_MAX:
             _series_cache.clear()
         _series_cache[key] = series
-    fields: Mapping[str, float | int | bool | str] = reading.fields
-    if reading.seq is not None:
-        fields = {**fields, "seq": reading.seq}
-    return f"{series} {format_fields(fields)} {reading.ts_ns}"
+    # seq goes last, as an integer field; appended as text rather than by copying the fields
+    # into a new dict for every reading.
+    if reading.seq is None:
+        return f"{series} {format_fields(reading.fields)} {reading.ts_ns}"
+    if not reading.fields:
+        return f"{series} seq={reading.seq}i {reading.ts_ns}"
+    return f"{series} {format_fields(reading.fields)},seq={reading.seq}i {reading.ts_ns}"
 
 
 def lines_for(decoded: Decoded, registry: Registry) -> list[str]:
