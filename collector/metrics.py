@@ -80,7 +80,7 @@ class Metrics:
         self.disconnects = Counter(f"{p}mqtt_disconnects", "MQTT connection losses", registry=r)
         self.window_overruns = Counter(
             f"{p}receive_window_overruns",
-            "Times the broker sent more unacked messages than Receive Maximum (reads paused)",
+            "Times reads paused with receive_maximum messages waiting (MQTT 5: broker overran)",
             registry=r,
         )
         self.queue_depth = Gauge(f"{p}queue_depth", "Messages received, not yet acked", registry=r)

@@ -86,6 +86,7 @@ class Collector:
             ),
             receive_maximum=b.receive_maximum,
             max_queued_bytes=b.max_queued_bytes,
+            protocol=settings.subscription.protocol,
             session_expiry=settings.subscription.session_expiry,
             on_connection=self._connection_changed,
         )

@@ -98,6 +98,7 @@ def collector_settings(
     spool: dict[str, Any] | None = None,
     metrics_port: int = 0,
     selfstats_interval: float = 0.0,
+    protocol: str = "3.1.1",
 ) -> CollectorSettings:
     influx_cfg = influx_block or {"url": influx.url if influx else "", "database": database}
     return load_collector_settings(
@@ -106,7 +107,7 @@ def collector_settings(
               "reconnect_min_delay": 0.2, "reconnect_max_delay": 2.0},
         influx={"timeout": 5.0, **influx_cfg},
         batch={"flush_interval": 0.2, **(batch or {})},
-        subscription={"shared_group": shared_group},
+        subscription={"shared_group": shared_group, "protocol": protocol},
         spool={"dir": str(tmp / f"spool-{name}"), "retry_min_delay": 0.2,
                "retry_max_delay": 1.0, **(spool or {})},
         dead_letter={"file": str(tmp / f"rejected-{name}.jsonl"), "publish": True},

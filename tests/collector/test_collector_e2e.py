@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import paho.mqtt.client as mqtt
+import pytest
 from collector_helpers import Publisher, collector_settings, telemetry, wait_until
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -43,7 +44,9 @@ class RejectedListener:
         self.client.loop_stop()
 
 
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
 def test_single_and_array_payloads_all_stored_bad_ones_dead_lettered(
+    protocol: str,
     tmp_path: Path,
     mosquitto: MosquittoServer,
     influx: InfluxServer,
@@ -53,7 +56,8 @@ def test_single_and_array_payloads_all_stored_bad_ones_dead_lettered(
 ) -> None:
     listener = RejectedListener(mosquitto, "heat/_rejected")
     assert listener.ready.wait(10)
-    settings = collector_settings(tmp_path, mosquitto, influx, database, metrics_port=free_port())
+    settings = collector_settings(tmp_path, mosquitto, influx, database, metrics_port=free_port(),
+                                  protocol=protocol)
     collector = run_collector(settings)
     pub = make_publisher(mosquitto)
 

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
 from collector_helpers import Publisher
 
 from collector.mqtt_source import Inbound, MqttSource, topic_filters
@@ -23,13 +24,17 @@ WINDOW = 50
 MESSAGES = 3000
 
 
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
 def test_queue_never_exceeds_receive_maximum(
-    persistent_mosquitto: MosquittoServer, make_publisher: Callable[[MosquittoServer], Publisher]
+    protocol: str,
+    persistent_mosquitto: MosquittoServer,
+    make_publisher: Callable[[MosquittoServer], Publisher],
 ) -> None:
     broker = persistent_mosquitto
     source = MqttSource(
         MqttSettings(host=broker.host, port=broker.port, client_id="window-test"),
         filters=topic_filters("heat", None), receive_maximum=WINDOW, session_expiry=600,
+        protocol=protocol,
     )
     # The installed paho has the internals the one-write PUBACK batches rely on; if an upgrade
     # changes them the source falls back to ack() per message, and this says so.
