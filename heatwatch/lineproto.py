@@ -153,16 +153,24 @@ def to_line(reading: Reading, zone: str) -> str:
     Raises ``ValueError`` for a reading the decoder would never produce (no fields, a
     non-finite float, a line break in a tag).
     """
-    key = (reading.kind, reading.station, reading.meter, zone)
+    return _line(_series_of(reading.kind, reading.station, reading.meter, zone), reading)
+
+
+def _series_of(kind: Kind, station: str, meter: str | None, zone: str) -> str:
+    key = (kind, station, meter, zone)
     series = _series_cache.get(key)
     if series is None:
-        tags = [("station", reading.station), ("zone", zone)]
-        if reading.meter is not None:
-            tags.insert(0, ("meter", reading.meter))
-        series = series_key(MEASUREMENTS[reading.kind], tags)
+        tags = [("station", station), ("zone", zone)]
+        if meter is not None:
+            tags.insert(0, ("meter", meter))
+        series = series_key(MEASUREMENTS[kind], tags)
         if len(_series_cache) >= _SERIES_CACHE_MAX:
             _series_cache.clear()
         _series_cache[key] = series
+    return series
+
+
+def _line(series: str, reading: Reading) -> str:
     # seq goes last, as an integer field; appended as text rather than by copying the fields
     # into a new dict for every reading.
     if reading.seq is None:
@@ -175,11 +183,18 @@ def to_line(reading: Reading, zone: str) -> str:
 def lines_for(decoded: Decoded, registry: Registry) -> list[str]:
     """Line protocol for every reading of ``decoded``, zoned by ``registry`` (a station missing
     from it is stored under zone ``unassigned``)."""
-    zones: dict[str, str] = {}
+    readings = decoded.readings
+    if not readings:
+        return []
+    # One message is one topic: every reading shares kind, station and meter, so the series
+    # (measurement and tags) is built or looked up once, not once per reading.
+    first = readings[0]
+    kind, station, meter = first.kind, first.station, first.meter
+    series = _series_of(kind, station, meter, registry.zone_of(station))
     lines = []
-    for reading in decoded.readings:
-        zone = zones.get(reading.station)
-        if zone is None:
-            zone = zones[reading.station] = registry.zone_of(reading.station)
-        lines.append(to_line(reading, zone))
+    for r in readings:
+        if r.station != station or r.meter != meter or r.kind is not kind:  # hand-built input
+            kind, station, meter = r.kind, r.station, r.meter
+            series = _series_of(kind, station, meter, registry.zone_of(station))
+        lines.append(_line(series, r))
     return lines
