@@ -39,6 +39,7 @@ import resource
 from common import Row, cpu_seconds, machine, machine_table, rss_mb, table
 from publisher import reading
 
+from collector.config import BatchSettings
 from heatwatch.servers import InfluxServer, MosquittoServer, free_port
 
 STATIONS = 500
@@ -93,8 +94,9 @@ def bare_subscriber(
     return readings / elapsed, cpu / readings * 1e6
 
 
-def raw_writes(influx: InfluxServer, readings: int, batch: int = 5000) -> float:
-    """Readings/s InfluxDB accepts from pre-built line protocol in batches."""
+def raw_writes(influx: InfluxServer, readings: int, batch: int = BatchSettings().size) -> float:
+    """Readings/s InfluxDB accepts from pre-built line protocol in batches of the collector's
+    default size (like for like: fewer, larger writes are cheaper for InfluxDB)."""
     influx.create_database("raw")
     lines = [
         f"telemetry,station=st{i % STATIONS:05d},zone=z{i % 10} supply_temp=48.1,return_temp=39.2,"

@@ -39,7 +39,7 @@ class _Block(BaseModel):
 class BatchSettings(_Block):
     """How readings are grouped into one write, and how many unacked messages we allow."""
 
-    size: int = Field(default=5000, ge=1, le=1_000_000)
+    size: int = Field(default=10_000, ge=1, le=1_000_000)
     flush_interval: float = Field(default=0.5, gt=0, le=60)
     receive_maximum: int = Field(default=4000, ge=2, le=65535)
     max_queued_bytes: int = Field(default=16 * 1024 * 1024, ge=65536)
