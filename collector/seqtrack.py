@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SeqResult", "SeqTracker"]
+__all__ = ["NOTHING", "SeqResult", "SeqTracker"]
 
 Key = tuple[str, str | None]
 
@@ -30,7 +30,7 @@ class SeqResult:
     reset: bool = False
 
 
-_NOTHING = SeqResult()
+_NOTHING = NOTHING = SeqResult()  # the common answer, one shared object: test with ``is``
 
 
 class _Track:
@@ -65,6 +65,10 @@ class SeqTracker:
         track = self._tracks.get(key)
         if track is None:
             self._tracks[key] = _Track(seq, ts_ns)
+            return _NOTHING
+        if seq == track.highest + 1:  # the next one, nearly always: the general case, shortened
+            track.highest, track.highest_ts = seq, ts_ns
+            track.seen = ((track.seen << 1) | 1) & self._full
             return _NOTHING
         newer = ts_ns is not None and track.highest_ts is not None and ts_ns > track.highest_ts
         below = track.highest - seq

@@ -30,7 +30,7 @@ from collector.config import CollectorSettings
 from collector.deadletter import DeadLetter
 from collector.metrics import Metrics
 from collector.mqtt_source import Inbound, MqttSource, topic_filters
-from collector.seqtrack import SeqTracker
+from collector.seqtrack import NOTHING, SeqTracker
 from collector.spool import Spool, SpoolError, SpoolFull
 from collector.summary import SummaryLog
 from collector.writers import (
@@ -382,6 +382,8 @@ class Collector:
             if r.seq is None or r.kind == Kind.STATUS:
                 continue
             res = self.seq.observe(r.station, r.meter, r.seq, r.ts_ns)
+            if res is NOTHING:
+                continue
             if res.gaps:
                 self.counts["seq_gaps"] += res.gaps
                 m.seq_gaps.labels(r.station).inc(res.gaps)
