@@ -372,7 +372,7 @@ class Decoder:
                 continue
             if check == NUMBER:
                 if (t is float or t is int) and lo <= v <= hi:
-                    fields[name] = float(v)
+                    fields[name] = v if t is float else float(v)  # no call for a float
                 else:
                     raise number_problem(name, v, lo, hi)
             elif check == FLAG:
