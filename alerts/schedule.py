@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -29,20 +29,27 @@ def _local(now: float, schedule: HeatingSchedule) -> dt.datetime:
 # id(schedule) -> (schedule, 15-minute bucket, answer). Every UTC offset is a multiple of
 # 15 minutes, so the local date cannot change inside a bucket; holding the schedule object
 # keeps its id from being reused. This turns a tz conversion per station into a dict lookup.
-_season_cache: dict[int, tuple[HeatingSchedule, int, bool]] = {}
+_season_cache: dict[int, tuple[HeatingSchedule, float, bool]] = {}
+
+
+def _memo(
+    cache: dict[int, tuple[HeatingSchedule, float, bool]], schedule: HeatingSchedule,
+    key: float, compute: Callable[[], bool],
+) -> bool:
+    """The last answer per schedule, reused while ``key`` is unchanged."""
+    hit = cache.get(id(schedule))
+    if hit is not None and hit[0] is schedule and hit[1] == key:
+        return hit[2]
+    answer = compute()
+    if len(cache) > 4096:
+        cache.clear()
+    cache[id(schedule)] = (schedule, key, answer)
+    return answer
 
 
 def heating_on(now: float, schedule: HeatingSchedule) -> bool:
     """True inside the heating season (inclusive; a season may wrap the new year)."""
-    bucket = int(now // 900)
-    hit = _season_cache.get(id(schedule))
-    if hit is not None and hit[0] is schedule and hit[1] == bucket:
-        return hit[2]
-    answer = _heating_on(now, schedule)
-    if len(_season_cache) > 4096:
-        _season_cache.clear()
-    _season_cache[id(schedule)] = (schedule, bucket, answer)
-    return answer
+    return _memo(_season_cache, schedule, now // 900, lambda: _heating_on(now, schedule))
 
 
 def _heating_on(now: float, schedule: HeatingSchedule) -> bool:
@@ -64,14 +71,7 @@ def in_setback(now: float, schedule: HeatingSchedule) -> bool:
     """True during the configured night setback (may wrap midnight)."""
     if schedule.setback_start is None or schedule.setback_end is None:
         return False
-    hit = _setback_cache.get(id(schedule))
-    if hit is not None and hit[0] is schedule and hit[1] == now:
-        return hit[2]
-    answer = _in_setback(now, schedule)
-    if len(_setback_cache) > 4096:
-        _setback_cache.clear()
-    _setback_cache[id(schedule)] = (schedule, now, answer)
-    return answer
+    return _memo(_setback_cache, schedule, now, lambda: _in_setback(now, schedule))
 
 
 def _in_setback(now: float, schedule: HeatingSchedule) -> bool:
