@@ -85,5 +85,18 @@ class SeqTracker:
         track.seen |= bit
         return SeqResult(late=True)
 
+    def extend(
+        self, station: str, meter: str | None, first: int, count: int, last_ts_ns: int | None
+    ) -> bool:
+        """Take ``first .. first + count - 1`` in one step when they are exactly the next
+        values of a known key (the result :meth:`observe` gives each of them one by one);
+        False, with nothing changed, otherwise: the caller then observes them one by one."""
+        track = self._tracks.get((station, meter))
+        if track is None or first != track.highest + 1 or count < 1:
+            return False
+        track.highest, track.highest_ts = first + count - 1, last_ts_ns
+        track.seen = ((track.seen << count) | ((1 << count) - 1)) & self._full
+        return True
+
     def __len__(self) -> int:
         return len(self._tracks)

@@ -69,7 +69,8 @@ class Collector:
         self.registry = load_registry(settings.registry)
         v = settings.validation
         self.decoder = Decoder(
-            prefix=settings.mqtt.prefix, max_payload=v.max_payload, max_future_s=v.max_future_s
+            prefix=settings.mqtt.prefix, max_payload=v.max_payload, max_future_s=v.max_future_s,
+            field_text=True,
         )
         self.writer: Writer = make_writer(settings.influx)
         sp = settings.spool
@@ -378,6 +379,15 @@ class Collector:
                 m.unregistered_stations.set(len(self._unregistered))
         if self.seq is None:
             return
+        first = readings[0]
+        if len(readings) > 1 and first.seq is not None and first.kind is not Kind.STATUS:
+            # An array from one gateway is nearly always the next run of its counter: one
+            # check for the whole run instead of one per reading.
+            seqs = [r.seq for r in readings]
+            if seqs == list(range(first.seq, first.seq + len(seqs))) and self.seq.extend(
+                station, first.meter, first.seq, len(seqs), readings[-1].ts_ns
+            ):
+                return
         for r in readings:
             if r.seq is None or r.kind == Kind.STATUS:
                 continue

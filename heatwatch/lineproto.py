@@ -172,12 +172,15 @@ def _series_of(kind: Kind, station: str, meter: str | None, zone: str) -> str:
 
 def _line(series: str, reading: Reading) -> str:
     # seq goes last, as an integer field; appended as text rather than by copying the fields
-    # into a new dict for every reading.
-    if reading.seq is None:
-        return f"{series} {format_fields(reading.fields)} {reading.ts_ns}"
+    # into a new dict for every reading. ``text`` is the field set the decoder already wrote.
     if not reading.fields:
+        if reading.seq is None:
+            format_fields(reading.fields)  # raises: a point needs a field
         return f"{series} seq={reading.seq}i {reading.ts_ns}"
-    return f"{series} {format_fields(reading.fields)},seq={reading.seq}i {reading.ts_ns}"
+    body = reading.text or format_fields(reading.fields)
+    if reading.seq is None:
+        return f"{series} {body} {reading.ts_ns}"
+    return f"{series} {body},seq={reading.seq}i {reading.ts_ns}"
 
 
 def lines_for(decoded: Decoded, registry: Registry) -> list[str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from collector.seqtrack import SeqTracker
 
 
@@ -59,3 +62,40 @@ def test_duplicate_is_told_by_value_not_by_arrival_count() -> None:
         assert t.observe("a", None, 4, 4).duplicate
     assert t.observe("a", None, 2, 2).duplicate
     assert t.observe("a", None, 0, 0).late  # within the window, never seen: a late arrival
+
+
+def test_extend_takes_only_the_next_run_of_a_known_key() -> None:
+    t = SeqTracker(window=16)
+    assert not t.extend("s", None, 0, 5, 50)  # unknown key: observed one by one instead
+    t.observe("s", None, 0, 0)
+    assert not t.extend("s", None, 3, 2, 40)  # not the next value: a gap to count
+    assert t.extend("s", None, 1, 5, 50)
+    assert t.observe("s", None, 6, 60).gaps == 0
+    assert t.observe("s", None, 3, 30).duplicate
+    assert t.observe("s", None, 7, 70).gaps == 0
+
+
+@given(
+    start=st.lists(st.integers(0, 40), max_size=6),
+    runs=st.lists(st.tuples(st.integers(0, 60), st.integers(1, 40)), max_size=6),
+    probes=st.lists(st.integers(0, 140), max_size=10),
+)
+def test_extend_is_observing_the_run_one_by_one(
+    start: list[int], runs: list[tuple[int, int]], probes: list[int]
+) -> None:
+    """Whatever came before, an accepted run leaves the tracker exactly as observing each of
+    its values would: the same answers for every later reading."""
+    one, many = SeqTracker(window=32), SeqTracker(window=32)
+    for seq in start:
+        one.observe("s", None, seq, seq)
+        many.observe("s", None, seq, seq)
+    for first, count in runs:
+        last = first + count - 1
+        if not many.extend("s", None, first, count, last):
+            for seq in range(first, last + 1):
+                many.observe("s", None, seq, seq)
+        for seq in range(first, last + 1):
+            one.observe("s", None, seq, seq)
+    assert [one.observe("s", None, p, p) for p in probes] == [
+        many.observe("s", None, p, p) for p in probes
+    ]

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+from dataclasses import replace
 from typing import Any
 
 import jsonschema
@@ -35,6 +36,7 @@ VALIDATORS = {
     for kind in (Kind.TELEMETRY, Kind.METER)
 }
 DECODER = Decoder(clock=lambda: CLOCK)
+TEXT_DECODER = Decoder(clock=lambda: CLOCK, field_text=True)  # the collector's
 TOPICS = {Kind.TELEMETRY: "heat/S-01/telemetry", Kind.METER: "heat/S-01/meter/F-1"}
 LINE = re.compile(
     r"^(telemetry|meter|station_status)(,[a-z]+=[A-Za-z0-9_-]+)+ "
@@ -228,3 +230,18 @@ def test_valid_readings_round_trip_and_match_the_schema(kind: Kind, data: st.Dat
         {**expected, **({"seq": element["seq"]} if "seq" in element else {})},
         element["ts"] * 10**9,
     )
+
+
+@PROFILE
+@given(kind=st.sampled_from([Kind.TELEMETRY, Kind.METER]), data=st.data())
+def test_field_text_writes_the_same_lines_as_the_fields(kind: Kind, data: st.DataObject) -> None:
+    """The collector's decoder writes each reading's field set while validating it; its lines
+    and verdicts must be exactly those of formatting the fields afterwards."""
+    doc = data.draw(st.one_of(_message(kind), st.lists(_valid(kind), max_size=4)))
+    payload = _dumps(doc)
+    plain = DECODER.decode(TOPICS[kind], payload)
+    text = TEXT_DECODER.decode(TOPICS[kind], payload)
+    assert text.rejections == plain.rejections
+    assert [replace(r, text="") for r in text.readings] == plain.readings
+    assert all(r.text for r in text.readings) and not any(r.text for r in plain.readings)
+    assert [to_line(r, "z") for r in text.readings] == [to_line(r, "z") for r in plain.readings]
