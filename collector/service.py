@@ -69,8 +69,7 @@ class Collector:
         self.registry = load_registry(settings.registry)
         v = settings.validation
         self.decoder = Decoder(
-            prefix=settings.mqtt.prefix, max_payload=v.max_payload, max_future_s=v.max_future_s,
-            field_text=True,
+            prefix=settings.mqtt.prefix, max_payload=v.max_payload, max_future_s=v.max_future_s
         )
         self.writer: Writer = make_writer(settings.influx)
         sp = settings.spool

@@ -36,7 +36,6 @@ VALIDATORS = {
     for kind in (Kind.TELEMETRY, Kind.METER)
 }
 DECODER = Decoder(clock=lambda: CLOCK)
-TEXT_DECODER = Decoder(clock=lambda: CLOCK, field_text=True)  # the collector's
 TOPICS = {Kind.TELEMETRY: "heat/S-01/telemetry", Kind.METER: "heat/S-01/meter/F-1"}
 LINE = re.compile(
     r"^(telemetry|meter|station_status)(,[a-z]+=[A-Za-z0-9_-]+)+ "
@@ -224,24 +223,38 @@ def test_valid_readings_round_trip_and_match_the_schema(kind: Kind, data: st.Dat
     assert reading.fields == expected
     line = to_line(reading, "zone-1")
     assert line.endswith(f" {element['ts'] * 10**9}")
-    assert line == format_line(
+    _same_line(line, format_line(
         "telemetry" if kind is Kind.TELEMETRY else "meter",
         [("meter", "F-1")] * (kind is Kind.METER) + [("station", "S-01"), ("zone", "zone-1")],
         {**expected, **({"seq": element["seq"]} if "seq" in element else {})},
         element["ts"] * 10**9,
-    )
+    ))
+
+
+def _same_line(line: str, expected: str) -> None:
+    """Equal lines, except that a float may be written in another form of the same double
+    (``1.5e-7`` and ``1.5e-07``): the decoder's field text comes from orjson, the generic
+    formatter uses ``repr``."""
+    head, fields, ts = line.split(" ")
+    e_head, e_fields, e_ts = expected.split(" ")
+    assert (head, ts) == (e_head, e_ts)
+    pairs = [f.split("=") for f in fields.split(",")]
+    e_pairs = [f.split("=") for f in e_fields.split(",")]
+    assert [k for k, _ in pairs] == [k for k, _ in e_pairs]
+    for (key, value), (_, e_value) in zip(pairs, e_pairs, strict=True):
+        if value in ("true", "false") or value.endswith("i"):
+            assert value == e_value, key
+        else:
+            assert repr(float(value)) == repr(float(e_value)), key  # -0.0 stays -0.0
+            assert "." in value or "e" in value, "a float InfluxDB would store as a float"
 
 
 @PROFILE
 @given(kind=st.sampled_from([Kind.TELEMETRY, Kind.METER]), data=st.data())
-def test_field_text_writes_the_same_lines_as_the_fields(kind: Kind, data: st.DataObject) -> None:
-    """The collector's decoder writes each reading's field set while validating it; its lines
-    and verdicts must be exactly those of formatting the fields afterwards."""
+def test_field_text_writes_the_lines_the_fields_give(kind: Kind, data: st.DataObject) -> None:
+    """The decoder writes each reading's field set (orjson, for speed); it must be the line
+    the generic formatter makes of the reading's fields."""
     doc = data.draw(st.one_of(_message(kind), st.lists(_valid(kind), max_size=4)))
-    payload = _dumps(doc)
-    plain = DECODER.decode(TOPICS[kind], payload)
-    text = TEXT_DECODER.decode(TOPICS[kind], payload)
-    assert text.rejections == plain.rejections
-    assert [replace(r, text="") for r in text.readings] == plain.readings
-    assert all(r.text for r in text.readings) and not any(r.text for r in plain.readings)
-    assert [to_line(r, "z") for r in text.readings] == [to_line(r, "z") for r in plain.readings]
+    for reading in DECODER.decode(TOPICS[kind], _dumps(doc)).readings:
+        assert reading.text
+        _same_line(to_line(reading, "z"), to_line(replace(reading, text=""), "z"))
