@@ -43,7 +43,7 @@ class Bench:
 
 
 BENCHES = [
-    Bench("ingest", "ingest.py", (), ("--readings", "20000", "--array-readings", "100000"),
+    Bench("ingest", "ingest.py", (), ("--readings", "20000", "--array-readings", "100000", "--runs", "1"),
           writes_doc=False, title="Ingestion (MQTT -> collector -> InfluxDB)"),
     Bench("simulate", "simulate.py", ("--mqtt",), ("--stations", "2000", "--minutes", "2"),
           writes_doc=False, title="Simulator at city scale"),
