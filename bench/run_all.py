@@ -43,13 +43,15 @@ class Bench:
 
 
 BENCHES = [
-    Bench("ingest", "ingest.py", (), ("--readings", "20000", "--array-readings", "100000", "--runs", "1"),
-          writes_doc=False, title="Ingestion (MQTT -> collector -> InfluxDB)"),
+    Bench("ingest", "ingest.py", (),
+          ("--readings", "20000", "--array-readings", "100000", "--runs", "1"), writes_doc=False,
+          title="Ingestion (MQTT -> collector -> InfluxDB)"),
     Bench("simulate", "simulate.py", ("--mqtt",), ("--stations", "2000", "--minutes", "2"),
           writes_doc=False, title="Simulator at city scale"),
     Bench("wire_decode", "wire_decode.py", (), ("--seconds", "0.2"), writes_doc=False,
           title="Wire decoder throughput"),
     Bench("detection", "detection.py"),
+    Bench("detection_mqtt", "detection.py", ("--mqtt",), ("--quick", "--mqtt")),
     Bench("alerts_scale", "alerts_scale.py"),
     Bench("alerts_latency", "alerts_latency.py"),
     Bench("notify_latency", "notify_latency.py"),
