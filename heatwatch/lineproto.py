@@ -11,7 +11,9 @@ tags at all, so they are refused rather than written as a line InfluxDB would sp
 
 Floats are written with :func:`repr` (the shortest text that reads back to the same double), so
 ``70.0`` stays a float even when the JSON said ``70``: a measurement's field must keep one type
-forever, or InfluxDB refuses later points with a "field type conflict".
+forever, or InfluxDB refuses later points with a "field type conflict". Readings from the
+decoder arrive with their field set already written (``Reading.text``, by orjson: the same
+digits, faster); :func:`to_line` uses it and formats ``fields`` only for readings built by hand.
 """
 
 from __future__ import annotations
