@@ -77,7 +77,10 @@ class SeqTracker:
             return SeqResult(reset=True)
         if below < 0:
             track.highest, track.highest_ts = seq, ts_ns
-            track.seen = ((track.seen << -below) | 1) & self._full
+            # A jump past the window leaves only the new value: shifting by the jump itself
+            # would build an int of up to 2^63 bits (MemoryError) for a gateway's bad counter.
+            track.seen = (((track.seen << -below) | 1) & self._full if -below < self.window
+                          else 1)
             return SeqResult(gaps=-below - 1) if below < -1 else _NOTHING
         bit = 1 << below
         if track.seen & bit:

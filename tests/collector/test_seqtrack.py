@@ -99,3 +99,21 @@ def test_extend_is_observing_the_run_one_by_one(
     assert [one.observe("s", None, p, p) for p in probes] == [
         many.observe("s", None, p, p) for p in probes
     ]
+
+
+def test_a_huge_jump_is_counted_not_a_memory_error() -> None:
+    """Found by the fuzz test: a seq jumping by 2^62 made the bitmask shift by 2^62 bits."""
+    t = SeqTracker(window=16)
+    t.observe("s", None, 0, 0)
+    assert t.observe("s", None, 2**62, 10).gaps == 2**62 - 1
+    assert t.observe("s", None, 2**62 + 1, 20).gaps == 0
+    assert t.observe("s", None, 2**62, 10).duplicate
+
+
+@given(seqs=st.lists(st.one_of(st.integers(0, 2**63 - 1), st.integers(0, 50)), max_size=30))
+def test_any_valid_seq_is_accounted_without_error(seqs: list[int]) -> None:
+    t = SeqTracker(window=64)
+    for i, seq in enumerate(seqs):
+        r = t.observe("s", None, seq, i)
+        assert r.gaps >= 0
+    assert len(t) == (1 if seqs else 0)
