@@ -93,6 +93,8 @@ class DeadLetterSettings(_Block):
 
     file: Path | None = Path("run/collector-rejected.jsonl")
     publish: bool = True
+    max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    keep: int = Field(default=10, ge=0)
 
     @model_validator(mode="after")
     def _somewhere(self) -> DeadLetterSettings:

@@ -6,10 +6,16 @@ batch and written (and fsynced) before the batch's MQTT messages are acked, so a
 is never dropped silently, even across a crash. The collector's worker adds entries while its
 flusher writes them, hence the lock. Publishing to MQTT is best effort on top: the
 file is the durable record when it is configured.
+
+The file is rotated by size, like a log: a gateway sending garbage around the clock must not
+fill the disk the spool needs. The full file is renamed with its UTC time and the newest
+``keep`` rotated files are kept (0 keeps them all); each rotation and each removal is logged,
+since removing a file drops those records for good.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -26,6 +32,8 @@ INFLUX_REFUSED = "influx_refused"
 
 Publisher = Callable[[str, bytes], None]
 
+log = logging.getLogger("collector")
+
 
 def rejection_json(rejection: Rejection) -> bytes:
     """The wire module's JSON form, so file and topic entries match what other tools parse."""
@@ -35,13 +43,17 @@ def rejection_json(rejection: Rejection) -> bytes:
 class DeadLetter:
     """Buffered dead-letter sink; :meth:`flush` makes the buffer durable, then publishes it."""
 
-    def __init__(self, path: Path | None, publish: Publisher | None, topic: str) -> None:
+    def __init__(self, path: Path | None, publish: Publisher | None, topic: str, *,
+                 max_bytes: int = 64 * 1024 * 1024, keep: int = 10) -> None:
         self.path = path
         self._publish = publish
         self.topic = topic
+        self.max_bytes = max_bytes
+        self.keep = keep
         self._pending: list[bytes] = []
         self._lock = threading.Lock()
         self.written = 0
+        self.rotations = 0
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -75,10 +87,12 @@ class DeadLetter:
         if not entries:
             return 0
         if self.path is not None:
+            data = b"\n".join(entries) + b"\n"
             try:
+                self._rotate_if_full(len(data))
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
                 try:
-                    os.write(fd, b"\n".join(entries) + b"\n")
+                    os.write(fd, data)
                     os.fsync(fd)
                 finally:
                     os.close(fd)
@@ -91,3 +105,29 @@ class DeadLetter:
             for entry in entries:
                 self._publish(self.topic, entry)
         return len(entries)
+
+    def _rotate_if_full(self, adding: int) -> None:
+        assert self.path is not None
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size == 0 or size + adding <= self.max_bytes:
+            return
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        target = self.path.with_name(f"{self.path.name}.{stamp}")
+        n = 1
+        while target.exists():  # two rotations within a second
+            target = self.path.with_name(f"{self.path.name}.{stamp}-{n}")
+            n += 1
+        os.replace(self.path, target)
+        self.rotations += 1
+        log.info("dead-letter file %s reached %d bytes: rotated to %s", self.path, size,
+                 target.name)
+        if self.keep:
+            rotated = sorted(self.path.parent.glob(f"{self.path.name}.*"),
+                             key=lambda p: p.stat().st_mtime)
+            for old in rotated[: -self.keep]:
+                old.unlink()
+                log.warning("dead-letter file %s removed (keep: %d rotated files)", old,
+                            self.keep)

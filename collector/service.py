@@ -92,7 +92,8 @@ class Collector:
         )
         dl = settings.dead_letter
         publish = self.source.publish if dl.publish else None
-        self.deadletter = DeadLetter(dl.file, publish, f"{settings.mqtt.prefix}/_rejected")
+        self.deadletter = DeadLetter(dl.file, publish, f"{settings.mqtt.prefix}/_rejected",
+                                     max_bytes=dl.max_bytes, keep=dl.keep)
         # In a shared-subscription group the broker deals one station's messages out to every
         # collector in turn, so each sees holes in every seq that are not losses: counting them
         # would raise false gap alarms. Gap accounting needs the whole stream (docs/scaling.md).
