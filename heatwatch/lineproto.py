@@ -177,7 +177,7 @@ def _line(series: str, reading: Reading) -> str:
     # into a new dict for every reading. ``text`` is the field set the decoder already wrote.
     if not reading.fields:
         if reading.seq is None:
-            format_fields(reading.fields)  # raises: a point needs a field
+            raise ValueError("a line protocol point needs at least one field")
         return f"{series} seq={reading.seq}i {reading.ts_ns}"
     body = reading.text or format_fields(reading.fields)
     if reading.seq is None:
