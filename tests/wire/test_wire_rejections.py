@@ -116,7 +116,7 @@ def test_not_an_object_element_of_an_array() -> None:
     assert decoded.rejections[0].detail.startswith("[1] ")
 
 
-@pytest.mark.parametrize("field", ["ts", "supply_temp", "return_temp", "pump_running"])
+@pytest.mark.parametrize("field", ["ts", "supply_temp", "return_temp"])
 def test_missing_field(field: str) -> None:
     r = only_rejection(decode(TOPIC, good(**{field: ...})))
     assert r.reason is Reason.MISSING_FIELD
@@ -127,6 +127,22 @@ def test_missing_field_meter_indoor_temp() -> None:
     r = only_rejection(decode(METER_TOPIC, {"ts": GOOD["ts"], "supply_temp": 50.0}))
     assert r.reason is Reason.MISSING_FIELD
     assert "indoor_temp" in r.detail
+
+
+def test_pump_running_is_optional_and_absent_means_unknown() -> None:
+    """Real SCADA exports often lack the pump contact: the reading is stored without the field
+    (not as a stopped pump), and a null is the same as absent."""
+    for reading in (good(pump_running=...), good(pump_running=None)):
+        decoded = decode(TOPIC, reading)
+        assert decoded.rejections == []
+        assert [r.fields for r in decoded.readings] == [{"supply_temp": 70.0, "return_temp": 40.0}]
+
+
+def test_supply_setpoint_is_checked_like_supply_temp() -> None:
+    decoded = decode(TOPIC, good(supply_setpoint=65))
+    assert decoded.readings[0].fields["supply_setpoint"] == 65.0
+    assert only_rejection(decode(TOPIC, good(supply_setpoint=850.0))).reason is Reason.OUT_OF_RANGE
+    assert only_rejection(decode(TOPIC, good(supply_setpoint="65"))).reason is Reason.WRONG_TYPE
 
 
 def test_null_required_field_is_missing() -> None:
@@ -272,7 +288,7 @@ def test_bad_readings_do_not_take_their_neighbours_down() -> None:
         "garbage",
         good(seq=4, ts="yesterday"),
         good(seq=5),
-        good(seq=6, pump_running=...),
+        good(seq=6, return_temp=...),
         good(seq=7),
     ]
     decoded = decode(TOPIC, batch)
