@@ -32,8 +32,10 @@ from heatwatch.settings import ConfigError
 __all__ = [
     "CurvePoint",
     "FieldNames",
+    "HeatingNotResumed",
     "HeatingSchedule",
     "InhibitRule",
+    "OffWindow",
     "PipelineParams",
     "RuleParams",
     "RuleSet",
@@ -131,6 +133,22 @@ class CurvePoint(_Model):
     supply_c: float
 
 
+class HeatingNotResumed(RuleParams):
+    """``heating_not_resumed``: the station is not delivering heat when it should.
+
+    Two clocks, because the two cases differ in how sure we can be. After a planned off window
+    ends, heat is owed: ``after_window_s`` later it is an outage. Off outside any planned window
+    may be a night shutdown nobody configured (most stations do it): only ``unplanned_s`` of
+    idleness counts, longer than such a night (7-8 h on real stations), and only while it is
+    colder outside than ``max_outdoor_c`` (mild days are often switched off on purpose).
+    """
+
+    severity: Severity = Severity.CRITICAL
+    after_window_s: float = Field(default=3600.0, ge=0, description="after a planned window")
+    unplanned_s: float = Field(default=32400.0, gt=0, description="idle outside any plan")
+    max_outdoor_c: float = Field(default=5.0, description="judged only colder than this")
+
+
 class SupplyBelowCurve(RuleParams):
     for_s: float = 1800.0
     tolerance_k: float = Field(default=5.0, ge=0)
@@ -139,10 +157,15 @@ class SupplyBelowCurve(RuleParams):
         CurvePoint(outdoor_c=-19.0, supply_c=55.0),
         CurvePoint(outdoor_c=5.0, supply_c=35.0),
     )
+    # The station's own learned curve (``heatwatch rules calibrate``); the reference order is
+    # the reading's supply_setpoint, then this, then ``curve``.
+    calibrated_curve: tuple[CurvePoint, ...] | None = None
 
-    @field_validator("curve")
+    @field_validator("curve", "calibrated_curve")
     @classmethod
-    def _curve(cls, curve: tuple[CurvePoint, ...]) -> tuple[CurvePoint, ...]:
+    def _curve(cls, curve: tuple[CurvePoint, ...] | None) -> tuple[CurvePoint, ...] | None:
+        if curve is None:
+            return None
         xs = [p.outdoor_c for p in curve]
         if len(xs) < 2 or any(b <= a for a, b in itertools.pairwise(xs)):
             raise ValueError("curve needs >= 2 points with strictly increasing outdoor_c")
@@ -187,12 +210,52 @@ class OutOfRange(RuleParams):
 class ReturnAboveSupply(RuleParams):
     for_s: float = 900.0
     margin_k: float = Field(default=1.0, ge=0)
+    # A circuit's pair is judged only while that circuit circulates (a still pipe's probes
+    # drift apart as they cool); the secondary uses pump_stopped's flow floor.
+    primary_flow_min: float = Field(default=0.1, ge=0, description="m³/h primary circulation")
+
+
+def _minutes(t: dt.time) -> int:
+    return t.hour * 60 + t.minute
+
+
+def _quoted_time(value: object) -> object:
+    """Reject a number where a time of day belongs: YAML 1.1 reads an unquoted ``22:00`` as
+    the sexagesimal number 1320, which pydantic would take as 00:22:00 without a word."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError(f"a time of day is a quoted 'HH:MM' string (got the number {value}; "
+                         "unquoted 22:00 is the number 1320 in YAML)")
+    return value
+
+
+class OffWindow(_Model):
+    """A daily local-time window in which the heating is planned off; may wrap midnight."""
+
+    start: dt.time
+    end: dt.time
+
+    _times = field_validator("start", "end", mode="before")(_quoted_time)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> OffWindow:
+        if self.start == self.end:
+            raise ValueError(f"off window {self.start:%H:%M}-{self.end:%H:%M} is empty")
+        return self
+
+    def minutes(self) -> list[tuple[int, int]]:
+        """The window as minute-of-day spans ``[a, b)``, split at midnight when it wraps."""
+        a, b = _minutes(self.start), _minutes(self.end)
+        return [(a, b)] if a < b else [(a, 1440), (0, b)]
 
 
 class HeatingSchedule(_Model):
-    """When the heating runs: a season (month-day, may wrap the new year) and a night setback.
+    """When the heating runs: a season (month-day, may wrap the new year), daily windows in
+    which it is planned off, a night setback, and the warm-up after it resumes.
 
     Times are local to ``timezone`` because night setback is a wall-clock thing for residents.
+    ``delivering_kw`` / ``delivering_dt_k`` say when a station counts as delivering heat (from
+    its own data): heat power at or above ``delivering_kw`` where the station reports it, else
+    a secondary supply-return difference of at least ``delivering_dt_k``.
     """
 
     season_start: str = Field(default="09-01", pattern=r"^\d{2}-\d{2}$")
@@ -201,6 +264,23 @@ class HeatingSchedule(_Model):
     setback_start: dt.time | None = None
     setback_end: dt.time | None = None
     setback_k: float = Field(default=0.0, ge=0, description="night setpoint cut, K")
+    off_windows: tuple[OffWindow, ...] = ()
+    warmup_s: float = Field(default=5400.0, ge=0, description="after heating resumes")
+    delivering_kw: float = Field(default=30.0, gt=0, description="heat power when on")
+    delivering_dt_k: float = Field(default=3.0, gt=0, description="secondary dT when on")
+
+    _times = field_validator("setback_start", "setback_end", mode="before")(_quoted_time)
+
+    @field_validator("off_windows")
+    @classmethod
+    def _no_overlap(cls, windows: tuple[OffWindow, ...]) -> tuple[OffWindow, ...]:
+        spans = sorted((a, b, w) for w in windows for a, b in w.minutes())
+        for (_, b1, w1), (a2, _, w2) in itertools.pairwise(spans):
+            if a2 < b1:
+                raise ValueError(
+                    f"off windows {w1.start:%H:%M}-{w1.end:%H:%M} and "
+                    f"{w2.start:%H:%M}-{w2.end:%H:%M} overlap (merge them into one)")
+        return windows
 
     @field_validator("season_start", "season_end")
     @classmethod
@@ -240,6 +320,7 @@ class RuleSet(_Model):
     stuck_sensor: StuckSensor = StuckSensor()
     out_of_range: OutOfRange = OutOfRange()
     return_above_supply: ReturnAboveSupply = ReturnAboveSupply()
+    heating_not_resumed: HeatingNotResumed = HeatingNotResumed()
     heating: HeatingSchedule = HeatingSchedule()
 
     def check(self) -> None:
@@ -279,6 +360,9 @@ class FieldNames(_Model):
     primary_supply_temp: str = "primary_supply_temp"
     primary_return_temp: str = "primary_return_temp"
     flow: str = "flow"
+    primary_flow: str = "primary_flow"
+    supply_setpoint: str = "supply_setpoint"  # the station controller's own supply target
+    heat_power: str = "heat_power"
     static_pressure: str = "return_pressure"
     makeup_flow: str = "makeup_flow"
     tank_level: str = "tank_level"
