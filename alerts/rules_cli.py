@@ -6,6 +6,8 @@ prints the effective parameters for a zone and/or station, which is how an opera
 that an override landed where intended. ``backtest`` replays stored history from InfluxDB
 through the rules (``alerts/backtest.py``), prints the alerts they would have raised and can
 plot the series with the alert spans, so thresholds are tuned before they page anyone.
+``calibrate`` learns each station's curve, night regime and normal ranges from its stored
+history (``alerts/calibrate.py``) and writes them as station overrides.
 """
 
 from __future__ import annotations
@@ -43,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         description="Replay readings stored in InfluxDB through the rules (event time, a "
         "throw-away state store, nothing notified) and print the alerts they would have raised.",
     ))
+    _calibrate_arguments(sub.add_parser(
+        "calibrate", help="learn each station's curve and night regime from stored history",
+        description="Learn each station's weather curve, off and setback windows, warm-up, "
+        "normal ranges and reporting interval from history stored in InfluxDB; write them as "
+        "a reviewable stations: rules block and print alerts per station-day before and after.",
+    ))
 
 
 def _backtest_arguments(bt: argparse.ArgumentParser) -> None:
@@ -69,6 +77,47 @@ def _backtest_arguments(bt: argparse.ArgumentParser) -> None:
     bt.add_argument("--plot-stations", type=int, default=3, metavar="N",
                     help="stations in the plot without --station: those alerting longest")
     bt.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def _calibrate_arguments(cal: argparse.ArgumentParser) -> None:
+    cal.add_argument("--from", dest="start", required=True, type=_time,
+                     help="start of the history to learn from, ISO 8601 (no offset = UTC)")
+    cal.add_argument("--to", dest="end", required=True, type=_time, help="end (exclusive)")
+    cal.add_argument("--station", default=None, help="only this station (default: all stored)")
+    cal.add_argument("-o", "--output", type=Path, default=None, metavar="PATH",
+                     help="write the stations file here (default: stdout; the table then "
+                     "goes to stderr)")
+    cal.add_argument("-c", "--config", type=Path, default=None, metavar="PATH",
+                     help="alerts service YAML: its influx block, rules, registry and "
+                     "evaluate_interval_s (HEATWATCH_* variables apply)")
+    cal.add_argument("--rules", type=Path, default=None,
+                     help="rules YAML the calibration is layered on (default: config's)")
+    cal.add_argument("--registry", type=Path, default=None, help="station registry YAML")
+    cal.add_argument("--influx-url", default=None, help="InfluxDB URL (default: config's)")
+    cal.add_argument("--database", default=None, help="InfluxDB database (default: config's)")
+    cal.add_argument("--timezone", default=None,
+                     help="local time of the learned windows (default: the rules' heating "
+                     "timezone for the station)")
+    cal.add_argument("--off-share", type=float, default=0.5, metavar="SHARE",
+                     help="a bin is in an off window when the station was off there on at "
+                     "least this share of heating nights (default 0.5)")
+    cal.add_argument("--min-hours", type=int, default=200, metavar="N",
+                     help="refuse a station with fewer heating-hours with outdoor data")
+    cal.add_argument("--min-nights", type=int, default=10, metavar="N",
+                     help="heating nights needed to learn off and setback windows")
+    cal.add_argument("--points", type=int, default=4, choices=(2, 3, 4),
+                     help="most points of the fitted curve (default 4)")
+    cal.add_argument("--check-from", type=_time, default=None,
+                     help="later window for the before/after table (default: --to)")
+    cal.add_argument("--check-to", type=_time, default=None,
+                     help="(default: --check-from plus the calibration length, clipped to "
+                     "the data)")
+    cal.add_argument("--no-check", action="store_true",
+                     help="no before/after backtest (just the file)")
+    cal.add_argument("--step", type=float, default=None, metavar="S",
+                     help="backtest evaluation interval in event time (default: "
+                     "evaluate_interval_s)")
+    cal.add_argument("-q", "--quiet", action="store_true", help="no per-station progress")
 
 
 def _time(text: str) -> dt.datetime:
@@ -109,7 +158,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Exit codes: 0 ok, 1 InfluxDB unavailable (backtest), 2 invalid file or arguments."""
+    """Exit codes: 0 ok, 1 InfluxDB unavailable (backtest, calibrate) or no station could be
+    calibrated, 2 invalid file or arguments."""
     try:
         if args.rules_command == "list":
             return _list(RulesConfig())
@@ -117,6 +167,10 @@ def main(args: argparse.Namespace) -> int:
             from alerts.backtest_cli import run_backtest
 
             return run_backtest(args)
+        if args.rules_command == "calibrate":
+            from alerts.calibrate_cli import run_calibrate
+
+            return run_calibrate(args)
         return _check(args)
     except ConfigError as exc:
         print(f"heatwatch rules: {exc}", file=sys.stderr)
