@@ -47,6 +47,7 @@ __all__ = [
     "curve_at",
     "fit_curve",
     "heat_state",
+    "power_threshold",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -143,6 +144,7 @@ class Calibration:
     dt_k: tuple[float, float, float] | None = None  # supply-return p5, median, p95
     return_c: tuple[float, float] | None = None  # return p1, p99
     makeup_ratio: tuple[float, float, int] | None = None  # median, p99, samples
+    delivering_kw: float | None = None  # heat power above which it delivers heat
     interval_s: float | None = None
     setpoint_diff: tuple[float, float, int] | None = None  # mean, MAE of setpoint - curve, n
     notes: list[str] = field(default_factory=list)
@@ -158,22 +160,26 @@ def curve_at(outdoor: FloatArray, points: tuple[tuple[float, float], ...]) -> Fl
 
 # ---------------------------------------------------------------------------- heat on/off
 
-def heat_state(h: StationHistory) -> tuple[BoolArray, BoolArray]:
-    """(on, known) per reading.
+def power_threshold(h: StationHistory) -> float | None:
+    """Heat power above which the station delivers heat: a share of its own high power
+    (a fleet-wide kW figure is too high for a small station and too low for a big one)."""
+    known = np.isfinite(h.power)
+    if not known.any():
+        return None
+    return max(POWER_ON_SHARE * float(np.percentile(h.power[known], 95)), 1e-6)
 
-    Power says whether the heat meter sees heat going in; a collapsed supply-return
-    difference says the building circuit is not taking any. A reading is on when every test
-    its fields allow says on, and unknown when it has neither field.
-    """
+
+def heat_state(h: StationHistory) -> tuple[BoolArray, BoolArray]:
+    """(on, known) per reading, as the rules judge "delivering" (``heating.delivering_kw`` /
+    ``delivering_dt_k``): heat power where the reading has it, else the secondary
+    supply-return difference; unknown with neither."""
     power_known = np.isfinite(h.power)
     dt_k = h.supply - h.ret
     dt_known = np.isfinite(dt_k)
-    on = np.ones(len(h), dtype=bool)
-    if power_known.any():
-        high = float(np.percentile(h.power[power_known], 95))
-        threshold = max(POWER_ON_SHARE * high, 1e-6)
-        on &= ~power_known | (np.nan_to_num(h.power) > threshold)
-    on &= ~dt_known | (np.nan_to_num(dt_k) > OFF_DT_K)
+    threshold = power_threshold(h)
+    by_power = np.nan_to_num(h.power) > (threshold or 0.0)
+    by_dt = np.nan_to_num(dt_k) > OFF_DT_K
+    on = np.where(power_known, by_power, by_dt)
     known = power_known | dt_known
     return on & known, known
 
@@ -404,12 +410,19 @@ def _in_windows(clock: _Clock, windows: tuple[Window, ...]) -> BoolArray:
 # ---------------------------------------------------------------------------- restarts
 
 def _restarts(t: FloatArray, on: BoolArray, known: BoolArray) -> FloatArray:
-    """Times heating resumed after at least 30 minutes off (first reading back on)."""
+    """Times heating resumed after at least 30 minutes off (first reading back on).
+
+    The state is the majority of each reading and its two neighbours, so one noisy reading
+    neither ends a night off nor makes a restart.
+    """
     idx = np.flatnonzero(known)
+    state = on[idx].astype(np.int64)
+    if len(state) >= 3:
+        state[1:-1] = (state[:-2] + state[1:-1] + state[2:]) >= 2
     out = []
     off_since: float | None = None
-    for i in idx:
-        if not on[i]:
+    for i, s in zip(idx, state, strict=True):
+        if not s:
             off_since = t[i] if off_since is None else off_since
         else:
             if off_since is not None and t[i] - off_since >= 1800:
@@ -503,6 +516,7 @@ def calibrate_station(h: StationHistory, start: float, end: float,
                          f" need {opts.min_nights}")
 
     cal.interval_s = report_interval(h.t)
+    cal.delivering_kw = power_threshold(h)
     target = curve.at(h.outdoor)
     if setback is not None:  # warm-up ends at the target of the moment, setback included
         target = target - setback.k * _in_windows(clock, (setback.window,))
@@ -511,7 +525,8 @@ def calibrate_station(h: StationHistory, start: float, end: float,
     cal.warmup_s = _warmup(h.t, restarts, resid, on & in_season, cal.interval_s or 0.0)
     if cal.warmup_s is None and len(restarts):
         cal.notes.append(f"warm-up not learned: {len(restarts)} restarts reached the curve")
-    _normal_ranges(cal, h, steady)
+    normal = steady if setback is None else steady & ~_in_windows(clock, (setback.window,))
+    _normal_ranges(cal, h, normal)
     return cal
 
 

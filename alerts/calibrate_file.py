@@ -45,6 +45,11 @@ def override(cal: Calibration, base: RuleSet, timezone: str) -> dict[str, Any]:
                                   for w in cal.off_windows]
     if cal.warmup_s is not None:
         heating["warmup_s"] = cal.warmup_s
+    if cal.delivering_kw is not None:
+        heating["delivering_kw"] = max(0.1, round(cal.delivering_kw, 1))
+    if cal.dt_k is not None and cal.dt_k[0] < 2 * base.heating.delivering_dt_k:
+        # A station that runs on a small difference is still delivering at half its low.
+        heating["delivering_dt_k"] = round(max(0.5, cal.dt_k[0] / 2), 1)
     if cal.setback is not None:
         heating["setback_start"] = f"{cal.setback.window.start:%H:%M}"
         heating["setback_end"] = f"{cal.setback.window.end:%H:%M}"
@@ -106,6 +111,8 @@ def _comments(cal: Calibration) -> list[str]:
     if cal.makeup_ratio is not None:
         med, p99, n = cal.makeup_ratio
         lines.append(f"make-up / flow: median {med:.4f}, p99 {p99:.4f} ({n} readings)")
+    if cal.delivering_kw is not None:
+        lines.append(f"delivering heat above {cal.delivering_kw:.1f} kW (5 % of its p95 power)")
     if cal.interval_s is not None:
         lines.append(f"reporting interval: {cal.interval_s:.0f} s (median of the newest two weeks)")
     lines += cal.notes

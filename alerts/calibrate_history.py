@@ -26,9 +26,8 @@ class CalibrationFields:
         self.ret = names.return_temp
         self.flow = names.flow
         self.makeup = names.makeup_flow
-        # Added to FieldNames by the regimes work; the wire names are fixed by the contract.
-        self.setpoint = str(getattr(names, "supply_setpoint", "supply_setpoint"))
-        self.power = str(getattr(names, "heat_power", "heat_power"))
+        self.setpoint = names.supply_setpoint
+        self.power = names.heat_power
 
     def columns(self) -> list[str]:
         return [self.outdoor, self.supply, self.ret, self.setpoint, self.power, self.flow,
