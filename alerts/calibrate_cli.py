@@ -15,12 +15,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.backtest import backtest
 from alerts.calibrate import Calibration, CalibrationOptions, TooLittleData, calibrate_station
 from alerts.calibrate_file import merged_rules, override, render, validate
 from alerts.calibrate_history import CalibrationFields, daily_counts, read_station, stations
-from alerts.config import HeatingSchedule, RulesConfig, load_rules
+from alerts.config import RulesConfig, load_rules
 from alerts.history import HistorySource, HistoryUnavailable
 from alerts.settings import load_alerts_settings
 from heatwatch.registry import UNASSIGNED_ZONE, Registry, load_registry
@@ -42,11 +43,14 @@ def run_calibrate(args: argparse.Namespace) -> int:
         return _usage("--to must be after --from")
     if not 0 < args.off_share <= 1 or args.min_hours < 1 or args.min_nights < 1:
         return _usage("--off-share must be in (0, 1]; --min-hours and --min-nights >= 1")
+    if args.timezone is not None:
+        try:
+            ZoneInfo(args.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return _usage(f"unknown --timezone {args.timezone!r}")
     settings = load_alerts_settings(args.config)
     rules = load_rules(args.rules or settings.rules)
     registry = load_registry(args.registry or settings.registry)
-    if args.timezone is not None:
-        HeatingSchedule(timezone=args.timezone)  # validates the name (ConfigError via caller)
     source = HistorySource(_influx(settings.influx, args))
     try:
         return _run(args, rules, registry, source,

@@ -10,7 +10,6 @@ before it is written: a calibration that the engine would refuse is a bug, not a
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,7 +22,16 @@ from heatwatch.settings import ConfigError
 
 __all__ = ["merged_rules", "override", "render", "validate"]
 
-MAX_TOLERANCE_K = 10.0  # a station noisier than this needs a look, not a wider band
+class _Time(str):
+    """A time of day, always written quoted: YAML 1.1 reads an unquoted 22:00 as 1320."""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(_Time, lambda d, v: d.represent_scalar(
+    "tag:yaml.org,2002:str", str(v), style='"'))
 
 
 def _day(t: float) -> str:
@@ -41,8 +49,8 @@ def override(cal: Calibration, base: RuleSet, timezone: str) -> dict[str, Any]:
     """The station's override block: only what calibration learned."""
     heating: dict[str, Any] = {"timezone": timezone}
     if cal.off_windows or cal.heating_nights:
-        heating["off_windows"] = [{"start": f"{w.start:%H:%M}", "end": f"{w.end:%H:%M}"}
-                                  for w in cal.off_windows]
+        heating["off_windows"] = [{"start": _Time(f"{w.start:%H:%M}"),
+                                   "end": _Time(f"{w.end:%H:%M}")} for w in cal.off_windows]
     if cal.warmup_s is not None:
         heating["warmup_s"] = cal.warmup_s
     if cal.delivering_kw is not None:
@@ -51,14 +59,11 @@ def override(cal: Calibration, base: RuleSet, timezone: str) -> dict[str, Any]:
         # A station that runs on a small difference is still delivering at half its low.
         heating["delivering_dt_k"] = round(max(0.5, cal.dt_k[0] / 2), 1)
     if cal.setback is not None:
-        heating["setback_start"] = f"{cal.setback.window.start:%H:%M}"
-        heating["setback_end"] = f"{cal.setback.window.end:%H:%M}"
+        heating["setback_start"] = _Time(f"{cal.setback.window.start:%H:%M}")
+        heating["setback_end"] = _Time(f"{cal.setback.window.end:%H:%M}")
         heating["setback_k"] = cal.setback.k
     curve: dict[str, Any] = {"calibrated_curve": [
         {"outdoor_c": x, "supply_c": y} for x, y in cal.curve.points]}
-    sbc = base.supply_below_curve
-    if -cal.curve.low_k > sbc.tolerance_k:
-        curve["tolerance_k"] = float(min(MAX_TOLERANCE_K, math.ceil(-cal.curve.low_k)))
     out: dict[str, Any] = {"heating": heating, "supply_below_curve": curve}
     if cal.interval_s is not None:
         out["station_offline"] = {"min_timeout_s": offline_timeout(
@@ -81,7 +86,7 @@ def _comments(cal: Calibration) -> list[str]:
     lines = [
         f"{cal.station}: learned from {_day(cal.start)} to {_day(cal.end)} (UTC)",
         f"curve: {c.samples} readings in {c.hours} heating-hours, RMSE {c.rmse:.2f} K, "
-        f"MAE {c.mae:.2f} K, 1 % of readings more than {max(0.0, -c.low_k):.1f} K under it",
+        f"MAE {c.mae:.2f} K; 1 % of readings more than {max(0.0, -c.low_k):.1f} K under it",
     ]
     if cal.setpoint_diff is not None:
         mean, mae, n = cal.setpoint_diff
@@ -89,7 +94,7 @@ def _comments(cal: Calibration) -> list[str]:
                      f" ({n} readings)")
     if cal.heating_nights:
         if cal.off_windows:
-            offs = ", ".join(f"{w.text()} (on >= {w.share:.0%})" for w in cal.off_windows)
+            offs = ", ".join(f"{w.text()} (off on >= {w.share:.0%})" for w in cal.off_windows)
             lines.append(f"off windows: {offs} of {cal.heating_nights} heating nights")
         else:
             lines.append(f"off windows: none on most of {cal.heating_nights} heating nights")
@@ -129,8 +134,9 @@ def render(cals: Sequence[Calibration], overrides: Mapping[str, dict[str, Any]],
     for cal in cals:
         out.append("")
         out += [f"  # {line}" for line in _comments(cal)]
-        body = yaml.safe_dump({cal.station: overrides[cal.station]}, sort_keys=False,
-                              default_flow_style=None, allow_unicode=True, width=100)
+        body = yaml.dump({cal.station: overrides[cal.station]}, Dumper=_Dumper,
+                         sort_keys=False, default_flow_style=None, allow_unicode=True,
+                         width=100)
         out += ["  " + line for line in body.splitlines()]
     return "\n".join(out) + "\n"
 
