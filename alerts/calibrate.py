@@ -59,6 +59,8 @@ OFF_DT_K = 1.5  # secondary supply-return difference under this: no heat deliver
 POWER_ON_SHARE = 0.05  # of the station's 95th-percentile heat power
 WARMUP_TOLERANCE_K = 3.0  # warm-up ends when supply is within this of the curve
 OFFLINE_CATCH_S = 7200.0  # station_offline must catch a gap of this long
+SETBACK_MIN_BINS = 8  # a setback is hours long; one odd hour is a transient
+RUN_THROUGH = (18 * 3600 // BIN_S, 9 * 3600 // BIN_S)  # a night "ran through": on 18:00-09:00
 
 
 class TooLittleData(ValueError):
@@ -124,8 +126,9 @@ class Window:
 @dataclass(frozen=True, slots=True)
 class Setback:
     window: Window
-    k: float  # median supply cut under the curve in the window, K
-    nights: int  # nights run through that showed it
+    k: float  # median cut under the curve in the window, K
+    nights: int  # nights it was measured on
+    source: str  # "supply_setpoint" (every night) or "supply" (nights run through)
 
 
 @dataclass(slots=True)
@@ -312,15 +315,16 @@ def _runs(mask: npt.NDArray[np.bool_], min_bins: int) -> list[tuple[int, int]]:
 
 
 def _fill(values: FloatArray) -> FloatArray:
-    """Bins without enough nights take the nearest bin's value (hourly data fills one bin
-    in four)."""
-    known = np.flatnonzero(np.isfinite(values))
-    if not len(known):
+    """Bins without enough nights hold the previous bin's value: an hourly logger fills one
+    bin in four, and its 22:00 reading stands for 22:00-23:00."""
+    if not np.isfinite(values).any():
         return values
     out = values.copy()
-    for b in np.flatnonzero(~np.isfinite(values)):
-        dist = np.minimum(np.abs(known - b), BINS - np.abs(known - b))
-        out[b] = values[known[int(np.argmin(dist))]]
+    first = int(np.flatnonzero(np.isfinite(values))[0])
+    for i in range(1, BINS + 1):
+        b = (first + i) % BINS
+        if not np.isfinite(out[b]):
+            out[b] = out[(b - 1) % BINS]
     return out
 
 
@@ -361,9 +365,21 @@ def _windows(mask: BoolArray, share: FloatArray, min_bins: int) -> tuple[Window,
     )
 
 
+def _run_through(clock: _Clock, nights: npt.NDArray[np.int64], on: BoolArray,
+                 known: BoolArray) -> npt.NDArray[np.int64]:
+    """Heating nights on which the station delivered heat from 18:00 to 09:00 (95 % of its
+    readings: one noisy reading does not make a night off)."""
+    evening, morning = RUN_THROUGH
+    night_bins = known & ((clock.bin >= evening) | (clock.bin < morning))
+    sel = night_bins & np.isin(clock.night, nights)
+    uniq, inverse = np.unique(clock.night[sel], return_inverse=True)
+    share_on = np.bincount(inverse, weights=on[sel].astype(np.float64)) / np.bincount(inverse)
+    return uniq[share_on >= 0.95]
+
+
 def _setback(clock: _Clock, nights: npt.NDArray[np.int64], resid: FloatArray,
-             steady: BoolArray, opts: CalibrationOptions) -> Setback | None:
-    """The longest run of bins where, on the nights it ran, supply sat well under the curve.
+             steady: BoolArray, opts: CalibrationOptions, source: str) -> Setback | None:
+    """The longest run of bins (2 h or more) where the signal sat well under the curve.
 
     Per night and bin the median residual, then per bin the median over nights: one odd
     night cannot make a setback, and a setback on most run-through nights does.
@@ -386,7 +402,7 @@ def _setback(clock: _Clock, nights: npt.NDArray[np.int64], resid: FloatArray,
     med = _fill(med)
     if not np.isfinite(med).any():
         return None
-    runs = _runs(med <= -opts.setback_min_k, 4)
+    runs = _runs(med <= -opts.setback_min_k, SETBACK_MIN_BINS)
     if not runs:
         return None
     first, length = max(runs, key=lambda r: r[1])
@@ -394,7 +410,7 @@ def _setback(clock: _Clock, nights: npt.NDArray[np.int64], resid: FloatArray,
     cut = -float(np.median(per_night[in_run]))
     shown = len(np.unique(uniq[in_run] // BINS))
     window = Window(_bin_time(first), _bin_time(first + length), shown / len(nights))
-    return Setback(window=window, k=round(cut * 2) / 2, nights=shown)
+    return Setback(window=window, k=round(cut * 2) / 2, nights=shown, source=source)
 
 
 def _in_windows(clock: _Clock, windows: tuple[Window, ...]) -> BoolArray:
@@ -409,15 +425,16 @@ def _in_windows(clock: _Clock, windows: tuple[Window, ...]) -> BoolArray:
 
 # ---------------------------------------------------------------------------- restarts
 
-def _restarts(t: FloatArray, on: BoolArray, known: BoolArray) -> FloatArray:
+def _restarts(t: FloatArray, on: BoolArray, known: BoolArray, spacing: float) -> FloatArray:
     """Times heating resumed after at least 30 minutes off (first reading back on).
 
-    The state is the majority of each reading and its two neighbours, so one noisy reading
-    neither ends a night off nor makes a restart.
+    With dense data the state is the majority of each reading and its two neighbours, so one
+    noisy reading neither ends a night off nor makes a restart; an hourly reading is an hour
+    of behaviour and stands alone.
     """
     idx = np.flatnonzero(known)
     state = on[idx].astype(np.int64)
-    if len(state) >= 3:
+    if len(state) >= 3 and spacing <= 900:
         state[1:-1] = (state[:-2] + state[1:-1] + state[2:]) >= 2
     out = []
     off_since: float | None = None
@@ -480,7 +497,7 @@ def calibrate_station(h: StationHistory, start: float, end: float,
     on, known = heat_state(h)
     in_season = np.array([heating_on(float(x), opts.schedule) for x in h.t], dtype=bool)
     usable = on & in_season & np.isfinite(h.outdoor) & np.isfinite(h.supply)
-    restarts = _restarts(h.t, on, known)
+    restarts = _restarts(h.t, on, known, report_interval(h.t) or 0.0)
     since = _since_restart(h.t, restarts)
     steady = usable & (since >= opts.default_warmup_s)
     hours = len(np.unique(h.t[steady] // 3600))
@@ -488,32 +505,48 @@ def calibrate_station(h: StationHistory, start: float, end: float,
         raise TooLittleData(
             f"{hours} heating-hours with outdoor data, need {opts.min_curve_hours}")
     nights = _heating_nights(clock, on, known, h.t, in_season)
-    cal_notes: list[str] = []
-
-    # Curve, then setback against it, then the curve again without the setback hours.
-    curve = fit_curve(h.outdoor[steady], h.supply[steady], h.t[steady], opts.max_points)
-    setback: Setback | None = None
+    notes: list[str] = []
+    off_windows: tuple[Window, ...] = ()
     if len(nights) >= opts.min_nights:
+        off_share, _ = _night_bin_share(clock, nights, ~on, known, opts.min_nights)
+        off_windows = _windows(off_share >= opts.off_share, off_share, 4)
+    else:
+        notes.append(f"off and setback windows not learned: {len(nights)} heating nights,"
+                     f" need {opts.min_nights}")
+    # Readings "on" inside the usual off window are mostly the minutes around a switch-off
+    # or a restart (supply falling or climbing); the curve is learned without them.
+    base = steady & ~_in_windows(clock, off_windows)
+    if len(np.unique(h.t[base] // 3600)) < opts.min_curve_hours:
+        base = steady
+
+    # Curve, then setback against it, then the curve again without the setback hours. The
+    # setback shows on nights the station ran through: in its setpoint where it reports one
+    # (cleaner: no switch-off transients), else in its supply.
+    curve = fit_curve(h.outdoor[base], h.supply[base], h.t[base], opts.max_points)
+    setback: Setback | None = None
+    sb_nights = _run_through(clock, nights, on, known)
+    if np.isfinite(h.setpoint[steady]).mean() >= 0.5:
+        source, signal = "supply_setpoint", h.setpoint
+        sb_use = steady & np.isfinite(h.setpoint)
+    else:
+        source, signal, sb_use = "supply", h.supply, steady
+    if len(nights) >= opts.min_nights and len(sb_nights) >= 3:
         for _ in range(2):
-            resid = curve.at(h.outdoor) - h.supply
-            setback = _setback(clock, nights, -resid, steady, opts)
+            resid = signal - curve.at(h.outdoor)
+            setback = _setback(clock, sb_nights, resid, sb_use, opts, source)
             if setback is None:
                 break
-            fit_mask = steady & ~_in_windows(clock, (setback.window,))
+            fit_mask = base & ~_in_windows(clock, (setback.window,))
             if len(np.unique(h.t[fit_mask] // 3600)) < opts.min_curve_hours:
-                cal_notes.append("setback hours left too little data to refit the curve")
+                notes.append("setback hours left too little data to refit the curve")
                 break
             curve = fit_curve(h.outdoor[fit_mask], h.supply[fit_mask], h.t[fit_mask],
                               opts.max_points)
+    elif len(nights) >= opts.min_nights:
+        notes.append(f"setback not learned: {len(sb_nights)} nights ran through, need 3")
     cal = Calibration(station=h.station, start=start, end=end, curve=curve,
-                      heating_nights=len(nights), setback=setback, notes=cal_notes)
-
-    if len(nights) >= opts.min_nights:
-        off_share, _ = _night_bin_share(clock, nights, ~on, known, opts.min_nights)
-        cal.off_windows = _windows(off_share >= opts.off_share, off_share, 4)
-    else:
-        cal.notes.append(f"off and setback windows not learned: {len(nights)} heating nights,"
-                         f" need {opts.min_nights}")
+                      heating_nights=len(nights), off_windows=off_windows, setback=setback,
+                      notes=notes)
 
     cal.interval_s = report_interval(h.t)
     cal.delivering_kw = power_threshold(h)
@@ -525,7 +558,7 @@ def calibrate_station(h: StationHistory, start: float, end: float,
     cal.warmup_s = _warmup(h.t, restarts, resid, on & in_season, cal.interval_s or 0.0)
     if cal.warmup_s is None and len(restarts):
         cal.notes.append(f"warm-up not learned: {len(restarts)} restarts reached the curve")
-    normal = steady if setback is None else steady & ~_in_windows(clock, (setback.window,))
+    normal = base if setback is None else base & ~_in_windows(clock, (setback.window,))
     _normal_ranges(cal, h, normal)
     return cal
 

@@ -100,8 +100,10 @@ def _comments(cal: Calibration) -> list[str]:
             lines.append(f"off windows: none on most of {cal.heating_nights} heating nights")
         if cal.setback is not None:
             s = cal.setback
-            lines.append(f"setback: {s.k:g} K under the curve {s.window.text()} on the nights it"
-                         f" ran through ({s.nights} nights)")
+            how = ("in the controller setpoint" if s.source == "supply_setpoint"
+                   else "in supply on the nights it ran through")
+            lines.append(f"setback: {s.k:g} K under the curve {s.window.text()}, {how} "
+                         f"({s.nights} nights)")
         else:
             lines.append("setback: none found")
     if cal.warmup_s is not None:
