@@ -104,7 +104,7 @@ def _comments(cal: Calibration) -> list[str]:
                    else "in supply on the nights it ran through")
             lines.append(f"setback: {s.k:g} K under the curve {s.window.text()}, {how} "
                          f"({s.nights} nights)")
-        else:
+        elif not any(n.startswith("setback not learned") for n in cal.notes):
             lines.append("setback: none found")
     if cal.warmup_s is not None:
         lines.append(f"warm-up: 95 % of {cal.restarts} restarts within {cal.warmup_s:.0f} s of "
