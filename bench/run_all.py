@@ -50,6 +50,8 @@ BENCHES = [
           writes_doc=False, title="Simulator at city scale"),
     Bench("wire_decode", "wire_decode.py", (), ("--seconds", "0.2"), writes_doc=False,
           title="Wire decoder throughput"),
+    Bench("import_speed", "import_speed.py", (), ("--quick",), writes_doc=False,
+          title="CSV import (heatwatch import -> InfluxDB)"),
     Bench("detection", "detection.py"),
     Bench("detection_mqtt", "detection.py", ("--mqtt",), ("--quick", "--mqtt")),
     Bench("alerts_scale", "alerts_scale.py"),
@@ -118,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
             write_section(b.name, f"## {b.title}\n\n`bench/{b.script} {' '.join(b.args)}`, "
                                   f"{stamp}\n\n```\n{out.strip()}\n```"
-                          if b.name != "ingest" else
+                          if b.name not in ("ingest", "import_speed") else
                           f"## {b.title}\n\n`bench/{b.script}`, {stamp}\n\n{out.strip()}")
     summary = "\n".join([
         "## Last `make bench`",

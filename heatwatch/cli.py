@@ -19,6 +19,7 @@ from heatwatch import __version__
 # subcommand -> (module providing add_arguments/main, help text)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "collect": ("collector.cli", "subscribe to MQTT and store every reading in InfluxDB"),
+    "import": ("collector.import_cli", "import CSV history (SCADA exports) into InfluxDB"),
     "simulate": ("simulators.cli", "publish a simulated fleet of stations and flats"),
     "alerts": ("alerts.cli", "evaluate alert rules on the live stream and notify crews"),
     "rules": ("alerts.rules_cli", "inspect and backtest alert rules"),

@@ -334,6 +334,43 @@ class Decoder:
             self._reject(out, Reason.NOT_AN_OBJECT, detail, topic, station, payload, now, meter)
             return out
 
+        self._items(out, items, batch, kind, topic, station, meter, payload, lenient, now)
+        return out
+
+    def decode_items(self, topic: str, items: list[Any]) -> Decoded:
+        """Decode readings that are already Python objects, as :meth:`decode` decodes the
+        elements of a JSON array on ``topic``: the same checks, reasons and details (``[i]``
+        prefix included), minus the JSON parsing and the size limit. For callers that build
+        readings themselves (``heatwatch import``) and would otherwise serialize them only to
+        have them parsed again. Never raises; a topic that is not a telemetry or meter topic
+        is one ``bad_topic`` rejection."""
+        out = Decoded()
+        now = self.clock()
+        try:
+            kind, station, meter = self.parse_topic(topic)
+        except ValueError as exc:
+            self._reject(out, Reason.BAD_TOPIC, str(exc), topic, None, b"", now)
+            return out
+        if kind is Kind.STATUS:
+            self._reject(out, Reason.BAD_STATUS, "status is not made of reading objects",
+                         topic, station, b"", now)
+            return out
+        self._items(out, items, True, kind, topic, station, meter, b"", False, now)
+        return out
+
+    def _items(
+        self,
+        out: Decoded,
+        items: list[Any],
+        batch: bool,
+        kind: Kind,
+        topic: str,
+        station: str,
+        meter: str | None,
+        payload: bytes,
+        lenient: bool,
+        now: float,
+    ) -> None:
         table, required = _TABLES[kind]
         max_ns = int((now + self.max_future_s) * 1e9)
         readings = out.readings
@@ -352,7 +389,6 @@ class Decoder:
                               _value_excerpt(obj, payload, lenient), now, meter,
                               _seq_of(obj))
                 )
-        return out
 
     def _reading(
         self,
