@@ -25,7 +25,7 @@ from api.fleet import Fleet
 from api.influx import InfluxQL
 from api.keys import KeyRing
 from api.metrics import ApiMetrics
-from api.routes import alerts, health, page, rules, stations, windows, zones
+from api.routes import alerts, curve, health, page, rules, stations, windows, zones
 from api.schemas import errors
 from heatwatch import __version__
 from heatwatch.registry import Registry, load_registry
@@ -93,7 +93,7 @@ def create_app(
     install_handlers(app)
     app.middleware("http")(metrics.middleware)
     api = APIRouter(prefix=API_PREFIX, responses=errors(401, 403, 503))
-    for module in (stations, zones, alerts, windows, rules):
+    for module in (stations, curve, zones, alerts, windows, rules):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)

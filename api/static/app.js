@@ -7,13 +7,15 @@
 //   #/               fleet board: zones, station tiles by state (auto-refresh)
 //   #/alerts         active alerts, ack with comment and assignee, un-ack
 //   #/alerts/{id}    one alert and its event history
-//   #/stations/{id}  station detail, chart of temperatures and pressures (last 6 h)
+//   #/stations/{id}  station detail, chart of temperatures and pressures (last 6 h), and its
+//                    weather curve in effect against its (outdoor, supply) readings (30 days)
 //   #/zones/{zone}   cold flats of a zone
 
 const KEY_STORAGE = 'heatwatch.apiKey';
 const REFRESH_MS = 10_000;
 const CHART_HOURS = 6;
 const CHART_RESOLUTION = '2m'; // 180 buckets over 6 h: one per ~3 px on a phone
+const CURVE_DAYS = 30;
 // Relative to the page, so the page works under a reverse-proxy prefix (server.root_path).
 const API_BASE = new URL('api/v1/', document.baseURI);
 
@@ -496,6 +498,7 @@ async function stationView(id) {
   const start = new Date(Date.now() - CHART_HOURS * 3600e3);
   // Charts fail alone: the station's summary is still worth seeing when a history query fails.
   const charts = await Promise.all(CHARTS.map((spec) => chartCard(id, spec, start)));
+  const curve = await curveCard(id);
   return h('section', { id: 'station' },
     h('p', {}, h('a', { href: '#/' }, '← board')),
     h('h1', {}, `${st.name} `, h('span', { class: 'muted' }, st.id), ' ', pill(st.status, st.status)),
@@ -509,6 +512,7 @@ async function stationView(id) {
       h('dt', {}, 'Flats (meters)'), h('dd', {}, String(st.meters.length)))),
     open.items.length ? [h('h2', {}, 'Open alerts'), open.items.map((a) => alertCard(a, { onChange: rerender }))] : null,
     h('div', { class: 'two-col' }, charts),
+    curve,
     h('h2', {}, 'Latest values'),
     lastValues(st.last));
 }
@@ -527,6 +531,69 @@ async function chartCard(id, spec, start) {
   }
   return h('div', { class: 'card', 'data-chart': spec.title },
     h('h2', {}, `${spec.title}, last ${CHART_HOURS} h`), body);
+}
+
+// ---------------------------------------------------------------- weather curve vs readings
+
+/** The curve supply_below_curve uses for the station, drawn through its own readings, so an
+ *  engineer can judge a calibrated curve (`heatwatch rules calibrate`) at a glance. Fails
+ *  alone, like the charts. */
+async function curveCard(id) {
+  const start = new Date(Date.now() - CURVE_DAYS * 86400e3);
+  let body;
+  try {
+    const c = await api(`stations/${enc(id)}/curve?${query({ start: start.toISOString() })}`);
+    const source = { supply_setpoint: 'the controller setpoint (newest readings carry it)',
+      calibrated_curve: 'the calibrated curve', curve: 'the default curve' }[c.reference];
+    body = [
+      curveChart(c),
+      h('p', { class: 'legend' },
+        h('span', {}, h('i', { class: 's0' }), `readings (${c.samples.length}, ${Math.round(c.bucket_s / 60)} min means)`),
+        h('span', {}, h('i', { class: 's1' }), c.calibrated ? 'calibrated curve' : 'default curve'),
+        c.calibrated ? h('span', {}, h('i', { class: 's2' }), 'default curve') : null),
+      h('p', { class: 'muted' }, `supply_below_curve compares with ${source}`,
+        c.off_windows.length ? `; off ${c.off_windows.map((w) => `${w.start.slice(0, 5)}-${w.end.slice(0, 5)}`).join(', ')}` : '',
+        c.setback ? `; setback ${c.setback.k} K ${c.setback.start.slice(0, 5)}-${c.setback.end.slice(0, 5)}` : '',
+        ` (${c.timezone})`),
+    ];
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status === 401) throw err;
+    body = h('p', { class: 'error' }, `No curve: ${err.message}`);
+  }
+  return h('div', { class: 'card', 'data-chart': 'curve' },
+    h('h2', {}, `Weather curve and readings, last ${CURVE_DAYS} days`), body);
+}
+
+function curveChart(c) {
+  const W = Math.round(Math.min(640, Math.max(280, document.documentElement.clientWidth - 56)));
+  const H = 260, L = 46, R = 10, T = 10, B = 30;
+  const xs = c.samples.map((p) => p.outdoor_c).concat(c.curve.map((p) => p.outdoor_c));
+  const ys = c.samples.map((p) => p.supply_c).concat(c.curve.map((p) => p.supply_c));
+  let x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
+  if (x1 - x0 < 2) { x0 -= 1; x1 += 1; }
+  if (y1 - y0 < 2) { y0 -= 1; y1 += 1; }
+  const x = (v) => L + ((v - x0) / (x1 - x0)) * (W - L - R);
+  const y = (v) => T + (1 - (v - y0) / (y1 - y0)) * (H - T - B);
+  // The curve is clamped outside its points, as the rule computes it.
+  const line = (pts) => [[x0, pts[0].supply_c], ...pts.map((p) => [p.outdoor_c, p.supply_c]),
+    [x1, pts[pts.length - 1].supply_c]]
+    .map(([a, b]) => `${x(Math.min(Math.max(a, x0), x1)).toFixed(1)},${y(b).toFixed(1)}`).join(' ');
+  const grid = [];
+  for (let i = 0; i <= 4; i++) {
+    const v = y0 + ((y1 - y0) * i) / 4;
+    const u = x0 + ((x1 - x0) * i) / 4;
+    grid.push(svg('line', { class: 'axis', x1: L, x2: W - R, y1: y(v), y2: y(v) }),
+      svg('text', { x: L - 4, y: y(v) + 4, 'text-anchor': 'end' }, v.toFixed(0)),
+      svg('text', { x: x(u), y: H - 14, 'text-anchor': 'middle' }, u.toFixed(0)));
+  }
+  grid.push(svg('text', { x: W - R, y: H - 2, 'text-anchor': 'end' }, 'outdoor °C → supply °C'));
+  const dots = c.samples.map((p) => svg('circle', { class: 'dot', cx: x(p.outdoor_c).toFixed(1), cy: y(p.supply_c).toFixed(1), r: 1.6 }));
+  return svg('svg', {
+    class: 'chart curve', viewBox: `0 0 ${W} ${H}`, role: 'img', 'data-points': c.samples.length,
+    'aria-label': `supply against outdoor temperature with the ${c.calibrated ? 'calibrated' : 'default'} curve`,
+  }, grid, dots,
+  c.calibrated ? svg('polyline', { class: 's2 default-curve', points: line(c.default_curve) }) : null,
+  svg('polyline', { class: 's1 curve-line', 'data-curve': c.calibrated ? 'calibrated' : 'default', points: line(c.curve) }));
 }
 
 function lastValues(last) {
