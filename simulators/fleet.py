@@ -20,6 +20,7 @@ from simulators.faults import FLAT_FIELDS, Active, Fault, FaultSchedule
 from simulators.flats import K_WATER, FlatModel
 from simulators.layout import Layout, build_layout
 from simulators.model import StationModel
+from simulators.regimes import Regimes
 from simulators.scenario import SimulatorSettings
 from simulators.weather import Weather
 
@@ -38,6 +39,7 @@ _RANGES = {
     "outdoor_temp": (-50.0, 60.0),
 }
 _WATER = (-50.0, 200.0)
+_RANGES["supply_setpoint"] = _WATER
 
 
 @dataclass(slots=True)
@@ -52,6 +54,8 @@ class Frame:
     station_values: dict[str, F64]
     pump_running: B
     power_ok: B
+    has_setpoint: B  # station reports supply_setpoint (aligned with ``stations``)
+    has_pump: B  # station reports pump_running
     flats: IntArray
     flat_ts: F64
     flat_seq: IntArray
@@ -77,15 +81,22 @@ class Fleet:
         self.config = config
         self.seed = config.seed if seed is None else seed
         self.start = config.start_epoch(time.time()) if start is None else start
-        streams = np.random.SeedSequence(self.seed).spawn(5)
-        lay_rng, flat_rng, st_rng, self._noise, self._fault_rng = (
+        # a sixth stream for the regimes: spawn(6) keeps the first five streams as they were
+        streams = np.random.SeedSequence(self.seed).spawn(6)
+        lay_rng, flat_rng, st_rng, self._noise, self._fault_rng, regime_rng = (
             np.random.default_rng(s) for s in streams
         )
         self.layout: Layout = build_layout(config.fleet, lay_rng)
         self.weather = Weather(config.weather, self.seed, self.start)
         self.flats = FlatModel(self.layout, config.fleet, config.control, flat_rng)
+        self.regimes = Regimes.resolve(config.regimes, config.control, self.layout, regime_rng)
         self.stations = StationModel(
-            self.layout, config.control, self.flats.station_q_design, st_rng
+            self.layout,
+            config.control,
+            self.flats.station_q_design,
+            st_rng,
+            self.regimes,
+            regime_rng,
         )
         truth = ground_truth if ground_truth is not None else config.output.ground_truth
         self.schedule = FaultSchedule(config.faults, self.layout, self.start, truth)
@@ -182,6 +193,8 @@ class Fleet:
             station_values=values,
             pump_running=st.running[report],
             power_ok=active.power_ok[report],
+            has_setpoint=self.regimes.reports_setpoint[report],
+            has_pump=self.regimes.reports_pump[report],
             flats=due,
             flat_ts=t + self.flat_phase[due] + skew[lay.flat_station[due]],
             flat_seq=self.flat_seq[due],

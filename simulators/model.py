@@ -5,6 +5,10 @@ Per step of ``dt`` seconds (see docs/simulators.md for the equations):
 * control: supply setpoint from the weather-compensation curve of the (filtered) outdoor
   sensor, minus night setback; the supply temperature follows it with a first-order lag and
   can never exceed what the primary side delivers (primary supply minus HEX approach);
+* night shutdown (per-station regime, :mod:`simulators.regimes`): primary valve closed and
+  pump stopped, the loop and the stagnant primary pipes cool towards the building; the morning
+  restart warms the loop over about an hour, sometimes behind a slug of cold water in the
+  primary supply line (primary return above primary supply for a while);
 * circulation: flow proportional to pump frequency (affinity law), pressure rise with its
   square; a stopped pump leaves ~1 % creep flow and the loop water stagnates, so supply and
   return converge and both cool towards plant-room temperature;
@@ -27,6 +31,7 @@ import numpy.typing as npt
 
 from simulators.flats import K_WATER
 from simulators.layout import Layout
+from simulators.regimes import Regimes
 from simulators.scenario import ControlConfig
 
 __all__ = ["Effects", "StationModel"]
@@ -39,6 +44,14 @@ CREEP_FLOW = 0.01  # fraction of design flow with the pump stopped
 MAKEUP_CAPACITY = 0.06  # fraction of design flow
 REFILL_CAPACITY = 0.03
 TANK_HEIGHT = 2.0
+BUILDING_TEMP = 22.0  # what a switched-off loop cools towards (plant room, risers, flats)
+# Measured on real stations (docs/simulators.md): a switched-off loop cools with a time
+# constant of 2.5-4.5 h, the stagnant primary pipes with ~9 h; after the restart the supply
+# takes about an hour to reach its setpoint; a cold slug holds the primary supply low for up
+# to ~45 min.
+PRIMARY_COOL_TAU_S = 9 * 3600.0
+PRIMARY_ARRIVAL_TAU_S = 600.0
+WARMUP_S = 2 * 3600.0
 
 
 @dataclass(slots=True)
@@ -73,10 +86,14 @@ class StationModel:
         control: ControlConfig,
         q_design: F64,
         rng: np.random.Generator,
+        regimes: Regimes,
+        regime_rng: np.random.Generator,
     ) -> None:
         n = layout.n_stations
         self.n = n
         self.control = control
+        self.regimes = regimes
+        self._regime_rng = regime_rng
         c = control
         self.curve_offset: F64 = rng.normal(0.0, 1.0, n)
         self.ts_design: F64 = _interp(c.design_outdoor_temp, c.curve) + self.curve_offset
@@ -102,6 +119,10 @@ class StationModel:
         self.p_primary: F64 = rng.uniform(8.0, 12.0, n)
         self.p_primary_return: F64 = rng.uniform(3.0, 5.0, n)
         self.outdoor_offset: F64 = rng.normal(0.0, 0.7, n)
+        # regime parameters come from their own stream: fleets without regimes stay identical
+        self.cool_tau: F64 = regime_rng.uniform(2.5, 4.5, n) * 3600.0
+        self.off_gap: F64 = regime_rng.uniform(0.5, 2.5, n)  # supply - return while off
+        self.restart_tau: F64 = regime_rng.uniform(15.0, 25.0, n) * 60.0
         # state
         self.outdoor: F64 = np.zeros(n)
         self.outdoor_filtered: F64 = np.zeros(n)
@@ -124,20 +145,23 @@ class StationModel:
         self.level: F64 = rng.uniform(1.45, 1.6, n)
         self.refilling: B = np.zeros(n, bool)
         self.tank_ok: B = np.ones(n, bool)
+        self.heating_off: B = np.zeros(n, bool)  # planned night shutdown in force
+        self.in_window: B = np.zeros(n, bool)  # inside the off window (off or run through)
+        self.through: B = np.zeros(n, bool)  # tonight is run through (too cold to switch off)
+        self.since_restart: F64 = np.full(n, np.inf)  # s since the heating came back on
+        self.since_off: F64 = np.full(n, np.inf)  # s since the heating was switched off
+        self.slug_left: F64 = np.zeros(n)  # s of cold primary supply still to come
+        self.slug_temp: F64 = np.full(n, BUILDING_TEMP)
 
     def setpoint_for(self, outdoor: F64 | float, local_hour: float) -> F64:
-        """Weather-compensated supply setpoint (°C), with night setback if configured."""
-        sp = _interp(outdoor, self.control.curve) + self.curve_offset
-        ns = self.control.night_setback
-        if ns is not None:
-            inside = (
-                ns.start_hour <= local_hour < ns.end_hour
-                if ns.start_hour < ns.end_hour
-                else local_hour >= ns.start_hour or local_hour < ns.end_hour
-            )
-            if inside:
-                sp = sp - ns.delta
-        return sp
+        """Weather-compensated supply setpoint (°C), with night setback where configured.
+
+        A switched-off station keeps its curve value: real controllers report the curve's
+        setpoint all night while the valve is closed (measured: t_ref within 1 K).
+        """
+        r = self.regimes
+        sp: F64 = _interp(outdoor, self.control.curve) + self.curve_offset + r.curve_shift
+        return sp - r.setback(local_hour, self.through)
 
     def initialise(self, outdoor: float, local_hour: float) -> None:
         """Steady state for this outdoor temperature (before the flats settle)."""
@@ -145,15 +169,25 @@ class StationModel:
         self.outdoor_filtered = self.outdoor.copy()
         self.tps_city = float(_interp(outdoor, self.control.primary_curve))
         self.tps = self.tps_city + self.tps_offset
+        self.in_window = self.regimes.in_off_window(local_hour)
+        self.through = self.in_window & (self.outdoor_filtered < self.regimes.through_below)
+        self.heating_off = self.in_window & ~self.through
         self.setpoint = self.setpoint_for(self.outdoor_filtered, local_hour)
         # The flats (time constants of a day or more) sit at the daily mean, not at the
         # setback: a start inside the setback window must not settle them as if the setback
         # lasted for ever (that left a few % of flats under 18 °C at midnight starts).
-        mean_sp = _interp(self.outdoor_filtered, self.control.curve) + self.curve_offset
-        ns = self.control.night_setback
-        if ns is not None:
-            hours = (ns.end_hour - ns.start_hour) % 24
-            mean_sp = mean_sp - ns.delta * hours / 24
+        r = self.regimes
+        mean_sp = (
+            _interp(self.outdoor_filtered, self.control.curve)
+            + self.curve_offset
+            + r.curve_shift
+            - r.mean_setback()
+        )
+        # A station off at night heats only part of the day: the loop temperature that
+        # delivers the same daily heat (radiator exponent 1.3) settles its flats.
+        indoor = self.control.design_indoor_temp
+        heated = indoor + r.on_fraction() ** (1 / 1.3) * (mean_sp - indoor)
+        mean_sp = np.where(r.off, heated, mean_sp)
         self.ts = np.minimum(mean_sp, self.tps - 3.0)
         load = (self.control.design_indoor_temp - outdoor) / (
             self.control.design_indoor_temp - self.control.design_outdoor_temp
@@ -180,13 +214,22 @@ class StationModel:
         # The utility steers primary supply from the city's outdoor temperature, slowly.
         target_city = float(_interp(outdoor, c.primary_curve))
         self.tps_city += (1.0 - np.exp(-dt / 7200.0)) * (target_city - self.tps_city)
+        self._night_step(dt, local_hour)
         self.setpoint = self.setpoint_for(self.outdoor_filtered, local_hour)
-        self.tps = self.tps_city + self.tps_offset
+        tps = self.tps_city + self.tps_offset
+        if self.regimes.off.any():
+            tps = self._primary_supply(dt, tps)
+        self.tps = tps
         # Too cold a primary caps the secondary supply at primary minus the HEX approach.
         starved = self.setpoint - fx.supply_deficit + 3.0
         self.tps = np.where(fx.primary_undertemp, np.minimum(self.tps, starved), self.tps)
         self.powered = ~fx.power_lost
-        self.running = self.powered & ~fx.pump_trip & (self.pr > LOW_PRESSURE_CUTOUT)
+        self.running = (
+            self.powered
+            & ~fx.pump_trip
+            & (self.pr > LOW_PRESSURE_CUTOUT)
+            & ~self.heating_off
+        )
         drift = 1.0 + 0.004 * rng.standard_normal(self.n)
         self.freq = np.where(self.running, self.f_nominal * drift, 0.0)
         self.flow = np.where(
@@ -195,8 +238,61 @@ class StationModel:
         target = np.minimum(self.setpoint - fx.supply_deficit, self.tps - 3.0)
         target = np.where(self.running, target, PLANT_ROOM_TEMP)
         tau = np.where(self.running, c.lag_s, 3600.0)
+        if self.regimes.off.any():
+            # switched off: the loop cools towards the building, the first hour three times
+            # faster (the plant-room pipes around the sensors); warming up after the restart:
+            # the controller opens the primary valve gradually (about an hour to setpoint)
+            target = np.where(self.heating_off, BUILDING_TEMP, target)
+            cool = np.where(self.since_off < 3600.0, self.cool_tau / 3.0, self.cool_tau)
+            tau = np.where(self.heating_off, cool, tau)
+            warming = (self.since_restart < WARMUP_S) & (self.ts < target - 1.0)
+            tau = np.where(warming & self.running, self.restart_tau, tau)
         self.ts += (1.0 - np.exp(-dt / tau)) * (target - self.ts)
         self.ts += 0.03 * rng.standard_normal(self.n)
+
+    def _night_step(self, dt: float, local_hour: float) -> None:
+        """Planned night shutdown: who is off now, who just restarted (and behind a cold
+        slug in the primary supply line or not)."""
+        r = self.regimes
+        if not r.off.any():
+            return
+        window = r.in_off_window(local_hour)
+        # the controller decides at the window's start whether tonight is too cold to switch off
+        starting = window & ~self.in_window
+        cold = self.outdoor_filtered < r.through_below
+        self.through = np.where(starting, cold, self.through) & window
+        self.in_window = window
+        off = window & ~self.through
+        restarted = np.flatnonzero(self.heating_off & ~off)
+        self.since_off = np.where(off & ~self.heating_off, 0.0, self.since_off + dt)
+        self.heating_off = off
+        self.since_restart += dt
+        self.slug_left = np.maximum(self.slug_left - dt, 0.0)
+        if restarted.size:
+            g = self._regime_rng
+            self.since_restart[restarted] = 0.0
+            slug = g.random(restarted.size) < r.inversion_p[restarted]
+            self.slug_left[restarted] = np.where(slug, g.uniform(10.0, 45.0, slug.size) * 60, 0)
+            self.slug_temp[restarted] = g.uniform(20.0, 28.0, restarted.size)
+
+    def _primary_supply(self, dt: float, live: F64) -> F64:
+        """Primary supply at the station's sensor: the network's value while the valve is
+        open; with it closed the stagnant pipe cools; after the restart a slug of cold
+        water may come first, then the hot water arrives within minutes."""
+        cool = 1.0 - np.exp(-dt / PRIMARY_COOL_TAU_S)
+        arrive = 1.0 - np.exp(-dt / PRIMARY_ARRIVAL_TAU_S)
+        slug = self.slug_left > 0
+        recovering = self.since_restart < WARMUP_S
+        out: F64 = np.where(
+            self.heating_off,
+            self.tps + cool * (BUILDING_TEMP - self.tps),
+            np.where(
+                slug,
+                self.tps + (1.0 - np.exp(-dt / 60.0)) * (self.slug_temp - self.tps),
+                np.where(recovering, self.tps + arrive * (live - self.tps), live),
+            ),
+        )
+        return out
 
     def heat_step(self, dt: float, drawn: F64, fx: Effects) -> None:
         """Return temperature, heat meter, primary side, static pressure and tank."""
@@ -205,13 +301,25 @@ class StationModel:
             self.running, self.ts - q_loop / (K_WATER * self.flow), self.ts - 0.2
         )
         tau_r = np.where(self.running, 600.0, 900.0)
+        off = self.heating_off
+        if self.regimes.off.any():
+            tr_target = np.where(off, self.ts - self.off_gap, tr_target)
+            tau_r = np.where(off, 120.0, tau_r)
         self.tr += (1.0 - np.exp(-dt / tau_r)) * (tr_target - self.tr)
-        self.heat = np.maximum(K_WATER * self.flow * (self.ts - self.tr), 0.0)
+        heat = np.maximum(K_WATER * self.flow * (self.ts - self.tr), 0.0)
+        self.heat = np.where(off, 0.0, heat)  # primary valve closed: the meter sees nothing
         self.energy += self.heat * dt / 3600.0
         load = self.heat / self.q_design
         tpr_run = np.minimum(self.tr + self.approach * (0.3 + 0.7 * load), self.tps - 2.0)
         tpr_target = np.where(self.running, tpr_run, self.ts)
-        self.tpr += (1.0 - np.exp(-dt / 300.0)) * (tpr_target - self.tpr)
+        tau_pr = np.full(self.n, 300.0)
+        if self.regimes.off.any():
+            # Off: the primary return sensor sits in stagnant water that cools slowly. Behind
+            # a cold slug it stays warm while the supply sensor sees the cold water.
+            tpr_target = np.where(off, BUILDING_TEMP, tpr_target)
+            tau_pr = np.where(off, PRIMARY_COOL_TAU_S, tau_pr)
+            tpr_target = np.where(self.slug_left > 0, self.tpr, tpr_target)
+        self.tpr += (1.0 - np.exp(-dt / tau_pr)) * (tpr_target - self.tpr)
         # A fully open primary valve passes at most ~1.6x the design primary flow.
         fp_max = 1.6 * self.q_design / (K_WATER * 50.0)
         fp = self.heat / 0.98 / (K_WATER * np.maximum(self.tps - self.tpr, 2.0))
@@ -273,4 +381,6 @@ class StationModel:
             "heat_power": self.heat.copy(),
             "heat_energy": self.energy.copy(),
             "outdoor_temp": noisy(self.outdoor, 0.1),
+            # the controller's own target, as it reports it (0.1 K resolution, no noise)
+            "supply_setpoint": np.round(self.setpoint, 1),
         }

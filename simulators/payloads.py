@@ -122,10 +122,26 @@ class Encoder:
         cols: list[list[Any]] = [self._timestamps(frame.station_ts), frame.station_seq.tolist()]
         cols += [np.round(frame.station_values[n], d).tolist() for n, d in STATION_FIELDS_OUT]
         cols += [frame.pump_running.tolist(), frame.power_ok.tolist()]
+        # Optional fields per station (regimes): supply_setpoint only where the controller
+        # reports it, pump_running only where there is a pump status. Rows that lack one get
+        # None in the column and lose the key (the wire format has no null).
+        sparse: set[int] = set()
+        if frame.has_setpoint.any():
+            keys.append("supply_setpoint")
+            sp = np.round(frame.station_values["supply_setpoint"], 1).tolist()
+            cols.append([v if h else None for v, h in zip(sp, frame.has_setpoint.tolist(),
+                                                           strict=True)])
+            sparse.update(np.flatnonzero(~frame.has_setpoint).tolist())
+        if not frame.has_pump.all():
+            pump_col = keys.index("pump_running")
+            pump = cols[pump_col]
+            cols[pump_col] = [v if h else None for v, h in zip(pump, frame.has_pump.tolist(),
+                                                                strict=True)]
+            sparse.update(np.flatnonzero(~frame.has_pump).tolist())
         topics = self.telemetry_topics
         gw = self.layout.station_gateway[idx].tolist()
         ids = idx.tolist()
-        return self._emit(keys, cols, ids, ids, gw, phase[idx].tolist(), topics)
+        return self._emit(keys, cols, ids, ids, gw, phase[idx].tolist(), topics, sparse)
 
     def flat_messages(self, frame: Frame, phase: F64) -> list[Message]:
         idx = frame.flats
@@ -148,20 +164,35 @@ class Encoder:
         gw: list[int],
         delays: list[float],
         topics: Sequence[str],
+        sparse: set[int] | None = None,
     ) -> list[Message]:
-        """``idx`` selects the topic (station or flat), ``owners`` the station it belongs to."""
+        """``idx`` selects the topic (station or flat), ``owners`` the station it belongs to;
+        rows at the positions in ``sparse`` drop their None values (fields they lack)."""
         dumps = _dumps
+
+        def payload(k: int, row: tuple[Any, ...]) -> dict[str, Any]:
+            if sparse and k in sparse:
+                return {key: v for key, v in zip(keys, row, strict=True) if v is not None}
+            return dict(zip(keys, row, strict=True))
+
         rows = zip(*cols, strict=True)
         if self.batch == 1:
+            if not sparse:
+                return [
+                    Message(g, s, d, topics[i], dumps(dict(zip(keys, row, strict=True))))
+                    for i, s, g, d, row in zip(idx, owners, gw, delays, rows, strict=True)
+                ]
             return [
-                Message(g, s, d, topics[i], dumps(dict(zip(keys, row, strict=True))))
-                for i, s, g, d, row in zip(idx, owners, gw, delays, rows, strict=True)
+                Message(g, s, d, topics[i], dumps(payload(k, row)))
+                for k, (i, s, g, d, row) in enumerate(
+                    zip(idx, owners, gw, delays, rows, strict=True)
+                )
             ]
         out: list[Message] = []
-        for i, s, g, d, row in zip(idx, owners, gw, delays, rows, strict=True):
+        for k, (i, s, g, d, row) in enumerate(zip(idx, owners, gw, delays, rows, strict=True)):
             topic = topics[i]
             pending = self._pending.setdefault(topic, [])
-            pending.append(dict(zip(keys, row, strict=True)))
+            pending.append(payload(k, row))
             self._pending_meta[topic] = (g, s, d)
             if len(pending) >= self.batch:
                 out.append(Message(g, s, d, topic, dumps(pending)))

@@ -24,11 +24,13 @@ __all__ = [
     "FaultKind",
     "FaultSpec",
     "FleetConfig",
+    "RegimeSpec",
     "ReportingConfig",
     "SimulatorSettings",
     "TimeConfig",
     "WeatherConfig",
     "load_scenario",
+    "parse_clock",
     "parse_duration",
 ]
 
@@ -133,6 +135,62 @@ class NightSetback(_Block):
     start_hour: float = Field(22.0, ge=0, lt=24)
     end_hour: float = Field(5.0, ge=0, lt=24)
     delta: float = Field(3.0, ge=0, le=20)
+
+
+def parse_clock(value: object) -> float:
+    """Local clock time ``"HH:MM"`` as hours (22:30 -> 22.5)."""
+    if not isinstance(value, str) or not re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
+        raise ValueError(f"a local time must look like '22:00', not {value!r}")
+    hours, minutes = (int(x) for x in value.strip().split(":"))
+    if hours > 23 or minutes > 59:
+        raise ValueError(f"not a time of day: {value!r}")
+    return hours + minutes / 60.0
+
+
+ClockHours = Annotated[float, BeforeValidator(parse_clock)]
+
+
+class RegimeSpec(_Block):
+    """How a group of stations runs its nights and what it reports. Planned operation, not a
+    fault: no ground truth. Entries apply in order and set only the keys they give.
+
+    Target: ``stations``, ``zone``, or ``share: [from, to]``, a seeded slice of the fleet (each
+    station draws one number in [0, 1) from the seed; slices of that same draw can be made
+    disjoint or overlapping on purpose, and a station keeps its draw when entries change).
+    """
+
+    stations: tuple[Annotated[str, Field(pattern=ID_PATTERN)], ...] = ()
+    zone: Annotated[str, Field(pattern=ID_PATTERN)] | None = None
+    share: tuple[float, float] | None = None
+    # continuous: heat all night (no setback, whatever control.night_setback says);
+    # setback: the setpoint drops by setback_k in the window; off: heating switched off in
+    # the window (primary valve closed, circulation pump stopped), restarted at its end.
+    night: Literal["continuous", "setback", "off"] | None = None
+    window: tuple[ClockHours, ClockHours] = (22.0, 5.0)  # local "HH:MM", may wrap midnight
+    setback_k: float = Field(8.0, ge=0, le=40)
+    # off only: nights that begin colder than this (the controller's filtered outdoor
+    # temperature at the window's start) run through with setback_k instead, as real
+    # stations do on their coldest nights; null: off every night
+    run_through_below_c: float | None = Field(None, ge=-50, le=30)
+    curve_shift_k: float = Field(0.0, ge=-20, le=20)  # this station's curve above the fleet's
+    reports_setpoint: bool | None = None  # telemetry carries supply_setpoint
+    reports_pump: bool | None = None  # telemetry carries pump_running (false: omitted)
+    # chance per morning restart that a cold slug in the primary supply line puts primary
+    # return above primary supply for a while (measured: about 1 restart in 3 to 2 in 5)
+    restart_inversion: float = Field(0.4, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> RegimeSpec:
+        targets = [bool(self.stations), self.zone is not None, self.share is not None]
+        if sum(targets) != 1:
+            raise ValueError("name exactly one target: stations, zone or share: [from, to]")
+        if self.share is not None and not 0.0 <= self.share[0] < self.share[1] <= 1.0:
+            raise ValueError("share must be [from, to] with 0 <= from < to <= 1")
+        if self.run_through_below_c is not None and self.night != "off":
+            raise ValueError("run_through_below_c only applies to night: off")
+        if self.window[0] == self.window[1]:
+            raise ValueError("window start and end must differ")
+        return self
 
 
 class ControlConfig(_Block):
@@ -285,6 +343,7 @@ class SimulatorSettings(HeatwatchSettings):
         default_factory=lambda: ReportingConfig.model_validate({})
     )
     faults: tuple[FaultSpec, ...] = ()
+    regimes: tuple[RegimeSpec, ...] = ()
     output: OutputConfig = Field(default_factory=lambda: OutputConfig.model_validate({}))
     description: str = ""
 
