@@ -14,7 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from heatwatch.settings import HeatwatchSettings, MqttSettings, load_settings
 
@@ -178,6 +185,12 @@ class RegimeSpec(_Block):
     # chance per morning restart that a cold slug in the primary supply line puts primary
     # return above primary supply for a while (measured: about 1 restart in 3 to 2 in 5)
     restart_inversion: float = Field(0.4, ge=0, le=1)
+
+    @field_validator("night", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        """YAML 1.1 reads a bare ``off`` as false: take it as meant."""
+        return "off" if value is False else value
 
     @model_validator(mode="after")
     def _check(self) -> RegimeSpec:

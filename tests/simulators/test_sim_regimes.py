@@ -16,6 +16,7 @@ from heatwatch.wire import Decoder
 from simulators.fleet import Fleet
 from simulators.publisher import MemorySink
 from simulators.runner import Simulation
+from simulators.scenario import load_scenario
 
 EVENING = "2026-01-12T18:00:00+08:00"
 REGIMES: list[dict[str, Any]] = [
@@ -255,3 +256,9 @@ def test_invalid_regimes_are_named(entry: dict[str, Any], message: str) -> None:
 def test_unknown_zone_or_station_is_an_error() -> None:
     with pytest.raises(ValueError, match="unknown zone"):
         Fleet(settings(regimes=[{"zone": "nowhere", "night": "off"}]))
+
+
+def test_bare_yaml_off_means_off(tmp_path: Any) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("regimes:\n  - {stations: [st-00001], night: off}\n")
+    assert load_scenario(path).regimes[0].night == "off"
