@@ -188,6 +188,8 @@ def suites(quick: bool, stations: int, days: float) -> dict[str, dict[str, Any]]
     normal["regimes"] = REGIME_MIX
     mild = _base(mild_stations, days * 24, 1, 5)
     mild["weather"] = MILD_WEATHER
+    # station sizes of real substations (the Niš ones deliver 100-300 kW on mild days)
+    mild["fleet"] = {**mild["fleet"], "flats_per_station": [40, 100]}
     mild["regimes"] = REGIME_MIX
     return {"normal": normal, "normal_mild": mild, "faults_solo": solo, "faults_shared": shared}
 
@@ -987,6 +989,17 @@ through the real MQTT path (simulator -> Mosquitto -> `heatwatch alerts` in even
 are in the next section (`--mqtt`).
 
 Suites: {suites}.
+
+The normal suites carry the real heating regimes (docs/simulators.md, "Heating regimes"):
+30 % of the stations switch off 22:00-05:00 and restart in the morning (supply climbing for
+about an hour, primary return above primary supply for 10-45 min after 40 % of restarts),
+running through with an 8 K setback on nights that begin under -2 °C; 20 % run through with
+an 8 K setback; half report `supply_setpoint`; 30 % have no `pump_running`. `normal` is the
+cold winter of the fault suites (the stations that switch off run through most nights),
+`normal_mild` a Niš-like winter around 0 °C (they switch off most nights). The rules file is
+the operator's: the plant's curve and time zone, the fleet-wide setback, and per station the
+schedule an operator would write for its regime (`heating.off_windows` 22:00-05:00, or its
+own setback).
 
 A detection is an expected rule firing on the fault's station (or `zone_cold` on its zone)
 between fault start (less one reporting interval, for the MQTT path's event time) and end +
