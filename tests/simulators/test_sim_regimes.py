@@ -6,13 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsonschema
 import numpy as np
 import orjson
 import pytest
 from pydantic import ValidationError
 from sim_helpers import settings
 
-from heatwatch.wire import Decoder
+from heatwatch.wire import Decoder, Kind, load_schema
 from simulators.fleet import Fleet
 from simulators.publisher import MemorySink
 from simulators.runner import Simulation
@@ -189,7 +190,7 @@ def test_payloads_with_optional_fields_decode() -> None:
         assert not decoded.rejections, (m.topic, m.payload[:300], decoded.rejections)
         for r in decoded.readings:
             if r.kind.value == "telemetry":
-                seen.setdefault(r.device, set()).update(r.fields)
+                seen.setdefault(r.station, set()).update(r.fields)
     assert "supply_setpoint" in seen["st-00001"] and "pump_running" not in seen["st-00001"]
     assert "supply_setpoint" not in seen["st-00003"] and "pump_running" in seen["st-00003"]
 
@@ -262,3 +263,21 @@ def test_bare_yaml_off_means_off(tmp_path: Any) -> None:
     path = tmp_path / "s.yaml"
     path.write_text("regimes:\n  - {stations: [st-00001], night: off}\n")
     assert load_scenario(path).regimes[0].night == "off"
+
+
+def test_shipped_mix_payloads_match_the_schema() -> None:
+    cfg = load_scenario(None, fleet={"stations": 20, "flats_per_station": [2, 4]},
+                        time={"start": "2026-01-12T21:55:00+08:00", "duration": "15m"})
+    sim = Simulation(cfg)
+    sink = MemorySink(sim.fleet.layout)
+    sim.run(sink)
+    validator = jsonschema.Draft202012Validator(load_schema(Kind.TELEMETRY))
+    decoder = Decoder(clock=lambda: 2_000_000_000.0)
+    keys: list[set[str]] = []
+    for m in sink.messages:
+        assert not decoder.decode(m.topic, m.payload).rejections
+        if m.topic.endswith("/telemetry"):
+            doc = orjson.loads(m.payload)
+            validator.validate(doc)
+            keys.append(set(doc))
+    assert any("supply_setpoint" in k for k in keys) and any("pump_running" not in k for k in keys)
