@@ -149,9 +149,10 @@ class CsvSource:
     def _block(self, path: Path, block: list[list[str]], lines: list[int], plan: _Plan,
                file_station: str | None) -> Iterator[Chunk]:
         self.rows += len(block)
-        times = [cells[plan.time] for cells in block]
+        by_index = list(zip(*block, strict=False))  # columns (rows are at least header-wide)
+        times = by_index[plan.time]
         if plan.station is not None:
-            row_stations: list[str | None] = [cells[plan.station].strip() for cells in block]
+            row_stations: list[str | None] = [cell.strip() for cell in by_index[plan.station]]
         else:
             row_stations = [file_station] * len(block)
         skip_zero = self.mapping.skip_rows.all_zero
@@ -159,14 +160,20 @@ class CsvSource:
         pending: dict[str, Chunk] = {}
         for col_station, cols in plan.groups:
             names = tuple(c.field for c in cols)
-            converted = [self._column(c, [cells[c.index] for cells in block]) for c in cols]
+            converted = [self._column(c, by_index[c.index]) for c in cols]
             raws = zip(*[r for r, _ in converted], strict=True)
             values = zip(*[v for _, v in converted], strict=True)
+            # One station for the whole group (station per file or per column): one chunk.
+            fixed = col_station or (file_station if plan.station is None else None)
+            station = fixed or ""
+            chunk = pending.setdefault(station, Chunk(station)) if fixed is not None else Chunk("")
             for i, raw, vals in zip(range(len(block)), raws, values, strict=True):
                 if skip_zero and not any(raw):  # 0.0, -0.0 and None (empty) are all falsy
                     self.skipped["all_zero"] += 1
                     continue
-                station = col_station or row_stations[i] or ""
+                if fixed is None:
+                    station = row_stations[i] or ""
+                    chunk = pending.get(station) or pending.setdefault(station, Chunk(station))
                 try:
                     ms = epoch_ms(times[i], station)
                 except TimeProblem as exc:
@@ -177,15 +184,12 @@ class CsvSource:
                 else:
                     obj = dict(zip(names, vals, strict=True))
                 obj["ts"] = ms if ms >= _MS_CUTOFF else ms / 1000
-                chunk = pending.get(station)
-                if chunk is None:
-                    chunk = pending[station] = Chunk(station)
                 chunk.readings.append(obj)
                 chunk.lines.append(lines[i])
                 chunk.rows.append(block[i])
-        yield from pending.values()
+        yield from (c for c in pending.values() if c.readings)
 
-    def _column(self, col: _Col, cells: list[str]) -> tuple[list[Any], list[Any]]:
+    def _column(self, col: _Col, cells: tuple[str, ...]) -> tuple[list[Any], list[Any]]:
         """One column of a block: (values as read, for the all-zero test; values to store,
         ``None`` where there is none). A cell that is no number stays the string it is."""
         try:
@@ -208,7 +212,7 @@ class CsvSource:
                 scaled = [float(f"{v * scale + offset:.15g}") if type(v) is float else v
                           for v in raw]
             values = scaled
-        if col.missing:
+        if col.missing and not col.missing.isdisjoint(raw):
             missing = col.missing
             values = [None if r in missing else v for r, v in zip(raw, values, strict=True)]
         return raw, values

@@ -23,13 +23,15 @@ Parsing and decoding run on the calling thread while a second thread writes the 
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import queue
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -307,6 +309,22 @@ class _Importer:
                 self.summary.errors.append(f"cannot write dead-letter file: {exc}")
 
 
+@contextlib.contextmanager
+def _fewer_gc_passes() -> Iterator[None]:
+    """An import allocates millions of short-lived, acyclic objects (cells, dicts, readings,
+    lines): with the default threshold the cyclic collector runs every 700 of them and
+    rescans whatever the process holds, a quarter of the import's CPU. Objects from before are
+    frozen out of its scans and it runs a hundred times less often; both restored after."""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(70_000, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+
+
 def import_files(
     mapping: ImportMapping,
     paths: Sequence[Path | str],
@@ -346,7 +364,8 @@ def import_files(
     with tqdm(total=total, unit="B", unit_scale=True, desc="import", file=sys.stderr,
               disable=not show, leave=False) as bar:
         try:
-            importer.run(files, bar)
+            with _fewer_gc_passes():
+                importer.run(files, bar)
         finally:
             writer.close()
             summary.seconds = time.perf_counter() - started

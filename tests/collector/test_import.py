@@ -214,3 +214,34 @@ def test_cli_bad_mapping_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
     path = csv_file(tmp_path, "x.csv", [])
     assert heatwatch_main(["import", "--mapping", str(bad), str(path)]) == 2
     assert "columns.a: 'supply_tmp' is not a telemetry field" in capsys.readouterr().err
+
+
+def test_lines_influxdb_refuses_are_dead_lettered_and_the_rest_stored(
+    tmp_path: Path, influx: InfluxServer, database: str
+) -> None:
+    """A field type conflict (heat_power already stored as a boolean in that shard) refuses
+    those lines only: the collector's bisection isolates them, as for live readings."""
+    import httpx
+
+    httpx.post(f"{influx.url}/write", params={"db": database}, content=(
+        "telemetry,station=R1,zone=nis heat_power=true 1705316400000000000\n"))  # 2024-01-15
+    rows = [good("2024-01-15 12:30:00"), good("2020-06-01 12:00:00", 1)]  # another shard
+    path = csv_file(tmp_path, "scada_R1.csv", rows)
+    dead = tmp_path / "dl.jsonl"
+    s = import_files(load_mapping(EXAMPLE), [path], v1(influx, database), dead_letter=dead,
+                     progress=False)
+    assert (s.stored, s.rejected) == (1, {"influx_refused": 1})
+    [record] = [json.loads(line) for line in dead.read_text().splitlines()]
+    assert record["reason"] == "influx_refused" and "field type conflict" in record["detail"]
+
+
+def test_short_rows_blank_lines_and_the_progress_bar(
+    tmp_path: Path, influx: InfluxServer, database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "scada_P1.csv"
+    path.write_text(HEADER + "\n" + good("2024-01-15 12:00:00") + "\n\n"
+                    "2024-01-15 12:15:00,1.5,60.0,85.5,47.25,58.5,42.0\n", encoding="utf-8")
+    s = import_files(load_mapping(EXAMPLE), [path], v1(influx, database), progress=True)
+    assert (s.rows, s.stored) == (2, 2)  # the short row lacks only e and pe
+    assert influx.count("telemetry", "heat_energy", db=database) == 1
+    assert "import" in capsys.readouterr().err  # tqdm drew on stderr
