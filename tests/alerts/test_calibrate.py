@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -169,3 +170,22 @@ def test_the_file_loads_with_load_rules_and_round_trips(tmp_path: Path) -> None:
     # Writing the merged config back out loads to the same thing.
     again = RulesConfig.model_validate(merged.model_dump(mode="json", exclude_unset=True))
     assert again.params_for("nis", "L12") == merged.params_for("nis", "L12")
+
+
+def test_make_up_baseline_and_low_supply_return_difference_map_onto_rules() -> None:
+    truth = Truth(dt_k=2.5)  # a station that runs on a small difference
+    h = simulate("M", START, 30, spacing_s=900, truth=truth)
+    rng = np.random.default_rng(3)
+    flow = np.full(len(h), 12.0)
+    h = dataclasses.replace(h, flow=flow, makeup=flow * rng.uniform(0.025, 0.035, len(h)))
+    cal = calibrate_station(h, float(h.t[0]), float(h.t[-1]), OPTS)
+    assert cal.makeup_ratio is not None and abs(cal.makeup_ratio[0] - 0.03) < 0.002
+    block = override(cal, RulesConfig().defaults, "Europe/Belgrade")
+    assert 0.06 <= block["makeup_surge"]["ratio"] <= 0.075
+    assert block["makeup_surge"]["recover_ratio"] < block["makeup_surge"]["ratio"]
+    assert block["pump_stopped"]["dt_min"] < 2.0
+    assert block["heating"]["delivering_dt_k"] < 3.0
+    # A station whose make-up is far below the default ratio keeps the default.
+    quiet = dataclasses.replace(h, makeup=flow * 0.001)
+    cal = calibrate_station(quiet, float(h.t[0]), float(h.t[-1]), OPTS)
+    assert "makeup_surge" not in override(cal, RulesConfig().defaults, "Europe/Belgrade")
