@@ -495,6 +495,8 @@ def calibrate_station(h: StationHistory, start: float, end: float,
     tz = ZoneInfo(opts.schedule.timezone)
     clock = _clock(h.t, tz)
     on, known = heat_state(h)
+    if not known.any():
+        raise TooLittleData("no heat_power or return_temp to tell heating on from off")
     in_season = np.array([heating_on(float(x), opts.schedule) for x in h.t], dtype=bool)
     usable = on & in_season & np.isfinite(h.outdoor) & np.isfinite(h.supply)
     restarts = _restarts(h.t, on, known, report_interval(h.t) or 0.0)

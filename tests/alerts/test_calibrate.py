@@ -189,3 +189,10 @@ def test_make_up_baseline_and_low_supply_return_difference_map_onto_rules() -> N
     quiet = dataclasses.replace(h, makeup=flow * 0.001)
     cal = calibrate_station(quiet, float(h.t[0]), float(h.t[-1]), OPTS)
     assert "makeup_surge" not in override(cal, RulesConfig().defaults, "Europe/Belgrade")
+
+
+def test_refuses_a_station_that_cannot_tell_on_from_off() -> None:
+    h = simulate("N", START, 30, spacing_s=900, power=False)
+    h = dataclasses.replace(h, ret=np.full(len(h), np.nan))
+    with pytest.raises(TooLittleData, match="no heat_power or return_temp"):
+        calibrate_station(h, float(h.t[0]), float(h.t[-1]), OPTS)
