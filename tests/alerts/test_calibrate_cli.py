@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from calibrate_helpers import TZ, Truth, line_protocol, simulate
 
+from alerts.calibrate import curve_at
 from alerts.config import load_rules
 from alerts.rules_cli import add_arguments, main
 from heatwatch.servers import InfluxServer, free_port
@@ -31,6 +33,11 @@ def stored(influx: InfluxServer, database: str) -> InfluxSettings:
                           content="\n".join(lines[i:i + 5000]), timeout=60)
         assert resp.status_code == 204, resp.text
     return InfluxSettings(url=influx.url, database=database)
+
+
+def _minutes_apart(a: dt.time, b: dt.time) -> int:
+    d = abs((a.hour - b.hour) * 60 + a.minute - b.minute)
+    return min(d, 1440 - d)
 
 
 def _args(stored: InfluxSettings, *extra: str) -> argparse.Namespace:
@@ -57,7 +64,16 @@ def test_calibrates_writes_a_loadable_file_and_prints_the_table(
     assert p.supply_below_curve.calibrated_curve is not None
     assert [(w.start, w.end) for w in p.heating.off_windows] == [
         (Truth().off_start, Truth().off_end)]
-    assert p.heating.setback_k > 0
+    # Through InfluxDB and the file, the known curve and windows come back.
+    assert p.supply_below_curve.calibrated_curve is not None
+    points = tuple((c.outdoor_c, c.supply_c) for c in p.supply_below_curve.calibrated_curve)
+    x = np.linspace(-4.0, 8.0, 100)  # well inside the simulated outdoor range
+    assert np.max(np.abs(curve_at(x, points) - curve_at(x, Truth().curve))) <= 1.5
+    assert abs(p.heating.setback_k - Truth().setback_k) <= 1.5
+    assert p.heating.setback_start is not None and p.heating.setback_end is not None
+    assert _minutes_apart(p.heating.setback_start, Truth().setback_start) <= 30
+    assert _minutes_apart(p.heating.setback_end, Truth().setback_end) <= 30
+    assert p.station_offline.min_timeout_s == 2700  # 3 x 15 min
     text = out.read_text()
     assert "setback_start: \"22:00\"" in text  # times of day quoted
     assert "# S2: not calibrated:" in text and "RMSE" in text
