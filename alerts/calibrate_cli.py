@@ -12,8 +12,8 @@ import argparse
 import datetime as dt
 import sys
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,7 +27,7 @@ from alerts.settings import load_alerts_settings
 from heatwatch.registry import UNASSIGNED_ZONE, Registry, load_registry
 from heatwatch.settings import InfluxSettings
 
-__all__ = ["run_calibrate"]
+__all__ = ["FleetCalibration", "calibrate_fleet", "run_calibrate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,51 +78,84 @@ def _say(args: argparse.Namespace, message: str) -> None:
         print(message, file=sys.stderr)
 
 
+@dataclass(slots=True)
+class FleetCalibration:
+    """What :func:`calibrate_fleet` learned: per station its calibration and override block
+    (station order), and the stations refused with the reason."""
+
+    calibrations: list[Calibration] = field(default_factory=list)
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)
+
+    def text(self, header: Sequence[str]) -> str:
+        """The validated stations file (:class:`ConfigError` if it would not load)."""
+        out = render(self.calibrations, self.overrides, header, self.refused)
+        validate(out)
+        return out
+
+    def rules(self, base: RulesConfig) -> RulesConfig:
+        """``base`` with the calibrated station blocks layered on."""
+        return merged_rules(base, self.overrides)
+
+
+def calibrate_fleet(
+    source: HistorySource, rules: RulesConfig, start: float, end: float, *,
+    registry: Registry | None = None, station: str | None = None, timezone: str | None = None,
+    options: Mapping[str, Any] | None = None, say: Callable[[str], None] | None = None,
+) -> FleetCalibration:
+    """Calibrate every stored station (or ``station``) on ``[start, end)``; the Python API of
+    ``heatwatch rules calibrate`` (the real-data benchmark calls it). ``options`` are
+    :class:`CalibrationOptions` fields other than ``schedule`` (which comes from the rules of
+    each station, with ``timezone`` over it). Raises :class:`HistoryUnavailable`."""
+    reg = registry or Registry()
+    fields = CalibrationFields(rules.fields)
+    out = FleetCalibration()
+    for name, stored_zone in sorted(stations(source, station).items()):
+        zone = reg.zone_of(name) if reg.get(name) else (stored_zone or UNASSIGNED_ZONE)
+        base = rules.params_for(zone, name)
+        tz = timezone or base.heating.timezone
+        opts = CalibrationOptions(schedule=base.heating.model_copy(update={"timezone": tz}),
+                                  **dict(options or {}))
+        if say is not None:
+            say(f"{name}: reading history ...")
+        history = read_station(source, name, start, end, fields)
+        try:
+            cal = calibrate_station(history, start, end, opts)
+        except TooLittleData as exc:
+            out.refused[name] = str(exc)
+            continue
+        out.calibrations.append(cal)
+        out.overrides[name] = override(cal, base, tz)
+    return out
+
+
 def _run(args: argparse.Namespace, rules: RulesConfig, registry: Registry,
          source: HistorySource, step_s: float) -> int:
     start, end = args.start.timestamp(), args.end.timestamp()
     fields = CalibrationFields(rules.fields)
-    found = stations(source, args.station)
-    if not found:
+    if not stations(source, args.station):
         print(f"heatwatch rules calibrate: no stored telemetry for "
               f"{args.station or 'any station'}", file=sys.stderr)
         return 1
-    cals: list[Calibration] = []
-    overrides: dict[str, dict[str, Any]] = {}
-    refused: dict[str, str] = {}
-    for station, stored_zone in sorted(found.items()):
-        zone = registry.zone_of(station) if registry.get(station) else (
-            stored_zone or UNASSIGNED_ZONE)
-        base = rules.params_for(zone, station)
-        tz = args.timezone or base.heating.timezone
-        schedule = base.heating.model_copy(update={"timezone": tz})
-        opts = CalibrationOptions(schedule=schedule, min_curve_hours=args.min_hours,
-                                  min_nights=args.min_nights, off_share=args.off_share,
-                                  max_points=args.points)
-        _say(args, f"{station}: reading history ...")
-        history = read_station(source, station, start, end, fields)
-        try:
-            cal = calibrate_station(history, start, end, opts)
-        except TooLittleData as exc:
-            refused[station] = str(exc)
-            print(f"{station}: not calibrated: {exc}", file=sys.stderr)
-            continue
-        cals.append(cal)
-        overrides[station] = override(cal, base, tz)
-        _say(args, f"{station}: curve {_points(cal)}, RMSE {cal.curve.rmse:.2f} K, "
-             f"{cal.curve.samples} readings; off {_offs(cal)}; setback "
-             f"{_setback(cal)}")
-    if not cals:
+    fleet = calibrate_fleet(
+        source, rules, start, end, registry=registry, station=args.station,
+        timezone=args.timezone, say=None if args.quiet else lambda m: _say(args, m),
+        options={"min_curve_hours": args.min_hours, "min_nights": args.min_nights,
+                 "off_share": args.off_share, "max_points": args.points})
+    for name, why in sorted(fleet.refused.items()):
+        print(f"{name}: not calibrated: {why}", file=sys.stderr)
+    for cal in fleet.calibrations:
+        _say(args, f"{cal.station}: curve {_points(cal)}, RMSE {cal.curve.rmse:.2f} K, "
+             f"{cal.curve.samples} readings; off {_offs(cal)}; setback {_setback(cal)}")
+    if not fleet.calibrations:
         print("heatwatch rules calibrate: no station could be calibrated", file=sys.stderr)
         return 1
-    header = [
+    text = fleet.text([
         f"heatwatch rules calibrate --from {args.start.isoformat()} --to "
         f"{args.end.isoformat()}" + (f" --station {args.station}" if args.station else ""),
         "Learned station overrides: review, then add the stations block to the rules file.",
         "",
-    ]
-    text = render(cals, overrides, header, refused)
-    validate(text)
+    ])
     table_out = sys.stdout
     if args.output is None:
         sys.stdout.write(text)
@@ -131,12 +164,12 @@ def _run(args: argparse.Namespace, rules: RulesConfig, registry: Registry,
         args.output.write_text(text, encoding="utf-8")
         _say(args, f"written to {args.output}")
     if not args.no_check:
-        after = merged_rules(rules, overrides)
+        names = [c.station for c in fleet.calibrations]
         windows = [_Window("calibration", start, end)]
-        check = _check_window(args, source, [c.station for c in cals], fields, start, end)
+        check = _check_window(args, source, names, fields, start, end)
         if check is not None:
             windows.append(check)
-        print(_table(args, rules, after, registry, source, [c.station for c in cals], windows,
+        print(_table(args, rules, fleet.rules(rules), registry, source, names, windows,
                      fields, step_s), file=table_out)
     return 0
 

@@ -14,7 +14,9 @@ import pytest
 from calibrate_helpers import TZ, Truth, line_protocol, simulate
 
 from alerts.calibrate import curve_at
-from alerts.config import load_rules
+from alerts.calibrate_cli import calibrate_fleet
+from alerts.config import RulesConfig, load_rules
+from alerts.history import HistorySource
 from alerts.rules_cli import add_arguments, main
 from heatwatch.servers import InfluxServer, free_port
 from heatwatch.settings import InfluxSettings
@@ -122,3 +124,18 @@ def test_subprocess_writes_the_file_to_stdout(stored: InfluxSettings, tmp_path: 
     path.write_text(proc.stdout)
     assert "S1" in load_rules(path).stations
     assert "S1: curve" in proc.stderr
+
+
+def test_python_api_for_the_benchmark(stored: InfluxSettings) -> None:
+    source = HistorySource(stored)
+    try:
+        fleet = calibrate_fleet(source, RulesConfig(), START.timestamp(),
+                                (START + dt.timedelta(days=CAL_DAYS)).timestamp(),
+                                timezone="Europe/Belgrade", options={"min_nights": 5})
+    finally:
+        source.close()
+    assert [c.station for c in fleet.calibrations] == ["S1"]
+    assert fleet.refused["S2"].endswith("heating-hours with outdoor data, need 200")
+    rules = fleet.rules(RulesConfig())
+    assert rules.params_for("nis", "S1").supply_below_curve.calibrated_curve is not None
+    assert "S1:" in fleet.text(["header"])
