@@ -45,7 +45,8 @@ def _temperatures() -> Panel:
         [
             _mean(("primary_supply_temp", "primary supply"),
                   ("primary_return_temp", "primary return"),
-                  ("supply_temp", "secondary supply"), ("return_temp", "secondary return")),
+                  ("supply_temp", "secondary supply"), ("return_temp", "secondary return"),
+                  ("supply_setpoint", "setpoint (controller)")),
             Query(f'SELECT {setpoint} AS "setpoint (curve)" FROM "telemetry" {_WHERE} {_GROUP}',
                   alias="$col"),
         ],
@@ -55,8 +56,10 @@ def _temperatures() -> Panel:
         description="Primary (district network) and secondary (building) loops. The dashed "
         "line is the weather-curve setpoint computed in InfluxQL from the outdoor sensor "
         "(55 °C at -19 °C, 35 °C at +5 °C, clamped); the controller filters the outdoor "
-        "temperature and may apply a night setback, so small offsets are normal.",
-        overrides=[_dashed("setpoint (curve)")],
+        "temperature and may apply a night setback, so small offsets are normal. Stations "
+        "that report their controller's own target (supply_setpoint) show it as a second "
+        "dashed line.",
+        overrides=[_dashed("setpoint (curve)"), _dashed("setpoint (controller)")],
     )
 
 
