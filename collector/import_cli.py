@@ -53,6 +53,9 @@ def main(args: argparse.Namespace) -> int:
     from collector.importer import ImportFailed, import_files
 
     dead_letter = args.dead_letter or settings.dead_letter.file
+    if dead_letter is None:
+        print("heatwatch import: no dead-letter file (dead_letter.file or --dead-letter): "
+              "rejected rows are counted but not kept", file=sys.stderr)
     try:
         summary = import_files(
             mapping, args.files, settings.influx, dead_letter=dead_letter,

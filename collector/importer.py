@@ -167,11 +167,17 @@ class _WriteThread(threading.Thread):
                 continue
 
     def run(self) -> None:
-        while True:
-            lines = self.batches.get()
-            if lines is None or self.error is not None:
-                return
-            self._write(lines)
+        finished = False
+        try:
+            while True:
+                lines = self.batches.get()
+                if lines is None or self.error is not None:
+                    finished = True
+                    return
+                self._write(lines)
+        finally:
+            if not finished and self.error is None:  # the traceback is on stderr already
+                self.error = "the writer thread failed"
 
     def _write(self, lines: list[str]) -> None:
         deadline = time.monotonic() + self.retry_s

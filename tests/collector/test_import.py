@@ -245,3 +245,15 @@ def test_short_rows_blank_lines_and_the_progress_bar(
     assert (s.rows, s.stored) == (2, 2)  # the short row lacks only e and pe
     assert influx.count("telemetry", "heat_energy", db=database) == 1
     assert "import" in capsys.readouterr().err  # tqdm drew on stderr
+
+
+def test_influxdb_failing_mid_import_is_retried_then_stops_the_import(
+    tmp_path: Path, fake_influx2: FakeInflux2  # noqa: F811
+) -> None:
+    fake_influx2.status = 503
+    path = csv_file(tmp_path, "scada_F1.csv", [good("2024-01-15 12:00:00")])
+    with pytest.raises(ImportFailed, match="unavailable for 1 s") as err:
+        import_files(load_mapping(EXAMPLE), [path], v2_settings(fake_influx2.url),
+                     progress=False, retry_s=1.0)
+    assert len(fake_influx2.requests) >= 2  # tried again before giving up
+    assert err.value.summary.stored == 0 and err.value.summary.rows == 1
