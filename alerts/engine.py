@@ -15,6 +15,8 @@
   ``keep_firing_for`` and flap windows move with time alone.
 
 The engine never reads wall time for decisions: ``now`` is passed in (event time in replay).
+:meth:`Engine.next_due` says when evaluating could next change anything without new input, so
+a replay evaluates only then (and after readings) instead of at every step of event time.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from alerts.config import RuleParams, RulesConfig, RuleSet
+from alerts.due import ScheduleBreaks, ring_break
 from alerts.fleet import Fleet
 from alerts.lifecycle import Subject, emit, step
 from alerts.model import (
@@ -104,6 +107,16 @@ class Engine:
         self._data_version = -1
         self._started_at: float | None = None
         self._resumed_at = -math.inf
+        # for next_due: when each station / zone was last evaluated, the next instant its
+        # sweep could matter (cached until it is evaluated again), and when the offline hold
+        # or the offline timers' origin last changed (every station's verdict may move then)
+        self._evaluated_at: dict[str, float] = {}
+        self._zone_evaluated_at: dict[str, float] = {}
+        self._sweep_due: dict[str, float] = {}
+        self._breaks: dict[int, ScheduleBreaks] = {}  # id(RuleSet) -> its breakpoints
+        self._hold: bool | None = None
+        self._epoch = -math.inf
+        self._changed = False  # the last evaluation made a transition or enqueued something
         self._restore()
 
     # -- input ------------------------------------------------------------------------------
@@ -174,8 +187,13 @@ class Engine:
 
     # -- evaluation -------------------------------------------------------------------------
 
-    def evaluate(self, now: float | None = None) -> list[AlertEvent]:
-        """Run due rules, advance every open alert, persist and return the transitions."""
+    def evaluate(self, now: float | None = None, *, since: float | None = None) -> list[AlertEvent]:
+        """Run due rules, advance every open alert, persist and return the transitions.
+
+        ``since`` (replay only): the previous tick of a replay that skipped the evaluations
+        in between because :meth:`next_due` proved them idle; sweeps then cover
+        ``(since, now]`` exactly as a step-by-step replay's last tick would have.
+        """
         now = self.clock() if now is None else now
         if self._started_at is None:
             self._started_at = self._resumed_at = now
@@ -188,9 +206,13 @@ class Engine:
         input_down = self._evaluate_pipeline(now, batch, events, stepped)
         in_grace = now < self._started_at + self.rules.pipeline.startup_grace_s
         hold_offline = input_down or in_grace or self._reconnecting(now)
-
         fleet = self.fleet
-        fleet.sweep_slice(now)
+        if hold_offline is not self._hold:
+            if self._hold:  # lifted: the wills that came meanwhile are judged now
+                fleet.dirty.update(s for s, w in fleet.windows.items() if w.status_offline)
+            self._hold = hold_offline
+            self._new_epoch(now)
+        fleet.sweep_slice(now, since)
         for station in fleet.dirty:
             self._evaluate_station(fleet.windows[station], now, hold_offline, batch, events,
                                    stepped)
@@ -198,6 +220,7 @@ class Engine:
             self._scan_offline(now, batch, events, stepped)
         for zone in fleet.dirty_zones:
             rs = self.rules.params_for(zone)
+            self._zone_evaluated_at[zone] = now
             if rs.zone_cold.enabled:
                 verdict = zone_cold_verdict(now, fleet.zones[zone], rs)
                 subject = Subject(ZONE_COLD, zone, Scope.ZONE, zone=zone)
@@ -206,8 +229,112 @@ class Engine:
         fleet.dirty_zones.clear()
 
         self._advance_rest(now, batch, events, stepped)
+        self._changed = bool(events or batch.outbox or batch.alerts)
         self.store.commit(batch)
         return events
+
+    # -- when evaluation is next due (replay) -------------------------------------------------
+
+    def next_due(self, now: float, step_s: float) -> float:
+        """The earliest event time after ``now`` at which :meth:`evaluate` could make a
+        transition, or change state that a later one reads, without new input.
+
+        For a replay on a grid of ``step_s`` (its ticks): with no reading in between, every
+        tick before the first one at or after the answer would change nothing, so it may be
+        skipped (pass ``since`` to the next :meth:`evaluate`). An answer at or before ``now``
+        means the next tick. It covers: anything the last evaluation changed (the next tick),
+        the start-up and reconnect graces, ``for`` / ``keep_firing_for`` / flapping of open
+        alerts, repeat notifications, maintenance windows, each station's offline timeout and
+        pipeline silence thresholds, and each station's and zone's sweep, which matters only
+        after a clock breakpoint (:mod:`alerts.due`) or a change of the offline hold since it
+        was last evaluated. O(stations + open alerts).
+        """
+        fleet = self.fleet
+        started = self._started_at
+        if started is None or self._changed or fleet.dirty or fleet.dirty_zones:
+            return now
+        due = math.inf
+
+        def at(t: float) -> None:
+            nonlocal due
+            if now < t < due:
+                due = t
+
+        p = self.rules.pipeline
+        at(started + p.startup_grace_s)
+        inp = self._input
+        if inp.changed_at is not None:
+            at(inp.changed_at + (p.reconnect_grace_s if inp.connected
+                                 else p.broker_down_after_s))
+        for maintenance in self.router.windows:
+            at(maintenance.starts_at)
+            at(maintenance.ends_at)
+        repeat = self.router.repeat_interval_s
+        for track in self._tracks.values():
+            alert = track.alert
+            if alert is None:
+                continue
+            params = self._params(alert)
+            if alert.state is AlertState.PENDING:
+                at(alert.active_at + params.for_s)
+            elif alert.state is AlertState.FIRING:
+                if alert.flapping and track.flips:
+                    at(track.flips[0] + params.flap_window_s)
+                if alert.keep_since is not None:
+                    at(alert.keep_since + params.keep_firing_for_s)
+                if repeat > 0 and alert.acked_by is None and alert.last_notified_at is not None:
+                    at(alert.last_notified_at + repeat)
+        pipeline = p.enabled and len(fleet) >= p.min_stations
+        resumed = self._resumed_at
+        for station, window in fleet.windows.items():
+            plan = self._plans.get(station) or self._plan(window)
+            last = window.seen_at
+            if plan.offline.enabled and (OFFLINE, station) not in self._tracks:
+                since = resumed if last is None else max(last, resumed)
+                at(since + plan.offline_timeout)
+                if window.status_offline:
+                    at(since + self._offline_floor)  # the offline scan picks it up
+            if pipeline:
+                quiet = max(started if last is None else last, started)
+                at(quiet + p.silent_after_s)
+                at(quiet + max(p.silent_intervals * window.report_interval_s, p.silent_after_s))
+            sweep = self._sweep_due.get(station)
+            if sweep is None:
+                sweep = self._sweep_due[station] = self._station_sweep_due(
+                    window, plan.rules, now, step_s)
+            if sweep < due:
+                due = max(sweep, now)
+        for zone in fleet.zones:
+            rs = self.rules.params_for(zone)
+            if rs.zone_cold.enabled:
+                t0 = self._zone_evaluated_at.get(zone, now)
+                b = self._schedule_breaks(rs).after(t0)
+                due = min(due, max(now, fleet.next_zone_sweep(max(b - step_s, t0))))
+        return due
+
+    def _station_sweep_due(self, window: StationWindow, rs: RuleSet, now: float,
+                           step_s: float) -> float:
+        """The first sweep of ``window``'s station that may see something its last
+        evaluation did not: a schedule or rate-window breakpoint, or a new offline hold."""
+        t0 = self._evaluated_at.get(window.station)
+        if t0 is None:
+            return self.fleet.next_sweep(window.station, now)
+        b = min(self._schedule_breaks(rs).after(t0), ring_break(window, rs, t0))
+        if self._epoch > t0:
+            b = min(b, self._epoch)
+        return self.fleet.next_sweep(window.station, max(b - step_s, t0))
+
+    def _schedule_breaks(self, rs: RuleSet) -> ScheduleBreaks:
+        breaks = self._breaks.get(id(rs))
+        if breaks is None:
+            breaks = self._breaks[id(rs)] = ScheduleBreaks(rs)
+        return breaks
+
+    def _new_epoch(self, now: float) -> None:
+        """The offline hold or the offline timers' origin changed: every station's offline
+        verdict may differ from its last evaluation, so its next sweep matters."""
+        self._epoch = now
+        self._sweep_due.clear()
 
     def _reconnecting(self, now: float) -> bool:
         """Just back on the broker after losing it: the retained ``offline`` statuses that
@@ -234,6 +361,7 @@ class Engine:
         is_open = self._open_alert(PIPELINE, GLOBAL_SUBJECT) is not None
         if was_open and not is_open:
             self._resumed_at = now  # offline timers restart: the silence was not theirs
+            self._new_epoch(now)
         return is_open or not self._input.connected
 
     def _plan(self, window: StationWindow) -> _Plan:
@@ -252,6 +380,8 @@ class Engine:
         batch: Batch, events: list[AlertEvent], stepped: set[Key],
     ) -> None:
         station = window.station
+        self._evaluated_at[station] = now
+        self._sweep_due.pop(station, None)
         plan = self._plans.get(station) or self._plan(window)
         # Only rules that could fire, or that have a track to step, need their verdict: for
         # the others it would be thrown away unseen (not FIRE and nothing remembered).

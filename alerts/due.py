@@ -1,0 +1,153 @@
+"""When a rule's verdict can change with the clock alone: the breakpoints behind ``next_due``.
+
+A station rule is a pure ``evaluate(now, window)``; with the window unchanged, its verdict
+moves with ``now`` only through
+
+* the heating schedule: the season (a local date), the night setback and every other
+  time-of-day window of the schedule, and anything that runs a fixed time after one of them
+  (``warmup_s`` after heating resumes);
+* the rate windows of ``pressure_drop`` and ``tank_draining``: a sample leaves the window
+  ``window_s`` after it was taken.
+
+:func:`schedule_breaks` lists the instants where the first can change (over-inclusive:
+every configured local time of day, fold 0 and 1, every local midnight, every UTC-offset
+change, and each of these plus every duration of the schedule); :func:`ring_break` gives the
+next instant where the second can. The engine's :meth:`~alerts.engine.Engine.next_due` uses
+them to know which sweeps of an unchanged station can be skipped in a replay; a rule that
+makes its verdict depend on the clock in another way must be added here, or event-driven
+backtests will miss its transitions (``tests/alerts/test_backtest_events.py`` compares them
+with step-by-step replays).
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import math
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+
+from alerts.config import HeatingSchedule, RuleSet
+from alerts.window import StationWindow
+
+__all__ = ["ScheduleBreaks", "ring_break"]
+
+_DAYS_PER_BLOCK = 32  # breakpoints are computed a month at a time, then bisected
+_LIFECYCLE = frozenset({"for_s", "keep_firing_for_s", "flap_window_s"})
+
+
+def _times_and_durations(model: BaseModel) -> tuple[set[dt.time], set[float]]:
+    """Every time-of-day and every ``*_s`` duration in a schedule, nested models included."""
+    times: set[dt.time] = set()
+    durations: set[float] = set()
+
+    def walk(value: object, name: str) -> None:
+        if isinstance(value, dt.time):
+            times.add(value)
+        elif isinstance(value, BaseModel):
+            for key in type(value).model_fields:
+                walk(getattr(value, key), key)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item, name)
+        elif (name.endswith("_s") and name not in _LIFECYCLE and isinstance(value, int | float)
+              and not isinstance(value, bool) and math.isfinite(value) and value > 0):
+            durations.add(float(value))
+
+    walk(model, "")
+    return times, durations
+
+
+@lru_cache(maxsize=64)
+def _tz(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _offset_changes(lo: int, hi: int, tz: ZoneInfo) -> list[float]:
+    """UTC-offset changes in ``[lo, hi)`` (whole seconds), found by bisection per day."""
+    out: list[float] = []
+
+    def offset(t: int) -> dt.timedelta | None:
+        return dt.datetime.fromtimestamp(t, tz).utcoffset()
+
+    day = 86400
+    t = lo
+    while t < hi:
+        u = min(t + day, hi)
+        if offset(t) != offset(u):
+            a, b = t, u  # offset(a) differs from offset(b): the change is in (a, b]
+            while b - a > 1:
+                m = (a + b) // 2
+                if offset(m) == offset(a):
+                    a = m
+                else:
+                    b = m
+            out.append(float(b))
+        t = u
+    return out
+
+
+class ScheduleBreaks:
+    """The instants where the schedule of one rule set may change what a rule says."""
+
+    def __init__(self, rules: RuleSet) -> None:
+        heating: HeatingSchedule = rules.heating
+        self.tz = _tz(heating.timezone)
+        times, durations = _times_and_durations(heating)
+        extra = getattr(rules, "heating_not_resumed", None)  # an outage rule of the schedule
+        if isinstance(extra, BaseModel):
+            more_times, more_durations = _times_and_durations(extra)
+            times |= more_times
+            durations |= more_durations
+        self.times = sorted(times | {dt.time(0, 0)})
+        self.durations = sorted(durations)
+        self._lo = math.inf
+        self._hi = -math.inf
+        self._breaks: list[float] = []
+
+    def _block(self, start_day: dt.date) -> list[float]:
+        """Breakpoints of ``_DAYS_PER_BLOCK`` local days from ``start_day``, unsorted."""
+        out: list[float] = []
+        for n in range(-1, _DAYS_PER_BLOCK + 1):  # a day either side: durations reach over
+            day = start_day + dt.timedelta(days=n)
+            for t in self.times:
+                for fold in (0, 1):
+                    at = dt.datetime.combine(day, t, self.tz).replace(fold=fold).timestamp()
+                    out.append(at)
+                    out.extend(at + d for d in self.durations)
+        lo = int(dt.datetime.combine(start_day, dt.time(0), self.tz).timestamp()) - 2 * 86400
+        out.extend(_offset_changes(lo, lo + (_DAYS_PER_BLOCK + 4) * 86400, self.tz))
+        return out
+
+    def after(self, t: float) -> float:
+        """The first breakpoint strictly after ``t``."""
+        if not self._lo <= t < self._hi:
+            day = dt.datetime.fromtimestamp(t, self.tz).date() - dt.timedelta(days=1)
+            self._breaks = sorted(set(self._block(day)))
+            self._lo = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0),
+                                           self.tz).timestamp()
+            self._hi = dt.datetime.combine(day + dt.timedelta(days=_DAYS_PER_BLOCK - 1),
+                                           dt.time(0), self.tz).timestamp()
+        i = bisect.bisect_right(self._breaks, t)
+        if i == len(self._breaks):  # cannot happen with a block around t; be safe anyway
+            return t + 3600.0
+        return self._breaks[i]
+
+
+def ring_break(window: StationWindow, rules: RuleSet, after: float) -> float:
+    """The next instant after ``after`` at which a rate window of the station loses a sample
+    (``math.inf`` if it has none left to lose)."""
+    best = math.inf
+    if not window.history:
+        return best
+    spans = {rules.pressure_drop.window_s, rules.tank_draining.window_s}
+    for ring in window.history.values():
+        lo, n = ring.span()
+        times = ring.times
+        for span in spans:
+            i = bisect.bisect_left(times, after - span, lo, n)
+            if i < n:
+                best = min(best, times[i] + span)
+    return best
