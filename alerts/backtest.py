@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -37,6 +38,7 @@ from alerts.model import AlertEvent, AlertState, EventKind, Severity
 from alerts.store import Store
 from alerts.warmup import warm_up
 from heatwatch.registry import UNASSIGNED_ZONE, Registry, Station
+from heatwatch.wire import Reading
 
 __all__ = ["BacktestAlert", "BacktestResult", "Mode", "Progress", "backtest", "format_table"]
 
@@ -130,7 +132,7 @@ def backtest(
     registry: Registry | None = None,
     rule: str | None = None,
     step_s: float = 1.0,
-    chunk_s: float = 3600.0,
+    chunk_s: float = 7 * 86400.0,
     warm: bool = True,
     progress: Progress | None = None,
     mode: Mode = "event",
@@ -161,7 +163,8 @@ def backtest(
     store = Store(":memory:")
     try:
         engine = Engine(rules, store, clock,
-                        registry=_registry(registry or Registry(), source, sel), receivers=())
+                        registry=_registry(registry or Registry(), source, sel), receivers=(),
+                        record=False)
         result = _replay(engine, clock, source, sel, start, end, step_s, chunk_s, warm,
                          progress, mode)
     finally:
@@ -198,25 +201,30 @@ def _replay(engine: Engine, clock: _EventClock, source: HistorySource, sel: Sele
 
     # Chunks start small and grow up to chunk_s while they stay under MAX_CHUNK_READINGS
     # (and shrink when they do not), so a zone reads in few queries and a whole city never
-    # holds an hour of every station in memory.
+    # holds an hour of every station in memory. The next chunk is read while this one is
+    # replayed: InfluxDB works on the other core meanwhile (and the socket wait is free).
     chunk_ns = max(1, round(chunk_s * 1e9))
     span = min(chunk_ns, 60 * 10**9)
-    lo = start_ns
-    while lo < end_ns:
-        hi = min(lo + span, end_ns)
-        readings = source.chunk(lo, hi, sel)
-        before, observe = ticks.before, engine.observe
-        for reading in readings:
-            before(reading.ts_ns / 1e9)
-            observe(reading)  # no arrival time: liveness on event time
-        result.readings += len(readings)
-        if len(readings) > MAX_CHUNK_READINGS:
-            span = max(10**9, span // 2)
-        elif len(readings) < MAX_CHUNK_READINGS // 4:
-            span = min(chunk_ns, span * 2)
-        lo = hi
-        if progress is not None:
-            progress((hi - start_ns) / 1e9, end - start)
+    before, observe = ticks.before, engine.observe
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backtest-read") as reader:
+        lo, hi = start_ns, min(start_ns + span, end_ns)
+        ahead: Future[list[Reading]] | None = (
+            reader.submit(source.chunk, lo, hi, sel) if lo < end_ns else None)
+        while ahead is not None:
+            readings = ahead.result()
+            if len(readings) > MAX_CHUNK_READINGS:
+                span = max(10**9, span // 2)
+            elif len(readings) < MAX_CHUNK_READINGS // 4:
+                span = min(chunk_ns, span * 2)
+            next_lo, next_hi = hi, min(hi + span, end_ns)
+            ahead = reader.submit(source.chunk, next_lo, next_hi, sel) if hi < end_ns else None
+            for reading in readings:
+                before(reading.ts_ns / 1e9)
+                observe(reading)  # no arrival time: liveness on event time
+            result.readings += len(readings)
+            if progress is not None:
+                progress((hi - start_ns) / 1e9, end - start)
+            lo, hi = next_lo, next_hi
     ticks.before(end)
     result.alerts = list(found.values())
     return result
@@ -233,7 +241,8 @@ class _Ticks:
 
     While a ``station_offline`` alert is open, the tick before each evaluated one is run
     too: the alert's value (the silence so far) grows with every tick, and the last one
-    before its end is what the result reports.
+    before its end is what the result reports. At a tick with readings and nothing else due,
+    :meth:`Engine.evaluate_readings` spares the work a healthy station's reading cannot need.
     """
 
     def __init__(self, engine: Engine, clock: _EventClock, start: float, step_s: float,
@@ -243,25 +252,31 @@ class _Ticks:
         self.result, self.found, self.event = result, found, event
         self.done = -1  # last evaluated tick
         self.pending: int | None = 0  # a tick with readings (the first tick always runs)
+        self.only_readings = False  # nothing else is due at the pending tick (next_due)
         self.margin = min(1e-3, step_s / 1000)  # float slack on due times: rather early
 
     def time(self, k: int) -> float:
         return self.start + k * self.step
 
     def index(self, t: float) -> int:
-        """The first tick at or after ``t``."""
-        k = max(0, math.ceil((t - self.start) / self.step))
-        while k > 0 and self.time(k - 1) >= t:
+        """The first tick at or after ``t`` (exactly: ticks are compared as computed)."""
+        start, step = self.start, self.step
+        k = max(0, math.ceil((t - start) / step))
+        while k > 0 and start + (k - 1) * step >= t:
             k -= 1
-        while self.time(k) < t:
+        while start + k * step < t:
             k += 1
         return k
 
-    def run(self, k: int) -> None:
+    def run(self, k: int, *, readings_only: bool = False) -> None:
         now = self.time(k)
         self.clock.now = now
         since = None if k == 0 or not self.event else self.time(k - 1)
-        _collect(self.engine.evaluate(now, since=since), self.engine, self.found, self.result)
+        if readings_only:
+            events = self.engine.evaluate_readings(now, since=since)
+        else:
+            events = self.engine.evaluate(now, since=since)
+        _collect(events, self.engine, self.found, self.result)
         self.result.evaluations += 1
         self.done = k
 
@@ -271,7 +286,7 @@ class _Ticks:
         self.run(k)
 
     def _offline_open(self) -> bool:
-        return any(a.rule == _OFFLINE for a in self.engine.open_alerts())
+        return self.engine.has_open(_OFFLINE)
 
     def before(self, t: float) -> None:
         """Evaluate what is due before ``t``: the next reading's time, or the end."""
@@ -283,18 +298,23 @@ class _Ticks:
         if self.pending is not None:
             if self.pending >= limit:
                 return  # more readings of the tick already waiting
-            self._run_with_previous(self.pending)
+            if self.pending - 1 > self.done and self._offline_open():
+                self.run(self.pending - 1)
+            self.run(self.pending, readings_only=self.only_readings)
             self.pending = None
         while True:
-            due = self.engine.next_due(self.time(self.done), self.step)
-            if due >= self.time(limit):
+            due = self.engine.next_due(self.time(self.done), self.step) - self.margin
+            if due > self.time(limit):
+                k = limit + 1  # nothing due at the reading's tick either
                 break
-            k = max(self.done + 1, self.index(due - self.margin))
+            k = max(self.done + 1, self.index(due))
             if k >= limit:
                 break
             self._run_with_previous(k)
+        self.only_readings = k > limit
         if limit - 1 > self.done and self._offline_open():
             self.run(limit - 1)
+            self.only_readings = False
         self.pending = limit
 
 

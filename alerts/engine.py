@@ -85,7 +85,10 @@ class Engine:
         *,
         registry: Registry | None = None,
         receivers: Iterable[str] = ("webhook",),
+        record: bool = True,
     ) -> None:
+        """``record=False``: evaluations write nothing to ``store`` (a backtest's throw-away
+        store, read by nobody); acks and maintenance windows still go there."""
         self.rules = rules
         self.store = store
         self.clock = clock
@@ -105,6 +108,9 @@ class Engine:
         self._by_id: dict[str, Key] = {}
         self._input = InputState()
         self._data_version = -1
+        self._private = str(store.path) == ":memory:"  # nobody else can write to it
+        self._record = record
+        self._open: dict[str, int] = {}  # rule -> open (pending or firing) alerts
         self._started_at: float | None = None
         self._resumed_at = -math.inf
         # for next_due: when each station / zone was last evaluated, the next instant its
@@ -112,7 +118,7 @@ class Engine:
         # or the offline timers' origin last changed (every station's verdict may move then)
         self._evaluated_at: dict[str, float] = {}
         self._zone_evaluated_at: dict[str, float] = {}
-        self._sweep_due: dict[str, float] = {}
+        self._station_due: dict[str, tuple[float, float, float, float, float]] = {}
         self._breaks: dict[int, ScheduleBreaks] = {}  # id(RuleSet) -> its breakpoints
         self._hold: bool | None = None
         self._epoch = -math.inf
@@ -178,6 +184,10 @@ class Engine:
 
     # -- queries ----------------------------------------------------------------------------
 
+    def has_open(self, rule: str) -> bool:
+        """Whether an alert of ``rule`` is open (pending or firing)."""
+        return self._open.get(rule, 0) > 0
+
     def open_alerts(self) -> list[Alert]:
         return [t.alert for t in self._tracks.values() if t.alert is not None]
 
@@ -230,7 +240,8 @@ class Engine:
 
         self._advance_rest(now, batch, events, stepped)
         self._changed = bool(events or batch.outbox or batch.alerts)
-        self.store.commit(batch)
+        if self._record:
+            self.store.commit(batch)
         return events
 
     # -- when evaluation is next due (replay) -------------------------------------------------
@@ -284,26 +295,7 @@ class Engine:
                     at(alert.keep_since + params.keep_firing_for_s)
                 if repeat > 0 and alert.acked_by is None and alert.last_notified_at is not None:
                     at(alert.last_notified_at + repeat)
-        pipeline = p.enabled and len(fleet) >= p.min_stations
-        resumed = self._resumed_at
-        for station, window in fleet.windows.items():
-            plan = self._plans.get(station) or self._plan(window)
-            last = window.seen_at
-            if plan.offline.enabled and (OFFLINE, station) not in self._tracks:
-                since = resumed if last is None else max(last, resumed)
-                at(since + plan.offline_timeout)
-                if window.status_offline:
-                    at(since + self._offline_floor)  # the offline scan picks it up
-            if pipeline:
-                quiet = max(started if last is None else last, started)
-                at(quiet + p.silent_after_s)
-                at(quiet + max(p.silent_intervals * window.report_interval_s, p.silent_after_s))
-            sweep = self._sweep_due.get(station)
-            if sweep is None:
-                sweep = self._sweep_due[station] = self._station_sweep_due(
-                    window, plan.rules, now, step_s)
-            if sweep < due:
-                due = max(sweep, now)
+        due = min(due, self._stations_due(now, step_s, started))
         for zone in fleet.zones:
             rs = self.rules.params_for(zone)
             if rs.zone_cold.enabled:
@@ -311,6 +303,80 @@ class Engine:
                 b = self._schedule_breaks(rs).after(t0)
                 due = min(due, max(now, fleet.next_zone_sweep(max(b - step_s, t0))))
         return due
+
+    def _stations_due(self, now: float, step_s: float, started: float) -> float:
+        """:meth:`next_due` of the per-station timers: offline, pipeline silence, sweeps.
+
+        Each station's instants are cached until it is evaluated again, its offline track
+        comes or goes, or the offline hold changes (:meth:`_new_epoch`): between readings a
+        replay asks about the same unchanged stations over and over.
+        """
+        due = math.inf
+        p = self.rules.pipeline
+        fleet = self.fleet
+        pipeline = p.enabled and len(fleet) >= p.min_stations
+        quiet_at: list[float] = []  # when each station's silence reaches silent_after_s
+        silent_at: list[float] = []  # ... and its own pipeline threshold
+        cache = self._station_due
+        for station, window in fleet.windows.items():
+            hit = cache.get(station)
+            if hit is None:
+                hit = cache[station] = self._station_instants(window, now, step_s, started)
+            offline, scanned, quiet, silent, sweep = hit
+            if now < offline < due:
+                due = offline
+            if now < scanned < due:
+                due = scanned
+            if sweep < due:
+                due = max(sweep, now)
+            if pipeline:
+                quiet_at.append(quiet)
+                silent_at.append(silent)
+        if pipeline:
+            due = min(due, self._pipeline_due(now, due, started, quiet_at, silent_at))
+        return due
+
+    def _station_instants(self, window: StationWindow, now: float, step_s: float,
+                          started: float) -> tuple[float, float, float, float, float]:
+        """(offline timeout, offline scan, pipeline quiet, pipeline silent, sweep) instants
+        of one station, as they stand since its last evaluation (``inf``: none)."""
+        plan = self._plans.get(window.station) or self._plan(window)
+        p = self.rules.pipeline
+        last = window.seen_at
+        offline = scanned = math.inf
+        if plan.offline.enabled and (OFFLINE, window.station) not in self._tracks:
+            resumed = self._resumed_at
+            since = resumed if last is None or last < resumed else last
+            offline = since + plan.offline_timeout
+            if window.status_offline:
+                scanned = since + self._offline_floor  # where the offline scan picks it up
+        quiet = started if last is None or last < started else last
+        silent = quiet + max(p.silent_intervals * window.report_interval_s, p.silent_after_s)
+        sweep = self._station_sweep_due(window, plan.rules, now, step_s)
+        return offline, scanned, quiet + p.silent_after_s, silent, sweep
+
+    def _pipeline_due(self, now: float, due: float, started: float, quiet_at: list[float],
+                      silent_at: list[float]) -> float:
+        """When the silent count (:meth:`Fleet.count_silent`) next matters: at every change
+        while pipeline_down has a track, else when it reaches the fire threshold."""
+        p = self.rules.pipeline
+        if (PIPELINE, GLOBAL_SUBJECT) in self._tracks:
+            return min((t for t in (*quiet_at, *silent_at) if t > now), default=math.inf)
+        need = math.ceil(p.silent_share * len(self.fleet))
+        # A station counts only once its own threshold has passed, so the count cannot
+        # reach ``need`` before the need-th smallest threshold; with stations in order of
+        # arrival it does right then. Otherwise (order changed by a warm-up, say) search on.
+        ordered = sorted(silent_at)
+        first = ordered[need - 1] if 0 < need <= len(ordered) else math.inf
+        first = max(first, now)
+        if first >= due:
+            return math.inf
+        if first > now and self.fleet.count_silent(first, p, started) >= need:
+            return first
+        for t in sorted(t for t in (*quiet_at, *silent_at) if first < t < due):
+            if self.fleet.count_silent(t, p, started) >= need:
+                return t
+        return math.inf
 
     def _station_sweep_due(self, window: StationWindow, rs: RuleSet, now: float,
                            step_s: float) -> float:
@@ -334,7 +400,39 @@ class Engine:
         """The offline hold or the offline timers' origin changed: every station's offline
         verdict may differ from its last evaluation, so its next sweep matters."""
         self._epoch = now
-        self._sweep_due.clear()
+        self._station_due.clear()
+
+    def evaluate_readings(self, now: float, *, since: float | None = None
+                          ) -> list[AlertEvent]:
+        """:meth:`evaluate` at a replay tick where :meth:`next_due` (asked before the tick's
+        readings were observed) named nothing at or before ``now``: only the new readings
+        can change anything.
+
+        When every station they touched is healthy (its screen says no rule may fire) with
+        nothing remembered (no track, no offline will), and no pipeline or offline alert is
+        open, evaluating would step nothing and change nothing: the readings only make the
+        silent count smaller and the offline timers later. Then only those stations'
+        screens run, and the stations count as evaluated now. Otherwise: :meth:`evaluate`.
+        """
+        fleet, tracks = self.fleet, self._tracks
+        if (self._started_at is None or self._changed or fleet.dirty_zones
+                or not self._input.connected or (PIPELINE, GLOBAL_SUBJECT) in tracks
+                or self.has_open(OFFLINE)):
+            return self.evaluate(now, since=since)
+        windows, plans, bits = fleet.windows, self._plans, self._track_bits
+        for station in fleet.dirty:
+            window = windows[station]
+            if window.status_offline or station in bits or (OFFLINE, station) in tracks:
+                return self.evaluate(now, since=since)
+            plan = plans.get(station) or self._plan(window)
+            if plan.screen.may_fire(window, now):
+                return self.evaluate(now, since=since)
+        for station in fleet.dirty:
+            self._evaluated_at[station] = now
+            self._station_due.pop(station, None)
+        fleet.dirty.clear()
+        fleet.sweep_done(now)
+        return []
 
     def _reconnecting(self, now: float) -> bool:
         """Just back on the broker after losing it: the retained ``offline`` statuses that
@@ -355,6 +453,9 @@ class Engine:
         was_open = self._open_alert(PIPELINE, GLOBAL_SUBJECT) is not None
         started = self._started_at if self._started_at is not None else now
         silent = self.fleet.count_silent(now, p, started)
+        if (self._input.connected and (PIPELINE, GLOBAL_SUBJECT) not in self._tracks
+                and silent < math.ceil(p.silent_share * len(self.fleet))):
+            return False  # the common case: no mass silence, nothing to step
         verdict = pipeline_verdict(now, self._input, silent, len(self.fleet), p)
         subject = Subject(PIPELINE, GLOBAL_SUBJECT, Scope.GLOBAL)
         self._step(subject, verdict, now, p, batch, events, stepped)
@@ -381,7 +482,7 @@ class Engine:
     ) -> None:
         station = window.station
         self._evaluated_at[station] = now
-        self._sweep_due.pop(station, None)
+        self._station_due.pop(station, None)
         plan = self._plans.get(station) or self._plan(window)
         # Only rules that could fire, or that have a track to step, need their verdict: for
         # the others it would be thrown away unseen (not FIRE and nothing remembered).
@@ -432,8 +533,18 @@ class Engine:
     def _scan_offline(
         self, now: float, batch: Batch, events: list[AlertEvent], stepped: set[Key]
     ) -> None:
-        for window in self.fleet.silent_since(now, self._offline_floor, self._resumed_at):
-            self._offline(window, now, False, batch, events, stepped)
+        plans, tracks, resumed = self._plans, self._tracks, self._resumed_at
+        for window in self.fleet.silent_since(now, self._offline_floor, resumed):
+            plan = plans.get(window.station)
+            if (plan is not None and not window.status_offline and plan.offline.enabled
+                    and (OFFLINE, window.station) not in tracks):
+                # _offline's first test, inlined: a scan in a replay of hourly stations
+                # passes every one of them at every evaluation
+                last = window.seen_at
+                since = resumed if last is None or last < resumed else last
+                if now - since < plan.offline_timeout:
+                    continue
+            self._offline(window, now, False, batch, events, stepped, plan)
 
     def _step(
         self, subject: Subject, verdict: Verdict, now: float, params: RuleParams,
@@ -450,6 +561,9 @@ class Engine:
         before = track.alert
         track.verdict = verdict
         new = step(track, verdict, now, params, subject)
+        if (before is None) is not (track.alert is None):
+            self._open[subject.rule] = self._open.get(subject.rule, 0) + (
+                1 if before is None else -1)
         live = track.alert or before
         if live is None:
             return
@@ -490,6 +604,8 @@ class Engine:
         """Keep ``_track_bits`` (which station rules have a track per station) in step."""
         bit = _RULE_BIT.get(key[0])
         if bit is None:
+            if key[0] == OFFLINE:
+                self._station_due.pop(key[1], None)
             return
         bits = self._track_bits.get(key[1], 0)
         bits = bits | bit if delta > 0 else bits & ~bit
@@ -518,8 +634,11 @@ class Engine:
     def _sync_external(self, now: float) -> None:
         """Pick up acks and maintenance windows another process (the API) wrote.
 
-        Costs one PRAGMA per evaluation when nothing changed.
+        Costs one PRAGMA per evaluation when nothing changed, and nothing for a private
+        ``:memory:`` store (a backtest's): no other process can write to it.
         """
+        if self._private:
+            return
         version = self.store.data_version()
         if version == self._data_version:
             return
@@ -544,6 +663,7 @@ class Engine:
             key = (alert.rule, alert.subject)
             self._tracks[key] = Track(alert.rule, alert.subject, signal=signal, alert=alert,
                                       verdict=Verdict(signal))
+            self._open[alert.rule] = self._open.get(alert.rule, 0) + 1
             self._note_track(key, +1)
             self._by_id[alert.id] = key
             if alert.station is not None and alert.state is not AlertState.RESOLVED:

@@ -126,11 +126,8 @@ class Fleet:
     def next_sweep(self, station: str, after: float) -> float:
         """The station's first sweep instant strictly after ``after``."""
         period = self.sweep_s
-        base = after - after % period
-        t = base + self.phase(station)
-        while t <= after:
-            t += period
-        return t
+        t = after - after % period + self.phase(station)
+        return t if t > after else t + period
 
     def next_zone_sweep(self, after: float) -> float:
         """The first zone sweep instant (a multiple of ``full_sweep_s``) after ``after``."""
@@ -163,6 +160,10 @@ class Fleet:
             self.dirty.update(ids[:bisect.bisect_right(phases, b)])
         if now // period > last // period:
             self.dirty_zones.update(self.zones)
+
+    def sweep_done(self, now: float) -> None:
+        """The sweep up to ``now`` is known to change nothing (a replay's idle tick)."""
+        self._last_slice = now
 
     def count_silent(self, now: float, params: PipelineParams, started: float) -> int:
         """Stations silent past their pipeline threshold, counted oldest first.

@@ -70,8 +70,9 @@ def _backtest_arguments(bt: argparse.ArgumentParser) -> None:
     bt.add_argument("--rule", default=None, help="only report this rule's alerts")
     bt.add_argument("--step", type=float, default=None, metavar="S",
                     help="evaluation interval in event time (default: evaluate_interval_s)")
-    bt.add_argument("--chunk", type=float, default=3600.0, metavar="S",
-                    help="seconds of history per InfluxDB query (default 3600)")
+    bt.add_argument("--chunk", type=float, default=7 * 86400.0, metavar="S",
+                    help="longest span of history per InfluxDB query (default 604800: a "
+                         "week; shorter when that holds too many readings)")
     bt.add_argument("--plot", type=Path, default=None, metavar="PNG",
                     help="also plot the main series with the alert spans shaded")
     bt.add_argument("--plot-stations", type=int, default=3, metavar="N",

@@ -164,3 +164,30 @@ def test_a_quiet_history_costs_few_evaluations() -> None:
     assert_same(event, step)
     assert event.readings == 6 and step.evaluations == 6 * 3600
     assert event.evaluations < 100, event.evaluations
+
+
+def test_readings_of_equals_reading_from_row() -> None:
+    """The columnar conversion the backtest reads with gives reading_from_row's readings."""
+    import random
+
+    from alerts.history import Series, reading_from_row, readings_of
+
+    rng = random.Random(7)
+    columns = ["time", "station", "zone", "seq", "meter", "a", "b", "c"]
+    pool: list[Any] = [None, 1, 2.5, True, False, "on", [1], {"x": 1}, -3, 0.0]
+    for kind in (Kind.TELEMETRY, Kind.METER, Kind.STATUS):
+        values = [[10**18 + i, rng.choice(["s1", "s2", None]), "z", rng.choice([None, 4, 5.0]),
+                   rng.choice([None, "m1"]), *(rng.choice(pool) for _ in range(3))]
+                  for i in range(300)]
+        for tags in ({}, {"station": "tagged", "meter": "m9"}):
+            series = Series("x", columns if not tags else
+                            [c for c in columns if c not in tags],
+                            values if not tags else
+                            [[v for c, v in zip(columns, row, strict=True) if c not in tags]
+                             for row in values], tags)
+            expected = [r for r in (reading_from_row(kind, row) for row in series.rows())
+                        if r is not None]
+            assert readings_of(kind, [series]) == expected
+            cut = 10**18 + 150
+            assert readings_of(kind, [series], before_ns=cut) == [
+                r for r in expected if r.ts_ns < cut]
