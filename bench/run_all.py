@@ -54,6 +54,8 @@ BENCHES = [
           title="CSV import (heatwatch import -> InfluxDB)"),
     Bench("detection", "detection.py"),
     Bench("detection_mqtt", "detection.py", ("--mqtt",), ("--quick", "--mqtt")),
+    Bench("backtest_speed", "backtest_speed.py", writes_doc=False,
+          title="Backtest throughput (event-driven replay from InfluxDB)"),
     Bench("alerts_scale", "alerts_scale.py"),
     Bench("alerts_latency", "alerts_latency.py"),
     Bench("notify_latency", "notify_latency.py"),
