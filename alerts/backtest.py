@@ -9,8 +9,12 @@ time:
 * its windows are first warmed from the history just before ``start``
   (:func:`alerts.warmup.warm_up`), so a rate rule is not blind for the first window;
 * readings stream from InfluxDB in time chunks, in a fixed order (time, then status,
-  telemetry, meter; then station), and the engine evaluates every ``step_s`` seconds of
-  *event* time, after every reading up to that instant;
+  telemetry, meter; then station), the next chunk read while the current one is replayed;
+* the engine evaluates on the ticks ``start + k * step_s`` of *event* time, each after every
+  reading up to it; event-driven (the default), only the ticks where something is due
+  (:meth:`alerts.engine.Engine.next_due`: readings, timers, offline timeouts, sweeps after a
+  clock breakpoint), with the same alerts and events as evaluating every tick
+  (``mode="step"``, the reference);
 * liveness uses event time: ``observe`` without an arrival time counts a reading as arriving
   at its own timestamp, which is the engine's replay mode (the live service passes arrival
   times; nothing changes for it).

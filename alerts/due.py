@@ -7,7 +7,12 @@ moves with ``now`` only through
   time-of-day window of the schedule, and anything that runs a fixed time after one of them
   (``warmup_s`` after heating resumes);
 * the rate windows of ``pressure_drop`` and ``tank_draining``: a sample leaves the window
-  ``window_s`` after it was taken.
+  ``window_s`` after it was taken;
+* the station's own regime times (when it last restarted, since when it is idle), each plus
+  a duration of the schedule (``warmup_s``, ``heating_not_resumed.unplanned_s``).
+
+A rule whose FIRE *value* grows with the clock (``heating_not_resumed``: idle seconds) is in
+:data:`CLOCK_VALUED`: while it is open, its station's sweeps are all kept.
 
 :func:`schedule_breaks` lists the instants where the first can change (over-inclusive:
 every configured local time of day, fold 0 and 1, every local midnight, every UTC-offset
@@ -32,7 +37,7 @@ from pydantic import BaseModel
 from alerts.config import HeatingSchedule, RuleSet
 from alerts.window import StationWindow
 
-__all__ = ["ScheduleBreaks", "ring_break"]
+__all__ = ["CLOCK_VALUED", "ScheduleBreaks", "ring_break", "window_break"]
 
 _DAYS_PER_BLOCK = 32  # breakpoints are computed a month at a time, then bisected
 _LIFECYCLE = frozenset({"for_s", "keep_firing_for_s", "flap_window_s"})
@@ -134,6 +139,27 @@ class ScheduleBreaks:
         if i == len(self._breaks):  # cannot happen with a block around t; be safe anyway
             return t + 3600.0
         return self._breaks[i]
+
+
+# Rules whose FIRE value grows with the clock (how long idle): while one of them is open for
+# a station, every sweep of the station refreshes the alert's value, so none may be skipped.
+CLOCK_VALUED = frozenset({"heating_not_resumed"})
+# Times a window keeps about the station's heating regime (restart, idle since, ...): a rule
+# can change its mind a configured duration after one of them.
+_WINDOW_TIMES = ("resumed_at", "idle_since", "delivering_since")
+
+
+def window_break(window: StationWindow, breaks: ScheduleBreaks, after: float) -> float:
+    """The first instant after ``after`` that is one of the schedule's durations past one
+    of the window's regime times (``math.inf``: none)."""
+    best = math.inf
+    for name in _WINDOW_TIMES:
+        t = getattr(window, name, None)
+        if isinstance(t, float | int):
+            for d in breaks.durations:
+                if after < t + d < best:
+                    best = t + d
+    return best
 
 
 def ring_break(window: StationWindow, rules: RuleSet, after: float) -> float:

@@ -3,8 +3,9 @@
 ``observe`` is O(1) per reading: it updates the station's window and marks the station dirty.
 ``evaluate(now)`` then does work proportional to what changed, not to the fleet:
 
-* station rules run only for stations with new data (plus a full sweep every
-  ``full_sweep_s`` for conditions that move with the clock, such as the heating schedule),
+* station rules run only for stations with new data (plus a sweep of each station every
+  ``full_sweep_s``, at its own phase, for conditions that move with the clock, such as the
+  heating schedule),
   and of those only the rules that could fire (:class:`~alerts.rules.screen.Screen`, one cheap
   pass over the window) or that have something to remember for the station (a track): for a
   healthy station without alerts no rule's ``evaluate`` runs at all;
@@ -26,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from alerts.config import RuleParams, RulesConfig, RuleSet
-from alerts.due import ScheduleBreaks, ring_break
+from alerts.due import CLOCK_VALUED, ScheduleBreaks, ring_break, window_break
 from alerts.fleet import Fleet
 from alerts.lifecycle import Subject, emit, step
 from alerts.model import (
@@ -385,9 +386,11 @@ class Engine:
         t0 = self._evaluated_at.get(window.station)
         if t0 is None:
             return self.fleet.next_sweep(window.station, now)
-        b = min(self._schedule_breaks(rs).after(t0), ring_break(window, rs, t0))
-        if self._epoch > t0:
-            b = min(b, self._epoch)
+        breaks = self._schedule_breaks(rs)
+        b = min(breaks.after(t0), ring_break(window, rs, t0), window_break(window, breaks, t0))
+        if self._epoch > t0 or any(self._open_alert(rule, window.station) is not None
+                                   for rule in CLOCK_VALUED):
+            b = t0
         return self.fleet.next_sweep(window.station, max(b - step_s, t0))
 
     def _schedule_breaks(self, rs: RuleSet) -> ScheduleBreaks:
@@ -564,6 +567,8 @@ class Engine:
         if (before is None) is not (track.alert is None):
             self._open[subject.rule] = self._open.get(subject.rule, 0) + (
                 1 if before is None else -1)
+            if subject.station is not None:
+                self._station_due.pop(subject.station, None)  # its sweeps may matter now
         live = track.alert or before
         if live is None:
             return
