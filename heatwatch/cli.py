@@ -25,6 +25,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "rules": ("alerts.rules_cli", "inspect and backtest alert rules"),
     "api": ("api.cli", "serve the REST API and the operator page"),
     "dashboards": ("dashboards.cli", "generate or push the Grafana dashboards"),
+    "registry": ("heatwatch.registry_cli", "check a station registry or convert it to the "
+                 "compact form"),
     "run": ("heatwatch.run", "run the whole stack on a simulated fleet (the main job)"),
 }
 

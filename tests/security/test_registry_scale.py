@@ -1,15 +1,19 @@
-"""Regression test for a soak finding: a city's registry took minutes to load.
+"""Regression tests for two soak findings about a city's registry (20,000 stations, 420,000
+flats, ~31 MB of YAML), loaded by every service:
 
-bench/soak.py with 20,000 stations x 20 flats writes a ~30 MB registry; the collector and the
-alert engine each spent 2.5 minutes in PyYAML's pure-Python loader before connecting (the broker
-queued meanwhile). heatwatch.registry now uses libyaml's safe loader when PyYAML has it (same
-safe subset, about four times faster).
+* it took minutes to load: PyYAML's pure-Python parser. heatwatch.registry uses libyaml's
+  parser when PyYAML has it (same safe subset, about four times faster);
+* it cost 1.5 GB RSS per service (issue 13, item 21): the whole YAML document was held, then a
+  pydantic model per flat. It is now read one station at a time into slotted flats. The RSS
+  figures are bench/registry_memory.py's; here tracemalloc checks the same two properties on a
+  few thousand flats.
 """
 
 from __future__ import annotations
 
+import sys
+import tracemalloc
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -18,35 +22,15 @@ import heatwatch.registry as registry_module
 from heatwatch.registry import load_registry
 from heatwatch.settings import ConfigError
 
-SAMPLE = """\
-stations:
-- id: st-00001
-  name: Heping HES 1
-  zone: heping
-  meters:
-  - {id: st-00001-f1-1, floor: 1, top_floor: false, gable_end: true}
-- id: st-00002
-  zone: tiexi
-"""
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from test_registry import fleet
 
 
 @pytest.mark.skipif(not getattr(yaml, "__with_libyaml__", False), reason="PyYAML without libyaml")
-def test_registry_is_read_with_libyaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "registry.yaml"
-    path.write_text(SAMPLE)
-    loaders: list[type] = []
-    real_load = yaml.load
+def test_registry_is_parsed_with_libyaml() -> None:
+    from yaml._yaml import CParser
 
-    def spy(stream: str, Loader: type) -> Any:
-        loaders.append(Loader)
-        return real_load(stream, Loader=Loader)
-
-    monkeypatch.setattr(yaml, "load", spy)
-    reg = load_registry(path)
-    assert loaders == [yaml.CSafeLoader]
-    assert [s.id for s in reg.stations] == ["st-00001", "st-00002"]
-    # Same result as the pure-Python safe loader (libyaml's is the same safe subset).
-    assert reg == registry_module.Registry.model_validate(yaml.safe_load(SAMPLE))
+    assert issubclass(registry_module._LOADER, CParser)
 
 
 def test_registry_loader_stays_safe(tmp_path: Path) -> None:
@@ -55,3 +39,24 @@ def test_registry_loader_stays_safe(tmp_path: Path) -> None:
     path.write_text("stations: !!python/object/apply:os.system ['true']\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_registry(path)
+    path.write_text("stations:\n  - !!python/object/apply:os.system ['true']\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_registry(path)
+
+
+def test_yaml_is_streamed_into_compact_flats(tmp_path: Path) -> None:
+    """Loading holds one station's YAML at a time, not the document (which alone peaks at
+    ~5 KB per flat with libyaml's whole-document loader), and keeps ~200 bytes per flat
+    (a pydantic ``BaseModel`` flat alone was 488 bytes plus its id)."""
+    flats = 120 * 25
+    path = tmp_path / "registry.yaml"
+    path.write_text(yaml.safe_dump(fleet(stations=120, flats=25)))
+    tracemalloc.start()
+    try:
+        reg = load_registry(path)
+        kept, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert reg.meter_count() == flats
+    assert peak - kept < 500_000, f"{peak - kept:,} bytes held on the way"
+    assert kept / flats < 300, f"{kept / flats:.0f} bytes per flat"
