@@ -60,6 +60,7 @@ BENCHES = [
     Bench("alerts_latency", "alerts_latency.py"),
     Bench("notify_latency", "notify_latency.py"),
     Bench("api", "api_bench.py"),
+    Bench("registry_memory", "registry_memory.py"),
     Bench("fuzz", "fuzz.py"),
     Bench("soak", "soak.py"),
 ]

@@ -59,6 +59,7 @@ _ID_RE = re.compile(ID_PATTERN)
 COMPACT_SUFFIX = ".jsonl"
 COMPACT_FORMAT = "heatwatch-registry"
 COMPACT_VERSION = 1
+COMPACT_MAGIC = b'{"format": "heatwatch-registry"'  # how write_compact's header line starts
 MAX_ERRORS_SHOWN = 20
 
 
@@ -142,18 +143,20 @@ class Registry(BaseModel):
 def load_registry(path: Path | str | None) -> Registry:
     """Read a registry file; no path means an empty registry.
 
-    ``*.jsonl`` is the compact form written by ``heatwatch registry convert``; anything else is
-    YAML (``stations: [...]``). Every problem raises :class:`ConfigError` naming the file, and
-    for invalid entries the key path, the station and meter ids and the line.
+    The compact form written by ``heatwatch registry convert`` is recognised by its header line
+    (whatever the file's name: docker-compose mounts any registry as ``stations.yaml``) or a
+    ``.jsonl`` name; anything else is YAML (``stations: [...]``). Every problem raises
+    :class:`ConfigError` naming the file, and for invalid entries the key path, the station and
+    meter ids and the line.
     """
     if path is None:
         return Registry()
     p = Path(path)
     try:
         with p.open("rb") as fh:
-            if p.suffix == COMPACT_SUFFIX:
-                return _read_compact(fh, p)
-            return _read_yaml(fh, p)
+            compact = fh.read(len(COMPACT_MAGIC)) == COMPACT_MAGIC or p.suffix == COMPACT_SUFFIX
+            fh.seek(0)
+            return _read_compact(fh, p) if compact else _read_yaml(fh, p)
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read station registry: {exc.strerror}") from exc
 

@@ -1,0 +1,372 @@
+"""Registry memory benchmark: a city's station registry, the pre-issue-13 loader against the
+streamed YAML and the compact form, and the three services started on it.
+
+Target (issue 13, item 21): under 300 MB RSS per service with a city registry (20,000
+stations x 20 flats, ~31 MB of YAML, written by the simulator as bench/soak.py does); the old
+loader needed ~1.5 GB. Each loader runs in its own process (peak RSS is a process's high-water
+mark, and freed heap is not handed back, so one loader would spoil the next one's figures):
+
+* loading alone: RSS after imports, peak and steady RSS, load time and ``Registry.get`` cost,
+  for the old loader (``yaml.load`` of the whole document with libyaml, then a pydantic
+  ``BaseModel`` per flat: its code is kept below verbatim as the baseline), the streamed YAML
+  and the compact ``.jsonl`` form;
+* bytes per flat of each representation (tracemalloc): the YAML document's dict, the old
+  ``BaseModel``, the new slotted dataclass;
+* the collector, the alert engine and the API started on the city registry (real Mosquitto and
+  InfluxDB), in both forms: peak and steady RSS once each is up.
+
+    .venv/bin/python bench/registry_memory.py                # city size, ~5 min
+    .venv/bin/python bench/registry_memory.py --quick        # 200 stations (CI smoke)
+    .venv/bin/python bench/registry_memory.py --write-doc    # update docs/benchmarks.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from alertbench import write_section
+from common import Row, machine, machine_table, table
+from soak import _heatwatch, _metrics, _write_yaml
+
+from heatwatch.registry import ID_PATTERN, Meter, load_registry
+from heatwatch.servers import InfluxServer, MosquittoServer, free_port
+
+TARGET_MB = 300.0
+FLATS = 20
+DB = "heatwatch"
+
+
+# --- the pre-issue-13 loader, verbatim (the baseline) --------------------------------------
+
+
+class OldMeter(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=ID_PATTERN)
+    floor: int | None = None
+    top_floor: bool = False
+    gable_end: bool = False
+    area_m2: float | None = Field(None, gt=0)
+
+
+class OldStation(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = ""
+    zone: str = Field("unassigned", pattern=ID_PATTERN)
+    design_supply_temp: float | None = None
+    design_return_temp: float | None = None
+    design_flow: float | None = Field(None, gt=0)
+    report_interval_s: float = Field(10.0, gt=0)
+    meters: tuple[OldMeter, ...] = ()
+
+
+class OldRegistry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stations: tuple[OldStation, ...] = ()
+    _by_id: dict[str, OldStation] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, _context: object) -> None:
+        self._by_id = {st.id: st for st in self.stations}
+
+    def get(self, station_id: str) -> OldStation | None:
+        private = self.__pydantic_private__
+        assert private is not None
+        by_id: dict[str, OldStation] = private["_by_id"]
+        return by_id.get(station_id)
+
+
+def old_load(path: Path) -> OldRegistry:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
+    return OldRegistry.model_validate(data)
+
+
+# --- one loader in its own process -------------------------------------------------------------
+
+
+def _status() -> dict[str, float]:
+    out = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(("VmRSS:", "VmHWM:")):
+            out[line[:5]] = int(line.split()[1]) / 1024
+    return out
+
+
+def child(way: str, path: Path) -> None:
+    """Load ``path`` the ``way`` given and print the figures as JSON (run in a fresh process)."""
+    loader: Callable[[Path], Any] = old_load if way == "old" else load_registry
+    gc.collect()
+    base = _status()["VmRSS"]
+    t0 = time.perf_counter()
+    reg = loader(path)
+    load_s = time.perf_counter() - t0
+    gc.collect()
+    st = _status()
+    ids = [s.id for s in reg.stations]
+    rounds = max(1, 1_000_000 // len(ids))
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        for sid in ids:
+            reg.get(sid)
+    get_ns = (time.perf_counter() - t0) / (rounds * len(ids)) * 1e9
+    meters = sum(len(s.meters) for s in reg.stations)
+    print(json.dumps({"base": base, "peak": st["VmHWM"], "steady": st["VmRSS"],
+                      "load_s": load_s, "get_ns": get_ns, "stations": len(ids), "meters": meters}))
+
+
+def run_child(way: str, path: Path) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--child", way, str(path)],
+                         capture_output=True, text=True, check=True, timeout=1800)
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+# --- bytes per flat ----------------------------------------------------------------------------
+
+
+def per_flat_bytes(n: int = 20_000) -> dict[str, float]:
+    """tracemalloc bytes per flat of each representation, id string included."""
+    def raw(i: int) -> dict[str, Any]:
+        return {"id": f"st-{i // 20:05d}-f{i % 7}-{i % 3 + 1}", "floor": i % 7,
+                "top_floor": i % 7 == 6, "gable_end": i % 3 != 1}
+
+    makers: dict[str, Callable[[dict[str, Any]], object]] = {
+        "YAML document (dict)": lambda d: d,
+        "old: pydantic BaseModel": OldMeter.model_validate,
+        "new: slotted pydantic dataclass": lambda d: Meter(**d),
+    }
+    out = {}
+    for name, make in makers.items():
+        gc.collect()
+        tracemalloc.start()
+        kept = [make(raw(i)) for i in range(n)]
+        size = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        out[name] = size / n
+        del kept
+    return out
+
+
+# --- the services on the city registry ---------------------------------------------------------
+
+
+def _proc_status(pid: int) -> dict[str, float]:
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("VmRSS:", "VmHWM:")):
+            out[line[:5]] = int(line.split()[1]) / 1024
+    return out
+
+
+def services(registry: Path, work: Path, broker: MosquittoServer, influx: InfluxServer,
+             settle_s: float) -> dict[str, dict[str, float]]:
+    """Start collector, alert engine and API on ``registry`` together; once each is up (MQTT
+    connected, /metrics or /healthz answering), its peak and steady RSS and seconds to up."""
+    tag = registry.suffix.lstrip(".")
+    mqtt = {"host": broker.host, "port": broker.port}
+    influx_block = {"transport": "v1", "url": influx.url, "database": DB}
+    ports = {name: free_port() for name in ("collector", "alerts", "api")}
+    cfgs = {
+        "collector": _write_yaml(work / f"collector-{tag}.yaml", {
+            "mqtt": {**mqtt, "client_id": f"regbench-collector-{tag}"},
+            "influx": influx_block, "registry": str(registry),
+            "spool": {"dir": str(work / f"spool-{tag}")},
+            "dead_letter": {"file": str(work / f"rejected-{tag}.jsonl")},
+            "metrics": {"host": "127.0.0.1", "port": ports["collector"]}}),
+        "alerts": _write_yaml(work / f"alerts-{tag}.yaml", {
+            "mqtt": {**mqtt, "client_id": f"regbench-alerts-{tag}"},
+            "influx": influx_block, "registry": str(registry),
+            "state_db": str(work / f"alerts-{tag}.db"),
+            "metrics": {"host": "127.0.0.1", "port": ports["alerts"]}}),
+        "api": _write_yaml(work / f"api-{tag}.yaml", {
+            "server": {"host": "127.0.0.1", "port": ports["api"]},
+            "keys": [{"name": "bench", "role": "viewer",
+                      "sha256": hashlib.sha256(b"hw_registry_bench_key").hexdigest()}],
+            "alerts_db": str(work / f"api-alerts-{tag}.db"), "registry": str(registry),
+            "influx": {"url": influx.url, "database": DB}, "log_level": "WARNING"}),
+    }
+    commands = {"collector": "collect", "alerts": "alerts", "api": "api"}
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    up: dict[str, float] = {}
+    out: dict[str, dict[str, float]] = {}
+    t0 = time.monotonic()
+    try:
+        for name, cfg in cfgs.items():
+            log = (work / f"{name}-{tag}.log").open("wb")
+            procs[name] = subprocess.Popen(_heatwatch(commands[name], "-c", str(cfg)),
+                                           stdout=log, stderr=subprocess.STDOUT,
+                                           stdin=subprocess.DEVNULL)
+        while len(up) < len(procs):
+            if time.monotonic() - t0 > 900:
+                raise SystemExit(f"registry bench: not up in 900 s: {set(procs) - set(up)}")
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    log_text = (work / f"{name}-{tag}.log").read_text()[-2000:]
+                    raise SystemExit(f"registry bench: {name} exited:\n{log_text}")
+                if name not in up and _is_up(name, ports[name]):
+                    up[name] = time.monotonic() - t0
+            time.sleep(0.5)
+        time.sleep(settle_s)  # the engine's warm-up query and the API's first snapshot
+        for name, proc in procs.items():
+            st = _proc_status(proc.pid)
+            out[name] = {"peak": st["VmHWM"], "steady": st["VmRSS"], "up_s": up[name]}
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return out
+
+
+def _is_up(name: str, port: int) -> bool:
+    if name == "api":
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+    found = _metrics(port)
+    if name == "collector":
+        return found.get("heatwatch_collector_mqtt_connects_total", 0) >= 1
+    return bool(found)
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def build(work: Path, stations: int) -> tuple[Path, Path, float, float]:
+    """The city registry as the simulator writes it, and its compact form (seconds each)."""
+    yaml_path, compact = work / "registry.yaml", work / "registry.jsonl"
+    t0 = time.monotonic()
+    subprocess.run(_heatwatch("simulate", "--scenario", "normal_week", "--seed", "7",
+                              "--stations", str(stations), "--flats", str(FLATS),
+                              "--write-registry", str(yaml_path), "--registry-only"),
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t1 = time.monotonic()
+    subprocess.run(_heatwatch("registry", "convert", str(yaml_path), str(compact)),
+                   check=True, stdout=subprocess.DEVNULL)
+    return yaml_path, compact, t1 - t0, time.monotonic() - t1
+
+
+def report(stations: int, loads: dict[str, dict[str, float]], flat_bytes: dict[str, float],
+           svc: dict[str, dict[str, dict[str, float]]], sizes: dict[str, float],
+           convert_s: float, settle_s: float) -> str:
+    old = loads["old"]
+    meters = int(old["meters"])
+    rows: list[Row] = []
+    names = {"old": "old (whole YAML document)", "yaml": "new, YAML streamed",
+             "jsonl": "new, compact .jsonl"}
+    for way, r in loads.items():
+        base = None if way == "old" else old
+        label = names[way]
+        rows += [
+            Row(f"{label}: peak RSS", r["peak"], "MB", "",
+                base["peak"] if base else None),
+            Row(f"{label}: steady RSS", r["steady"], "MB", "",
+                base["steady"] if base else None),
+            Row(f"{label}: registry's share of steady RSS", r["steady"] - r["base"], "MB", "",
+                base["steady"] - base["base"] if base else None),
+            Row(f"{label}: load time", r["load_s"], "s", "", base["load_s"] if base else None),
+            Row(f"{label}: Registry.get", r["get_ns"], "ns", "", base["get_ns"] if base else None),
+        ]
+    svc_rows: list[Row] = []
+    for form, by_service in svc.items():
+        for name, r in by_service.items():
+            svc_rows += [
+                Row(f"{name} on {form}: peak RSS", r["peak"], "MB", f"< {TARGET_MB:.0f} MB",
+                    ok=r["peak"] < TARGET_MB),
+                Row(f"{name} on {form}: steady RSS", r["steady"], "MB", f"< {TARGET_MB:.0f} MB",
+                    ok=r["steady"] < TARGET_MB),
+                Row(f"{name} on {form}: up after", r["up_s"], "s"),
+            ]
+    flat_lines = ["| representation of one flat | bytes (id string included) |", "|---|---:|"]
+    flat_lines += [f"| {k} | {v:,.0f} |" for k, v in flat_bytes.items()]
+    return "\n\n".join([
+        f"City registry: {stations:,} stations, {meters:,} flats; YAML {sizes['yaml']:.1f} MB, "
+        f"compact {sizes['jsonl']:.1f} MB (`heatwatch registry convert`: {convert_s:.1f} s). "
+        "Loading alone, each loader in its own process (baseline: the old loader, same run; "
+        "'registry's share' is steady RSS minus RSS after imports):",
+        table("loading the registry", rows),
+        "Collector, alert engine and API started together on the registry (real Mosquitto and "
+        f"InfluxDB, empty database), RSS {settle_s:.0f} s after each is up:",
+        table("services on the city registry", svc_rows),
+        "\n".join(flat_lines),
+        machine_table(machine()),
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="200 stations (CI smoke)")
+    parser.add_argument("--stations", type=int, default=None, help="default 20,000")
+    parser.add_argument("--no-services", action="store_true", help="loading alone only")
+    parser.add_argument("--write-doc", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument("--child", nargs=2, metavar=("WAY", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child[0], Path(args.child[1]))
+        return 0
+    stations = args.stations or (200 if args.quick else 20_000)
+    settle = 2.0 if args.quick else 10.0
+
+    def say(msg: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="hw-regbench-") as tmp:
+        work = Path(tmp)
+        say(f"writing a registry of {stations:,} stations x {FLATS} flats")
+        yaml_path, compact, _, convert_s = build(work, stations)
+        sizes = {"yaml": yaml_path.stat().st_size / 1e6, "jsonl": compact.stat().st_size / 1e6}
+        loads = {}
+        for way, path in (("old", yaml_path), ("yaml", yaml_path), ("jsonl", compact)):
+            say(f"loading: {way}")
+            loads[way] = run_child(way, path)
+        flat_bytes = per_flat_bytes()
+        svc: dict[str, dict[str, dict[str, float]]] = {}
+        if not args.no_services:
+            broker, influx = MosquittoServer(work / "mosquitto"), InfluxServer(work / "influxdb")
+            broker.start()
+            influx.start()
+            try:
+                influx.create_database(DB)
+                for form, path in (("compact .jsonl", compact), ("YAML", yaml_path)):
+                    say(f"services on the {form} registry")
+                    svc[form] = services(path, work, broker, influx, settle)
+            finally:
+                broker.stop()
+                influx.stop()
+    body = report(stations, loads, flat_bytes, svc, sizes, convert_s, settle)
+    print(body)
+    if args.write_doc:
+        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        write_section("registry_memory", "\n\n".join([
+            "## Registry memory (a city's station registry)",
+            f"`bench/registry_memory.py`, {stamp}. Target (issue 13): under {TARGET_MB:.0f} MB "
+            "RSS per service with a city registry; the old loader is the baseline.",
+            body]))
+    return 1 if "| NO |" in body else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
