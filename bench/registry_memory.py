@@ -122,12 +122,15 @@ def child(way: str, path: Path) -> None:
     gc.collect()
     st = _status()
     ids = [s.id for s in reg.stations]
-    rounds = max(1, 1_000_000 // len(ids))
-    t0 = time.perf_counter()
-    for _ in range(rounds):
-        for sid in ids:
-            reg.get(sid)
-    get_ns = (time.perf_counter() - t0) / (rounds * len(ids)) * 1e9
+    rounds = max(1, 200_000 // len(ids))
+    best = float("inf")
+    for _ in range(7):  # the fastest of 7: the machine is shared, the lookup is not what varies
+        t0 = time.perf_counter()
+        for _ in range(rounds):
+            for sid in ids:
+                reg.get(sid)
+        best = min(best, time.perf_counter() - t0)
+    get_ns = best / (rounds * len(ids)) * 1e9
     meters = sum(len(s.meters) for s in reg.stations)
     print(json.dumps({"base": base, "peak": st["VmHWM"], "steady": st["VmRSS"],
                       "load_s": load_s, "get_ns": get_ns, "stations": len(ids), "meters": meters}))
@@ -288,7 +291,8 @@ def report(stations: int, loads: dict[str, dict[str, float]], flat_bytes: dict[s
             Row(f"{label}: registry's share of steady RSS", r["steady"] - r["base"], "MB", "",
                 base["steady"] - base["base"] if base else None),
             Row(f"{label}: load time", r["load_s"], "s", "", base["load_s"] if base else None),
-            Row(f"{label}: Registry.get", r["get_ns"], "ns", "", base["get_ns"] if base else None),
+            Row(f"{label}: Registry.get (fastest of 7)", r["get_ns"], "ns", "",
+                base["get_ns"] if base else None),
         ]
     svc_rows: list[Row] = []
     for form, by_service in svc.items():

@@ -215,7 +215,8 @@ class _Errors:
             return
         more = self.count - len(self.lines)
         tail = [f"  ... and {more} more"] if more > 0 else []
-        raise ConfigError(f"invalid station registry {self.path} ({self.count} errors):\n"
+        count = f"{self.count} error{'s' if self.count > 1 else ''}"
+        raise ConfigError(f"invalid station registry {self.path} ({count}):\n"
                           + "\n".join(self.lines + tail))
 
 
