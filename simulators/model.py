@@ -41,6 +41,9 @@ B = npt.NDArray[np.bool_]
 PLANT_ROOM_TEMP = 22.0
 LOW_PRESSURE_CUTOUT = 0.5  # bar: dry-run protection of the circulation pump
 CREEP_FLOW = 0.01  # fraction of design flow with the pump stopped
+# Heat meters read no flow (and no heat) under their minimum flow, ~1/50-1/100 of nominal:
+# a stopped pump's creep reads 0, as the real stations' heat power reads 0.0 all night.
+METER_CUTOFF = 0.015  # fraction of design flow
 MAKEUP_CAPACITY = 0.06  # fraction of design flow
 REFILL_CAPACITY = 0.03
 TANK_HEIGHT = 2.0
@@ -307,7 +310,8 @@ class StationModel:
             tau_r = np.where(off, 120.0, tau_r)
         self.tr += (1.0 - np.exp(-dt / tau_r)) * (tr_target - self.tr)
         heat = np.maximum(K_WATER * self.flow * (self.ts - self.tr), 0.0)
-        self.heat = np.where(off, 0.0, heat)  # primary valve closed: the meter sees nothing
+        # primary valve closed, or flow under the meter's minimum: the meter sees nothing
+        self.heat = np.where(off | (self.flow < METER_CUTOFF * self.f_design), 0.0, heat)
         self.energy += self.heat * dt / 3600.0
         load = self.heat / self.q_design
         tpr_run = np.minimum(self.tr + self.approach * (0.3 + 0.7 * load), self.tps - 2.0)
@@ -324,7 +328,7 @@ class StationModel:
         fp_max = 1.6 * self.q_design / (K_WATER * 50.0)
         fp = self.heat / 0.98 / (K_WATER * np.maximum(self.tps - self.tpr, 2.0))
         self.primary_flow = np.where(
-            self.running, np.minimum(fp, fp_max), 0.002 * self.f_design
+            self.running, np.minimum(fp, fp_max), 0.0  # no heat drawn: under the meter's minimum
         )
         self._pressure_step(dt, fx)
 
@@ -373,7 +377,11 @@ class StationModel:
             "return_pressure": noisy(self.pr, 0.005),
             "primary_supply_pressure": noisy(self.p_primary, 0.02),
             "primary_return_pressure": noisy(self.p_primary_return, 0.02),
-            "flow": np.maximum(self.flow * (1 + 0.003 * rng.standard_normal(n)), 0.0),
+            "flow": np.where(
+                self.flow < METER_CUTOFF * self.f_design,
+                0.0,
+                np.maximum(self.flow * (1 + 0.003 * rng.standard_normal(n)), 0.0),
+            ),
             "primary_flow": np.maximum(self.primary_flow * (1 + 0.005 * rng.standard_normal(n)), 0),
             "makeup_flow": np.maximum(self.makeup * (1 + 0.05 * rng.standard_normal(n)), 0.0),
             "tank_level": noisy(self.level, 0.003),

@@ -32,7 +32,7 @@ REGIMES: list[dict[str, Any]] = [
      "restart_inversion": 0.0},
 ]
 SERIES = ("supply_temp", "return_temp", "primary_supply_temp", "primary_return_temp",
-          "heat_power", "supply_setpoint")
+          "heat_power", "supply_setpoint", "flow", "primary_flow")
 
 
 @dataclass
@@ -99,6 +99,9 @@ def test_off_at_night_heat_power_and_dt_collapse(night: Night) -> None:
     assert tps[_window(night, 10.7, 10.8)].mean() < tps[evening].mean() - 15.0
     pump = np.array([p[st] for p in night.pump])
     assert pump[evening].all() and not pump[off].any()
+    # the stopped pump's creep is under the heat meters' minimum flow: they read 0
+    assert night.at("flow", st)[evening].min() > 0.0 and np.all(night.at("flow", st)[off] == 0)
+    assert np.all(night.at("primary_flow", st)[off] == 0.0)
     # flats cool slowly (building time constant), well under 1 K per hour
     indoor = np.array([x[st] for x in night.indoor])
     drop = indoor[_window(night, 4.0, 4.1)].mean() - indoor[_window(night, 10.9, 11.0)].mean()
