@@ -411,6 +411,11 @@ class Decoder:
         for name, v in obj.items():
             spec = table.get(name)
             t = type(v)
+            if t is float and spec is not None:  # nearly every field: a float in its range
+                check, lo, hi = spec
+                if check == NUMBER and lo <= v <= hi:  # NaN fails this and is judged below
+                    fields[name] = v
+                    continue
             if spec is None:  # an extra field: stored if numeric/boolean with a sane name
                 if t is float:
                     ok = v - v == 0.0
