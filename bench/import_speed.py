@@ -118,14 +118,14 @@ def run_import(influx: InfluxServer, files: list[Path], db: str, dead_letter: Pa
     return summary, cpu, stored
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_500_000, help="synthetic rows in all")
     parser.add_argument("--stations", type=int, default=6)
     parser.add_argument("--quick", action="store_true", help="200,000 rows")
     parser.add_argument("--real", type=Path, default=REAL_DEFAULT,
                         help="folder of the real xai4heat exports (skipped when missing)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     rows = 200_000 if args.quick else args.rows
     with tempfile.TemporaryDirectory(prefix="import-bench-") as tmp:
         work = Path(tmp)
