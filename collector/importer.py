@@ -166,6 +166,17 @@ class _WriteThread(threading.Thread):
             except queue.Full:
                 continue
 
+    def finish(self) -> None:
+        """Let it write what is queued and stop; if it already stopped (an error), the queue
+        may be full and nobody reads it, so do not wait on it."""
+        while self.is_alive():
+            try:
+                self.batches.put(None, timeout=0.2)
+                break
+            except queue.Full:
+                continue
+        self.join()
+
     def run(self) -> None:
         finished = False
         try:
@@ -227,8 +238,7 @@ class _Importer:
                 self.thread.put(self.lines)
             self.lines = []
         finally:
-            self.thread.batches.put(None)
-            self.thread.join()
+            self.thread.finish()
             self._flush_deadletter()
         s, src = self.summary, self.source
         s.rows = src.rows

@@ -257,3 +257,16 @@ def test_influxdb_failing_mid_import_is_retried_then_stops_the_import(
                      progress=False, retry_s=1.0)
     assert len(fake_influx2.requests) >= 2  # tried again before giving up
     assert err.value.summary.stored == 0 and err.value.summary.rows == 1
+
+
+def test_influxdb_failing_with_batches_queued_still_ends(
+    tmp_path: Path, fake_influx2: FakeInflux2  # noqa: F811
+) -> None:
+    """Many batches waiting when the writer gives up: the import stops, it does not hang."""
+    fake_influx2.status = 503
+    rows = [good(f"2024-01-{1 + k // 96:02d} {k % 96 // 4:02d}:{k % 4 * 15:02d}:00", k)
+            for k in range(2000)]
+    path = csv_file(tmp_path, "scada_F2.csv", rows)
+    with pytest.raises(ImportFailed, match="unavailable"):
+        import_files(load_mapping(EXAMPLE), [path], v2_settings(fake_influx2.url),
+                     progress=False, retry_s=0.6, batch_size=100)
