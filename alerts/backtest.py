@@ -257,6 +257,7 @@ class _Ticks:
         self.done = -1  # last evaluated tick
         self.pending: int | None = 0  # a tick with readings (the first tick always runs)
         self.only_readings = False  # nothing else is due at the pending tick (next_due)
+        self.last_t = math.nan  # time of the last reading passed to before()
         self.margin = min(1e-3, step_s / 1000)  # float slack on due times: rather early
 
     def time(self, k: int) -> float:
@@ -280,7 +281,8 @@ class _Ticks:
             events = self.engine.evaluate_readings(now, since=since)
         else:
             events = self.engine.evaluate(now, since=since)
-        _collect(events, self.engine, self.found, self.result)
+        if not self.engine.idle:  # an idle tick changed no alert: nothing to collect
+            _collect(events, self.engine, self.found, self.result)
         self.result.evaluations += 1
         self.done = k
 
@@ -298,6 +300,9 @@ class _Ticks:
             while self.time(self.done + 1) < t:
                 self.run(self.done + 1)
             return
+        if t == self.last_t:
+            return  # another reading of the same instant: its tick is already pending
+        self.last_t = t
         limit = self.index(t)
         if self.pending is not None:
             if self.pending >= limit:

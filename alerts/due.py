@@ -111,6 +111,7 @@ class ScheduleBreaks:
         self._lo = math.inf
         self._hi = -math.inf
         self._breaks: list[float] = []
+        self._last = (math.nan, math.inf)
 
     def _block(self, start_day: dt.date) -> list[float]:
         """Breakpoints of ``_DAYS_PER_BLOCK`` local days from ``start_day``, unsorted."""
@@ -128,6 +129,13 @@ class ScheduleBreaks:
 
     def after(self, t: float) -> float:
         """The first breakpoint strictly after ``t``."""
+        if t == self._last[0]:
+            return self._last[1]  # stations evaluated together ask with the same time
+        found = self._after(t)
+        self._last = (t, found)
+        return found
+
+    def _after(self, t: float) -> float:
         if not self._lo <= t < self._hi:
             day = dt.datetime.fromtimestamp(t, self.tz).date() - dt.timedelta(days=1)
             self._breaks = sorted(set(self._block(day)))

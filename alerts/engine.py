@@ -124,6 +124,7 @@ class Engine:
         self._hold: bool | None = None
         self._epoch = -math.inf
         self._changed = False  # the last evaluation made a transition or enqueued something
+        self.idle = False  # the last evaluation was evaluate_readings' idle path
         self._restore()
 
     # -- input ------------------------------------------------------------------------------
@@ -206,6 +207,7 @@ class Engine:
         ``(since, now]`` exactly as a step-by-step replay's last tick would have.
         """
         now = self.clock() if now is None else now
+        self.idle = False
         if self._started_at is None:
             self._started_at = self._resumed_at = now
         self._sync_external(now)
@@ -435,6 +437,7 @@ class Engine:
             self._station_due.pop(station, None)
         fleet.dirty.clear()
         fleet.sweep_done(now)
+        self.idle = True
         return []
 
     def _reconnecting(self, now: float) -> bool:

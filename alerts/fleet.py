@@ -43,6 +43,7 @@ class Fleet:
         self.sweep_s = rules.full_sweep_s
         self._phases: list[float] = []  # sweep phases in [0, sweep_s), ascending
         self._phase_ids: list[str] = []  # the station of each phase
+        self._phase_of: dict[str, float] = {}
         self._last_slice: float | None = None
         self._history = frozenset({rules.fields.static_pressure, rules.fields.tank_level})
         self._keep = rules.watched_fields()
@@ -121,7 +122,10 @@ class Fleet:
 
     def phase(self, station: str) -> float:
         """The station's sweep phase: spread evenly by a stable hash, the same every run."""
-        return zlib.crc32(station.encode()) / 2**32 * self.sweep_s
+        phase = self._phase_of.get(station)
+        if phase is None:
+            phase = self._phase_of[station] = zlib.crc32(station.encode()) / 2**32 * self.sweep_s
+        return phase
 
     def next_sweep(self, station: str, after: float) -> float:
         """The station's first sweep instant strictly after ``after``."""

@@ -23,6 +23,7 @@ import pytest
 from alerts.backtest import BacktestResult, backtest
 from alerts.config import RulesConfig
 from alerts.history import HistorySource, Selection, sort_key
+from alerts.rules import FAMILIES
 from heatwatch.registry import Registry
 from heatwatch.settings import InfluxSettings
 from heatwatch.wire import Decoder, Kind, Reading
@@ -54,9 +55,21 @@ def _fault(kind: str, station: str, start: str, duration: str, **kw: Any) -> dic
     return {"kind": kind, "station": station, "start": start, "duration": duration, **kw}
 
 
-def simulate(seed: int, hours: float) -> tuple[list[Reading], Registry, float]:
+REGIMES = [  # the real stations' nights: off with a morning restart, set back, run through
+    {"stations": ["st-00001", "st-00003"], "night": "off", "window": ["22:00", "05:00"],
+     "curve_shift_k": 10},
+    {"stations": ["st-00002"], "night": "setback", "window": ["22:00", "05:00"],
+     "setback_k": 8},
+    {"stations": ["st-00002", "st-00003"], "reports_setpoint": True},
+    {"stations": ["st-00001"], "reports_pump": False},
+]
+
+
+def simulate(seed: int, hours: float, *, regimes: bool = False
+             ) -> tuple[list[Reading], Registry, float]:
     """A simulated history (readings, registry, start epoch), thinned per station."""
     cfg = SimulatorSettings.model_validate({
+        "regimes": REGIMES if regimes else [],
         "seed": seed,
         "time": {"start": START, "duration": hours * 3600},
         "fleet": {"stations": 4, "flats_per_station": [6, 10], "zones": ["north"]},
@@ -110,11 +123,27 @@ RULES = RulesConfig.model_validate({
 })
 
 
+# The rules' plan differs from the simulated one, so warm-up ends, outages after the planned
+# window and supply alerts start and end on the clock, between hourly readings.
+REGIME_RULES = RulesConfig.model_validate({
+    **RULES.model_dump(mode="json", exclude={"stations", "zones"}),
+    "defaults": {
+        **RULES.defaults.model_dump(mode="json"),
+        "heating": {"timezone": "Asia/Shanghai", "off_windows": [
+            {"start": "23:00", "end": "03:40"}], "warmup_s": 2700,
+            "setback_start": "00:30", "setback_end": "04:10", "setback_k": 7},
+        "heating_not_resumed": {"after_window_s": 1500, "unplanned_s": 5 * 3600,
+                                "max_outdoor_c": 30.0, "for_s": 300,
+                                "keep_firing_for_s": 120},
+    },
+})
+
+
 def replay(readings: list[Reading], reg: Registry, start: float, end: float, mode: str,
-           **kw: Any) -> BacktestResult:
+           rules: RulesConfig = RULES, **kw: Any) -> BacktestResult:
     source = MemorySource(readings)
     try:
-        return backtest(RULES, source, start, end, registry=reg, warm=False,
+        return backtest(rules, source, start, end, registry=reg, warm=False,
                         mode=mode, **kw)  # type: ignore[arg-type]
     finally:
         source.close()
@@ -143,6 +172,21 @@ def test_event_driven_equals_step_by_step(seed: int) -> None:
     assert {"station_offline", "supply_below_curve"} <= rules, rules
     assert any(e.kind.value == "cancelled" or e.kind.value == "flapping"
                for e in step.events) or len(step.alerts) > 3
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_event_driven_equals_step_by_step_with_heating_regimes(seed: int) -> None:
+    """Night shutdowns with their morning restarts, setback nights, stations reporting their
+    setpoint or no pump status; off windows, warm-up and heating_not_resumed in the rules."""
+    readings, reg, start = simulate(seed, 16, regimes=True)
+    end = start + 16 * 3600
+    step = replay(readings, reg, start, end, "step", REGIME_RULES)
+    event = replay(readings, reg, start, end, "event", REGIME_RULES)
+    assert_same(event, step)
+    rules = {a.rule for a in step.alerts}
+    assert {"station_offline", "pump_stopped"} <= rules, rules
+    if "heating_not_resumed" in FAMILIES:  # the rule of the heating regimes (issue #12)
+        assert "heating_not_resumed" in rules, rules
 
 
 def test_event_driven_equals_step_by_step_coarse_steps_and_one_station() -> None:
