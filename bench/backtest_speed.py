@@ -251,9 +251,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(step.result.alerts)} alerts and {len(step.result.events)} events step by "
           f"step, {'identical' if identical else 'DIFFERENT'} event-driven "
           f"({step.result.evaluations:,} vs {same.result.evaluations:,} evaluations). The "
-          f"target is judged per CPU second (this process plus influxd; load average "
-          f"{os.getloadavg()[0]:.1f} at the end): the machine is shared, and on an idle one "
-          f"wall time is at most that.")
+          f"target is judged per CPU second (this process plus influxd), because the "
+          f"machine is shared and wall time follows its load (load average "
+          f"{os.getloadavg()[0]:.1f} at the end).")
     print()
     print(machine_table(info))
     if not identical:

@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
             write_section(b.name, f"## {b.title}\n\n`bench/{b.script} {' '.join(b.args)}`, "
                                   f"{stamp}\n\n```\n{out.strip()}\n```"
-                          if b.name not in ("ingest", "import_speed") else
+                          if b.name not in ("ingest", "import_speed", "backtest_speed") else
                           f"## {b.title}\n\n`bench/{b.script}`, {stamp}\n\n{out.strip()}")
     summary = "\n".join([
         "## Last `make bench`",
