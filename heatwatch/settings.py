@@ -8,6 +8,7 @@ once, precisely, before anything connects anywhere.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -149,7 +150,7 @@ def load_settings(cls: type[S], path: Path | str | None = None, **overrides: Any
         source = str(path)
     data.update(overrides)
     try:
-        return cls(**data)
+        settings = cls(**data)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
@@ -159,3 +160,30 @@ def load_settings(cls: type[S], path: Path | str | None = None, **overrides: Any
         # Not chained: pydantic's own text quotes every rejected input (``input_value=...``),
         # e.g. a password under a misspelt key; ours names key paths and reasons only.
         raise ConfigError(f"invalid configuration in {source}:\n" + "\n".join(lines)) from None
+    placeholders = list(_placeholder_secrets(settings, ()))
+    if placeholders:
+        lines = [f"  {'.'.join(loc)}: still a change-me placeholder; set a real secret "
+                 f"(or env {ENV_PREFIX + ENV_NESTED.join(loc).upper()})" for loc in placeholders]
+        raise ConfigError(f"invalid configuration in {source}:\n" + "\n".join(lines))
+    return settings
+
+
+PLACEHOLDER_PREFIX = "change-me"
+
+
+def _placeholder_secrets(value: Any, loc: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    """Key paths of secrets still set to a ``change-me...`` placeholder (as sample files and
+    old ``.env.example`` files had them): a service must not start with a password everyone
+    who read the sample knows."""
+    if isinstance(value, SecretStr):
+        if value.get_secret_value().strip().lower().startswith(PLACEHOLDER_PREFIX):
+            yield loc
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _placeholder_secrets(getattr(value, name), (*loc, name))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _placeholder_secrets(item, (*loc, str(key)))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _placeholder_secrets(item, (*loc, str(i)))
