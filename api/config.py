@@ -21,8 +21,10 @@ __all__ = [
     "DEV_KEY",
     "ApiKey",
     "ApiSettings",
+    "AuthLimitSettings",
     "BacktestSettings",
     "CacheSettings",
+    "ReadinessSettings",
     "Role",
     "ServerSettings",
     "load_api_settings",
@@ -96,6 +98,25 @@ class BacktestSettings(_Block):
     query_timeout_s: float = Field(default=60.0, gt=0)
 
 
+class ReadinessSettings(_Block):
+    """``/readyz`` is public: one probe of each dependency serves every call for ``cache_s``,
+    so a flood of probes cannot make the API log in to the broker (or query InfluxDB) per call."""
+
+    cache_s: float = Field(default=10.0, ge=0, le=300)
+    timeout_s: float = Field(default=3.0, gt=0, le=60, description="per dependency probe")
+
+
+class AuthLimitSettings(_Block):
+    """Wrong API keys per client address: after ``max_failures`` within ``window_s`` the
+    address gets 429 (even with a right key) until its oldest failure leaves the window."""
+
+    max_failures: int = Field(default=10, ge=1)
+    window_s: float = Field(default=60.0, gt=0, le=86400)
+    max_clients: int = Field(
+        default=10_000, ge=1, description="addresses remembered; the oldest are forgotten"
+    )
+
+
 class ApiSettings(HeatwatchSettings):
     """Everything ``heatwatch api`` reads from its YAML file and ``HEATWATCH_*``."""
 
@@ -104,6 +125,8 @@ class ApiSettings(HeatwatchSettings):
     server: ServerSettings = ServerSettings()
     cache: CacheSettings = CacheSettings()
     backtest: BacktestSettings = BacktestSettings()
+    readiness: ReadinessSettings = ReadinessSettings()
+    auth: AuthLimitSettings = AuthLimitSettings()
     alerts_db: Path = Path("run/alerts.db")
     registry: Path | None = None
     rules: Path | None = None

@@ -7,6 +7,7 @@ security requirement and a route without one stands out in review.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +24,9 @@ from api.fleet import Fleet
 from api.influx import InfluxQL
 from api.keys import KeyRing, Principal
 from api.metrics import ApiMetrics
+from api.probes import Readiness
 from api.queries import Flat
+from api.ratelimit import FailedKeyLimiter
 from heatwatch.registry import Registry
 
 __all__ = ["Admin", "Crew", "Services", "ServicesDep", "Viewer"]
@@ -41,6 +44,8 @@ class Services:
     alerts: AlertsDb
     fleet: Fleet
     metrics: ApiMetrics
+    readiness: Readiness
+    key_limiter: FailedKeyLimiter
     clock: Callable[[], float] = field(default=time.time)
     # zone -> (taken at, flats' latest indoor temperatures): operator pages poll zones too
     zone_cache: dict[str, tuple[float, list[Flat]]] = field(default_factory=dict)
@@ -63,9 +68,19 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="heatwatch"'}
 
 def _require(role: Role) -> Callable[..., Principal]:
     def check(
+        request: Request,
         services: ServicesDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
+        address = request.client.host if request.client else "unknown"
+        wait = services.key_limiter.retry_after(address)
+        if wait is not None:
+            services.metrics.auth_failures.labels("429").inc()
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                "too many wrong API keys from this address; retry later",
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
         if credentials is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
@@ -74,6 +89,7 @@ def _require(role: Role) -> Callable[..., Principal]:
             )
         principal = services.keys.authenticate(credentials.credentials)
         if principal is None:
+            services.key_limiter.failed(address)
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED, "unknown API key", headers=_CHALLENGE
             )

@@ -2,7 +2,8 @@
 
 422 bodies keep FastAPI's shape (``detail`` is a list of ``{loc, msg, type}``) whether pydantic
 or a route found the problem, so clients parse one format. Dependencies that fail are 503 with
-the dependency named, never a 500 with a stack trace.
+the dependency named, never a 500 with a stack trace. A 503 body says only which dependency
+failed: the reason (InfluxDB's URL, SQLite's error text, file paths) is logged, not sent.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def install_handlers(app: FastAPI) -> None:
     async def _influx(request: Request, exc: InfluxUnavailable) -> JSONResponse:
         log.warning("influxdb unavailable: %s", exc.detail)
         return JSONResponse(
-            {"detail": exc.detail, "dependency": "influxdb"},
+            {"detail": "InfluxDB is unavailable", "dependency": "influxdb"},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": "5"},
         )
@@ -43,7 +44,7 @@ def install_handlers(app: FastAPI) -> None:
     async def _sqlite(request: Request, exc: sqlite3.Error) -> JSONResponse:
         log.warning("alert store error: %s", exc)
         return JSONResponse(
-            {"detail": f"alert store unavailable: {exc}", "dependency": "alerts_db"},
+            {"detail": "the alert store is unavailable", "dependency": "alerts_db"},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": "5"},
         )

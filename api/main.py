@@ -25,6 +25,8 @@ from api.fleet import Fleet
 from api.influx import InfluxQL
 from api.keys import KeyRing
 from api.metrics import ApiMetrics
+from api.probes import Readiness
+from api.ratelimit import FailedKeyLimiter
 from api.routes import alerts, curve, health, page, rules, stations, windows, zones
 from api.schemas import errors
 from heatwatch import __version__
@@ -67,6 +69,10 @@ def create_app(
         fleet=Fleet(influx, alerts_db, registry, settings.cache, clock=clock,
                     on_cache=metrics.observe_cache),
         metrics=metrics,
+        readiness=Readiness(lambda: health.probe_dependencies(services),
+                            settings.readiness.cache_s, clock),
+        key_limiter=FailedKeyLimiter(settings.auth.max_failures, settings.auth.window_s,
+                                     max_clients=settings.auth.max_clients, clock=clock),
         clock=clock,
     )
 

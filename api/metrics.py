@@ -40,7 +40,8 @@ class ApiMetrics:
             registry=self.registry,
         )
         self.auth_failures = Counter(
-            "heatwatch_api_auth_failures", "requests refused by authentication or role",
+            "heatwatch_api_auth_failures",
+            "requests refused by authentication (401), role (403) or the wrong-key limit (429)",
             ["status"], registry=self.registry,
         )
 

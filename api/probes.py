@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import secrets
 import ssl
+from collections.abc import Awaitable, Callable
 
 from heatwatch.settings import MqttSettings
 
-__all__ = ["ProbeFailed", "mqtt_probe"]
+__all__ = ["ProbeFailed", "Readiness", "mqtt_probe"]
 
 _CONNACK_CODES = {
     1: "unacceptable protocol version",
@@ -93,3 +94,35 @@ async def mqtt_probe(settings: MqttSettings, timeout: float = 3.0) -> None:
     if ack[3] != 0:
         reason = _CONNACK_CODES.get(ack[3], f"code {ack[3]}")
         raise ProbeFailed(f"{where} refused the connection: {reason}")
+
+
+class Readiness:
+    """The last probe's answer (dependency -> ok), reused for ``ttl`` seconds.
+
+    ``/readyz`` is public: without this, every call logged in to the broker and pinged
+    InfluxDB, so anyone could make the API open connections as fast as they send requests.
+    Concurrent calls wait for the one probe in flight instead of starting their own.
+    """
+
+    def __init__(
+        self, probe: Callable[[], Awaitable[dict[str, bool]]], ttl: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self._probe = probe
+        self._ttl = ttl
+        self._clock = clock
+        self._lock: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._answer: dict[str, bool] = {}
+        self._at: float | None = None
+
+    async def checks(self) -> dict[str, bool]:
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._loop is not loop:  # a lock belongs to one event loop
+            self._lock, self._loop = asyncio.Lock(), loop
+        async with self._lock:
+            now = self._clock()
+            if self._at is None or not 0 <= now - self._at < self._ttl:
+                self._answer = await self._probe()
+                self._at = self._clock()
+            return dict(self._answer)
