@@ -49,6 +49,17 @@ def interpolate(value: Any, env: dict[str, str]) -> Any:
     return _VAR.sub(one, value)
 
 
+def merge(base: Any, override: Any) -> Any:
+    """``docker compose -f base -f override``, as far as our files need it: mappings merge
+    key by key (recursively), anything else in the override replaces the base's value."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        out = dict(base)
+        for key, value in override.items():
+            out[key] = merge(base[key], value) if key in base else value
+        return out
+    return override
+
+
 def variables(text: str) -> dict[str, set[str]]:
     """Every ``${VAR...}`` in the raw file: name -> set of operators used (``''`` for none)."""
     out: dict[str, set[str]] = {}
