@@ -63,6 +63,7 @@ BENCHES = [
     Bench("registry_memory", "registry_memory.py"),
     Bench("fuzz", "fuzz.py"),
     Bench("soak", "soak.py"),
+    Bench("broker_autosave", "broker_autosave.py"),
 ]
 
 
