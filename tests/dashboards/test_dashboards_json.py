@@ -106,10 +106,13 @@ def test_provisioning_matches_dashboards() -> None:
     assert f"./dashboards/json:{prov['options']['path']}:ro" in mounts
     assert "./dashboards/provisioning/datasources:/etc/grafana/provisioning/datasources:ro" \
         in mounts
-    # Every ${VAR} the provisioned data source expands is in Grafana's environment.
+    # Every ${VAR} the provisioned data source expands is in Grafana's environment: set by
+    # compose, or exported by its entrypoint (the scoped token, read from its file).
     used = re.findall(r"\$\{(\w+)\}", (PROVISIONING / "datasources" / "influxdb.yaml").read_text())
-    grafana_env = compose["services"]["grafana"]["environment"]
-    assert used and set(used) <= set(grafana_env), set(used) - set(grafana_env)
+    grafana = compose["services"]["grafana"]
+    exported = re.findall(r"\b(\w+)=\$\$\(cat ", " ".join(grafana.get("entrypoint", [])))
+    grafana_env = set(grafana["environment"]) | set(exported)
+    assert used and set(used) <= grafana_env, set(used) - grafana_env
 
 
 def test_json_is_sorted_and_ends_with_newline() -> None:
