@@ -23,9 +23,13 @@ COPY api/ api/
 COPY simulators/ simulators/
 COPY dashboards/ dashboards/
 RUN pip install ".[dashboards]" && heatwatch --version
+# Reads the service's scoped InfluxDB token from INFLUX_TOKEN_FILE (docker-compose.yml).
+COPY deploy/docker/entrypoint.sh /usr/local/bin/heatwatch-entrypoint
+RUN chmod 0755 /usr/local/bin/heatwatch-entrypoint
 
 USER heatwatch
 WORKDIR /var/lib/heatwatch
 # SIGTERM stops every service cleanly (the collector flushes or spools its batch first).
 STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/heatwatch-entrypoint"]
 CMD ["heatwatch", "--help"]

@@ -71,27 +71,7 @@ class InfluxSettings(_Block):
     org: str | None = None
     bucket: str | None = None
     token: SecretStr | None = None
-    token_file: Path | None = Field(
-        default=None, description="read the token from this file (docker-compose's scoped "
-        "tokens, systemd credentials): InfluxDB 2.x makes token strings, they cannot be chosen",
-    )
     timeout: float = Field(default=10.0, gt=0)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _read_token_file(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or data.get("token_file") in (None, ""):
-            return data
-        if data.get("token") not in (None, ""):
-            raise ValueError("set token or token_file, not both")
-        path = Path(data["token_file"])
-        try:
-            token = path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ValueError(f"token_file {path}: cannot read it: {exc.strerror}") from None
-        if not token:
-            raise ValueError(f"token_file {path} is empty")
-        return {**data, "token": token}
 
     @model_validator(mode="after")
     def _check_v2(self) -> InfluxSettings:

@@ -135,7 +135,7 @@ def test_operator_token_reaches_influxdb_and_the_token_maker_only() -> None:
         if name != "grafana":
             assert "HEATWATCH_INFLUX__TOKEN" not in env
             target = mounted[0].split(":")[1]
-            assert env["HEATWATCH_INFLUX__TOKEN_FILE"] == f"{target}/token"
+            assert env["INFLUX_TOKEN_FILE"] == f"{target}/token"
         else:
             assert "INFLUX_TOKEN" not in env
             assert f"cat {mounted[0].split(':')[1]}/token" in svc["entrypoint"][-1]
@@ -180,7 +180,8 @@ def _service_settings(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     if cls is None:
         pytest.skip(f"{name}: no settings class yet; env names checked when it exists")
     env = svc.get("environment", {})
-    problems = [p for k in env if (p := env_path_problem(cls, k)) is not None]
+    problems = [p for k in env if k.startswith("HEATWATCH_")
+                and (p := env_path_problem(cls, k)) is not None]
     assert problems == []
     mounts = bind_mounts(svc)
     for key in list(__import__("os").environ):
@@ -188,9 +189,9 @@ def _service_settings(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             monkeypatch.delenv(key)
     tmp_path.mkdir(parents=True, exist_ok=True)
     for key, value in env.items():
-        if key.endswith("__TOKEN_FILE"):  # made by influxdb-tokens at start: a stand-in
-            (tmp_path / "token").write_text("scoped-token-for-tests\n")
-            value = str(tmp_path / "token")
+        if key == "INFLUX_TOKEN_FILE":  # the image's entrypoint reads it (test_image_entrypoint)
+            monkeypatch.setenv("HEATWATCH_INFLUX__TOKEN", "scoped-token-for-tests")
+            continue
         monkeypatch.setenv(key, str(host_paths(value, mounts)))
     argv = svc["command"]
     path = None
@@ -292,6 +293,27 @@ def test_dockerfile_installs_every_package() -> None:
     include = tomllib.loads(pyproject)["tool"]["setuptools"]["packages"]["find"]["include"]
     assert {p.rstrip("*") for p in include} <= set(copied)
     assert "USER heatwatch" in text
+    assert 'ENTRYPOINT ["/usr/local/bin/heatwatch-entrypoint"]' in text
+    assert "COPY deploy/docker/entrypoint.sh /usr/local/bin/heatwatch-entrypoint" in text
+
+
+def test_image_entrypoint_hands_over_the_token_file(tmp_path: Path) -> None:
+    script = ROOT / "deploy" / "docker" / "entrypoint.sh"
+    token = tmp_path / "token"
+    token.write_text("scoped-token-abc\n")
+    env = {"PATH": "/usr/bin:/bin", "INFLUX_TOKEN_FILE": str(token)}
+    out = subprocess.run(["sh", str(script), "env"], env=env, capture_output=True, text=True,
+                         timeout=10)
+    assert out.returncode == 0, out.stderr
+    assert "HEATWATCH_INFLUX__TOKEN=scoped-token-abc\n" in out.stdout
+    assert "INFLUX_TOKEN_FILE" not in out.stdout
+    plain = subprocess.run(["sh", str(script), "env"], env={"PATH": "/usr/bin:/bin"},
+                           capture_output=True, text=True, timeout=10)
+    assert plain.returncode == 0 and "HEATWATCH_INFLUX__TOKEN" not in plain.stdout
+    token.write_text("")
+    empty = subprocess.run(["sh", str(script), "env"], env=env, capture_output=True, text=True,
+                           timeout=10)
+    assert empty.returncode == 2 and "missing or empty" in empty.stderr
 
 
 def _docker_compose_config(env_text: str, tmp_path: Path, *files: Path) -> (
