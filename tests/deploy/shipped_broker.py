@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from heatwatch.servers import free_port, wait_for_port
+from heatwatch.servers import ServerError, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 MOSQUITTO_DIR = ROOT / "deploy" / "mosquitto"
@@ -70,9 +70,9 @@ class ShippedBroker:
         try:
             for listener in self.listeners.values():
                 wait_for_port(listener.port, timeout=10)
-        except Exception:
+        except ServerError as exc:
             self.stop()
-            raise
+            raise ServerError(f"{exc}\n{self.log.read_text(errors='replace')[-2000:]}") from exc
 
     def _signal(self, sig: signal.Signals) -> None:
         if self.proc is not None and self.proc.poll() is None:
