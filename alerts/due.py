@@ -161,12 +161,13 @@ def window_break(window: StationWindow, breaks: ScheduleBreaks, after: float) ->
     """The first instant after ``after`` that is one of the schedule's durations past one
     of the window's regime times (``math.inf``: none)."""
     best = math.inf
+    durations = breaks.durations
     for name in _WINDOW_TIMES:
         t = getattr(window, name, None)
         if isinstance(t, float | int):
-            for d in breaks.durations:
-                if after < t + d < best:
-                    best = t + d
+            i = bisect.bisect_right(durations, after - t)  # the first with t + d > after
+            if i < len(durations) and t + durations[i] < best:
+                best = t + durations[i]
     return best
 
 

@@ -388,11 +388,16 @@ class Engine:
         t0 = self._evaluated_at.get(window.station)
         if t0 is None:
             return self.fleet.next_sweep(window.station, now)
-        breaks = self._schedule_breaks(rs)
-        b = min(breaks.after(t0), ring_break(window, rs, t0), window_break(window, breaks, t0))
-        if self._epoch > t0 or any(self._open_alert(rule, window.station) is not None
-                                   for rule in CLOCK_VALUED):
+        breaks = self._breaks.get(id(rs)) or self._schedule_breaks(rs)
+        b = breaks.after(t0)
+        if window.history:
+            b = min(b, ring_break(window, rs, t0))
+        b = min(b, window_break(window, breaks, t0))
+        if self._epoch > t0:
             b = t0
+        for rule in CLOCK_VALUED:
+            if self._open.get(rule) and self._open_alert(rule, window.station) is not None:
+                b = t0
         return self.fleet.next_sweep(window.station, max(b - step_s, t0))
 
     def _schedule_breaks(self, rs: RuleSet) -> ScheduleBreaks:

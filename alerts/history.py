@@ -108,10 +108,12 @@ def readings_of(kind: Kind, series: list[Series], before_ns: int | None = None
                 if v is None:
                     continue
                 t = type(v)
-                if t is float or t is bool or t is str:
+                if t is float:
                     values[name] = v
                 elif t is int:
                     values[name] = float(v)  # every number is stored as a float
+                elif t is bool or t is str:
+                    values[name] = v
                 elif not isinstance(v, list | dict):  # not from JSON; as reading_from_row
                     is_int = isinstance(v, int) and not isinstance(v, bool)
                     values[name] = float(v) if is_int else v
