@@ -394,7 +394,7 @@ class Engine:
             b = min(b, ring_break(window, rs, t0))
         b = min(b, window_break(window, breaks, t0))
         if self._epoch > t0:
-            b = t0
+            b = min(b, self._epoch)  # the hold changed then: the first sweep after it counts
         for rule in CLOCK_VALUED:
             if self._open.get(rule) and self._open_alert(rule, window.station) is not None:
                 b = t0
