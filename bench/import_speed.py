@@ -119,9 +119,9 @@ def run_import(influx: InfluxServer, files: list[Path], db: str, dead_letter: Pa
 
 
 def _count(influx: InfluxServer, db: str, expected: int) -> int:
-    """Points InfluxDB holds. Influx 1.x can undercount for a moment while a loaded server
-    snapshots its cache (influxdata/influxdb#8084, #9478): ask again for up to 10 s before
-    calling a difference real, and say so when it took more than one answer."""
+    """Points InfluxDB holds. Once a count right after a loaded import came out short and
+    InfluxDB 1.x has reports of that (influxdata/influxdb#8084, #9478): ask again for up to
+    10 s before calling a difference real, and say so when it took more than one answer."""
     first = stored = influx.count("telemetry", "supply_temp", db=db)
     for _ in range(10):
         if stored == expected:
