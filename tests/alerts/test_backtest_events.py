@@ -235,3 +235,55 @@ def test_readings_of_equals_reading_from_row() -> None:
             cut = 10**18 + 150
             assert readings_of(kind, [series], before_ns=cut) == [
                 r for r in expected if r.ts_ns < cut]
+
+
+def test_the_sweep_is_a_function_of_event_time() -> None:
+    """Each station is swept by the first evaluation at or after each of its instants
+    (phase + k * full_sweep_s), whatever the cadence of evaluations: once per period, spread
+    over it, and with ``since`` exactly as if the skipped evaluations had run."""
+    import itertools
+    import math
+    import random
+
+    from alerts.fleet import Fleet
+
+    rules = RulesConfig.model_validate({"full_sweep_s": 60})
+    reg = Registry.model_validate({"stations": [{"id": f"s{i:04d}", "zone": "z"}
+                                                for i in range(300)]})
+    fleet = Fleet(rules, reg)
+    rng = random.Random(3)
+    t0 = 1_768_000_000.0
+    fleet.sweep_slice(t0)
+    assert fleet.dirty == set(fleet.windows)  # the first evaluation sweeps everything
+    fleet.dirty.clear()
+    swept: dict[str, list[float]] = {s: [] for s in fleet.windows}
+    prev, now = t0, t0
+    sizes = []
+    while now < t0 + 600:
+        now = prev + rng.choice([0.3, 1.0, 1.0, 2.5, 7.0])
+        fleet.sweep_slice(now)
+        expected = {s for s in fleet.windows
+                    if math.floor((now - fleet.phase(s)) / 60) > math.floor(
+                        (prev - fleet.phase(s)) / 60)}
+        assert fleet.dirty == expected
+        sizes.append(len(fleet.dirty) / (now - prev))
+        for s in fleet.dirty:
+            swept[s].append(now)
+        fleet.dirty.clear()
+        prev = now
+    for times in swept.values():
+        assert len(times) in (9, 10, 11)  # ten periods, give or take the edges
+        assert all(53 <= b - a <= 67 for a, b in itertools.pairwise(times))
+    assert max(sizes) < 3 * 300 / 60  # flat: about n / period stations per second
+    # a replay that skipped evaluations and says where its previous tick was
+    other = Fleet(rules, reg)
+    other.sweep_slice(t0)
+    other.dirty.clear()
+    other.sweep_slice(t0 + 100.0, since=t0 + 99.0)
+    step = Fleet(rules, reg)
+    step.sweep_slice(t0 + 99.0)
+    step.dirty.clear()
+    step.sweep_slice(t0 + 100.0)
+    assert other.dirty == step.dirty
+    assert fleet.next_sweep("s0001", t0) - t0 == pytest.approx(
+        (fleet.phase("s0001") - t0 % 60) % 60 or 60)
