@@ -64,6 +64,7 @@ BENCHES = [
     Bench("fuzz", "fuzz.py"),
     Bench("soak", "soak.py"),
     Bench("broker_autosave", "broker_autosave.py"),
+    Bench("real_stations", "real_stations.py", ("--plots", "run/real-plots")),
 ]
 
 
