@@ -20,6 +20,7 @@ ROUTES: list[tuple[str, str, str, str, object]] = [
     ("GET", "/api/v1/stations/s1", "/api/v1/stations/{station_id}", "viewer", None),
     ("GET", "/api/v1/stations/s1/history?field=supply_temp",
      "/api/v1/stations/{station_id}/history", "viewer", None),
+    ("GET", "/api/v1/stations/s1/curve", "/api/v1/stations/{station_id}/curve", "viewer", None),
     ("GET", "/api/v1/zones", "/api/v1/zones", "viewer", None),
     ("GET", "/api/v1/zones/north", "/api/v1/zones/{zone}", "viewer", None),
     ("GET", "/api/v1/alerts", "/api/v1/alerts", "viewer", None),
