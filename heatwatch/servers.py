@@ -21,6 +21,8 @@ from typing import IO
 
 import httpx
 
+from heatwatch.retention import RetentionSettings, apply_retention
+
 __all__ = [
     "InfluxServer",
     "MosquittoServer",
@@ -232,7 +234,8 @@ bind-address = "{host}:{rpc_port}"
   log-queries-after = "0s"
 
 [retention]
-  enabled = false
+  enabled = true
+  check-interval = "30m"
 
 [monitor]
   store-enabled = false
@@ -248,7 +251,9 @@ bind-address = "{host}:{rpc_port}"
   enabled = false
 
 [continuous_queries]
-  enabled = false
+  enabled = true
+  log-enabled = false
+  run-interval = "1s"
 
 [logging]
   level = "warn"
@@ -305,8 +310,12 @@ class InfluxServer(_Process):
         series: list[dict[str, object]] = first.get("series", [])
         return series
 
-    def create_database(self, db: str) -> None:
+    def create_database(self, db: str, retention: RetentionSettings | None = None) -> None:
+        """Create ``db``; with ``retention``, also its policies and hourly continuous queries
+        (heatwatch.retention: raw data expires, hourly aggregates stay for years)."""
         self.query(f'CREATE DATABASE "{db}"')
+        if retention is not None:
+            apply_retention(lambda q: self.query(q, db=db), db, retention)
 
     def count(self, measurement: str, field: str, *, db: str, where: str = "") -> int:
         """Number of stored points of a measurement (counted through one field)."""
