@@ -21,8 +21,10 @@ from types import FrameType
 from typing import IO
 
 import yaml
+from pydantic import ValidationError
 
 from heatwatch.alert_console import AlertConsole
+from heatwatch.retention import RetentionSettings
 from heatwatch.servers import InfluxServer, MosquittoServer, ServerError, free_port
 
 DATABASE = "heatwatch"
@@ -38,6 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--scenario", default="demo", help="simulator scenario: file or shipped name")
     add("--stations", type=int, default=None, help="override the scenario's station count")
     add("--status-every", type=float, default=30.0, help="seconds between status lines")
+    add("--raw-retention", default="90d",
+        help="how long raw readings are kept (InfluxDB duration: 90d, 12w, INF)")
+    add("--hourly-retention", default="260w",
+        help="how long the hourly means kept by continuous queries are kept")
 
 
 def _port_or_free(port: int) -> int:
@@ -98,6 +104,13 @@ def _on_signal(signum: int, _frame: FrameType | None) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    try:
+        retention = RetentionSettings(raw_duration=args.raw_retention,
+                                      hourly_duration=args.hourly_retention)
+    except ValidationError as exc:
+        print(f"heatwatch run: --raw-retention/--hourly-retention: {exc.errors()[0]['msg']}",
+              file=sys.stderr)
+        return 2
     run_dir: Path = args.run_dir.resolve()
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
     ports = {
@@ -117,7 +130,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         broker.start()
         influx.start()
-        influx.create_database(DATABASE)
+        influx.create_database(DATABASE, retention)
         console.start()
         children = _plan_children(args, run_dir, ports, console.url, api_key)
         for child in children:
