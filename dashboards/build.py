@@ -21,9 +21,13 @@ from dashboards.pipeline import pipeline_health
 from dashboards.station import station_detail
 from dashboards.zone import zone_and_flats
 
-__all__ = ["DASHBOARDS", "JSON_DIR", "DashboardError", "generate", "load_json", "render"]
+__all__ = ["DASHBOARDS", "IMPORT_DIR", "JSON_DIR", "DashboardError", "generate", "load_json",
+           "render"]
 
 JSON_DIR = Path(__file__).parent / "json"
+# The same dashboards for Grafana's Import page (Dashboards > New > Import): with __inputs, so
+# the importer picks the InfluxDB data source. Not under json/, which provisioning reads.
+IMPORT_DIR = Path(__file__).parent / "import"
 DASHBOARDS: dict[str, Callable[[], Dashboard]] = {
     "fleet-overview": fleet_overview,
     "station-detail": station_detail,
@@ -36,26 +40,32 @@ class DashboardError(ValueError):
     """A built dashboard fails the structural check; nothing is written."""
 
 
-def render(dashboard: Dashboard) -> str:
-    """The dashboard as the exact text committed under ``dashboards/json/``."""
-    doc = dashboard.to_json()
+def render(dashboard: Dashboard, *, for_import: bool = False) -> str:
+    """The dashboard as the exact text committed under ``dashboards/json/`` (``for_import``:
+    under ``dashboards/import/``)."""
+    doc = dashboard.to_json(for_import=for_import)
     found = problems(doc)
     if found:
         raise DashboardError(f"dashboard {dashboard.uid}: " + "; ".join(found))
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def generate(out_dir: Path = JSON_DIR) -> list[Path]:
-    """Render every dashboard into ``out_dir/<name>.json``; returns the files written.
+def generate(out_dir: Path = JSON_DIR, import_dir: Path | None = None) -> list[Path]:
+    """Render every dashboard into ``out_dir/<name>.json`` and its import form into
+    ``import_dir`` (default: ``import`` next to ``out_dir``); returns the files written.
 
     All dashboards are rendered (and checked) before the first file is written, so a broken
     one never leaves a half-updated directory behind.
     """
-    texts = {name: render(build()) for name, build in DASHBOARDS.items()}
-    out_dir.mkdir(parents=True, exist_ok=True)
+    import_dir = import_dir or out_dir.parent / "import"
+    texts = {
+        (directory, name): render(build(), for_import=directory is import_dir)
+        for name, build in DASHBOARDS.items() for directory in (out_dir, import_dir)
+    }
     written = []
-    for name, text in texts.items():
-        path = out_dir / f"{name}.json"
+    for (directory, name), text in texts.items():
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{name}.json"
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written

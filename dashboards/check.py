@@ -10,9 +10,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboards.model import DATASOURCE_TYPE, DATASOURCE_UID, GRID_WIDTH
+from dashboards.model import (
+    DATASOURCE_INPUT,
+    DATASOURCE_TYPE,
+    DATASOURCE_UID,
+    DATASOURCE_VARIABLE,
+    GRID_WIDTH,
+    datasource_ref,
+)
 
-__all__ = ["problems"]
+__all__ = ["GRAFANA_UNITS", "problems"]
+
+# Unit ids as Grafana defines them (packages/grafana-data/src/valueFormats/categories.ts), the
+# subset heatwatch can use; an unknown id is shown literally next to the value. Anything else
+# goes through a custom unit: "suffix:<text>" (valueFormats.ts getValueFormat).
+GRAFANA_UNITS = frozenset({
+    "none", "short", "percent", "percentunit", "celsius", "kelvin", "pressurebar",
+    "pressurekpa", "watt", "kwatt", "megwatt", "kwatth", "m3", "litreh", "flowcms", "rothz",
+    "hertz", "s", "ms", "reqps", "ops", "cps", "bytes", "decbytes", "humidity",
+})
+_REF_UID = datasource_ref()["uid"]
 
 _REQUIRED = ("uid", "title", "panels", "schemaVersion", "templating", "annotations", "time",
              "tags", "version")
@@ -73,7 +90,54 @@ def _overlaps(panels: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def problems(doc: dict[str, Any], *, datasource_uid: str = DATASOURCE_UID) -> list[str]:
+def _unit_problems(where: str, panel: dict[str, Any]) -> list[str]:
+    unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit")
+    if unit is None or unit in GRAFANA_UNITS or (
+        isinstance(unit, str) and unit.startswith("suffix:") and len(unit) > 7
+    ):
+        return []
+    return [f"{where}: unit {unit!r} is not a Grafana unit id (use one or 'suffix:...')"]
+
+
+def _datasource_variable_problems(doc: dict[str, Any], variables: list[Any]) -> list[str]:
+    """The data source variable every reference points at, defaulting to the provisioned
+    uid (or, in the import form, to the input the import page fills in)."""
+    found = [v for v in variables if v.get("name") == DATASOURCE_VARIABLE]
+    if len(found) != 1 or found[0].get("type") != "datasource" \
+            or found[0].get("query") != DATASOURCE_TYPE:
+        return [f"templating: needs one '{DATASOURCE_VARIABLE}' variable of type datasource, "
+                f"query {DATASOURCE_TYPE}"]
+    expected = f"${{{DATASOURCE_INPUT}}}" if "__inputs" in doc else DATASOURCE_UID
+    if found[0].get("current", {}).get("value") != expected:
+        return [f"variable {DATASOURCE_VARIABLE}: default must be {expected}"]
+    if "__inputs" in doc and not any(
+        i.get("name") == DATASOURCE_INPUT and i.get("type") == "datasource"
+        and i.get("pluginId") == DATASOURCE_TYPE for i in doc["__inputs"]
+    ):
+        return [f"__inputs: no datasource input {DATASOURCE_INPUT}"]
+    return []
+
+
+def _annotation_problems(a: dict[str, Any], uid: str) -> list[str]:
+    """Grafana's InfluxDB data source runs ``target``; top-level query keys are legacy and
+    are migrated only when a target exists (influxdb/migrations.ts, prepareAnnotation)."""
+    name = f"annotation {a.get('name')}"
+    target = a.get("target")
+    if not _datasource_ok(a.get("datasource"), uid):
+        return [f"{name}: datasource missing"]
+    if not isinstance(target, dict) or not isinstance(target.get("query"), str) \
+            or not target["query"].strip():
+        return [f"{name}: no target.query"]
+    out = []
+    if target.get("fromAnnotations") is not True or target.get("rawQuery") is not True:
+        out.append(f"{name}: target needs fromAnnotations and rawQuery true")
+    legacy = [k for k in ("query", "titleColumn", "textColumn", "tagsColumn") if k in a]
+    if legacy:
+        out.append(f"{name}: legacy top-level keys {legacy}")
+    return out
+
+
+def problems(doc: dict[str, Any], *, datasource_uid: str = _REF_UID) -> list[str]:
     """Everything wrong with one dashboard document; an empty list means it passes."""
     out = [f"missing key {k!r}" for k in _REQUIRED if k not in doc]
     if out:
@@ -93,8 +157,9 @@ def problems(doc: dict[str, Any], *, datasource_uid: str = DATASOURCE_UID) -> li
         out += [f"{where}: missing {k!r}" for k in _PANEL_REQUIRED if k not in p]
         out += _grid_problems(where, p.get("gridPos"))
         out += _target_problems(where, p.get("targets"), datasource_uid)
+        out += _unit_problems(where, p)
         if not _datasource_ok(p.get("datasource"), datasource_uid):
-            out.append(f"{where}: panel datasource is not the provisioned one")
+            out.append(f"{where}: panel datasource is not the $datasource variable")
     out += _overlaps([p for p in panels if isinstance(p, dict)])
     variables = doc["templating"].get("list") if isinstance(doc["templating"], dict) else None
     if not isinstance(variables, list):
@@ -103,6 +168,7 @@ def problems(doc: dict[str, Any], *, datasource_uid: str = DATASOURCE_UID) -> li
         names = [v.get("name") for v in variables]
         if len(set(names)) != len(names):
             out.append(f"variable names repeated: {names}")
+        out += _datasource_variable_problems(doc, variables)
         for v in variables:
             if v.get("type") == "query" and (
                 not v.get("query") or not _datasource_ok(v.get("datasource"), datasource_uid)
@@ -115,6 +181,5 @@ def problems(doc: dict[str, Any], *, datasource_uid: str = DATASOURCE_UID) -> li
         for a in annotations:
             if a.get("builtIn"):
                 continue
-            if not a.get("query") or not _datasource_ok(a.get("datasource"), datasource_uid):
-                out.append(f"annotation {a.get('name')}: query or datasource missing")
+            out += _annotation_problems(a, datasource_uid)
     return out

@@ -14,8 +14,11 @@ TOKEN_ENV = "HEATWATCH_GRAFANA_TOKEN"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="dashboards_command", required=True, metavar="ACTION")
-    gen = sub.add_parser("generate", help="write dashboards/json/*.json from the Python")
-    gen.add_argument("--out", type=Path, default=None, help="directory (default dashboards/json)")
+    gen = sub.add_parser("generate", help="write dashboards/json/*.json (provisioning, push) "
+                         "and dashboards/import/*.json (Grafana's Import page) from the Python")
+    gen.add_argument("--out", type=Path, default=None,
+                     help="directory (default dashboards/json; the import form goes to "
+                     "../import next to it)")
     gen.add_argument("--check", action="store_true",
                      help="write nothing; exit 1 if the committed JSON is out of date")
     push = sub.add_parser("push", help="upload the dashboards to a running Grafana")
@@ -33,12 +36,14 @@ def _generate(args: argparse.Namespace) -> int:
     out: Path = args.out or JSON_DIR
     if args.check:
         stale = [
-            name for name, build in DASHBOARDS.items()
-            if not (out / f"{name}.json").is_file()
-            or (out / f"{name}.json").read_text(encoding="utf-8") != render(build())
+            str(path) for name, build in DASHBOARDS.items()
+            for path, for_import in ((out / f"{name}.json", False),
+                                     (out.parent / "import" / f"{name}.json", True))
+            if not path.is_file()
+            or path.read_text(encoding="utf-8") != render(build(), for_import=for_import)
         ]
         if stale:
-            print(f"out of date in {out}: {', '.join(stale)} (run heatwatch dashboards generate)",
+            print(f"out of date: {', '.join(stale)} (run heatwatch dashboards generate)",
                   file=sys.stderr)
             return 1
         return 0

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dashboards.influxql import TIME, ZONE, below_expr
+from dashboards.influxql import HOURLY, TIME, ZONE, below_expr
+from dashboards.links import station_link, zone_link
 from dashboards.model import Dashboard, Panel, Query, Threshold, Variable
 
 __all__ = ["ZONE_VARIABLE", "fleet_overview"]
@@ -69,6 +70,26 @@ def _active_alerts() -> Panel:
     )
 
 
+def _stations_with_alerts() -> Panel:
+    return Panel(
+        "Stations with active alerts",
+        "table",
+        [
+            Query(
+                f'SELECT count("seq") AS "active alerts" FROM ({_LAST_ALERT_EVENT}) '
+                "WHERE \"ev\" != 'resolved' AND \"ev\" != 'cancelled' AND \"ev\" != 'pending' "
+                "AND \"station\" != '' GROUP BY \"station\", \"zone\"",
+                result_format="table",
+            )
+        ],
+        w=8,
+        description="Each station with alerts still active; click a station for its detail.",
+        transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True}}}],
+        links=[station_link("Station ${__data.fields.station}", "${__data.fields.zone}",
+                            "${__data.fields.station}")],
+    )
+
+
 def _zone_cold_share() -> Panel:
     cold = below_expr('"indoor_temp"', 18)
     return Panel(
@@ -87,7 +108,8 @@ def _zone_cold_share() -> Panel:
         min=0,
         max=100,
         description="Share of flat readings below 18 °C (the heating standard) per zone. The "
-        "zone_cold alert fires above 10 % for 30 minutes.",
+        "zone_cold alert fires above 10 % for 30 minutes. Click a line for the zone's flats.",
+        links=[zone_link("Flats of zone ${__field.labels.zone}", "${__field.labels.zone}")],
         thresholds=(Threshold("green"), Threshold("orange", 5), Threshold("red", 10)),
         custom={"thresholdsStyle": {"mode": "line"}},
     )
@@ -113,6 +135,28 @@ def _heat_power() -> Panel:
     )
 
 
+def _heat_power_hourly() -> Panel:
+    return Panel(
+        "Total heat power, hourly means (long range)",
+        "timeseries",
+        [
+            Query(
+                'SELECT sum("p") FROM (SELECT mean("heat_power") AS "p" '
+                f'FROM {HOURLY}."telemetry" WHERE {ZONE} AND {TIME} '
+                f'GROUP BY time($__interval), "station") WHERE {TIME} '
+                "GROUP BY time($__interval) fill(none)",
+                alias="heat power (hourly)",
+            )
+        ],
+        w=12,
+        unit="kwatt",
+        interval="1h",
+        description="The same sum from the hourly retention policy (continuous queries; kept "
+        "for years while raw readings expire): for months and heating seasons.",
+        custom={"fillOpacity": 10},
+    )
+
+
 def _outdoor() -> Panel:
     return Panel(
         "Outdoor temperature",
@@ -128,6 +172,7 @@ def _outdoor() -> Panel:
         unit="celsius",
         description="Mean of the stations' outdoor sensors per zone; the weather curve sets "
         "the supply temperature from it.",
+        links=[zone_link("Flats of zone ${__field.labels.zone}", "${__field.labels.zone}")],
     )
 
 
@@ -136,8 +181,8 @@ def fleet_overview() -> Dashboard:
         uid="heatwatch-fleet",
         title="heatwatch / Fleet overview",
         description="Stations by state, active alerts, cold zones, total heat, weather.",
-        panels=[_stations_by_state(), _active_alerts(), _zone_cold_share(), _heat_power(),
-                _outdoor()],
+        panels=[_stations_by_state(), _active_alerts(), _zone_cold_share(),
+                _stations_with_alerts(), _heat_power(), _heat_power_hourly(), _outdoor()],
         variables=[ZONE_VARIABLE],
         tags=("heatwatch", "fleet"),
     )

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from heatwatch.retention import HOURLY_POLICY
 from heatwatch.wire import FIELDS, Kind
 
 __all__ = [
     "CURVE",
+    "HOURLY",
     "STATION",
     "TIME",
     "ZONE",
@@ -30,6 +32,9 @@ __all__ = [
 ]
 
 TIME = "$timeFilter"
+# The hourly retention policy heatwatch.retention fills (continuous queries on 1.x; on 2.x the
+# DBRP mapping of the hourly bucket, deploy/influxdb/downsampling.sh).
+HOURLY = f'"{HOURLY_POLICY}"'
 ZONE = '"zone" =~ /^$zone$/'
 STATION = '"station" =~ /^$station$/'
 # Weather-compensation curve: 55 °C supply at -19 °C outside, 35 °C at +5 °C, flat beyond.

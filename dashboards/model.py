@@ -19,21 +19,29 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "DATASOURCE_INPUT",
     "DATASOURCE_UID",
+    "DATASOURCE_VARIABLE",
     "GRID_WIDTH",
     "Annotation",
     "Dashboard",
+    "Link",
     "Panel",
     "Query",
     "Threshold",
     "Variable",
     "datasource_ref",
+    "datasource_variable",
 ]
 
-# The provisioned data source (dashboards/provisioning/datasources/*.yaml) has this uid, so
-# dashboards reference it by uid and survive a renamed data source.
+# The provisioned data source (dashboards/provisioning/datasources/*.yaml) has this uid. Panels
+# do not name it: they reference the `datasource` template variable, whose default is this uid,
+# so the same JSON works in a Grafana whose InfluxDB has another uid (pick it in the variable,
+# or at import time through __inputs).
 DATASOURCE_UID = "heatwatch-influxdb"
 DATASOURCE_TYPE = "influxdb"
+DATASOURCE_VARIABLE = "datasource"
+DATASOURCE_INPUT = "DS_HEATWATCH_INFLUXDB"  # the import UI's data source picker
 GRID_WIDTH = 24
 SCHEMA_VERSION = 39
 
@@ -42,7 +50,43 @@ PanelType = Literal["timeseries", "stat", "bargauge", "table", "state-timeline",
 
 
 def datasource_ref() -> Json:
-    return {"type": DATASOURCE_TYPE, "uid": DATASOURCE_UID}
+    return {"type": DATASOURCE_TYPE, "uid": f"${{{DATASOURCE_VARIABLE}}}"}
+
+
+def datasource_variable(default: str = DATASOURCE_UID) -> Json:
+    """The data source variable, in the shape Grafana saves it (dashboard-scenes
+    sceneVariablesSetToVariables: query = plugin id, refresh on dashboard load)."""
+    return {
+        "current": {"text": default, "value": default},
+        "hide": 0,
+        "includeAll": False,
+        "label": "Data source",
+        "multi": False,
+        "name": DATASOURCE_VARIABLE,
+        "options": [],
+        "query": DATASOURCE_TYPE,
+        "refresh": 1,
+        "regex": "",
+        "skipUrlSync": False,
+        "type": "datasource",
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A data link (panel field) or dashboard link. ``url`` may use Grafana's link variables:
+    ``${__field.labels.zone}``, ``${__data.fields.station}``, ``${__url_time_range}``."""
+
+    title: str
+    url: str
+
+    def to_json(self) -> Json:
+        return {"targetBlank": False, "title": self.title, "url": self.url}
+
+    def to_dashboard_json(self) -> Json:
+        return {"asDropdown": False, "icon": "dashboard", "includeVars": False,
+                "keepTime": True, "tags": [], "targetBlank": False, "title": self.title,
+                "tooltip": "", "type": "link", "url": self.url}
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +141,8 @@ class Panel:
     custom: Mapping[str, Any] = field(default_factory=dict)
     overrides: Sequence[Mapping[str, Any]] = ()
     transformations: Sequence[Mapping[str, Any]] = ()
+    links: Sequence[Link] = ()
+    interval: str = ""  # Grafana's min interval: "1h" for panels on hourly data
 
     def __post_init__(self) -> None:
         if not 1 <= self.w <= GRID_WIDTH or self.h < 1:
@@ -120,6 +166,8 @@ class Panel:
             }
         if self.custom:
             defaults["custom"] = dict(self.custom)
+        if self.links:
+            defaults["links"] = [link.to_json() for link in self.links]
         out: Json = {
             "datasource": datasource_ref(),
             "description": self.description,
@@ -133,6 +181,8 @@ class Panel:
         }
         if self.transformations:
             out["transformations"] = [dict(t) for t in self.transformations]
+        if self.interval:
+            out["interval"] = self.interval
         return out
 
 
@@ -178,7 +228,15 @@ class Variable:
 
 @dataclass(frozen=True, slots=True)
 class Annotation:
-    """InfluxDB annotations: rows of ``query`` become markers; columns name title/text/tags."""
+    """InfluxDB annotations: rows of ``query`` become markers; columns name title/text/tags.
+
+    The query lives in ``target``, as Grafana's annotation editor saves it. Top-level
+    ``query``/``titleColumn``/... is the legacy shape, which Grafana's InfluxDB data source
+    migrates only when a ``target`` already exists (public/app/plugins/datasource/influxdb/
+    migrations.ts, prepareAnnotation), so without one the annotation never runs. The keys are
+    those its InfluxQL annotation editor sets (components/editor/annotation/AnnotationEditor.tsx:
+    rawQuery, fromAnnotations, textEditor, query and the column names).
+    """
 
     name: str
     query: str
@@ -194,10 +252,16 @@ class Annotation:
             "hide": False,
             "iconColor": self.color,
             "name": self.name,
-            "query": self.query,
-            "tagsColumn": self.tags_column,
-            "textColumn": self.text_column,
-            "titleColumn": self.title_column,
+            "target": {
+                "fromAnnotations": True,
+                "query": self.query,
+                "rawQuery": True,
+                "refId": "Anno",
+                "tagsColumn": self.tags_column,
+                "textColumn": self.text_column,
+                "textEditor": True,
+                "titleColumn": self.title_column,
+            },
         }
 
 
@@ -223,9 +287,14 @@ class Dashboard:
     tags: Sequence[str] = ("heatwatch",)
     time_from: str = "now-24h"
     refresh: str = "1m"
+    links: Sequence[Link] = ()
 
-    def to_json(self) -> Json:
-        return {
+    def to_json(self, *, for_import: bool = False) -> Json:
+        """The provisioned form; ``for_import``: the form for Grafana's Import page, whose
+        ``__inputs`` let the importer pick the InfluxDB data source (the import replaces
+        ``${DS_...}`` everywhere: pkg/services/dashboardimport/utils/dash_template_evaluator.go)."""
+        default = f"${{{DATASOURCE_INPUT}}}" if for_import else DATASOURCE_UID
+        out: Json = {
             "annotations": {
                 "list": [_BUILTIN_ANNOTATION, *(a.to_json() for a in self.annotations)]
             },
@@ -233,12 +302,14 @@ class Dashboard:
             "editable": True,
             "fiscalYearStartMonth": 0,
             "graphTooltip": 1,  # shared crosshair: line up supply, flow and pressure
-            "links": [],
+            "links": [link.to_dashboard_json() for link in self.links],
             "panels": _layout(self.panels),
             "refresh": self.refresh,
             "schemaVersion": SCHEMA_VERSION,
             "tags": list(self.tags),
-            "templating": {"list": [v.to_json() for v in self.variables]},
+            "templating": {
+                "list": [datasource_variable(default), *(v.to_json() for v in self.variables)]
+            },
             "time": {"from": self.time_from, "to": "now"},
             "timepicker": {},
             "timezone": "browser",
@@ -246,6 +317,16 @@ class Dashboard:
             "uid": self.uid,
             "version": 1,
         }
+        if for_import:
+            out["__inputs"] = [{
+                "description": "the InfluxDB (InfluxQL) data source heatwatch writes to",
+                "label": "heatwatch InfluxDB",
+                "name": DATASOURCE_INPUT,
+                "pluginId": DATASOURCE_TYPE,
+                "pluginName": "InfluxDB",
+                "type": "datasource",
+            }]
+        return out
 
 
 def _layout(panels: Sequence[Panel]) -> list[Json]:

@@ -10,6 +10,7 @@ is idempotent and the uids (which links between dashboards use) stay the same.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,6 +38,7 @@ def push_dashboards(
     # Imported here: only push needs grafana-client (the `dashboards` extra), generate does not.
     from grafana_client.api import GrafanaApi
     from grafana_client.client import GrafanaClientError, GrafanaException
+    from niquests.exceptions import RequestException  # grafana-client's HTTP library
 
     api = GrafanaApi.from_url(url, credential=token, timeout=timeout)
     try:
@@ -65,3 +67,13 @@ def push_dashboards(
         return written
     except GrafanaException as exc:
         raise PushError(f"Grafana at {url}: {exc.status_code}: {exc.message}") from exc
+    except RequestException as exc:
+        # Refused, unknown host, TLS, bad URL: grafana-client lets these through unwrapped.
+        raise PushError(f"cannot reach Grafana at {url}: {_reason(exc)}") from exc
+
+
+def _reason(exc: Exception) -> str:
+    """The useful part of a connection error (the OS's words), on one line."""
+    text = str(exc)
+    found = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
+    return (found.group(1) if found else text or type(exc).__name__).replace("\n", " ")[:200]

@@ -6,10 +6,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from dashboards.fleet import ZONE_VARIABLE
-from dashboards.influxql import STATION, TIME, curve_expr
-from dashboards.model import Annotation, Dashboard, Panel, Query, Variable
+from dashboards.influxql import HOURLY, STATION, TIME, curve_expr
+from dashboards.links import FLEET_URL, ZONE_URL
+from dashboards.model import Annotation, Dashboard, Link, Panel, Query, Variable
 
-__all__ = ["STATION_VARIABLE", "station_detail"]
+__all__ = ["FLOW_UNIT", "STATION_VARIABLE", "station_detail"]
+
+# Grafana has no m³/h unit id (categories.ts: flowcms is m³/s); an unknown id would be shown
+# literally, so a custom suffix it is (valueFormats.ts: "suffix:<text>").
+FLOW_UNIT = "suffix:m³/h"
 
 STATION_VARIABLE = Variable(
     name="station",
@@ -63,6 +68,47 @@ def _temperatures() -> Panel:
     )
 
 
+def _supply_vs_setpoint() -> Panel:
+    return Panel(
+        "Supply against its setpoint",
+        "timeseries",
+        [Query(
+            'SELECT mean("supply_temp") AS "supply", mean("supply_setpoint") AS "setpoint", '
+            'mean("supply_temp") - mean("supply_setpoint") AS "supply - setpoint" '
+            f'FROM "telemetry" {_WHERE} {_GROUP}',
+            alias="$col",
+        )],
+        w=12,
+        unit="celsius",
+        description="Secondary supply against the setpoint the station's controller reports "
+        "(supply_setpoint, wire v1), and their difference: a controller that cannot reach its "
+        "own target (valve, primary side) shows a lasting negative gap. Stations whose "
+        "controller does not report a setpoint show supply only; their weather curve "
+        "(calibrated or default) is plotted by the operator page (GET /api/v1/stations/{id}/"
+        "curve).",
+        overrides=[_dashed("setpoint")],
+    )
+
+
+def _long_range() -> Panel:
+    return Panel(
+        "Supply, return and outdoor, hourly means (long range)",
+        "timeseries",
+        [Query(
+            'SELECT mean("supply_temp") AS "supply", mean("return_temp") AS "return", '
+            'mean("supply_setpoint") AS "setpoint", mean("outdoor_temp") AS "outdoor" '
+            f'FROM {HOURLY}."telemetry" {_WHERE} GROUP BY time($__interval) fill(none)',
+            alias="$col",
+        )],
+        w=12,
+        unit="celsius",
+        interval="1h",
+        description="From the hourly retention policy (continuous queries, kept for years "
+        "while raw readings expire after 90 days): use this panel for months and seasons. "
+        "The current hour appears once it has ended.",
+    )
+
+
 def _pressures() -> Panel:
     return Panel(
         "Pressures",
@@ -83,7 +129,7 @@ def _flows() -> Panel:
         "timeseries",
         [_mean(("flow", "secondary flow"), ("primary_flow", "primary flow"))],
         w=12,
-        unit="m3h",
+        unit=FLOW_UNIT,
         description="Circulating flows (m³/h).",
     )
 
@@ -100,7 +146,7 @@ def _makeup() -> Panel:
             )
         ],
         w=12,
-        unit="m3h",
+        unit=FLOW_UNIT,
         description="Make-up water replaces what leaks out. Above 2 % of the circulating flow "
         "for 10 minutes the makeup_surge alert fires.",
         overrides=[_dashed("2 % of circulation")],
@@ -164,9 +210,11 @@ def station_detail() -> Dashboard:
         title="heatwatch / Station detail",
         description="One station: temperatures with the weather curve, pressures, flows, "
         "make-up water, pump, and its alerts as annotations.",
-        panels=[_temperatures(), _pressures(), _flows(), _makeup(), _pump(), _pump_freq(),
-                _status()],
+        panels=[_temperatures(), _supply_vs_setpoint(), _long_range(), _pressures(), _flows(),
+                _makeup(), _pump(), _pump_freq(), _status()],
         variables=[ZONE_VARIABLE, STATION_VARIABLE],
+        links=[Link("Flats of this zone", f"{ZONE_URL}?var-zone=$zone"),
+               Link("Fleet overview", FLEET_URL)],
         annotations=[
             Annotation(
                 "Station alerts",

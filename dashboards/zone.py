@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dashboards.fleet import ZONE_VARIABLE
 from dashboards.influxql import TIME, ZONE, below_expr
-from dashboards.model import Dashboard, Panel, Query, Threshold, Variable
+from dashboards.links import FLEET_URL, station_link
+from dashboards.model import Dashboard, Link, Panel, Query, Threshold, Variable
 
 __all__ = ["zone_and_flats"]
 
@@ -88,6 +89,8 @@ def _coldest() -> Panel:
         thresholds=(Threshold("red"), Threshold("orange", 13), Threshold("green", 18)),
         custom={"cellOptions": {"type": "color-text"}},
         transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True}}}],
+        links=[station_link("Station ${__data.fields.station}", "${__data.fields.zone}",
+                            "${__data.fields.station}")],
     )
 
 
@@ -124,4 +127,5 @@ def zone_and_flats() -> Dashboard:
         panels=[_distribution(), _histogram(), _coldest(), _bands()],
         variables=[ZONE_VARIABLE, _STATIONS],
         tags=("heatwatch", "zone"),
+        links=[Link("Fleet overview", FLEET_URL)],
     )

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from heatwatch.registry import load_registry
+from heatwatch.retention import RetentionSettings, backfill
 from heatwatch.selfstats import SelfStatsReporter
 from heatwatch.servers import InfluxServer, MosquittoServer
 
@@ -36,6 +38,8 @@ SCENARIO: dict[str, Any] = {
     "time": {"mode": "accelerated", "duration": "4h"},
     "fleet": {"stations": 6, "zones": ["north", "south"], "flats_per_station": [6, 10]},
     "reporting": {"offline_on_exit": False},
+    # The supply-against-setpoint panel: st-00003's controller reports its setpoint.
+    "regimes": [{"stations": ["st-00003"], "reports_setpoint": True}],
     "faults": [
         # st-00002 loses power (no backup) near the end: its status is "offline" at the end.
         {"kind": "power_loss", "station": "st-00002", "start": "3h", "duration": "2h"},
@@ -174,7 +178,8 @@ def _self_stats(influx: InfluxServer, db: str, collector_registry: CollectorRegi
 def fill(tmp: Path, broker: MosquittoServer, influx: InfluxServer, db: str) -> Filled:
     from collector.service import Collector
 
-    influx.create_database(db)
+    # As `heatwatch run` sets it up: raw policy, hourly policy and continuous queries.
+    influx.create_database(db, RetentionSettings())
     scenario = tmp / "scenario.yaml"
     scenario.write_text(yaml.safe_dump(SCENARIO), encoding="utf-8")
     registry = tmp / "stations.yaml"
@@ -200,4 +205,9 @@ def fill(tmp: Path, broker: MosquittoServer, influx: InfluxServer, db: str) -> F
         _self_stats(influx, db, collector.metrics.registry)
     finally:
         collector.stop(timeout=10)
+    # The continuous queries run at each hour's end; the panels on hourly data need their
+    # points now, so compute them as the CQs will (backfill runs the same statement).
+    end = datetime.now(UTC)
+    backfill(lambda q: influx.query(q, db=db), db, RetentionSettings(),
+             end - timedelta(hours=6), end + timedelta(hours=1))
     return Filled(db, zone, STATION, registry)

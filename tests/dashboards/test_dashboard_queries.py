@@ -61,10 +61,11 @@ def _queries() -> list[tuple[str, str, str]]:
             for t in panel["targets"]:
                 out.append((name, f"{panel['title']} [{t['refId']}]", t["query"]))
         for v in doc["templating"]["list"]:
-            out.append((name, f"variable {v['name']}", v["query"]))
+            if v["type"] == "query":  # the datasource variable's query is a plugin id
+                out.append((name, f"variable {v['name']}", v["query"]))
         for a in doc["annotations"]["list"]:
             if not a.get("builtIn"):
-                out.append((name, f"annotation {a['name']}", a["query"]))
+                out.append((name, f"annotation {a['name']}", a["target"]["query"]))
     return out
 
 
@@ -94,6 +95,21 @@ def test_station_queries_see_the_fault_and_the_offline_station(
     series = influx.query(substitute(alerts, filled), db=filled.database)
     active = {s["tags"]["rule"]: s["values"][0][1] for s in series}  # type: ignore[index]
     assert active == {"makeup_surge": 1, "zone_cold": 1}  # pump_stopped was resolved
+
+
+def test_supply_against_setpoint_and_hourly_panels(filled: Filled, influx: InfluxServer) -> None:
+    """The setpoint column has values for a station that reports supply_setpoint, the gap is
+    supply minus setpoint, and the long-range panels read the hourly policy."""
+    station = {p["title"]: p for p in load_json()["station-detail"]["panels"]}
+    query = station["Supply against its setpoint"]["targets"][0]["query"]
+    series = influx.query(substitute(query, filled), db=filled.database)  # st-00003 reports it
+    rows = [r for r in series[0]["values"] if r[2] is not None]  # type: ignore[union-attr]
+    assert rows
+    for _, supply, setpoint, gap in rows:
+        assert gap == pytest.approx(supply - setpoint)
+    hourly = [t["query"] for d in load_json().values() for p in d["panels"]
+              for t in p["targets"] if '"hourly"."telemetry"' in t["query"]]
+    assert len(hourly) == 2  # station long range, fleet heat power long range
 
 
 def test_weather_curve_and_threshold_expressions(influx: InfluxServer) -> None:

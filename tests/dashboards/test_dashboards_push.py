@@ -120,3 +120,16 @@ def test_push_reports_refusal_and_missing_token(
     assert "412" in capsys.readouterr().err
     monkeypatch.delenv("HEATWATCH_GRAFANA_TOKEN", raising=False)
     assert _run("push", "--url", grafana.url) == 2
+
+
+def test_push_to_nothing_listening_is_one_line_and_exit_1(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 14 item 3: a refused connection (grafana-client lets niquests' ConnectionError
+    through) is one line on stderr, no traceback."""
+    from heatwatch.servers import free_port
+
+    assert _run("push", "--url", f"http://127.0.0.1:{free_port()}", "--token", "t") == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot reach Grafana" in err and "refused" in err
+    assert "Traceback" not in err
