@@ -98,6 +98,17 @@ class BacktestSettings(_Block):
     query_timeout_s: float = Field(default=60.0, gt=0)
 
 
+class HistorySettings(_Block):
+    """``GET /stations/{id}/history`` on long ranges reads the hourly aggregates (retention
+    policy ``hourly_policy``, filled by continuous queries: heatwatch.retention), which outlive
+    the raw readings; short ranges and sub-hour resolutions read the raw readings."""
+
+    hourly_policy: str | None = Field(default="hourly", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+                                      description="null: always read raw readings")
+    hourly_after_s: float = Field(default=7 * 86400.0, ge=0, description=(
+        "ranges longer than this, at a whole-hour resolution, read the hourly policy"))
+
+
 class ReadinessSettings(_Block):
     """``/readyz`` is public: one probe of each dependency serves every call for ``cache_s``,
     so a flood of probes cannot make the API log in to the broker (or query InfluxDB) per call."""
@@ -125,6 +136,7 @@ class ApiSettings(HeatwatchSettings):
     server: ServerSettings = ServerSettings()
     cache: CacheSettings = CacheSettings()
     backtest: BacktestSettings = BacktestSettings()
+    history: HistorySettings = HistorySettings()
     readiness: ReadinessSettings = ReadinessSettings()
     auth: AuthLimitSettings = AuthLimitSettings()
     alerts_db: Path = Path("run/alerts.db")

@@ -12,12 +12,14 @@ import re
 import statistics
 from dataclasses import dataclass
 
+from heatwatch.retention import AGGREGATES as _HOURLY_AGGREGATES
 from heatwatch.wire import FIELDS, Kind
 from heatwatch.wirefields import NUMBER
 
 __all__ = [
     "AGGREGATES",
     "HISTORY_FIELDS",
+    "HOURLY_COLUMNS",
     "LAST_STATUS",
     "LAST_TIMES",
     "LAST_VALUES",
@@ -39,6 +41,9 @@ AGGREGATES = ("mean", "min", "max", "last")
 MAX_POINTS = 20_000
 MAX_RANGE_S = 366 * 86400
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# aggregate -> suffix of its column in the hourly policy ("supply_temp_max")
+HOURLY_COLUMNS = dict(_HOURLY_AGGREGATES)
+_POLICY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _RESOLUTION = re.compile(r"([1-9][0-9]{0,5})([smhd])")
 
 # The fleet snapshot: three statements answer for the whole fleet. last(*) reports time 0 (it
@@ -65,12 +70,24 @@ def parse_resolution(text: str) -> int:
     return seconds
 
 
-def history_query(field: str, agg: str, resolution_s: int) -> str:
-    """The downsampling statement; ``field`` and ``agg`` must come from the whitelists."""
+def history_query(field: str, agg: str, resolution_s: int, hourly_policy: str | None = None
+                  ) -> str:
+    """The downsampling statement; ``field`` and ``agg`` must come from the whitelists.
+
+    With ``hourly_policy`` it reads the hourly aggregates the continuous queries keep
+    (heatwatch.retention): ``agg`` of the matching hourly column (min of the hourly minima,
+    max of the maxima, last of the lasts; mean of the hourly means, which weighs every hour
+    alike), so long ranges still answer after the raw readings have expired.
+    """
     if field not in HISTORY_FIELDS or agg not in AGGREGATES:
         raise ValueError("field and aggregate must be whitelisted")  # programming error
+    source = '"telemetry"'
+    if hourly_policy is not None:
+        if not _POLICY.fullmatch(hourly_policy) or resolution_s % 3600:
+            raise ValueError("hourly reads need a plain policy name and whole hours")
+        field, source = f"{field}{HOURLY_COLUMNS[agg]}", f'"{hourly_policy}"."telemetry"'
     return (
-        f'SELECT {agg}("{field}") FROM "telemetry" WHERE "station" = $station'
+        f'SELECT {agg}("{field}") FROM {source} WHERE "station" = $station'
         f" AND time >= $start AND time < $end GROUP BY time({int(resolution_s)}s) fill(none)"
     )
 

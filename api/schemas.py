@@ -163,6 +163,8 @@ class HistoryOut(_Out):
     start: datetime
     end: datetime
     points: list[HistoryPoint]
+    source: Literal["raw", "hourly"] = Field(
+        default="raw", description="raw readings, or the hourly aggregates (long ranges)")
 
 
 class ZoneSummary(_Out):

@@ -110,7 +110,9 @@ async def station_history(
 ) -> HistoryOut:
     """Downsampled history: ``SELECT agg(field) ... GROUP BY time(resolution)``.
 
-    Empty buckets are left out. At most 20,000 buckets and 366 days per request.
+    Empty buckets are left out. At most 20,000 buckets and 366 days per request. Ranges
+    longer than ``history.hourly_after_s`` (7 days) at a whole-hour resolution read the hourly
+    aggregates, which are kept for years (``source: hourly``); the rest the raw readings.
     """
     if field not in HISTORY_FIELDS:
         known = ", ".join(sorted(HISTORY_FIELDS))
@@ -138,8 +140,11 @@ async def station_history(
         )
     # No existence check: it would cost a fleet query, and an unknown station simply has no
     # points (stations missing from the registry are stored too).
+    history = services.settings.history
+    hourly = (history.hourly_policy is not None and res_s % 3600 == 0
+              and span > history.hourly_after_s)
     result = await services.influx.query(
-        history_query(field, agg, res_s),
+        history_query(field, agg, res_s, history.hourly_policy if hourly else None),
         {"station": station_id, "start": _ns(t0), "end": _ns(t1)},
     )
     series = result[0] if result else []
@@ -150,6 +155,7 @@ async def station_history(
     return HistoryOut(
         station=station_id, field=field, unit=HISTORY_FIELDS[field], agg=agg,
         resolution_s=res_s, start=t0, end=t1, points=points,
+        source="hourly" if hourly else "raw",
     )
 
 

@@ -62,3 +62,13 @@ def test_distribution_summary(items: list[Flat], below_c: float, coldest: int) -
     assert temps == sorted(temps) and all(t <= d.max for t in temps)
     if d.coldest:
         assert d.coldest[0].temp == d.min
+
+
+def test_hourly_history_reads_the_column_of_the_aggregate() -> None:
+    q = history_query("supply_temp", "max", 86400, "hourly")
+    assert q.startswith('SELECT max("supply_temp_max") FROM "hourly"."telemetry" WHERE')
+    assert 'mean("flow") FROM "hourly"' in history_query("flow", "mean", 3600, "hourly")
+    with pytest.raises(ValueError):
+        history_query("supply_temp", "mean", 600, "hourly")  # hourly data has no 10 minutes
+    with pytest.raises(ValueError):
+        history_query("supply_temp", "mean", 3600, 'x"; DROP')

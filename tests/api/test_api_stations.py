@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -12,6 +12,7 @@ from api_helpers import auth, fill_fleet, stored_alert
 from alerts.model import AlertState
 from alerts.store import Store
 from api.schemas import StationList
+from heatwatch.retention import RetentionSettings, backfill
 from heatwatch.servers import InfluxServer
 
 pytestmark = pytest.mark.anyio
@@ -177,3 +178,40 @@ async def test_zone_list_from_registry(client: httpx.AsyncClient) -> None:
     zones = (await client.get("/api/v1/zones", headers=V)).json()
     assert zones == [{"id": "north", "stations": 2, "flats": 6},
                      {"id": "south", "stations": 3, "flats": 0}]
+
+
+async def test_long_ranges_read_the_hourly_aggregates(
+    client: httpx.AsyncClient, influx: InfluxServer, database: str
+) -> None:
+    """Issue 14 item 10: 8 days at 1 h read the hourly policy the continuous queries fill
+    (backfilled here), for every aggregate; a short range reads the raw readings."""
+    influx.create_database(database, RetentionSettings())
+    hour0 = (int(time.time()) // 3600 - 8 * 24) * 3600
+    lines = [f"telemetry,station=s1,zone=north supply_temp={50 + (i % 4)} "
+             f"{(hour0 + 900 * i) * 10**9}" for i in range(8 * 24 * 4)]  # 4 a hour, 8 days
+    resp = httpx.post(f"{influx.url}/write", params={"db": database}, content="\n".join(lines))
+    resp.raise_for_status()
+    start = datetime.fromtimestamp(hour0, UTC)
+    backfill(lambda q: influx.query(q, db=database), database, RetentionSettings(), start,
+             start + timedelta(days=8))
+    # Marks one hour in the hourly policy only: proves which one answers.
+    mark = (f"telemetry,station=s1,zone=north supply_temp=999.0,supply_temp_max=999.0 "
+            f"{hour0}000000000")
+    resp = httpx.post(f"{influx.url}/write", params={"db": database, "rp": "hourly"},
+                      content=mark)
+    resp.raise_for_status()
+    params = {"field": "supply_temp", "start": iso(hour0), "end": iso(hour0 + 8 * 86400),
+              "resolution": "1h"}
+    body = (await client.get("/api/v1/stations/s1/history", params=params, headers=V)).json()
+    assert body["source"] == "hourly" and len(body["points"]) == 8 * 24
+    assert [p["value"] for p in body["points"][:3]] == [999.0, 51.5, 51.5]
+    for agg, second in (("min", 50.0), ("max", 53.0), ("last", 53.0)):
+        got = (await client.get("/api/v1/stations/s1/history",
+                                params={**params, "agg": agg}, headers=V)).json()
+        assert got["points"][1]["value"] == second, agg
+    daily = (await client.get("/api/v1/stations/s1/history",
+                              params={**params, "resolution": "1d"}, headers=V)).json()
+    assert daily["source"] == "hourly" and daily["points"][1]["value"] == 51.5
+    short = {**params, "end": iso(hour0 + 86400)}
+    raw = (await client.get("/api/v1/stations/s1/history", params=short, headers=V)).json()
+    assert raw["source"] == "raw" and raw["points"][0]["value"] == 51.5
