@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -116,3 +117,16 @@ def test_disabled_sends_nothing() -> None:
     sent: list[str] = []
     assert apply_retention(sent.append, "db", RetentionSettings(enabled=False)) == []
     assert sent == []
+
+
+def test_heatwatch_run_refuses_a_bad_retention_before_starting_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from heatwatch.cli import build_parser
+
+    args = build_parser("run").parse_args(
+        ["run", "--run-dir", str(tmp_path / "run"), "--raw-retention", "90"])
+    assert args._main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--raw-retention" in err
+    assert not (tmp_path / "run").exists()
