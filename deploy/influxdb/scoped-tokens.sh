@@ -44,6 +44,13 @@ if [ -z "$bucket" ]; then
   echo "scoped-tokens: no bucket $INFLUX_BUCKET in org $INFLUX_ORG" >&2
   exit 1
 fi
+# Hourly downsampling (a second bucket and a task, deploy/influxdb/downsampling.sh) when
+# INFLUX_HOURLY_BUCKET is set; the API and Grafana read it too (long ranges).
+hourly_read=""
+if [ -n "${INFLUX_HOURLY_BUCKET:-}" ]; then
+  sh "$(dirname "$0")/downsampling.sh"
+  hourly_read="--read-bucket $(influx bucket list --name "$INFLUX_HOURLY_BUCKET" --hide-headers | awk 'NR == 1 {print $1}')"
+fi
 known=$(influx auth list --json)
 
 scoped() {  # scoped NAME OWNER_UID PERMISSION_FLAG...
@@ -74,5 +81,7 @@ scoped() {  # scoped NAME OWNER_UID PERMISSION_FLAG...
 
 scoped collector "$SERVICE_UID" --write-bucket "$bucket"
 scoped alerts "$SERVICE_UID" --read-bucket "$bucket" --write-bucket "$bucket"
-scoped api "$SERVICE_UID" --read-bucket "$bucket"
-scoped grafana "$GRAFANA_UID" --read-bucket "$bucket"
+# shellcheck disable=SC2086 # $hourly_read is empty or one flag and a bucket id
+scoped api "$SERVICE_UID" --read-bucket "$bucket" $hourly_read
+# shellcheck disable=SC2086
+scoped grafana "$GRAFANA_UID" --read-bucket "$bucket" $hourly_read
