@@ -27,6 +27,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "dashboards": ("dashboards.cli", "generate or push the Grafana dashboards"),
     "registry": ("heatwatch.registry_cli", "check a station registry or convert it to the "
                  "compact form"),
+    "retention": ("heatwatch.retention_cli", "InfluxDB 1.x retention policies and hourly "
+                  "downsampling (continuous queries)"),
     "run": ("heatwatch.run", "run the whole stack on a simulated fleet (the main job)"),
 }
 

@@ -130,3 +130,28 @@ def test_heatwatch_run_refuses_a_bad_retention_before_starting_anything(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--raw-retention" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_retention_command_applies_and_backfills(
+    influx: InfluxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`heatwatch retention` for an InfluxDB 1.x heatwatch does not start (systemd hosts)."""
+    from heatwatch.cli import main
+
+    db = "retention_cli"
+    influx.create_database(db)
+    assert main(["retention", "apply", "--url", influx.url, "--database", db,
+                 "--raw-retention", "30d"]) == 0
+    assert _policies(influx, db)["autogen"] == ("720h0m0s", True)
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
+    _write(influx, db, [f"telemetry,station=a supply_temp=61 {int(hour.timestamp())}000000000"])
+    assert main(["retention", "backfill", "--url", influx.url, "--database", db,
+                 "--from", hour.isoformat(), "--to", (hour + timedelta(hours=1)).isoformat()]) == 0
+    assert influx.count("telemetry", "supply_temp", db=db, where="time > 0") == 1
+    (series,) = influx.query('SELECT "supply_temp" FROM "hourly"."telemetry"', db=db)
+    assert series["values"] == [[int(hour.timestamp()) * 10**9, 61.0]]
+    capsys.readouterr()
+    assert main(["retention", "apply", "--url", influx.url, "--database", 'bad"db']) == 1
+    assert main(["retention", "apply", "--url", influx.url, "--raw-retention", "ninety"]) == 2
+    err = capsys.readouterr().err
+    assert "plain identifier" in err and "raw_duration" in err
