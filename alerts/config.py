@@ -139,14 +139,17 @@ class HeatingNotResumed(RuleParams):
     Two clocks, because the two cases differ in how sure we can be. After a planned off window
     ends, heat is owed: ``after_window_s`` later it is an outage. Off outside any planned window
     may be a night shutdown nobody configured (most stations do it): only ``unplanned_s`` of
-    idleness counts, longer than such a night (7-8 h on real stations), and only while it is
-    colder outside than ``max_outdoor_c`` (mild days are often switched off on purpose).
+    idleness counts, longer than such a night (7-8 h on real stations). Either way only while
+    the outdoor temperature, averaged over ``outdoor_avg_s`` (an exponential mean: a cold
+    dawn on a mild October day is not a cold day), is under ``max_outdoor_c``: utilities
+    switch mild days off on purpose.
     """
 
     severity: Severity = Severity.CRITICAL
     after_window_s: float = Field(default=3600.0, ge=0, description="after a planned window")
     unplanned_s: float = Field(default=32400.0, gt=0, description="idle outside any plan")
     max_outdoor_c: float = Field(default=5.0, description="judged only colder than this")
+    outdoor_avg_s: float = Field(default=43200.0, gt=0, description="outdoor mean time constant")
 
 
 class SupplyBelowCurve(RuleParams):
@@ -384,7 +387,8 @@ class InhibitRule(_Model):
 DEFAULT_INHIBIT = (
     InhibitRule(
         source=("station_offline", "pump_stopped"),
-        target=("pressure_drop", "supply_below_curve", "return_above_supply"),
+        target=("pressure_drop", "supply_below_curve", "return_above_supply",
+                "heating_not_resumed"),
     ),
     InhibitRule(source=("pipeline_down",), target=("station_offline",), same_station=False),
 )

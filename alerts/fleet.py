@@ -63,14 +63,25 @@ class Fleet:
         window = self.windows.get(station)
         if window is None:
             info = self.registry.get(station)
+            zone = self.registry.zone_of(station)
+            rs = self.rules.params_for(zone, station)
+            heating = rs.heating
+            names = self.rules.fields
             window = StationWindow(
                 station=station,
-                zone=self.registry.zone_of(station),
+                zone=zone,
                 report_interval_s=info.report_interval_s if info else 10.0,
                 design_flow=info.design_flow if info else None,
                 history_fields=self._history,
                 history_len=self.rules.history_len,
                 keep=self._keep,
+                power_field=names.heat_power,
+                supply_field=names.supply_temp,
+                return_field=names.return_temp,
+                delivering_kw=heating.delivering_kw,
+                delivering_dt_k=heating.delivering_dt_k,
+                outdoor_field=names.outdoor_temp,
+                outdoor_avg_s=rs.heating_not_resumed.outdoor_avg_s,
             )
             self.windows[station] = window
             phase = self.phase(station)

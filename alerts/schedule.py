@@ -1,20 +1,27 @@
 """Heating schedule and weather curve: when heat is owed, and how hot the supply should be.
 
 Rules that blame the station for cold (pump stopped, supply below curve, zone cold) only make
-sense while the heating is meant to run; in summer a stopped circulation pump is normal.
+sense while the heating is meant to run; in summer a stopped circulation pump is normal, and
+so is a cold supply inside a planned night shutdown (``off_windows``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from alerts.config import CurvePoint, HeatingSchedule
 
-__all__ = ["curve_setpoint", "heating_on", "in_setback"]
+__all__ = [
+    "curve_setpoint", "heating_on", "in_setback", "last_off_end", "local_time", "planned_off",
+]
+
+T = TypeVar("T")
 
 
 @lru_cache(maxsize=64)
@@ -26,6 +33,11 @@ def _local(now: float, schedule: HeatingSchedule) -> dt.datetime:
     return dt.datetime.fromtimestamp(now, tz=_tz(schedule.timezone))
 
 
+def local_time(now: float, schedule: HeatingSchedule) -> dt.datetime:
+    """``now`` in the schedule's time zone (for messages)."""
+    return _local(now, schedule)
+
+
 # id(schedule) -> (schedule, 15-minute bucket, answer). Every UTC offset is a multiple of
 # 15 minutes, so the local date cannot change inside a bucket; holding the schedule object
 # keeps its id from being reused. This turns a tz conversion per station into a dict lookup.
@@ -33,9 +45,9 @@ _season_cache: dict[int, tuple[HeatingSchedule, float, bool]] = {}
 
 
 def _memo(
-    cache: dict[int, tuple[HeatingSchedule, float, bool]], schedule: HeatingSchedule,
-    key: float, compute: Callable[[], bool],
-) -> bool:
+    cache: dict[int, tuple[HeatingSchedule, float, T]], schedule: HeatingSchedule,
+    key: float, compute: Callable[[], T],
+) -> T:
     """The last answer per schedule, reused while ``key`` is unchanged."""
     hit = cache.get(id(schedule))
     if hit is not None and hit[0] is schedule and hit[1] == key:
@@ -81,6 +93,48 @@ def _in_setback(now: float, schedule: HeatingSchedule) -> bool:
     if a <= b:
         return a <= t < b
     return t >= a or t < b
+
+
+# id(schedule) -> (schedule, now, answer), as for the setback: one tz conversion per pass.
+_off_cache: dict[int, tuple[HeatingSchedule, float, bool]] = {}
+_end_cache: dict[int, tuple[HeatingSchedule, float, float | None]] = {}
+
+
+def planned_off(now: float, schedule: HeatingSchedule) -> bool:
+    """True inside one of the daily windows in which the heating is planned off."""
+    if not schedule.off_windows:
+        return False
+    return _memo(_off_cache, schedule, now, lambda: _planned_off(now, schedule))
+
+
+def _planned_off(now: float, schedule: HeatingSchedule) -> bool:
+    t = _local(now, schedule).time()
+    for w in schedule.off_windows:
+        a, b = w.start, w.end
+        if (a <= t < b) if a < b else (t >= a or t < b):
+            return True
+    return False
+
+
+def last_off_end(now: float, schedule: HeatingSchedule) -> float | None:
+    """When the most recent planned off window ended (at or before ``now``, within the last
+    day), as a timestamp; None without off windows. The warm-up and ``heating_not_resumed``
+    count from it."""
+    if not schedule.off_windows:
+        return None
+    return _memo(_end_cache, schedule, now, lambda: _last_off_end(now, schedule))
+
+
+def _last_off_end(now: float, schedule: HeatingSchedule) -> float:
+    local = _local(now, schedule)
+    tz = local.tzinfo
+    best = -math.inf
+    for w in schedule.off_windows:
+        end = dt.datetime.combine(local.date(), w.end, tzinfo=tz)
+        if end > local:
+            end = dt.datetime.combine(local.date() - dt.timedelta(days=1), w.end, tzinfo=tz)
+        best = max(best, end.timestamp())
+    return best
 
 
 def curve_setpoint(outdoor_c: float, curve: Sequence[CurvePoint]) -> float:

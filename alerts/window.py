@@ -10,6 +10,12 @@ Memory matters as much (one window per station, one float per flat): the rate ri
 ``array('d')`` (times, values; 16 bytes a sample instead of a 104-byte tuple of two floats),
 and a zone keeps its flats per station (station -> meter -> temperature), so a flat costs its
 meter id and one float, not a (station, meter) tuple of its own.
+
+Whether the station is delivering heat is also tracked here, per reading, because rules need
+its history (since when idle, when it resumed) and a rule only sees the present: heat power at
+or above ``delivering_kw`` where the reading has it, else a secondary supply-return difference
+of at least ``delivering_dt_k``. Two comparisons per reading. The primary pair is no evidence:
+on real stations the primary supply probe stays hot for hours after the valve closes.
 """
 
 from __future__ import annotations
@@ -99,6 +105,21 @@ class StationWindow:
     status_ts: float | None = None
     fields: dict[str, FieldState] = field(default_factory=dict)
     history: dict[str, Ring] = field(default_factory=dict)
+    # delivering heat (see the module docstring); field names and thresholds from the rules
+    power_field: str = "heat_power"
+    supply_field: str = "supply_temp"
+    return_field: str = "return_temp"
+    delivering_kw: float = 30.0
+    delivering_dt_k: float = 3.0
+    delivering: bool | None = None  # None: no evidence yet
+    delivering_since: float | None = None  # start of the current delivering run
+    idle_since: float | None = None  # start of the current idle run
+    resumed_at: float | None = None  # the last idle -> delivering change (a restart)
+    supply_peak: float = -math.inf  # highest supply delivered since that restart (warm-up)
+    outdoor_field: str = "outdoor_temp"
+    outdoor_avg_s: float = 43200.0
+    outdoor_avg: float | None = None  # exponential mean over outdoor_avg_s
+    outdoor_ts: float = -math.inf
 
     def observe(
         self, ts: float, values: dict[str, FieldValue], seen_at: float | None = None
@@ -112,6 +133,7 @@ class StationWindow:
         last = self.last_ts
         if last is None or ts >= last:
             self.last_ts = ts
+            self._regime(ts, values)
         seen = self.seen_at
         if seen is None or arrived >= seen:
             self.seen_at = arrived
@@ -141,6 +163,47 @@ class StationWindow:
                 if ring is None:
                     ring = self.history[name] = Ring(self.history_len)
                 ring.add(ts, float(sample))
+
+    def _regime(self, ts: float, values: dict[str, FieldValue]) -> None:
+        """Update delivering / idle (no evidence: no change) and the supply peak since the
+        last restart from one in-order reading."""
+        outdoor = values.get(self.outdoor_field)
+        if outdoor is not None and not isinstance(outdoor, bool | str) and outdoor - outdoor == 0:
+            avg = self.outdoor_avg
+            if avg is None:
+                self.outdoor_avg = float(outdoor)
+            else:
+                w = 1.0 - math.exp((self.outdoor_ts - ts) / self.outdoor_avg_s)
+                self.outdoor_avg = avg + w * (outdoor - avg)
+            self.outdoor_ts = ts
+        sup = values.get(self.supply_field)
+        if isinstance(sup, bool | str):
+            sup = None
+        power = values.get(self.power_field)
+        if power is not None and not isinstance(power, bool | str):
+            if power != power:  # NaN: no evidence
+                return
+            on = power >= self.delivering_kw
+        else:
+            ret = values.get(self.return_field)
+            if sup is None or ret is None or isinstance(ret, bool | str):
+                return
+            diff = sup - ret
+            if not diff > -self.delivering_dt_k:  # NaN, or return far above supply: a dead
+                return  # probe or a sentinel (-39.9) says nothing about the heating
+            on = diff >= self.delivering_dt_k
+        was = self.delivering
+        if on is not was:
+            self.delivering = on
+            if on:
+                self.delivering_since, self.idle_since = ts, None
+                if was is False:
+                    self.resumed_at = ts
+                    self.supply_peak = -math.inf
+            else:
+                self.idle_since, self.delivering_since = ts, None
+        if on and sup is not None and sup > self.supply_peak:
+            self.supply_peak = sup
 
     def set_status(self, online: bool, ts: float) -> None:
         """Record the retained status / last will; an older status never overrides data."""

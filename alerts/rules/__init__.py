@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alerts.rules.base import StationRule
 from alerts.rules.leak import MakeupSurgeRule, PressureDropRule, TankDrainingRule
-from alerts.rules.outage import PowerLossRule, PumpStoppedRule
+from alerts.rules.outage import HeatingNotResumedRule, PowerLossRule, PumpStoppedRule
 from alerts.rules.sensor import OutOfRangeRule, ReturnAboveSupplyRule, StuckSensorRule
 from alerts.rules.temperature import SupplyBelowCurveRule
 
@@ -25,6 +25,7 @@ STATION_RULES: tuple[StationRule, ...] = (
     StuckSensorRule(),
     OutOfRangeRule(),
     ReturnAboveSupplyRule(),
+    HeatingNotResumedRule(),
 )
 
 FAMILIES: dict[str, str] = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 from alerts.config import FieldNames, RuleParams, RuleSet
 from alerts.model import Signal, Verdict
 from alerts.rules.base import StationRule, band
+from alerts.rules.regime import flow_floor
 from alerts.rules.sensor import plausible
 from alerts.window import StationWindow
 
@@ -17,6 +18,13 @@ __all__ = ["MakeupSurgeRule", "PressureDropRule", "TankDrainingRule"]
 
 
 class MakeupSurgeRule(StationRule):
+    """Make-up water as a share of the circulating secondary flow.
+
+    When circulation has collapsed (flow under ``pump_stopped``'s floor) that share would
+    explode from a pump trip alone, so the station's design flow is the yardstick then, and
+    without one there is no verdict: ``pump_stopped`` speaks.
+    """
+
     name = "makeup_surge"
     family = "leak"
 
@@ -29,12 +37,28 @@ class MakeupSurgeRule(StationRule):
         p = rules.makeup_surge
         makeup = window.number(names.makeup_flow)
         circ = window.number(names.flow)
-        if makeup is None or circ is None or circ <= 0:
-            return Verdict.hold()  # no circulation: pump_stopped speaks, not a ratio
-        ratio = makeup / circ
+        if makeup is None or circ is None:
+            return Verdict.hold()
+        design = window.design_flow
+        collapsed = circ <= 0 or circ < flow_floor(window, rules.pump_stopped)
+        if collapsed and design is None:
+            return Verdict.hold()  # no circulation and no yardstick: pump_stopped speaks
+        base = design if collapsed and design is not None else circ
+        ratio = makeup / base
         signal = band(ratio >= p.ratio, ratio <= p.recover_ratio)
         if signal is not Signal.FIRE:
             return Verdict(signal)
+        if collapsed:
+            return Verdict(
+                Signal.FIRE,
+                value=ratio,
+                summary=(
+                    f"make-up water at {window.station} is {ratio:.1%} of its design flow "
+                    f"with circulation collapsed (limit {p.ratio:.1%})"
+                ),
+                annotations=(("makeup_flow", f"{makeup:g}"), ("design_flow", f"{base:g}"),
+                             ("circulating_flow", f"{circ:g}")),
+            )
         return Verdict(
             Signal.FIRE,
             value=ratio,

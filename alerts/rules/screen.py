@@ -10,7 +10,10 @@ its full evaluation), but a rule that would fire must never be left out. The scr
 each rule's FIRE condition once more, on the same window with the same arithmetic, with the
 parameters of one effective rule set read once at construction instead of per rule and
 reading; ``tests/alerts/test_alert_screen.py`` holds it to the rules on random windows
-(sentinels, strings, booleans, non-finite values, missing fields, overrides, setback).
+(sentinels, strings, booleans, non-finite values, missing fields, overrides, setback, off
+windows, warm-up, setpoints, calibrated curves). The heating-regime gates (planned off,
+idle, warm-up: :mod:`alerts.rules.regime`) are asked only once a rule's own condition holds,
+through the same functions the rules call, so the healthy path stays as cheap as before.
 A change to a rule's FIRE condition must be made here too; that test fails until it is.
 """
 
@@ -21,8 +24,10 @@ import math
 from collections.abc import Sequence
 
 from alerts.config import FieldNames, RuleSet
-from alerts.rules.sensor import plausibility, sentinel_set
-from alerts.schedule import heating_on, in_setback
+from alerts.rules.outage import not_resumed
+from alerts.rules.plausible import plausibility, sentinel_set
+from alerts.rules.regime import heating_paused
+from alerts.schedule import heating_on, in_setback, planned_off
 from alerts.window import FieldState, StationWindow
 
 __all__ = ["Screen"]
@@ -52,16 +57,18 @@ class Screen:
     def __init__(self, rules: RuleSet, names: FieldNames, order: Sequence[str]) -> None:
         bit = {name: 1 << i for i, name in enumerate(order)}
         known = {"power_loss", "pump_stopped", "makeup_surge", "pressure_drop", "tank_draining",
-                 "supply_below_curve", "stuck_sensor", "out_of_range", "return_above_supply"}
+                 "supply_below_curve", "stuck_sensor", "out_of_range", "return_above_supply",
+                 "heating_not_resumed"}
         self.always = sum(b for name, b in bit.items() if name not in known)
 
         def on(name: str) -> int:
             params = getattr(rules, name)
             return bit.get(name, 0) if params.enabled else 0
 
+        self.rules, self.names = rules, names
         self.heating = rules.heating
         self._now = math.nan
-        self._heating_on = self._setback = False
+        self._heating_on = self._setback = self._planned_off = False
 
         self.b_power = on("power_loss")
         self.b_pump = on("pump_stopped")
@@ -72,6 +79,7 @@ class Screen:
         self.b_stuck = on("stuck_sensor")
         self.b_range = on("out_of_range")
         self.b_return = on("return_above_supply")
+        self.b_resume = on("heating_not_resumed")
 
         self.power_ok, self.pump_running = names.power_ok, names.pump_running
         self.flow, self.makeup_flow = names.flow, names.makeup_flow
@@ -79,6 +87,8 @@ class Screen:
         self.primary_supply, self.primary_return = (names.primary_supply_temp,
                                                     names.primary_return_temp)
         self.outdoor = names.outdoor_temp
+        self.setpoint, self.power = names.supply_setpoint, names.heat_power
+        self.primary_flow = names.primary_flow
         self.pressure, self.tank = names.static_pressure, names.tank_level
 
         ps = rules.pump_stopped
@@ -94,7 +104,7 @@ class Screen:
         self.tank_ok = plausibility(names.tank_level, rules)
         sb = rules.supply_below_curve
         # curve_setpoint's points as floats: same operations on the same numbers, same result
-        points = tuple((p.outdoor_c, p.supply_c) for p in sb.curve)
+        points = tuple((p.outdoor_c, p.supply_c) for p in sb.calibrated_curve or sb.curve)
         self.curve_first, self.curve_last = points[0], points[-1]
         self.curve_pairs = tuple(itertools.pairwise(points))
         self.tolerance_k = sb.tolerance_k
@@ -114,11 +124,21 @@ class Screen:
             for name, r in oor.ranges.items()
         )
         self.margin_k = rules.return_above_supply.margin_k
+        self.primary_flow_min = rules.return_above_supply.primary_flow_min
+        self.delivering_kw = rules.heating.delivering_kw
 
     def _clock(self, now: float) -> None:
         self._now = now
         self._heating_on = heating_on(now, self.heating)
         self._setback = in_setback(now, self.heating)
+        self._planned_off = planned_off(now, self.heating)
+
+    def _paused(self, window: StationWindow, now: float) -> bool:
+        return self._planned_off or heating_paused(now, window, self.rules, self.names)
+
+    def _floor(self, window: StationWindow) -> float:
+        return (self.flow_min if window.design_flow is None
+                else self.flow_min_share * window.design_flow)
 
     def may_fire(self, window: StationWindow, now: float) -> int:
         """Bits of the rules that may say FIRE for ``window`` at ``now`` (0: none can).
@@ -158,20 +178,24 @@ class Screen:
             running = None if st is None else st.value
             if running is False or (running is not None and running.__class__ is not bool
                                     and window.flag(self.pump_running) is False):
-                mask |= self.b_pump
-            elif flow is not None and supply is not None and ret is not None:
-                floor = (self.flow_min if window.design_flow is None
-                         else self.flow_min_share * window.design_flow)
-                if flow < floor and abs(supply - ret) < self.dt_min:
+                if not self._paused(window, now):
                     mask |= self.b_pump
+            elif (flow is not None and supply is not None and ret is not None
+                  and flow < self._floor(window) and abs(supply - ret) < self.dt_min
+                  and not self._paused(window, now)):
+                mask |= self.b_pump
 
-        if self.b_makeup and flow is not None and flow > 0:
+        if self.b_makeup and flow is not None:
             st = get(self.makeup_flow)
             makeup = None if st is None else st.value
             if makeup.__class__ is not float or makeup - makeup != 0.0:
                 makeup = _num(st)
-            if makeup is not None and makeup / flow >= self.makeup_ratio:
-                mask |= self.b_makeup
+            if makeup is not None:
+                base: float | None = flow
+                if flow <= 0 or flow < self._floor(window):
+                    base = window.design_flow  # collapsed circulation: the design flow
+                if base is not None and makeup / base >= self.makeup_ratio:
+                    mask |= self.b_makeup
 
         history = window.history
         if self.b_pressure:
@@ -212,7 +236,15 @@ class Screen:
             outdoor = None if st is None else st.value
             if outdoor.__class__ is not float or outdoor - outdoor != 0.0:
                 outdoor = _num(st)
-            if outdoor is not None:
+            setpoint = _num(get(self.setpoint))
+            if setpoint is not None and self.supply_ok(setpoint):
+                # the controller's own setpoint: no setback (it has its own night reduction)
+                if (setpoint - supply > self.tolerance_k
+                        and (outdoor is None or self.outdoor_ok(outdoor))
+                        and self.supply_ok(supply) and window.delivering is not False
+                        and not self._paused(window, now)):
+                    mask |= self.b_curve
+            elif outdoor is not None:
                 # curve_setpoint(outdoor, curve), inlined
                 if outdoor <= self.curve_first[0]:
                     setpoint = self.curve_first[1]
@@ -227,10 +259,11 @@ class Screen:
                 if self._setback:
                     setpoint -= self.heating.setback_k
                 if (setpoint - supply > self.tolerance_k and self.outdoor_ok(outdoor)
-                        and self.supply_ok(supply)):
+                        and self.supply_ok(supply) and window.delivering is not False
+                        and not self._paused(window, now)):
                     mask |= self.b_curve
 
-        if self.b_stuck:
+        if self.b_stuck and window.delivering is not False:
             for name in self.stuck_fields:
                 st = get(name)
                 if (st is not None and st.same_count >= self.stuck_samples
@@ -266,9 +299,10 @@ class Screen:
 
         if self.b_return:
             margin = self.margin_k
+            hot = False
             if supply is not None and ret is not None and ret > supply + margin:
-                mask |= self.b_return
-            else:
+                hot = self._circulates(window, flow, self._floor(window))
+            if not hot:
                 st = get(self.primary_supply)
                 sup = None if st is None else st.value
                 if sup.__class__ is not float or sup - sup != 0.0:
@@ -278,6 +312,20 @@ class Screen:
                 if pret.__class__ is not float or pret - pret != 0.0:
                     pret = _num(st)
                 if sup is not None and pret is not None and pret > sup + margin:
-                    mask |= self.b_return
+                    hot = self._circulates(window, _num(get(self.primary_flow)),
+                                           self.primary_flow_min)
+            if hot and not self._paused(window, now):
+                mask |= self.b_return
+
+        if (self.b_resume and window.delivering is False
+                and not_resumed(now, window, self.rules, self.names) is not None):
+            mask |= self.b_resume
 
         return mask
+
+    def _circulates(self, window: StationWindow, flow: float | None, floor: float) -> bool:
+        """The circuit's flow at or above ``floor``, else heat power at ``delivering_kw``."""
+        if flow is not None:
+            return flow >= floor
+        power = _num(window.fields.get(self.power))
+        return power is not None and power >= self.delivering_kw

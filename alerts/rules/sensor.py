@@ -6,12 +6,11 @@ so that a broken probe is fixed before it hides (or fakes) a real under-temperat
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import lru_cache
-
 from alerts.config import FieldNames, RuleParams, RuleSet
 from alerts.model import Signal, Verdict
 from alerts.rules.base import StationRule
+from alerts.rules.plausible import plausibility, plausible, sentinel_set
+from alerts.rules.regime import flow_floor, heating_paused
 from alerts.window import StationWindow
 
 __all__ = [
@@ -24,7 +23,8 @@ class StuckSensorRule(StationRule):
     """A field that keeps arriving with exactly the same value for hours.
 
     Measured between sample timestamps (not against ``now``), so a station that simply went
-    silent is offline, not stuck.
+    silent is offline, not stuck. Not while the station is idle (not delivering heat): a still
+    pipe in summer holds its temperature to the last decimal for days, as real stations show.
     """
 
     name = "stuck_sensor"
@@ -37,6 +37,8 @@ class StuckSensorRule(StationRule):
         self, now: float, window: StationWindow, rules: RuleSet, names: FieldNames
     ) -> Verdict:
         p = rules.stuck_sensor
+        if window.delivering is False:
+            return Verdict.clear()
         stuck = []
         for name in p.fields:
             state = window.fields.get(name)
@@ -51,41 +53,6 @@ class StuckSensorRule(StationRule):
             summary=f"stuck sensor(s) at {window.station}: {', '.join(stuck)}",
             annotations=(("fields", ",".join(stuck)),),
         )
-
-
-@lru_cache(maxsize=16)
-def sentinel_set(values: tuple[float, ...]) -> frozenset[float]:
-    """Sentinels rounded to 1e-3, so the per-reading test is one set lookup."""
-    return frozenset(round(v, 3) for v in values)
-
-
-def plausible(name: str, value: float, rules: RuleSet) -> bool:
-    """False for a logger sentinel or a value outside ``out_of_range``'s range for ``name``:
-    other rules treat such a value as no data, so a dead probe raises ``out_of_range`` and not
-    an alert about the plant."""
-    p = rules.out_of_range
-    if round(value, 3) in sentinel_set(p.sentinels):
-        return False
-    limits = p.ranges.get(name)
-    return limits is None or limits.min <= value <= limits.max
-
-
-def plausibility(name: str, rules: RuleSet) -> Callable[[float], bool]:
-    """``plausible(name, value, rules)`` as a function of the value alone, for hot loops.
-
-    Same answer for every float: in range, ``round(value, 3)`` is within 0.0006 of the value,
-    so it can only be a sentinel if one lies within 0.001 of the range; when none does, the
-    range test alone decides and the rounding is skipped.
-    """
-    p = rules.out_of_range
-    sentinels = sentinel_set(p.sentinels)
-    limits = p.ranges.get(name)
-    if limits is None:
-        return lambda v: round(v, 3) not in sentinels
-    lo, hi = limits.min, limits.max
-    if any(lo - 0.001 <= s <= hi + 0.001 for s in sentinels):
-        return lambda v: lo <= v <= hi and round(v, 3) not in sentinels
-    return lambda v: lo <= v <= hi
 
 
 class OutOfRangeRule(StationRule):
@@ -119,7 +86,15 @@ class OutOfRangeRule(StationRule):
 
 
 class ReturnAboveSupplyRule(StationRule):
-    """Return hotter than supply: swapped probes or a probe not in the pipe it claims."""
+    """Return hotter than supply: swapped probes or a probe not in the pipe it claims.
+
+    A pair is judged only while its circuit circulates: in a still pipe the probes cool at
+    their own pace, and a restart pushes cold supply water past a warm return probe for a few
+    samples. Circulation is the circuit's flow above a floor (secondary: ``pump_stopped``'s;
+    primary: ``primary_flow_min``), or without a flow field heat power of at least
+    ``heating.delivering_kw``; with no evidence, no verdict. Not while heating is planned off
+    or warming up.
+    """
 
     name = "return_above_supply"
     family = "sensor"
@@ -130,17 +105,25 @@ class ReturnAboveSupplyRule(StationRule):
     def evaluate(
         self, now: float, window: StationWindow, rules: RuleSet, names: FieldNames
     ) -> Verdict:
-        margin = rules.return_above_supply.margin_k
+        p = rules.return_above_supply
+        margin = p.margin_k
         seen = False
-        for sup_name, ret_name in (
-            (names.primary_supply_temp, names.primary_return_temp),
-            (names.supply_temp, names.return_temp),
+        for sup_name, ret_name, flow in (
+            (names.primary_supply_temp, names.primary_return_temp,
+             circulating(window, names.primary_flow, p.primary_flow_min, rules, names)),
+            (names.supply_temp, names.return_temp,
+             circulating(window, names.flow, flow_floor(window, rules.pump_stopped), rules,
+                         names)),
         ):
+            if not flow:
+                continue
             sup, ret = window.number(sup_name), window.number(ret_name)
             if sup is None or ret is None:
                 continue
             seen = True
             if ret > sup + margin:
+                if heating_paused(now, window, rules, names):
+                    return Verdict.clear()
                 return Verdict(
                     Signal.FIRE,
                     value=ret - sup,
@@ -150,3 +133,17 @@ class ReturnAboveSupplyRule(StationRule):
                     ),
                 )
         return Verdict.clear() if seen else Verdict.hold()
+
+
+def circulating(
+    window: StationWindow, flow_name: str, floor: float, rules: RuleSet, names: FieldNames
+) -> bool | None:
+    """Does a circuit circulate? Its flow against ``floor``, else heat power against
+    ``delivering_kw``; None without either."""
+    flow = window.number(flow_name)
+    if flow is not None:
+        return flow >= floor
+    power = window.number(names.heat_power)
+    if power is not None:
+        return power >= rules.heating.delivering_kw
+    return None

@@ -5,8 +5,9 @@ from __future__ import annotations
 from alerts.config import FieldNames, RuleParams, RuleSet, ZoneCold
 from alerts.model import Severity, Signal, Verdict
 from alerts.rules.base import StationRule, band
+from alerts.rules.regime import heating_paused, supply_reference
 from alerts.rules.sensor import plausible
-from alerts.schedule import curve_setpoint, heating_on, in_setback
+from alerts.schedule import heating_on, in_setback
 from alerts.window import StationWindow, ZoneAggregate
 
 __all__ = ["SupplyBelowCurveRule", "zone_cold_verdict"]
@@ -56,9 +57,12 @@ def zone_cold_verdict(now: float, agg: ZoneAggregate, rules: RuleSet) -> Verdict
 
 
 class SupplyBelowCurveRule(StationRule):
-    """Secondary supply well under the weather-curve setpoint for the outdoor temperature.
+    """Secondary supply well under its reference (see :func:`supply_reference`).
 
-    The setpoint is lowered by the zone's night setback, so a planned setback never alerts.
+    The curve references are lowered by the night setback, so a planned setback never alerts;
+    nor does a planned off window, an idle station (``heating_not_resumed`` judges that) or
+    the warm-up after a restart (:mod:`alerts.rules.regime`). The alert names the reference it
+    used (``reference``: setpoint, calibrated or curve).
     """
 
     name = "supply_below_curve"
@@ -73,28 +77,36 @@ class SupplyBelowCurveRule(StationRule):
         p = rules.supply_below_curve
         if not heating_on(now, rules.heating):
             return Verdict.clear()
-        outdoor = window.number(names.outdoor_temp)
         supply = window.number(names.supply_temp)
-        if outdoor is None or supply is None:
+        ref = supply_reference(now, window, rules, names)
+        if supply is None or ref is None:
             return Verdict.hold()
-        setpoint = curve_setpoint(outdoor, p.curve)
-        if in_setback(now, rules.heating):
-            setpoint -= rules.heating.setback_k
+        setpoint, reference = ref
         deficit = setpoint - supply
         signal = band(deficit > p.tolerance_k, deficit <= p.recover_k)
         if signal is Signal.CLEAR:
-            return Verdict.clear()  # hot path: a healthy station needs no plausibility check
-        if not (plausible(names.outdoor_temp, outdoor, rules)
+            return Verdict.clear()  # hot path: a healthy station needs no further check
+        if window.delivering is False or heating_paused(now, window, rules, names):
+            return Verdict.clear()  # planned off, idle or warming up: nothing owed yet
+        outdoor = window.number(names.outdoor_temp)
+        if not ((outdoor is None or plausible(names.outdoor_temp, outdoor, rules))
                 and plausible(names.supply_temp, supply, rules)):
             return Verdict.hold()  # a sentinel (-39.9) is a dead probe, not cold water
         if signal is not Signal.FIRE:
             return Verdict(signal)
+        wants = {"setpoint": "its controller wants", "calibrated": "its calibrated curve wants",
+                 "curve": "the curve wants"}[reference]
+        outside = "" if outdoor is None else f" at {outdoor:.1f} °C outside"
         return Verdict(
             Signal.FIRE,
             value=supply,
             summary=(
-                f"supply at {window.station} {supply:.1f} °C, curve wants {setpoint:.1f} °C "
-                f"at {outdoor:.1f} °C outside"
+                f"supply at {window.station} {supply:.1f} °C, {wants} {setpoint:.1f} °C"
+                f"{outside} ({reference})"
             ),
-            annotations=(("setpoint_c", f"{setpoint:.1f}"), ("outdoor_c", f"{outdoor:.1f}")),
+            annotations=(
+                ("setpoint_c", f"{setpoint:.1f}"),
+                *(() if outdoor is None else (("outdoor_c", f"{outdoor:.1f}"),)),
+                ("reference", reference),
+            ),
         )

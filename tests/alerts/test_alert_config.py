@@ -88,6 +88,56 @@ def test_errors_name_the_key(tmp_path: Path, text: str, where: str) -> None:
     assert where in str(info.value) and "rules.yaml" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('off_windows: [{start: "25:00", end: "05:00"}]', "off_windows.0.start"),
+        ('off_windows: [{start: "22:00"}]', "off_windows.0.end"),
+        ('off_windows: ["22:00-05:00"]', "off_windows.0"),
+        ('off_windows: [{start: "22:00", end: "22:00"}]', "is empty"),
+        ("off_windows: [{start: 22:00, end: \"05:00\"}]", "unquoted 22:00 is the number 1320"),
+        ("setback_start: 22:00\n    setback_end: \"06:00\"", "quoted 'HH:MM'"),
+        ('off_windows: [{start: "22:00", end: "05:00"}, {start: "04:00", end: "06:00"}]',
+         "22:00-05:00 and 04:00-06:00 overlap"),
+        ('off_windows: [{start: "12:00", end: "14:00"}, {start: "13:00", end: "13:30"}]',
+         "overlap"),
+        ("warmup_s: -1", "heating.warmup_s"),
+        ("delivering_kw: 0", "heating.delivering_kw"),
+    ],
+)
+def test_heating_schedule_errors(tmp_path: Path, text: str, words: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_rules(write(tmp_path, f"defaults:\n  heating:\n    {text}\n"))
+    assert words in str(info.value)
+
+
+def test_off_windows_layer_and_touching_windows_are_fine(tmp_path: Path) -> None:
+    """Windows that touch (one ends when the next starts) do not overlap; a station's list
+    replaces the zone's; the calibrated curve is validated like the curve."""
+    rules = load_rules(write(tmp_path, """
+zones:
+  nis:
+    heating: {off_windows: [{start: "22:00", end: "05:00"}, {start: "13:00", end: "15:00"}]}
+stations:
+  L4:
+    heating: {off_windows: [{start: "23:00", end: "06:00"}], warmup_s: 3600}
+    supply_below_curve:
+      calibrated_curve: [{outdoor_c: -10, supply_c: 62}, {outdoor_c: 15, supply_c: 40}]
+"""))
+    zone = rules.params_for("nis").heating
+    assert [(w.start.hour, w.end.hour) for w in zone.off_windows] == [(22, 5), (13, 15)]
+    l4 = rules.params_for("nis", "L4")
+    assert [(w.start.hour, w.end.hour) for w in l4.heating.off_windows] == [(23, 6)]
+    assert l4.heating.warmup_s == 3600 and zone.warmup_s == 5400
+    assert l4.supply_below_curve.calibrated_curve is not None
+    assert rules.params_for("nis").supply_below_curve.calibrated_curve is None
+    load_rules(write(tmp_path, 'defaults:\n  heating:\n    off_windows: [{start: "20:00", '
+                               'end: "22:00"}, {start: "22:00", end: "05:00"}]\n'))
+    with pytest.raises(ConfigError, match="calibrated_curve"):
+        load_rules(write(tmp_path, "stations:\n  L4:\n    supply_below_curve:\n"
+                                   "      calibrated_curve: [{outdoor_c: 5, supply_c: 35}]\n"))
+
+
 def test_unreadable_and_not_yaml(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_rules(tmp_path / "missing.yaml")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alert_helpers import T0, Clock, EngineFactory, drive, every, healthy, quiet_rules
 
 from alerts.model import Severity
+from heatwatch.registry import Registry, Station
 
 
 def test_makeup_surge_sustained_then_hysteresis(make_engine: EngineFactory,
@@ -117,3 +118,25 @@ def test_a_pressure_sentinel_ending_is_not_a_leak(make_engine: EngineFactory,
     falling = every(0, 900, 60, lambda t: [healthy("s1", t, return_pressure=3.0 - (t - T0)
                                                    / 60 * 0.15)])
     assert ("pressure_drop", "firing") in [(e[1], e[2]) for e in drive(other, clock, falling)]
+
+
+def test_a_pump_trip_alone_is_no_makeup_surge(make_engine: EngineFactory, clock: Clock) -> None:
+    """Circulation collapses (pump trip) with the usual small make-up: without a design flow
+    there is no yardstick and pump_stopped speaks; with one, make-up is judged against it."""
+    rules = quiet_rules(defaults={"makeup_surge": {"for_s": 0}, "pump_stopped": {"for_s": 0}})
+    reg = Registry.of([Station(id="s1", zone="north"),
+                       Station(id="s2", zone="north", design_flow=10.0)])
+    engine = make_engine(rules, reg=reg)
+    trip = {"flow": 0.01, "pump_running": False, "makeup_flow": 0.05}
+    script = [(0, [healthy("s1", T0, **trip), healthy("s2", T0, **trip)])]
+    events = drive(engine, clock, script)
+    assert [e for e in events if e[1] == "makeup_surge"] == []
+    assert sorted(a.station for a in engine.open_alerts() if a.rule == "pump_stopped") == [
+        "s1", "s2"]
+    # a real surge while the pump is down: 0.5 m³/h is 5 % of s2's design flow
+    surge = {**trip, "makeup_flow": 0.5}
+    events = drive(engine, clock, [(60, [healthy("s1", T0 + 60, **surge),
+                                         healthy("s2", T0 + 60, **surge)])])
+    assert [a.station for a in engine.open_alerts() if a.rule == "makeup_surge"] == ["s2"]
+    alert = engine.store.alerts(rule="makeup_surge")[0]
+    assert alert.annotations["design_flow"] == "10" and "design flow" in alert.summary

@@ -59,8 +59,9 @@ def test_out_of_range_impossible_value(make_engine: EngineFactory, clock: Clock)
 
 def test_return_above_supply(make_engine: EngineFactory, clock: Clock) -> None:
     engine = make_engine()
-    script = every(0, 1200, 300, lambda t: [healthy("s1", t, primary_return_temp=95.0)])
-    script += [(1200, [healthy("s1", T0 + 1200)])]
+    script = every(0, 1200, 300, lambda t: [healthy("s1", t, primary_return_temp=95.0,
+                                                    primary_flow=20.0)])
+    script += [(1200, [healthy("s1", T0 + 1200, primary_flow=20.0)])]
     events = [e for e in drive(engine, clock, script) if e[1] == "return_above_supply"]
     assert events == [
         (0, "return_above_supply", "pending"),
@@ -74,16 +75,17 @@ def test_fields_only_an_override_watches_are_kept(make_engine: EngineFactory,
     """The engine keeps only fields some rule reads; a field named only in one station's
     override (a range, a stuck field) is one of them, and one no rule reads is not kept."""
     rules = quiet_rules(stations={
-        "s1": {"out_of_range": {"for_s": 0, "ranges": {"heat_power": {"min": 0, "max": 10}}}},
+        "s1": {"out_of_range": {"for_s": 0, "ranges": {"valve": {"min": 0, "max": 1}}}},
         "s2": {"stuck_sensor": {"fields": ["pump_freq"], "stuck_after_s": 60,
                                 "min_samples": 3}},
     })
     engine = make_engine(rules)
     script = every(0, 120, 30, lambda t: [
-        healthy("s1", t, heat_power=50.0, valve=3.0),
+        healthy("s1", t, valve=3.0, damper=0.5),
         healthy("s2", t, pump_freq=42.0, supply_temp=wobble(t)),
     ])
     events = drive(engine, clock, script)
     assert (0, "out_of_range", "firing") in events
     assert (60, "stuck_sensor", "firing") in events
-    assert "valve" not in engine.fleet.windows["s1"].fields
+    assert "valve" in engine.fleet.windows["s1"].fields
+    assert "damper" not in engine.fleet.windows["s1"].fields

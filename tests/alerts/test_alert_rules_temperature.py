@@ -176,6 +176,7 @@ def test_supply_below_curve_ignores_a_dead_probe(make_engine: EngineFactory,
     engine = make_engine(rules)
     engine.observe(healthy("s1", T0, outdoor_temp=-19.0, supply_temp=supply))
     assert not [e for e in engine.evaluate(T0) if e.alert.rule == "supply_below_curve"]
-    engine.observe(healthy("s1", T0 + 10, outdoor_temp=-19.0, supply_temp=40.0))
+    engine.observe(healthy("s1", T0 + 10, outdoor_temp=-19.0, supply_temp=40.0,
+                           return_temp=32.0))
     fired = [e for e in engine.evaluate(T0 + 10) if e.alert.rule == "supply_below_curve"]
     assert [e.kind.value for e in fired] == ["firing"]  # a real low supply still fires

@@ -43,6 +43,22 @@ CONFIGS = [
         "stations": {"s2": {"makeup_surge": {"enabled": False},
                             "pump_stopped": {"flow_min": 3.0}}},
     }),
+    # heating regimes: an off window around T0 (12:00 UTC) so windows are entered, left and
+    # warmed up from; short clocks so heating_not_resumed and the warm-up both end in a script
+    RulesConfig.model_validate({
+        "defaults": {
+            "heating": {"timezone": "UTC", "off_windows": [{"start": "11:50", "end": "12:10"},
+                                                           {"start": "23:00", "end": "01:00"}],
+                        "warmup_s": 600, "delivering_kw": 40, "delivering_dt_k": 2.0,
+                        "setback_start": "12:05", "setback_end": "12:20", "setback_k": 6},
+            "heating_not_resumed": {"after_window_s": 60, "unplanned_s": 300,
+                                    "max_outdoor_c": 20},
+            "return_above_supply": {"primary_flow_min": 1.0},
+        },
+        "stations": {"s2": {"supply_below_curve": {"calibrated_curve": [
+            {"outdoor_c": -10, "supply_c": 60}, {"outdoor_c": 10, "supply_c": 38}]},
+            "heating": {"off_windows": []}}},
+    }),
 ]
 
 # values near every threshold, sentinels, non-finite, and the wrong types
@@ -58,7 +74,7 @@ VALUES: st.SearchStrategy[FieldValue | None] = st.one_of(
 )
 FIELDS = ["primary_supply_temp", "primary_return_temp", "supply_temp", "return_temp", "flow",
           "supply_pressure", "return_pressure", "tank_level", "makeup_flow", "outdoor_temp",
-          "power_ok", "pump_running"]
+          "power_ok", "pump_running", "supply_setpoint", "heat_power", "primary_flow"]
 READING = st.fixed_dictionaries({name: VALUES for name in FIELDS})
 SCRIPT = st.lists(st.tuples(st.floats(min_value=0.0, max_value=90.0), READING, st.booleans()),
                   min_size=1, max_size=25)
@@ -84,7 +100,9 @@ def test_screen_flags_exactly_the_rules_that_fire(
     rules = CONFIGS[config]
     rs = rules.params_for("north", station)
     window = StationWindow(station, "north", design_flow=design_flow, history_len=history_len,
-                           history_fields=frozenset({"return_pressure", "tank_level"}))
+                           history_fields=frozenset({"return_pressure", "tank_level"}),
+                           delivering_kw=rs.heating.delivering_kw,
+                           delivering_dt_k=rs.heating.delivering_dt_k)
     t = base
     for dt, fields, falling in script:
         t += dt

@@ -13,8 +13,23 @@ from alerts.rules import FAMILIES
 
 COLD = {"flats_affected": "37", "flats_total": "120", "min_indoor_c": "14.2",
         "median_indoor_c": "17.1", "standard_c": "18"}
+NOT_RESUMED = {"why": "after_window", "window_end": "05:00", "outdoor_c": "-3.2"}
+SETPOINT = {"setpoint_c": "47.5", "outdoor_c": "1.0", "reference": "setpoint"}
+CALIBRATED = {"setpoint_c": "52.0", "outdoor_c": "-4.0", "reference": "calibrated"}
+COLLAPSED = {"makeup_flow": "0.5", "design_flow": "10", "circulating_flow": "0.01"}
 CASES = {
     "en": [
+        (alert("heating_not_resumed", value=7200.0, annotations=NOT_RESUMED),
+         "no heat delivered for 120 min, not back after the planned off window ended 05:00 "
+         "(-3.2 °C outside on average)"),
+        (alert("heating_not_resumed", value=36000.0, annotations={"why": "unplanned"}),
+         "no heat delivered for 600 min, outside any planned off window"),
+        (alert("supply_below_curve", value=38.2, annotations=SETPOINT),
+         "supply 38.2 °C, the controller setpoint is 47.5 °C at 1.0 °C outside"),
+        (alert("supply_below_curve", value=41.0, annotations=CALIBRATED),
+         "supply 41.0 °C, its calibrated curve wants 52.0 °C at -4.0 °C outside"),
+        (alert(value=0.05, annotations=COLLAPSED),
+         "make-up 5.0 % of design flow (0.5 of 10 m³/h, circulation collapsed)"),
         (alert(), "make-up 4.2 % of circulating flow (0.42 of 10 m³/h)"),
         (alert("pressure_drop", value=1.1, annotations={"fall_bar_per_10min": "0.3"}),
          "pressure 1.1 bar falling 0.3 bar/10 min"),
@@ -22,6 +37,12 @@ CASES = {
          "37 of 120 flats below 18 °C, min 14.2 °C, median 17.1 °C"),
     ],
     "zh": [
+        (alert("heating_not_resumed", value=7200.0, annotations=NOT_RESUMED),
+         "已 120 分钟未供热, 计划停热时段于 05:00 结束后仍未恢复 (室外平均 -3.2 °C)"),
+        (alert("supply_below_curve", value=38.2, annotations=SETPOINT),
+         "供水 38.2 °C, 室外 1.0 °C 时控制器设定值 47.5 °C"),
+        (alert(value=0.05, annotations=COLLAPSED),
+         "循环已中断, 补水量为设计流量的 5.0 % (0.5 / 10 m³/h)"),
         (alert(), "补水量为循环流量的 4.2 % (0.42 / 10 m³/h)"),
         (alert("pressure_drop", value=1.1, annotations={"fall_bar_per_10min": "0.3"}),
          "压力 1.1 bar, 每 10 分钟下降 0.3 bar"),
