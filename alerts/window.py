@@ -31,6 +31,15 @@ from heatwatch.wire import FieldValue
 __all__ = ["FieldState", "Ring", "StationWindow", "ZoneAggregate"]
 
 
+def _float(value: FieldValue | None) -> float | None:
+    """A number as float (bools and strings are not numbers here), else None."""
+    if value.__class__ is float:
+        return value
+    if value is None or isinstance(value, bool | str):
+        return None
+    return float(value)
+
+
 @dataclass(slots=True)
 class FieldState:
     """The latest value of one field plus how long it has been unchanged."""
@@ -165,28 +174,27 @@ class StationWindow:
                 ring.add(ts, float(sample))
 
     def _regime(self, ts: float, values: dict[str, FieldValue]) -> None:
-        """Update delivering / idle (no evidence: no change) and the supply peak since the
-        last restart from one in-order reading."""
+        """Update delivering / idle (no evidence: no change), the supply peak since the last
+        restart and the outdoor mean from one in-order reading. Written for the hot path: a
+        float check by class, no ``isinstance`` on the common path."""
         outdoor = values.get(self.outdoor_field)
-        if outdoor is not None and not isinstance(outdoor, bool | str) and outdoor - outdoor == 0:
+        if outdoor.__class__ is float and outdoor - outdoor == 0.0:
             avg = self.outdoor_avg
             if avg is None:
-                self.outdoor_avg = float(outdoor)
-            else:
-                w = 1.0 - math.exp((self.outdoor_ts - ts) / self.outdoor_avg_s)
-                self.outdoor_avg = avg + w * (outdoor - avg)
+                self.outdoor_avg = outdoor
+            else:  # weight dt / (dt + tau): an exponential mean's first order, no exp()
+                dt = ts - self.outdoor_ts
+                self.outdoor_avg = avg + dt / (dt + self.outdoor_avg_s) * (outdoor - avg)
             self.outdoor_ts = ts
-        sup = values.get(self.supply_field)
-        if isinstance(sup, bool | str):
-            sup = None
-        power = values.get(self.power_field)
-        if power is not None and not isinstance(power, bool | str):
+        sup = _float(values.get(self.supply_field))
+        power = _float(values.get(self.power_field))
+        if power is not None:
             if power != power:  # NaN: no evidence
                 return
             on = power >= self.delivering_kw
         else:
-            ret = values.get(self.return_field)
-            if sup is None or ret is None or isinstance(ret, bool | str):
+            ret = _float(values.get(self.return_field))
+            if sup is None or ret is None:
                 return
             diff = sup - ret
             if not diff > -self.delivering_dt_k:  # NaN, or return far above supply: a dead
