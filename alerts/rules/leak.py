@@ -20,9 +20,11 @@ __all__ = ["MakeupSurgeRule", "PressureDropRule", "TankDrainingRule"]
 class MakeupSurgeRule(StationRule):
     """Make-up water as a share of the circulating secondary flow.
 
-    When circulation has collapsed (flow under ``pump_stopped``'s floor) that share would
-    explode from a pump trip alone, so the station's design flow is the yardstick then, and
-    without one there is no verdict: ``pump_stopped`` speaks.
+    When circulation has collapsed (flow under ``pump_stopped``'s floor, or the station idle:
+    switched off, a pump at minimum speed keeps a percent of its flow while the cooling
+    water contracts and is made up) that share would explode from a pump trip or a night
+    shutdown alone, so the station's design flow is the yardstick then, and without one there
+    is no verdict: ``pump_stopped`` speaks.
     """
 
     name = "makeup_surge"
@@ -40,7 +42,8 @@ class MakeupSurgeRule(StationRule):
         if makeup is None or circ is None:
             return Verdict.hold()
         design = window.design_flow
-        collapsed = circ <= 0 or circ < flow_floor(window, rules.pump_stopped)
+        collapsed = (circ <= 0 or circ < flow_floor(window, rules.pump_stopped)
+                     or window.delivering is False)
         if collapsed and design is None:
             return Verdict.hold()  # no circulation and no yardstick: pump_stopped speaks
         base = design if collapsed and design is not None else circ

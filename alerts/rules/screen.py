@@ -192,7 +192,7 @@ class Screen:
                 makeup = _num(st)
             if makeup is not None:
                 base: float | None = flow
-                if flow <= 0 or flow < self._floor(window):
+                if flow <= 0 or flow < self._floor(window) or window.delivering is False:
                     base = window.design_flow  # collapsed circulation: the design flow
                 if base is not None and makeup / base >= self.makeup_ratio:
                     mask |= self.b_makeup

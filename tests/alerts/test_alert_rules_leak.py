@@ -140,3 +140,18 @@ def test_a_pump_trip_alone_is_no_makeup_surge(make_engine: EngineFactory, clock:
     assert [a.station for a in engine.open_alerts() if a.rule == "makeup_surge"] == ["s2"]
     alert = engine.store.alerts(rule="makeup_surge")[0]
     assert alert.annotations["design_flow"] == "10" and "design flow" in alert.summary
+
+
+def test_make_up_during_a_night_shutdown_is_no_surge(make_engine: EngineFactory,
+                                                     clock: Clock) -> None:
+    """Switched off, the pump keeps 1 % of its flow at minimum speed (above the absolute
+    floor without a design flow) and the cooling water contracts and is made up: make-up is
+    20 % of that trickle, and no leak (found by bench/detection.py's mild winter suite)."""
+    rules = quiet_rules(defaults={"makeup_surge": {"for_s": 0}})
+    engine = make_engine(rules)
+    night = {"flow": 0.21, "makeup_flow": 0.045, "heat_power": 0.0}
+    events = drive(engine, clock, [(0, [healthy("s1", T0, **night)])])
+    assert [e for e in events if e[1] == "makeup_surge"] == []
+    running = {"flow": 0.21, "makeup_flow": 0.045, "heat_power": 150.0}  # a real trickle
+    events = drive(engine, clock, [(60, [healthy("s1", T0 + 60, **running)])])
+    assert (60, "makeup_surge", "firing") in events
