@@ -67,6 +67,10 @@ class ValidationSettings(_Block):
 
     max_payload: int = Field(default=65536, ge=256)
     max_future_s: float = Field(default=300.0, gt=0)
+    # Not applied by ``heatwatch import``, the way to load history (collector/importer.py).
+    max_past_s: float = Field(default=30 * 24 * 3600.0, gt=0)
+    max_extra_fields: int = Field(default=50, ge=0, le=10_000)
+    max_extra_names: int = Field(default=100, ge=0, le=100_000)
 
 
 class SpoolSettings(_Block):

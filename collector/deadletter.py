@@ -15,6 +15,7 @@ since removing a file drops those records for good.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -26,9 +27,10 @@ import orjson
 
 from heatwatch.wire import Rejection
 
-__all__ = ["INFLUX_REFUSED", "DeadLetter", "rejection_json"]
+__all__ = ["FIELD_TYPE_CONFLICT", "INFLUX_REFUSED", "DeadLetter", "rejection_json"]
 
 INFLUX_REFUSED = "influx_refused"
+FIELD_TYPE_CONFLICT = "field_type_conflict"
 
 Publisher = Callable[[str, bytes], None]
 
@@ -79,6 +81,15 @@ class DeadLetter:
         with self._lock:
             self._pending.append(entry)
 
+    def add_field_conflict(self, line: str, name: str, detail: str) -> None:
+        """A field dropped from a stored reading because its type differs from the stored one
+        (the rest of the line was written)."""
+        doc = {"reason": FIELD_TYPE_CONFLICT, "detail": detail, "field": name, "line": line,
+               "at": time.time()}
+        entry = orjson.dumps(doc)
+        with self._lock:
+            self._pending.append(entry)
+
     def flush(self) -> int:
         """Append to the file with fsync and return how many entries were written (raises
         OSError on failure: do not ack then; the entries stay buffered)."""
@@ -90,12 +101,7 @@ class DeadLetter:
             data = b"\n".join(entries) + b"\n"
             try:
                 self._rotate_if_full(len(data))
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-                try:
-                    os.write(fd, data)
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                _append_whole(self.path, data)
             except OSError:
                 with self._lock:
                     self._pending = entries + self._pending
@@ -131,3 +137,27 @@ class DeadLetter:
                 old.unlink()
                 log.warning("dead-letter file %s removed (keep: %d rotated files)", old,
                             self.keep)
+
+
+def _append_whole(path: Path, data: bytes) -> None:
+    """Append ``data`` and fsync, or raise with the file cut back to its previous size.
+
+    ``os.write`` may write only part of ``data`` (a full disk writes what fits, then fails), so
+    it loops; on any failure the file is truncated back, so it never ends in half a line that
+    would corrupt the next entry appended after it.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+    try:
+        start = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                if os.fstat(fd).st_size > start:
+                    os.ftruncate(fd, start)
+            raise
+    finally:
+        os.close(fd)

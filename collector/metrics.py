@@ -46,6 +46,25 @@ class Metrics:
         self.write_errors = Counter(
             f"{p}write_errors", "Failed InfluxDB writes, by kind", ["kind"], registry=r
         )
+        self.spool_corrupt = Counter(
+            f"{p}spool_corrupt_records",
+            "Corrupt spool records skipped by resynchronising on the next valid one", registry=r
+        )
+        self.field_conflicts = Counter(
+            f"{p}field_type_conflicts",
+            "Extra fields dropped from a stored reading: their type differs from the stored one",
+            registry=r,
+        )
+        self.extra_fields_capped = Counter(
+            f"{p}extra_fields_capped",
+            "Extra fields dropped: their station already has validation.max_extra_names names",
+            registry=r,
+        )
+        self.deadletter_failures = Counter(
+            f"{p}deadletter_write_failures",
+            "Dead-letter writes that failed (the batch stays unacked until one succeeds)",
+            registry=r,
+        )
         self.write_latency = Histogram(
             f"{p}write_seconds",
             "InfluxDB write latency",

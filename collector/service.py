@@ -28,6 +28,7 @@ from typing import Any
 
 from collector.config import CollectorSettings
 from collector.deadletter import DeadLetter
+from collector.fieldtypes import FieldTypes, resolve_conflicts
 from collector.metrics import Metrics
 from collector.mqtt_source import Inbound, MqttSource, topic_filters
 from collector.seqtrack import NOTHING, SeqTracker
@@ -57,6 +58,7 @@ _DECODER_BUGS = (ValueError, TypeError, KeyError, IndexError, AttributeError, Re
 class _Batch:
     messages: list[Inbound] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
+    stored: bool = False  # lines durable; only the dead-letter flush is left before the ack
 
 
 class Collector:
@@ -68,8 +70,13 @@ class Collector:
         self.metrics = Metrics()
         self.registry = load_registry(settings.registry)
         v = settings.validation
+        # Stored field types, learned at start (SHOW FIELD KEYS) and shared with the decoder.
+        self.field_types: FieldTypes = {}
+        self._types_ready = threading.Event()
         self.decoder = Decoder(
-            prefix=settings.mqtt.prefix, max_payload=v.max_payload, max_future_s=v.max_future_s
+            prefix=settings.mqtt.prefix, max_payload=v.max_payload, max_future_s=v.max_future_s,
+            max_past_s=v.max_past_s, max_extra_fields=v.max_extra_fields,
+            max_extra_names=v.max_extra_names, field_types=self.field_types,
         )
         self.writer: Writer = make_writer(settings.influx)
         sp = settings.spool
@@ -113,12 +120,15 @@ class Collector:
         self._retry_delay = sp.retry_min_delay
         self._influx_down = False
         self._spool_full = False
+        self._deadletter_failing = False
+        self._spool_corrupt_seen = 0
         self._unregistered: set[str] = set()
         self._extra: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
         self.crashed = False
         self.selfstats: SelfStatsReporter | None = None
         self.counts: dict[str, int] = dict.fromkeys(
-            ("messages", "readings", "rejected", "dropped_fields", "stored", "spooled",
+            ("messages", "readings", "rejected", "dropped_fields", "field_conflicts",
+             "extra_fields_capped", "stored", "spooled",
              "replayed", "refused", "acked", "seq_gaps", "seq_duplicates", "unregistered",
              "write_errors"), 0,
         )
@@ -216,6 +226,8 @@ class Collector:
             queue_depth=self.source.queue.qsize(),
             unregistered_stations=sorted(self._unregistered),
             dead_lettered=self.deadletter.written,
+            deadletter_failing=self._deadletter_failing,
+            spool_corrupt_records=self.spool.corrupt_records,
         )
         return snap
 
@@ -240,6 +252,7 @@ class Collector:
                 self._done.set()
 
     def _work(self) -> None:
+        self._types_ready.wait(self.settings.influx.timeout + 1.0)
         while not self._stop.is_set():
             batch = _Batch()
             self._collect(batch)
@@ -304,12 +317,29 @@ class Collector:
                 self.writer.prepare()  # v1: CREATE DATABASE now, not at the first reading
             except RetryableWriteError as exc:
                 log.warning("InfluxDB not ready at start (will retry before writing): %s", exc)
+            self._learn_field_types()
             self._flush_loop()
         finally:
             if not self._stop.is_set():
                 self.crashed = True
                 log.critical("collector flusher died; stopping (nothing unstored was acked)")
             self._done.set()
+
+    def _learn_field_types(self) -> None:
+        """Ask InfluxDB for its field types before the first batch is decoded, so the decoder
+        drops a conflicting extra field instead of a write failing on it."""
+        try:
+            known = self.writer.field_types()
+        except WriteError as exc:
+            log.warning("cannot read field types (SHOW FIELD KEYS; the collector needs read "
+                        "permission on its database or bucket): %s; a conflict then costs "
+                        "failed writes until InfluxDB names the field", exc)
+        else:
+            for key, kind in known.items():
+                self.field_types.setdefault(key, kind)
+            log.info("%d stored field types known", len(known))
+        finally:
+            self._types_ready.set()
 
     def _flush_loop(self) -> None:
         held: _Batch | None = None
@@ -362,6 +392,14 @@ class Collector:
             if self.seq is not None and rej.seq is not None and rej.station is not None:
                 # It arrived (and is dead-lettered): its seq is not a gap.
                 self.seq.observe(rej.station, rej.meter, rej.seq)
+        for conflict in decoded.field_conflicts:
+            self.deadletter.add_rejection(conflict)
+        if decoded.field_conflicts:
+            self.counts["field_conflicts"] += len(decoded.field_conflicts)
+            m.field_conflicts.inc(len(decoded.field_conflicts))
+        if decoded.capped_fields:
+            self.counts["extra_fields_capped"] += decoded.capped_fields
+            m.extra_fields_capped.inc(decoded.capped_fields)
         if decoded.dropped_fields:
             self.counts["dropped_fields"] += decoded.dropped_fields
             m.dropped_fields.inc(decoded.dropped_fields)
@@ -408,22 +446,34 @@ class Collector:
 
     def _flush(self, batch: _Batch) -> bool:
         """Make the batch durable and ack it; False if it could not be stored (spool full)."""
-        if batch.lines and not self._store(batch.lines):
-            return False
-        self._flush_deadletter()
+        if batch.lines and not batch.stored:
+            if not self._store(batch.lines):
+                return False
+            batch.stored = True
+        if not self._flush_deadletter():
+            return False  # held unacked: its rejections exist only in memory so far
         self.counts["acked"] += self.source.ack(batch.messages)
         self.metrics.queue_depth.set(self.source.queue.qsize())
         self.metrics.batch_size.observe(len(batch.lines))
         return True
 
-    def _flush_deadletter(self) -> None:
+    def _flush_deadletter(self) -> bool:
+        """False if the dead-letter file could not be written: the entries stay in memory and
+        the caller must not ack (or commit the spool chunk) that produced them."""
         try:
             n = self.deadletter.flush()
         except OSError as exc:
-            # Kept in memory and retried with the next batch; stored readings still get acked.
-            log.error("cannot write dead-letter file %s: %s", self.deadletter.path, exc)
-            return
+            self.metrics.deadletter_failures.inc()
+            if not self._deadletter_failing:
+                log.error("cannot write dead-letter file %s: %s; holding the batch unacked",
+                          self.deadletter.path, exc)
+            self._deadletter_failing = True
+            return False
+        if self._deadletter_failing:
+            log.info("dead-letter file %s written again", self.deadletter.path)
+            self._deadletter_failing = False
         self.metrics.dead_lettered.inc(n)
+        return True
 
     def _store(self, lines: list[str]) -> bool:
         if not self.spool and time.monotonic() >= self._down_until and self._write(lines):
@@ -474,9 +524,23 @@ class Collector:
         if self._influx_down:
             log.info("InfluxDB answers again; replaying %d spooled bytes", self.spool.pending_bytes)
             self._influx_down = False
+        conflicts: list[tuple[str, str, str]] = []
+        if refused:
+            try:
+                refused, conflicts = resolve_conflicts(self.writer.write, refused,
+                                                       self.field_types)
+            except RetryableWriteError:  # the stripped lines come back with the next replay
+                self._influx_down = True
+                self._down_until = time.monotonic() + self._retry_delay
+                return False
+            for line, name, detail in conflicts:
+                self.deadletter.add_field_conflict(line, name, detail)
+            if conflicts:
+                self.counts["field_conflicts"] += len(conflicts)
+                self.metrics.field_conflicts.inc(len(conflicts))
         for line, detail in refused:
             self.deadletter.add_refused_line(line, detail)
-        if refused:
+        if refused or conflicts:
             self.counts["refused"] += len(refused)
             self.metrics.write_errors.labels("refused").inc(len(refused))
             self.summary.refused += len(refused)
@@ -502,6 +566,10 @@ class Collector:
                 return
             if chunk is None or not self._write(chunk.lines):
                 break
+            if not self._flush_deadletter():
+                # Its refused lines are only in memory: keep the chunk (replayed again later,
+                # a harmless duplicate write) rather than lose them with a crash.
+                break
             self.spool.commit(chunk)
             self.counts["replayed"] += len(chunk.lines)
             self.metrics.replayed.inc(len(chunk.lines))
@@ -510,5 +578,9 @@ class Collector:
         self._update_spool_gauges()
 
     def _update_spool_gauges(self) -> None:
+        corrupt = self.spool.corrupt_records
+        if corrupt > self._spool_corrupt_seen:
+            self.metrics.spool_corrupt.inc(corrupt - self._spool_corrupt_seen)
+            self._spool_corrupt_seen = corrupt
         self.metrics.spool_bytes.set(self.spool.size_bytes)
         self.metrics.spool_fill.set(self.spool.fill_ratio)

@@ -10,7 +10,9 @@ joined by ``\\n``, UTF-8). Appends go to the newest segment, which rotates at
 ``segment_bytes``; a fresh process never appends to a segment it found on disk, so a record
 torn by SIGKILL can only ever be the last one of a segment. A torn or corrupt tail is skipped
 and counted: it was never fsynced completely, so its messages were never acked and the broker
-delivers them again.
+delivers them again. A corrupt record with valid ones after it (bit rot, a bad sector) is
+different: the later records were acked, so replay resynchronises on the next offset whose
+header and CRC-32 agree, logs the skipped bytes and counts ``corrupt_records``.
 
 Replay progress inside a segment is kept in memory only; after a crash the head segment is
 replayed from its start. The duplicates that causes are harmless: InfluxDB overwrites a point
@@ -21,14 +23,18 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import re
 import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 __all__ = ["Spool", "SpoolChunk", "SpoolError", "SpoolFull"]
+
+log = logging.getLogger("collector")
 
 _HEADER = struct.Struct(">II")
 _NAME_RE = re.compile(r"^seg-(\d{12})\.spool$")
@@ -69,6 +75,8 @@ class Spool:
         self.segment_bytes = segment_bytes
         self.alarm_ratio = alarm_ratio
         self.corrupt_tails = 0
+        self.corrupt_records = 0  # corrupt records before a valid one (resynchronised)
+        self.skipped_bytes = 0
         self.alarmed = False
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -176,10 +184,18 @@ class Spool:
     def _abandon_active(self) -> None:
         """After a failed write, cut the segment back to its last good record and stop
         appending to it, so a half-written record can never sit before a later good one."""
-        if self._fd is not None and self._active is not None:
+        segment = self._active
+        if self._fd is not None and segment is not None:
             with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, self._sizes[self._active])
+                os.ftruncate(self._fd, self._sizes[segment])
         self._close_active()
+        if segment is not None and self._sizes.get(segment) == 0:
+            # Nothing good in it: a full disk would otherwise leave one empty file per
+            # failed append (and a segment number used up each time).
+            with contextlib.suppress(OSError):
+                self._path(segment).unlink()
+            self._segments.remove(segment)
+            del self._sizes[segment]
 
     def _fsync_dir(self) -> None:
         dir_fd = os.open(self.directory, os.O_RDONLY)
@@ -216,10 +232,15 @@ class Spool:
                             self._torn(segment, offset)
                             break
                         length, crc = _HEADER.unpack(header)
-                        body = fh.read(length)
+                        body = fh.read(length) if length <= size - offset else b""
                         if len(body) < length or zlib.crc32(body) != crc:
-                            self._torn(segment, offset)
-                            break
+                            found = self._resync(fh, segment, offset, size)
+                            if found is None:
+                                self._torn(segment, offset)
+                                break
+                            offset = found
+                            fh.seek(offset)
+                            continue
                         lines.extend(body.decode("utf-8").split("\n"))
                         records += 1
                         offset += _HEADER.size + length
@@ -232,6 +253,25 @@ class Spool:
                 self._drop_head()  # empty, fully replayed or torn: move on
                 continue
             return None
+        return None
+
+    def _resync(self, fh: BinaryIO, segment: int, bad: int, size: int) -> int | None:
+        """The record at ``bad`` is corrupt (bit rot, a bad sector; appends never tear a
+        record in the middle of a segment): find the next offset where a header and its
+        checksum agree, so the records after it, already acked, are still replayed. None when
+        no valid record follows (a torn tail)."""
+        fh.seek(bad + 1)
+        rest = fh.read(size - bad - 1)
+        for i in range(len(rest) - _HEADER.size + 1):
+            length, crc = _HEADER.unpack_from(rest, i)
+            start = i + _HEADER.size
+            if start + length <= len(rest) and zlib.crc32(rest[start:start + length]) == crc:
+                found = bad + 1 + i
+                self.corrupt_records += 1
+                self.skipped_bytes += found - bad
+                log.error("spool segment %d: corrupt record at byte %d; skipped %d bytes to "
+                          "the next valid record at byte %d", segment, bad, found - bad, found)
+                return found
         return None
 
     def _torn(self, segment: int, offset: int) -> None:

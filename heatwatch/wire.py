@@ -152,6 +152,12 @@ class Decoded:
     readings: list[Reading] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     dropped_fields: int = 0
+    # Extra fields dropped from readings that were kept: their type differs from the stored
+    # one (one entry each, reason field_type_conflict; not counted in ``rejections``).
+    field_conflicts: list[Rejection] = field(default_factory=list)
+    # Extra fields dropped because their station already has ``max_extra_names`` extra names
+    # (also counted in ``dropped_fields``).
+    capped_fields: int = 0
 
 
 def _rfc3339(epoch_s: float) -> str:
@@ -240,13 +246,30 @@ class Decoder:
         prefix: str = "heat",
         max_payload: int = 65536,
         max_future_s: float = 300.0,
+        max_past_s: float | None = None,
+        max_extra_fields: int | None = None,
+        max_extra_names: int | None = None,
+        field_types: dict[tuple[str, str], str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``max_past_s``: readings older than this are ``past_timestamp`` (None: only the
+        2000 floor; ``heatwatch import`` loads history and passes None). ``max_extra_fields``:
+        a reading with more extra fields is ``too_many_fields``. ``max_extra_names``: distinct
+        extra field names kept per station; later new names are dropped from their readings
+        (counted in :attr:`Decoded.capped_fields`). ``field_types``: stored types by
+        (measurement, field), shared with the caller and extended with every new extra field;
+        an extra field of another type is dropped and reported in
+        :attr:`Decoded.field_conflicts` (None: no check)."""
         if not _ID_RE.fullmatch(prefix):
             raise ValueError(f"topic prefix {prefix!r} must match [A-Za-z0-9_-]{{1,64}}")
         self.prefix = prefix
         self.max_payload = max_payload
         self.max_future_s = max_future_s
+        self.max_past_s = max_past_s
+        self.max_extra_fields = max_extra_fields
+        self.max_extra_names = max_extra_names
+        self.field_types = field_types
+        self._station_extras: dict[str, set[str]] = {}
         self.clock = clock
         self._topics: dict[str, tuple[Kind, str, str | None]] = {}
         self._extra_names: set[str] = set()
@@ -373,6 +396,7 @@ class Decoder:
     ) -> None:
         table, required = _TABLES[kind]
         max_ns = int((now + self.max_future_s) * 1e9)
+        min_ns = 0 if self.max_past_s is None else int((now - self.max_past_s) * 1e9)
         readings = out.readings
         for i, obj in enumerate(items):
             try:
@@ -381,7 +405,7 @@ class Decoder:
                         Reason.NOT_AN_OBJECT, f"element is a JSON {json_type(obj)}, not an object"
                     )
                 readings.append(self._reading(out, obj, kind, table, required, station, meter,
-                                              max_ns))
+                                              max_ns, min_ns, topic, now))
             except Invalid as bad:
                 detail = f"[{i}] {bad.detail}" if batch else bad.detail
                 out.rejections.append(
@@ -400,6 +424,9 @@ class Decoder:
         station: str,
         meter: str | None,
         max_ns: int,
+        min_ns: int = 0,
+        topic: str = "",
+        now: float = 0.0,
     ) -> Reading:
         if not obj.keys() >= required:
             missing = ", ".join(sorted(required - obj.keys()))
@@ -408,6 +435,7 @@ class Decoder:
         ts_ns = 0
         seq: int | None = None
         dropped = 0
+        extras: list[str] = []
         for name, v in obj.items():
             spec = table.get(name)
             t = type(v)
@@ -426,6 +454,7 @@ class Decoder:
                     ok = t is bool
                 if ok and (name in self._extra_names or self._extra_name_ok(name)):
                     fields[name] = v
+                    extras.append(name)
                 else:
                     dropped += 1
                 continue
@@ -452,6 +481,10 @@ class Decoder:
                                   f"not {type(v).__name__}")
             elif check == TS:
                 ts_ns = parse_timestamp(v, max_ns)
+                if ts_ns < min_ns:
+                    raise Invalid(Reason.PAST_TIMESTAMP,
+                                  f"ts {v!r} is more than max_past_s ({self.max_past_s:g} s) "
+                                  "old; load history with heatwatch import")
             elif check == SEQ:
                 if t is float and v.is_integer():  # JSON does not tell 5 from 5.0
                     v = int(v)
@@ -460,8 +493,47 @@ class Decoder:
                 if not 0 <= v < 2**63:
                     raise Invalid(Reason.OUT_OF_RANGE, f"seq {v} outside 0..2^63-1")
                 seq = v
+        if extras:
+            dropped += self._check_extras(out, fields, extras, kind, station, meter, topic, now)
         out.dropped_fields += dropped
         return Reading(kind, station, ts_ns, fields, meter, seq, _field_text(fields))
+
+    def _check_extras(self, out: Decoded, fields: dict[str, FieldValue], extras: list[str],
+                      kind: Kind, station: str, meter: str | None, topic: str,
+                      now: float) -> int:
+        """The limits on extra fields (the reading's count, its station's distinct names) and
+        their stored types; returns how many were dropped. Only readings with extras pay."""
+        if self.max_extra_fields is not None and len(extras) > self.max_extra_fields:
+            raise Invalid(Reason.TOO_MANY_FIELDS, f"{len(extras)} extra fields, limit "
+                          f"{self.max_extra_fields} (validation.max_extra_fields)")
+        dropped = 0
+        if self.max_extra_names is not None:
+            names = self._station_extras.setdefault(station, set())
+            for name in extras:
+                if name not in names:
+                    if len(names) < self.max_extra_names:
+                        names.add(name)
+                    else:
+                        del fields[name]
+                        dropped += 1
+            out.capped_fields += dropped
+        types = self.field_types
+        if types is not None:
+            measurement = MEASUREMENTS[kind]
+            for name in extras:
+                if name not in fields:
+                    continue
+                value = fields[name]
+                have = "boolean" if type(value) is bool else "float"
+                stored = types.setdefault((measurement, name), have)
+                if stored != have:
+                    del fields[name]
+                    excerpt = orjson.dumps({name: value}).decode()
+                    out.field_conflicts.append(Rejection(
+                        Reason.FIELD_TYPE_CONFLICT,
+                        f"{name} is {have}, stored as {stored} in {measurement}: field dropped, "
+                        "reading kept", topic, station, excerpt, now, meter))
+        return dropped
 
     def _extra_name_ok(self, name: str) -> bool:
         if name in RESERVED_NAMES or not _EXTRA_NAME_RE.fullmatch(name):

@@ -53,6 +53,9 @@ class Reason(enum.StrEnum):
     OUT_OF_RANGE = "out_of_range"
     BAD_TIMESTAMP = "bad_timestamp"
     FUTURE_TIMESTAMP = "future_timestamp"
+    PAST_TIMESTAMP = "past_timestamp"
+    TOO_MANY_FIELDS = "too_many_fields"
+    FIELD_TYPE_CONFLICT = "field_type_conflict"
     BAD_STATUS = "bad_status"
 
 
