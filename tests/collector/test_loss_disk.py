@@ -9,18 +9,23 @@ SIGXFSZ ignored. Both work without root and take milliseconds.
 from __future__ import annotations
 
 import contextlib
-import os
 import resource
 import signal
 import struct
+import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import orjson
 import pytest
+from collector_helpers import Publisher, collector_settings, telemetry, wait_until
 
+from collector.config import CollectorSettings
 from collector.deadletter import DeadLetter
+from collector.service import Collector
 from collector.spool import Spool, SpoolError
+from heatwatch.servers import InfluxServer, MosquittoServer
 
 DEV_FULL = Path("/dev/full")
 
@@ -140,4 +145,29 @@ def test_resync_does_not_trust_a_header_inside_a_corrupt_body(tmp_path: Path) ->
     reopened = Spool(tmp_path, max_bytes=1 << 20)
     assert drain(reopened) == ["a v=1 1", "a v=3 3"]
     reopened.close()
-    os.sync()
+
+
+@pytest.mark.skipif(not DEV_FULL.exists(), reason="needs /dev/full")
+def test_collector_holds_the_batch_unacked_while_the_deadletter_cannot_be_written(
+    tmp_path: Path, influx: InfluxServer, database: str, mosquitto: MosquittoServer,
+    run_collector: Callable[[CollectorSettings], Collector],
+    make_publisher: Callable[[MosquittoServer], Publisher],
+) -> None:
+    """Before the fix the batch was acked with its rejected reading only in memory."""
+    settings = collector_settings(tmp_path, mosquitto, influx, database)
+    settings = settings.model_copy(update={"dead_letter": settings.dead_letter.model_copy(
+        update={"file": DEV_FULL, "publish": False})})
+    collector = run_collector(settings)
+    pub = make_publisher(mosquitto)
+    pub.station("dl", telemetry("dl"))
+    pub.station("dl", {"supply_temp": "hot"})  # rejected (missing ts), goes to the dead-letter
+    pub.wait_all()
+    wait_until(lambda: collector.stats()["rejected"] >= 1 and collector.stats()["stored"] >= 1,
+               20, "one stored, one rejected")
+    time.sleep(1.0)
+    assert collector.stats()["acked"] == 0, "nothing acked while the dead-letter fails"
+    assert collector.stats()["deadletter_failing"]
+    collector.deadletter.path = tmp_path / "freed.jsonl"  # the disk has room again
+    wait_until(lambda: collector.stats()["acked"] == 2, 20, "both acked")
+    [entry] = [orjson.loads(x) for x in (tmp_path / "freed.jsonl").read_bytes().splitlines()]
+    assert entry["reason"] == "missing_field"
