@@ -170,7 +170,7 @@ class Fleet:
             values[s.tags.get("station", "")] = {
                 col.removeprefix("last_"): v
                 for col, v in zip(s.columns, row, strict=False)
-                if col != "time"
+                if col != "time" and v is not None  # a field this station never sent
             }
         seen_ms = {s.tags.get("station", ""): s.values[0][0] for s in last_time if s.values}
         state = {

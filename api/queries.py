@@ -49,7 +49,13 @@ _RESOLUTION = re.compile(r"([1-9][0-9]{0,5})([smhd])")
 # The fleet snapshot: three statements answer for the whole fleet. last(*) reports time 0 (it
 # mixes fields of different points), so a second statement on a required field gives the true
 # time of each station's last reading; status is the retained online/offline flag.
-LAST_VALUES = 'SELECT last(*) FROM "telemetry" WHERE time > $since GROUP BY "station"'
+# The documented telemetry fields only, never last(*): extra fields are a gateway's to add, and
+# one reading with thousands of them would otherwise grow every station list answer (issue #13).
+SHOWN_FIELDS = tuple(name for name in FIELDS[Kind.TELEMETRY] if name not in ("ts", "seq"))
+LAST_VALUES = (
+    "SELECT " + ", ".join(f'last("{f}") AS "last_{f}"' for f in SHOWN_FIELDS)
+    + ' FROM "telemetry" WHERE time > $since GROUP BY "station"'
+)
 LAST_TIMES = 'SELECT last("supply_temp") FROM "telemetry" WHERE time > $since GROUP BY "station"'
 LAST_STATUS = 'SELECT last("state") FROM "station_status" WHERE time > $since GROUP BY "station"'
 

@@ -220,7 +220,11 @@ class _Importer:
         self.summary = summary
         self.batch_size = batch_size
         self.clock = clock
-        self.decoder = Decoder(prefix=TOPIC_PREFIX, max_future_s=max_future_s, clock=clock)
+        # Import is the way to load history: the collector's bounds on the past
+        # (validation.max_past_s) and on extra fields are not applied here, on purpose. Only the
+        # future bound and the 2000 floor are.
+        self.decoder = Decoder(prefix=TOPIC_PREFIX, max_future_s=max_future_s, max_past_s=None,
+                               clock=clock)
         self.times = TimeReader(mapping.time)
         self.source = CsvSource(mapping, self.times, clock=clock)
         self.registry = Registry()

@@ -6,14 +6,15 @@
 # (all-access) token made at InfluxDB's first start is given to this script and to nothing else.
 #
 #   service    permissions on the bucket   token file (one volume each, mounted by that service)
-#   collector  write                       $TOKENS_DIR/collector/token
+#   collector  read + write                $TOKENS_DIR/collector/token
 #   alerts     read + write (alert_events) $TOKENS_DIR/alerts/token
 #   api        read                        $TOKENS_DIR/api/token
 #   grafana    read                        $TOKENS_DIR/grafana/token
 #
 # InfluxDB 2.x scopes tokens by bucket, not by measurement: the alert engine's token can write
 # the bucket its alert_events go to (the bucket Grafana and the API read), and it reads that
-# bucket for its warm-up. No service token can read or write another bucket, create or delete
+# bucket for its warm-up. The collector reads the bucket's field types at start (SHOW FIELD
+# KEYS, so a field type conflict costs no failed write; collector/fieldtypes.py). No service token can read or write another bucket, create or delete
 # buckets, tokens or users.
 #
 # InfluxDB makes the token strings (they cannot be chosen), so they travel to the services as
@@ -79,7 +80,7 @@ scoped() {  # scoped NAME OWNER_UID PERMISSION_FLAG...
   chmod 0500 "$TOKENS_DIR/$name"
 }
 
-scoped collector "$SERVICE_UID" --write-bucket "$bucket"
+scoped collector "$SERVICE_UID" --read-bucket "$bucket" --write-bucket "$bucket"
 scoped alerts "$SERVICE_UID" --read-bucket "$bucket" --write-bucket "$bucket"
 # shellcheck disable=SC2086 # $hourly_read is empty or one flag and a bucket id
 scoped api "$SERVICE_UID" --read-bucket "$bucket" $hourly_read

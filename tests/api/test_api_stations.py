@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from api_helpers import auth, fill_fleet, stored_alert
+from api_helpers import auth, fill_fleet, stored_alert, write_lines
 
 from alerts.model import AlertState
 from alerts.store import Store
@@ -215,3 +215,18 @@ async def test_long_ranges_read_the_hourly_aggregates(
     short = {**params, "end": iso(hour0 + 86400)}
     raw = (await client.get("/api/v1/stations/s1/history", params=short, headers=V)).json()
     assert raw["source"] == "raw" and raw["points"][0]["value"] == 51.5
+
+
+async def test_station_list_shows_documented_fields_only(
+    client: httpx.AsyncClient, influx: InfluxServer, database: str
+) -> None:
+    """Issue #13 item 6: one reading with 3,000 extra fields grew the list from 1 KB to 109 KB.
+    The list selects the documented telemetry fields, so extras never reach it."""
+    fill_fleet(influx, database)
+    extras = ",".join(f"x{i}={i}.0" for i in range(300))
+    write_lines(influx, database, [
+        f"telemetry,station=s1,zone=north supply_temp=71.0,{extras} {int(time.time()) - 2}"])
+    body = (await client.get("/api/v1/stations", headers=V)).json()
+    s1 = {s["id"]: s for s in body["items"]}["s1"]
+    assert s1["last"]["supply_temp"] == 71.0
+    assert not any(k.startswith("x") for k in s1["last"])

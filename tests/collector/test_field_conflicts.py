@@ -75,6 +75,8 @@ def test_5000_readings_with_50_conflicting_fields_all_stored_in_few_writes(
                                   batch={"flush_interval": 0.5})
     collector, writes = start_counting(settings, started)
     assert collector.field_types[("telemetry", "valve")] == "boolean", "learned at start"
+    assert collector.decoder.max_past_s == 30 * 86400  # items 5 and 6 reach the decoder
+    assert collector.decoder.max_extra_fields == 50 and collector.decoder.max_extra_names == 100
     pub = make_publisher(mosquitto)
     for m in range(100):
         docs = [telemetry("ft") for _ in range(50)]

@@ -76,7 +76,8 @@ def test_each_service_gets_only_its_permissions(influx: Influx) -> None:
     assert result.returncode == 0, result.stderr
     by_name = {a["description"]: a for a in influx.auths()}
     assert {k: _grants(v) for k, v in by_name.items()} == {
-        "heatwatch-collector": {("write", BUCKET_ID)},
+        # read: SHOW FIELD KEYS at start (issue 13, item 2)
+        "heatwatch-collector": {("read", BUCKET_ID), ("write", BUCKET_ID)},
         "heatwatch-alerts": {("read", BUCKET_ID), ("write", BUCKET_ID)},
         "heatwatch-api": {("read", BUCKET_ID)},
         "heatwatch-grafana": {("read", BUCKET_ID)},

@@ -267,6 +267,26 @@ def test_future_limit_is_inclusive_and_configurable() -> None:
     assert only_rejection(strict.decode(TOPIC, payload)).reason is Reason.FUTURE_TIMESTAMP
 
 
+def test_past_timestamp() -> None:
+    decoder = Decoder(clock=lambda: CLOCK, max_past_s=30 * 86400)
+    payload = orjson.dumps(good(ts="2026-10-29T11:59:59Z"))  # 31 days before CLOCK
+    assert only_rejection(decoder.decode(TOPIC, payload)).reason is Reason.PAST_TIMESTAMP
+
+
+def test_too_many_fields() -> None:
+    decoder = Decoder(clock=lambda: CLOCK, max_extra_fields=3)
+    payload = orjson.dumps(good(a=1, b=2, c=3, d=4))
+    assert only_rejection(decoder.decode(TOPIC, payload)).reason is Reason.TOO_MANY_FIELDS
+
+
+def test_field_type_conflict() -> None:
+    """Field scope: the reading is kept, the field dropped and reported apart."""
+    decoder = Decoder(clock=lambda: CLOCK, field_types={("telemetry", "valve"): "float"})
+    out = decoder.decode(TOPIC, orjson.dumps(good(valve=True)))
+    assert len(out.readings) == 1 and out.rejections == []
+    assert [c.reason for c in out.field_conflicts] == [Reason.FIELD_TYPE_CONFLICT]
+
+
 @pytest.mark.parametrize("payload", [b"", b"up", b"1", b'"online"', b"\xff", b"on line"])
 def test_bad_status(payload: bytes) -> None:
     r = only_rejection(decode("heat/S-01/status", payload))
