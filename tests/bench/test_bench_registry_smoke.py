@@ -1,7 +1,8 @@
 """bench/registry_memory.py runs end to end at a toy size (``--quick``: 200 stations, the old
 and new loaders, the three services on the compact form with real Mosquitto and InfluxDB), so
-it keeps working as the code under it changes. No memory or timing assertions here: full runs record the figures in
-docs/benchmarks.md; tests/security/test_registry_scale.py checks the memory properties."""
+it keeps working as the code under it changes. No memory or timing assertions here: full runs
+record the figures in docs/benchmarks.md; tests/security/test_registry_scale.py checks the
+memory properties."""
 
 from __future__ import annotations
 
@@ -28,4 +29,4 @@ def test_registry_memory_quick(capsys: pytest.CaptureFixture[str],
     assert "200 stations, 4,000 flats" in out
     for service in ("collector", "alerts", "api"):  # --quick: on the compact form only
         assert f"| {service} on compact .jsonl: steady RSS |" in out
-    assert "| new, compact .jsonl: load time |" in out
+    assert "| new, compact .jsonl: load time (CPU) |" in out
