@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from alertbench import write_section
@@ -83,6 +83,16 @@ class OldRegistry(BaseModel):
 
     stations: tuple[OldStation, ...] = ()
     _by_id: dict[str, OldStation] = PrivateAttr(default_factory=dict)
+
+    @field_validator("stations")
+    @classmethod
+    def _unique(cls, stations: tuple[OldStation, ...]) -> tuple[OldStation, ...]:
+        seen: set[str] = set()
+        for st in stations:
+            if st.id in seen:
+                raise ValueError(f"station id {st.id!r} appears twice")
+            seen.add(st.id)
+        return stations
 
     def model_post_init(self, _context: object) -> None:
         self._by_id = {st.id: st for st in self.stations}
