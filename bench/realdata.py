@@ -18,9 +18,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from alerts.config import OutOfRange
+from heatwatch.wirefields import FIELDS, Kind
+
 __all__ = ["Gap", "StationData", "explain", "load_station"]
 
 COLUMNS = ("t_amb", "t_ref", "t_sup_prim", "t_ret_prim", "t_sup_sec", "t_ret_sec", "e", "pe")
+# The wire field each column becomes (examples/xai4heat-mapping.yaml) and its unit scale: a row
+# the wire decoder would reject (a value outside its field's physical range, or no secondary
+# temperature) is not a reading, whatever the CSV says.
+_WIRE = {"t_amb": ("outdoor_temp", 1.0), "t_ref": ("supply_setpoint", 1.0),
+         "t_sup_prim": ("primary_supply_temp", 1.0), "t_ret_prim": ("primary_return_temp", 1.0),
+         "t_sup_sec": ("supply_temp", 1.0), "t_ret_sec": ("return_temp", 1.0),
+         "e": ("heat_energy", 1000.0), "pe": ("heat_power", 1.0)}
+_NO_VALUE = (0.0, -39.9)  # what this logger writes for "nothing read" (see the mapping)
+
+
+def _reading(values: tuple[float, ...]) -> bool:
+    """Would the decoder take this row as a reading (the mapping's view of it)?"""
+    spec = FIELDS[Kind.TELEMETRY]
+    for column, value in zip(COLUMNS, values, strict=True):
+        name, scale = _WIRE[column]
+        missing = math.isnan(value) or (value in _NO_VALUE and column != "pe")
+        if missing:
+            if spec[name].required:
+                return False
+            continue
+        if not spec[name].lo <= value * scale <= spec[name].hi:
+            return False
+    return True
 
 
 @dataclass(slots=True)
@@ -44,6 +70,7 @@ class StationData:
     times: list[float] = field(default_factory=list)
     rows: list[tuple[float, ...]] = field(default_factory=list)
     zero_times: list[float] = field(default_factory=list)
+    rejected_times: list[float] = field(default_factory=list)  # rows no decoder would take
 
     def value(self, i: int, column: str) -> float:
         return self.rows[i][COLUMNS.index(column)]
@@ -93,10 +120,16 @@ def load_station(path: Path, station: str, tz: ZoneInfo) -> StationData:
     for t, values in raw:
         if all(v == 0.0 for v in values):
             out.zero_times.append(t)
+        elif not _reading(values):
+            out.rejected_times.append(t)
         elif not out.times or t > out.times[-1]:
             out.times.append(t)
             out.rows.append(values)
     return out
+
+
+def _between(times: list[float], a: float, b: float) -> int:
+    return bisect.bisect_left(times, b) - bisect.bisect_right(times, a)
 
 
 def _fmt(t: float, tz: ZoneInfo) -> str:
@@ -122,7 +155,8 @@ def explain(rule: str, start: float, pending_at: float, data: StationData, tz: Z
 
     ``kind`` is ``gap`` (no readings, or only zero rows, around the alert), ``stuck``
     (the logger repeated one row), ``outage`` (the data shows heat was not delivered),
-    or ``unexplained`` (nothing in the data explains it: counted as false).
+    ``sensor`` (an out-of-range alert: the row holds the impossible value), or
+    ``unexplained`` (nothing in the data explains it: counted as false).
     """
     times = data.times
     i = bisect.bisect_right(times, start) - 1
@@ -134,9 +168,10 @@ def explain(rule: str, start: float, pending_at: float, data: StationData, tz: Z
         spacing = times[a + 1] - times[a]
         if spacing >= gap_s or (rule in ("station_offline", "pipeline_down")
                                 and spacing >= 0.75 * gap_s):
-            zeros = (bisect.bisect_left(data.zero_times, times[a + 1])
-                     - bisect.bisect_right(data.zero_times, times[a]))
-            what = f", {zeros} all-zero rows" if zeros else ""
+            zeros = _between(data.zero_times, times[a], times[a + 1])
+            bad = _between(data.rejected_times, times[a], times[a + 1])
+            what = (f", {zeros} all-zero rows" if zeros else "") + (
+                f", {bad} rows with an impossible value" if bad else "")
             return "gap", (f"no reading for {spacing / 3600:.1f} h from "
                            f"{_fmt(times[a], tz)}{what}")
     if i < 0:
@@ -153,6 +188,13 @@ def explain(rule: str, start: float, pending_at: float, data: StationData, tz: Z
     values = (f"supply {sup:.1f} (setpoint {ref:.1f}), return {ret:.1f}, primary "
               f"{psup:.1f}/{pret:.1f} °C, {pe:.0f} kW at {amb:.1f} °C outside, "
               f"{_fmt(start, tz)}")
-    if rule == "heating_not_resumed" and pe <= 5.0 and sup - ret < 2.0:
+    if rule == "heating_not_resumed" and pe <= 5.0:
         return "outage", "no heat delivered: " + values
+    if rule == "out_of_range":
+        ranges = OutOfRange().ranges
+        odd = [f"{c} reads {data.value(i, c):g}" for c in COLUMNS
+               if (r := ranges.get(_WIRE[c][0])) is not None
+               and not r.min <= data.value(i, c) <= r.max]
+        if odd:
+            return "sensor", f"{', '.join(odd)} ({_fmt(start, tz)})"
     return "unexplained", values
