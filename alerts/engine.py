@@ -512,7 +512,8 @@ class Engine:
                 if verdict.signal is not Signal.FIRE and (rule.name, station) not in tracks:
                     continue  # healthy and nothing remembered, so nothing to step
                 subject = Subject(rule.name, station, Scope.STATION, station, window.zone)
-                self._step(subject, verdict, now, params, batch, events, stepped)
+                self._step(subject, verdict, now, params, batch, events, stepped,
+                           window.last_ts)
         self._offline(window, now, hold_offline, batch, events, stepped, plan)
 
     def _offline(
@@ -560,6 +561,7 @@ class Engine:
     def _step(
         self, subject: Subject, verdict: Verdict, now: float, params: RuleParams,
         batch: Batch, events: list[AlertEvent], stepped: set[Key],
+        data_ts: float | None = None,
     ) -> None:
         key = (subject.rule, subject.subject)
         stepped.add(key)
@@ -571,7 +573,7 @@ class Engine:
             self._note_track(key, +1)
         before = track.alert
         track.verdict = verdict
-        new = step(track, verdict, now, params, subject)
+        new = step(track, verdict, now, params, subject, data_ts)
         if (before is None) is not (track.alert is None):
             self._open[subject.rule] = self._open.get(subject.rule, 0) + (
                 1 if before is None else -1)

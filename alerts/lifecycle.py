@@ -74,9 +74,21 @@ def _refresh(alert: Alert, verdict: Verdict) -> None:
 
 
 def step(
-    track: Track, verdict: Verdict, now: float, params: RuleParams, subject: Subject
+    track: Track, verdict: Verdict, now: float, params: RuleParams, subject: Subject,
+    data_ts: float | None = None,
 ) -> list[AlertEvent]:
-    """Advance one (rule, subject) by one evaluation; return the transitions it made."""
+    """Advance one (rule, subject) by one evaluation; return the transitions it made.
+
+    ``data_ts`` is the time of the newest reading the verdict was judged on (station rules;
+    None when the verdict is replayed because time alone moved, or for rules not judged on
+    readings). A hold then has to be seen in the data, not only on the clock: a pending alert
+    fires once readings ``for_s`` apart both said FIRE. A station that reports every hour
+    cannot show a condition that held for 30 minutes with one reading, and a single odd hourly
+    sample (the one taken while a controller switches off) would otherwise fire after the hold
+    with nothing more seen; a station reporting every 10 s fires at most one interval later.
+    """
+    if data_ts is not None:
+        track.data_ts = data_ts
     _note_flip(track, verdict.signal, now, params.flap_window_s)
     signal = verdict.signal
     alert = track.alert
@@ -98,6 +110,7 @@ def step(
         )
         _refresh(alert, verdict)
         track.alert = alert
+        track.data_since = data_ts
         if params.for_s > 0:
             events.append(emit(alert, EventKind.PENDING, now))
             return events
@@ -117,6 +130,9 @@ def step(
         # hysteresis band would fire after the hold time without the condition being met.
         if signal is not Signal.FIRE or now - alert.active_at < params.for_s:
             return events
+        if (track.data_since is not None and track.data_ts is not None
+                and track.data_ts - track.data_since < params.for_s):
+            return events  # the clock says long enough, the readings do not yet
         alert.state = AlertState.FIRING
         alert.fired_at = now
         events.append(emit(alert, EventKind.FIRING, now))

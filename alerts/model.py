@@ -167,6 +167,11 @@ class Track:
     alert: Alert | None = None
     verdict: Verdict | None = None  # last verdict, replayed when time alone moves the state
     flips: deque[float] = field(default_factory=lambda: deque(maxlen=64))
+    # Reading times (the station's clock) behind the verdicts of a station rule: the newest
+    # one stepped, and the one the open alert's condition was first seen in. None: the rule
+    # is not judged on readings (offline, zones), or the alert was restored after a restart.
+    data_ts: float | None = None
+    data_since: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

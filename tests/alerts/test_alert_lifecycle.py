@@ -97,3 +97,35 @@ def test_new_incident_gets_new_id() -> None:
     step(track, C, 10, RuleParams(), SUBJECT)
     second = step(track, F, 20, RuleParams(), SUBJECT)[0].alert.id
     assert first != second
+
+
+def run_data(params: RuleParams,
+             script: Sequence[tuple[float, Verdict, float | None]]) -> list[tuple[float, str]]:
+    """Like :func:`run`, with the reading time each verdict was judged on (None: a replay of
+    the last verdict because only the clock moved, as the engine does between readings)."""
+    track = Track("demo", "s1")
+    out = []
+    for t, verdict, data_ts in script:
+        out += [(t, e.kind.value) for e in step(track, verdict, t, params, SUBJECT, data_ts)]
+    return out
+
+
+def test_hold_must_be_seen_in_the_readings() -> None:
+    """An hourly station: one odd reading (taken while the controller switched off) starts a
+    30-minute hold that the clock fills but no second reading confirms; the next reading is
+    back to normal and the alert is cancelled instead of firing for half an hour."""
+    params = RuleParams(for_s=1800)
+    one_sample = [(0, F, 0.0), (1800, F, None), (2400, F, None), (3600, C, 3600.0)]
+    assert run_data(params, one_sample) == [(0, "pending"), (3600, "cancelled")]
+    # two readings an hour apart both show it: it fires with the second one
+    confirmed = [(0, F, 0.0), (1800, F, None), (3600, F, 3600.0), (7200, C, 7200.0)]
+    assert run_data(params, confirmed) == [(0, "pending"), (3600, "firing"),
+                                           (7200, "resolved")]
+    # re-judging the same reading (a sweep) is no confirmation either
+    assert run_data(params, [(0, F, 0.0), (1800, F, 0.0), (2000, F, 0.0)]) == [(0, "pending")]
+
+
+def test_readings_every_ten_seconds_fire_as_before() -> None:
+    params = RuleParams(for_s=60)
+    script = [(t, F, float(t)) for t in range(0, 90, 10)]
+    assert run_data(params, script) == [(0, "pending"), (60, "firing")]
