@@ -186,14 +186,20 @@ class StationWindow:
                 dt = ts - self.outdoor_ts
                 self.outdoor_avg = avg + dt / (dt + self.outdoor_avg_s) * (outdoor - avg)
             self.outdoor_ts = ts
-        sup = _float(values.get(self.supply_field))
-        power = _float(values.get(self.power_field))
+        sup = values.get(self.supply_field)
+        if sup.__class__ is not float:
+            sup = _float(sup)
+        power = values.get(self.power_field)
+        if power.__class__ is not float:
+            power = _float(power)
         if power is not None:
             if power != power:  # NaN: no evidence
                 return
             on = power >= self.delivering_kw
         else:
-            ret = _float(values.get(self.return_field))
+            ret = values.get(self.return_field)
+            if ret.__class__ is not float:
+                ret = _float(ret)
             if sup is None or ret is None:
                 return
             diff = sup - ret
