@@ -26,6 +26,7 @@ pure (no store, no clock): :class:`RouteTable` answers "which receivers, which g
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -35,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from alerts.config import InhibitRule
 from alerts.model import GLOBAL_SUBJECT, Alert, AlertEvent, AlertState, EventKind, Severity
 from alerts.rules import FAMILIES
-from alerts.store import Batch, EventRecord, MaintenanceWindow, OutboxItem
+from alerts.store import Batch, EventRecord, GroupTimer, MaintenanceWindow, OutboxItem
 
 __all__ = [
     "PER_ALERT",
@@ -278,36 +279,58 @@ class GroupClock:
 
     A new group waits ``group_wait`` from its first alert so that the other stations of a
     zone-wide fault join the same message; later changes wait for the next ``group_interval``
-    after the previous message. Kept in memory: after a restart the scheduled times already in
-    the outbox rows still hold; only "when was the last message" is forgotten, so the first
-    change after a restart waits ``group_wait`` instead of the rest of an interval.
+    after the previous message. Persisted with the outbox (:class:`~alerts.store.GroupTimer`
+    rows, written by the pipeline in the same transaction as the rows they schedule, see
+    :meth:`changes`), so a restart neither re-sends a group change early (before the rest of
+    its interval) nor forgets a scheduled flush. Thread-safe: the routing stage schedules
+    while the receivers' delivery workers record flushes.
     """
 
     prune_above = 10000  # groups remembered before idle ones are forgotten
     idle_s = 86400.0
 
-    def __init__(self) -> None:
-        self._groups: dict[tuple[str, str], _GroupState] = {}
+    def __init__(self, timers: Iterable[GroupTimer] = ()) -> None:
+        self._lock = threading.Lock()
+        self._groups: dict[tuple[str, str], _GroupState] = {
+            (t.receiver, t.key): _GroupState(t.next_flush, t.last_flush) for t in timers
+        }
+        self._dirty: set[tuple[str, str]] = set()
 
     def schedule(self, receiver: str, group: Group, ts: float) -> float:
         """Send time for a row of ``group`` for an event at ``ts``."""
-        state = self._groups.setdefault((receiver, group.key), _GroupState())
-        if state.next_flush is not None:
-            return state.next_flush  # join the message already scheduled
-        at = ts + group.wait_s
-        if state.last_flush is not None and ts < state.last_flush + group.interval_s:
-            at = state.last_flush + group.interval_s
-        state.next_flush = at
-        return at
+        with self._lock:
+            state = self._groups.setdefault((receiver, group.key), _GroupState())
+            if state.next_flush is not None:
+                return state.next_flush  # join the message already scheduled
+            at = ts + group.wait_s
+            if state.last_flush is not None and ts < state.last_flush + group.interval_s:
+                at = state.last_flush + group.interval_s
+            state.next_flush = at
+            self._dirty.add((receiver, group.key))
+            return at
 
     def flushed(self, receiver: str, key: str, at: float) -> None:
-        state = self._groups.setdefault((receiver, key), _GroupState())
-        state.last_flush, state.next_flush = at, None
-        if len(self._groups) > self.prune_above:
-            self.prune(at - self.idle_s)
+        with self._lock:
+            state = self._groups.setdefault((receiver, key), _GroupState())
+            state.last_flush, state.next_flush = at, None
+            self._dirty.add((receiver, key))
+            if len(self._groups) > self.prune_above:
+                self._prune(at - self.idle_s)
+
+    def changes(self) -> list[GroupTimer]:
+        """Timers changed since the last call, to be written (``Batch.groups``)."""
+        with self._lock:
+            out = [GroupTimer(r, k, s.next_flush, s.last_flush)
+                   for (r, k), s in self._groups.items() if (r, k) in self._dirty]
+            self._dirty.clear()
+        return out
 
     def prune(self, before: float) -> None:
         """Forget groups idle since ``before`` (nothing scheduled): bounded memory."""
+        with self._lock:
+            self._prune(before)
+
+    def _prune(self, before: float) -> None:
         self._groups = {
             k: v for k, v in self._groups.items()
             if v.next_flush is not None or (v.last_flush or 0.0) >= before

@@ -1,14 +1,15 @@
 """``heatwatch alerts``: the live loop around the engine.
 
-Three threads, each with one job, so a slow webhook never delays evaluation and a flood of
-readings never delays a page:
+Threads, each with one job, so a slow webhook never delays evaluation or another receiver,
+and a flood of readings never delays a page:
 
 * paho's network thread only timestamps each message (arrival time = liveness) and queues it;
 * the engine thread decodes, observes, and evaluates every ``evaluate_interval_s`` - the engine
   is single-threaded by design, so nothing else touches it;
-* the delivery thread routes, groups and delivers the SQLite outbox (every channel, with
-  retry) and drains the event log (InfluxDB ``alert_events``) through its own store
-  connection.
+* the delivery threads (:mod:`alerts.notify.workers`, each supervised: a crash is logged,
+  counted and restarted) route and group the SQLite outbox, deliver it with one worker per
+  receiver, drain the event log (InfluxDB ``alert_events``) and prune old rows, through their
+  own store connection. ``/healthz`` next to ``/metrics`` shows their state.
 
 The subscription is a clean, non-persistent QoS 1 session: the engine keeps no per-reading
 state on disk, so a backlog replayed after a restart would only be stale. Retained ``status``
@@ -24,21 +25,23 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import json
 import logging
 import math
 import queue
 import signal
-import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from socketserver import ThreadingMixIn
 from types import FrameType
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_wsgi_app
 
 from alerts.config import load_rules
 from alerts.engine import Engine
@@ -47,6 +50,7 @@ from alerts.model import AlertState, Severity
 from alerts.notify.channels import build_notifiers
 from alerts.notify.influx import AlertEventSink, SinkError
 from alerts.notify.pipeline import Pipeline
+from alerts.notify.workers import Delivery
 from alerts.routing import ROUTE_INBOX
 from alerts.settings import AlertsSettings
 from alerts.store import Store
@@ -143,6 +147,8 @@ class AlertsService:
             clock = self._event_now
         self.clock = clock
         rules = load_rules(settings.rules)
+        self.inhibit = rules.inhibit
+        self.delivery: Delivery | None = None
         self.store = Store(settings.state_db)
         self.engine = Engine(
             rules, self.store, clock, registry=load_registry(settings.registry),
@@ -156,9 +162,6 @@ class AlertsService:
         self.inbox: queue.SimpleQueue[_Message | _Connection] = queue.SimpleQueue()
         self.connected = threading.Event()
         self._stop = threading.Event()
-        # Set when an evaluation made transitions: the delivery thread sends them at once
-        # instead of at its next poll (up to notifications.interval_s later).
-        self._wake = threading.Event()
         self._client = self._make_client()
 
     # -- MQTT (network thread) -------------------------------------------------------------
@@ -284,7 +287,7 @@ class AlertsService:
         with EVALUATE.time():
             events = self.engine.evaluate(now)
         if events:
-            self._wake.set()
+            self._wake()
             self._count_firing()
 
     def run(self) -> int:
@@ -295,14 +298,12 @@ class AlertsService:
         only way back to a state where every transition is recorded exactly once.
         """
         s = self.settings
-        if s.metrics.port:
-            start_http_server(s.metrics.port, addr=s.metrics.host)
+        delivery = self.delivery = self._delivery()
+        httpd = self._serve_metrics() if s.metrics.port else None
         selfstats = self._selfstats()
         self._client.connect_async(s.mqtt.host, s.mqtt.port, keepalive=s.mqtt.keepalive)
         self._client.loop_start()
         self.warm_up()  # live messages queue meanwhile and are observed after the history
-        delivery = threading.Thread(target=self._deliver_loop, name="alerts-delivery",
-                                    daemon=True)
         delivery.start()
         next_eval = self.clock()
         try:
@@ -315,7 +316,7 @@ class AlertsService:
                 if now >= next_eval:  # evaluation is never starved by a busy inbox
                     with EVALUATE.time():
                         if self.engine.evaluate(now):
-                            self._wake.set()
+                            self._wake()
                     self._count_firing()
                     next_eval = now + s.evaluate_interval_s
                     continue
@@ -323,18 +324,53 @@ class AlertsService:
                     self.handle(self.inbox.get(timeout=min(next_eval - now, 0.5)))
         finally:
             self._stop.set()
-            self._wake.set()
             if selfstats is not None:
                 selfstats.stop(final_report=True)
             self._client.disconnect()
             self._client.loop_stop()
             delivery.join(timeout=30)
+            delivery.store.close()
+            if httpd is not None:
+                httpd.shutdown()
+                httpd.server_close()
             self.store.close()
         return 0
 
     def stop(self) -> None:
         self._stop.set()
-        self._wake.set()
+
+    def _wake(self) -> None:
+        """An evaluation made transitions: route and send them at once instead of at the
+        delivery threads' next poll (up to notifications.interval_s later)."""
+        if self.delivery is not None:
+            self.delivery.wake()
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """(healthy, details) for ``/healthz``: the delivery threads' state."""
+        if self.delivery is None:
+            return False, {"status": "starting"}
+        ok, details = self.delivery.health()
+        return ok, {**details, "mqtt_connected": self.connected.is_set()}
+
+    def _serve_metrics(self) -> WSGIServer:
+        """``/metrics`` (Prometheus) and ``/healthz`` (200, or 503 while a delivery thread is
+        down or stuck; JSON body with each thread's state) on ``metrics.host:port``."""
+        metrics = make_wsgi_app(REGISTRY)
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            if environ.get("PATH_INFO") == "/healthz":
+                ok, body = self.health()
+                data = json.dumps(body).encode()
+                start_response("200 OK" if ok else "503 Service Unavailable",
+                               [("Content-Type", "application/json"),
+                                ("Content-Length", str(len(data)))])
+                return [data]
+            return metrics(environ, start_response)  # type: ignore[no-any-return]
+
+        m = self.settings.metrics
+        httpd = make_server(m.host, m.port, app, _ThreadingWSGIServer, _QuietHandler)
+        threading.Thread(target=httpd.serve_forever, name="alerts-metrics", daemon=True).start()
+        return httpd
 
     def _selfstats(self) -> SelfStatsReporter | None:
         """Copy this process's Prometheus counters into ``heatwatch_internal`` for Grafana's
@@ -395,41 +431,26 @@ class AlertsService:
             for sig, old in previous.items():
                 signal.signal(sig, old)
 
-    # -- delivery thread -------------------------------------------------------------------
+    # -- delivery threads ------------------------------------------------------------------
 
-    def _deliver_loop(self) -> None:
+    def _delivery(self) -> Delivery:
         s = self.settings
+        n = s.notifications
         store = Store(s.state_db)
-        notifiers = build_notifiers(s.notifications)
-        pipeline = Pipeline(store, s.notifications.route_table(), notifiers, self.clock,
-                            s.notifications.retry,
-                            escalation_check_s=s.notifications.escalation_check_s)
-        sink = self._influx_writer() if s.write_events else None
-        sink_down = False  # log an InfluxDB outage when it starts and ends, not every round
-        try:
-            while True:
-                self._wake.wait(s.notifications.interval_s)
-                self._wake.clear()
-                stopping = self._stop.is_set()
-                try:
-                    while pipeline.run_once().sent:  # keep going while there is a backlog
-                        pass
-                    if sink is not None:
-                        sink.drain(store)
-                        if sink_down:
-                            log.info("alert_events written again: InfluxDB is back")
-                            sink_down = False
-                except SinkError as exc:
-                    if not sink_down:
-                        log.warning("alert_events not written yet (retried quietly): %s", exc)
-                        sink_down = True
-                except sqlite3.OperationalError as exc:  # busy beyond the timeout: next round
-                    log.warning("alert store busy, delivery retried: %s", exc)
-                if stopping:
-                    return
-        finally:
-            for notifier in notifiers.values():
-                notifier.close()
-            if sink is not None:
-                sink.close()
-            store.close()
+        notifiers = build_notifiers(n)
+        pipeline = Pipeline(store, n.route_table(), notifiers, self.clock, n.retry,
+                            escalation_check_s=n.escalation_check_s, inhibit=self.inhibit,
+                            fallback_receiver=n.fallback_receiver, breaker=n.breaker)
+        return Delivery(store, pipeline, notifiers, interval_s=n.interval_s, stop=self._stop,
+                        sink=self._influx_writer() if s.write_events else None,
+                        retention=s.retention, restart_backoff_s=n.restart_backoff_s,
+                        clock=self.clock)
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # scrapes and probes every few seconds would drown the log

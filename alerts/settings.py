@@ -12,8 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from alerts.notify.breaker import BreakerPolicy
 from alerts.notify.channels import ChannelSettings
 from alerts.notify.dispatcher import RetryPolicy
+from alerts.notify.workers import RetentionSettings
 from heatwatch.settings import HeatwatchSettings, InfluxSettings, MqttSettings, load_settings
 
 __all__ = [
@@ -35,6 +37,19 @@ class NotifySettings(ChannelSettings):
 
     retry: RetryPolicy = RetryPolicy()
     interval_s: float = Field(default=1.0, gt=0, description="how often the outbox is drained")
+    breaker: BreakerPolicy = BreakerPolicy()
+    fallback_receiver: str | None = Field(
+        default=None, description="told (notification_failed) of every page given up")
+    restart_backoff_s: float = Field(
+        default=1.0, gt=0, le=30, description="wait before restarting a crashed delivery thread")
+
+    @model_validator(mode="after")
+    def _fallback_known(self) -> NotifySettings:
+        names = self.receiver_names()
+        if self.fallback_receiver is not None and self.fallback_receiver not in names:
+            raise ValueError(f"fallback_receiver {self.fallback_receiver!r} is not a "
+                             f"configured receiver; configured: {sorted(names)}")
+        return self
 
 
 class MetricsSettings(BaseModel):
@@ -95,6 +110,7 @@ class AlertsSettings(HeatwatchSettings):
     notifications: NotifySettings = NotifySettings()
     metrics: MetricsSettings = MetricsSettings()
     warmup: WarmupSettings = WarmupSettings()
+    retention: RetentionSettings = RetentionSettings()
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
     @field_validator("rules", "registry")

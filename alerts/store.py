@@ -30,8 +30,10 @@ __all__ = [
     "AlertNotOpen",
     "Batch",
     "EventRecord",
+    "GroupTimer",
     "MaintenanceWindow",
     "OutboxItem",
+    "Pruned",
     "Store",
     "alert_from_dict",
     "alert_to_dict",
@@ -69,6 +71,12 @@ CREATE TABLE IF NOT EXISTS maintenance (
     starts_at REAL NOT NULL, ends_at REAL NOT NULL, reason TEXT NOT NULL,
     created_by TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS group_timers (
+    receiver TEXT NOT NULL, key TEXT NOT NULL, next_flush REAL, last_flush REAL,
+    PRIMARY KEY (receiver, key)
+);
+CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
+CREATE INDEX IF NOT EXISTS alerts_resolved ON alerts(resolved_at) WHERE state = 'resolved';
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -124,6 +132,27 @@ class OutboxItem:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupTimer:
+    """A message group's timers (Alertmanager's aggregation group): kept with the outbox so a
+    restart neither sends a group early nor forgets when its last message went out."""
+
+    receiver: str
+    key: str
+    next_flush: float | None = None
+    last_flush: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """Rows one retention pass deleted, per table."""
+
+    outbox: int = 0
+    events: int = 0
+    alerts: int = 0
+    group_timers: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class MaintenanceWindow:
     """Time-bound mute for a station or a zone; alerts are still recorded, just not sent."""
 
@@ -151,9 +180,10 @@ class Batch:
     events: list[EventRecord] = field(default_factory=list)
     outbox: list[OutboxItem] = field(default_factory=list)
     keep_acks: bool = False  # True: ack fields already in the row win (engine evaluations)
+    groups: list[GroupTimer] = field(default_factory=list)  # written with the outbox rows
 
     def __bool__(self) -> bool:
-        return bool(self.alerts or self.events or self.outbox)
+        return bool(self.alerts or self.events or self.outbox or self.groups)
 
 
 class Store:
@@ -221,6 +251,12 @@ class Store:
                     for o in batch.outbox
                 ],
             )
+            db.executemany(
+                "INSERT INTO group_timers(receiver, key, next_flush, last_flush) VALUES (?,?,?,?)"
+                " ON CONFLICT(receiver, key) DO UPDATE SET next_flush=excluded.next_flush,"
+                " last_flush=excluded.last_flush",
+                [(g.receiver, g.key, g.next_flush, g.last_flush) for g in batch.groups],
+            )
 
     def set_ack(
         self, alert_id: str, *, by: str | None, comment: str | None, assignee: str | None,
@@ -271,6 +307,15 @@ class Store:
         with self._lock:
             row = self._db.execute("PRAGMA data_version").fetchone()
         return int(row[0])
+
+    def open_alert(self, rule: str, subject: str) -> Alert | None:
+        """The open alert of ``(rule, subject)``, if any (the inhibition check before a send)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT body FROM alerts WHERE rule=? AND subject=? AND state != 'resolved'",
+                (rule, subject),
+            ).fetchone()
+        return alert_from_dict(json.loads(row[0])) if row else None
 
     def alert(self, alert_id: str) -> Alert | None:
         with self._lock:
@@ -382,20 +427,25 @@ class Store:
 
     # -- notification outbox ----------------------------------------------------------------
 
-    def due(self, now: float, *, limit: int = 100) -> list[OutboxItem]:
-        """Pending notifications whose next attempt is due, oldest event first.
+    def due(self, now: float, *, limit: int = 100,
+            receiver: str | None = None) -> list[OutboxItem]:
+        """Pending notifications whose next attempt is due, oldest event first (of one
+        ``receiver`` if given: each receiver has its own delivery worker).
 
         Only the oldest pending row per (receiver, alert) qualifies, so a resolved never
         overtakes the firing it resolves while that one is backing off.
         """
+        where, args = "", cast(tuple[object, ...], (now,))
+        if receiver is not None:
+            where, args = " AND receiver=?", (now, receiver)
         with self._lock:
             rows = self._db.execute(
                 "SELECT key, receiver, event, ts, body, status, attempts, next_attempt_at,"
                 " last_error FROM outbox o WHERE status='pending' AND next_attempt_at <= ?"
-                " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.receiver=o.receiver"
+                f"{where} AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.receiver=o.receiver"
                 " AND p.alert_id=o.alert_id AND p.status='pending' AND p.rowid < o.rowid)"
                 " ORDER BY ts, rowid LIMIT ?",
-                (now, limit),
+                (*args, limit),
             ).fetchall()
         return [
             OutboxItem(k, r, EventKind(e), ts, alert_from_dict(json.loads(b)), s, n, nxt, err)
@@ -417,13 +467,91 @@ class Store:
                 (next_attempt_at, error, key),
             )
 
-    def mark_failed(self, key: str, error: str) -> None:
+    def mark_failed(self, key: str, error: str, *, attempted: bool = True) -> None:
+        """Give a row up; ``attempted``: this call follows a send (counted as an attempt)."""
         with self._tx() as db:
             db.execute(
-                "UPDATE outbox SET status='failed', attempts=attempts+1, last_error=?"
+                "UPDATE outbox SET status='failed', attempts=attempts+?, last_error=?"
                 " WHERE key=?",
-                (error, key),
+                (int(attempted), error, key),
             )
+
+    def postpone(self, key: str, next_attempt_at: float, reason: str) -> None:
+        """Hold a row back without counting an attempt (inhibited or muted right now)."""
+        with self._tx() as db:
+            db.execute("UPDATE outbox SET next_attempt_at=?, last_error=? WHERE key=?",
+                       (next_attempt_at, reason, key))
+
+    def mark_suppressed(self, key: str, reason: str) -> None:
+        """Never send this row (status ``suppressed``): its alert was inhibited or muted
+        until it resolved, so the receiver never needs to hear of it."""
+        with self._tx() as db:
+            db.execute("UPDATE outbox SET status='suppressed', last_error=? WHERE key=?",
+                       (reason, key))
+
+    def was_sent(self, receiver: str, alert_id: str) -> bool:
+        """Did ``receiver`` get any non-resolved row of this alert (so a resolved must follow)?"""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM outbox WHERE receiver=? AND alert_id=? AND status='sent'"
+                " AND event != 'resolved' LIMIT 1",
+                (receiver, alert_id),
+            ).fetchone()
+        return row is not None
+
+    # -- group timers -----------------------------------------------------------------------
+
+    def group_timers(self) -> list[GroupTimer]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT receiver, key, next_flush, last_flush FROM group_timers").fetchall()
+        return [GroupTimer(r, k, n, f) for r, k, n, f in rows]
+
+    # -- retention --------------------------------------------------------------------------
+
+    def prune(self, *, outbox_before: float | None = None, events_before: float | None = None,
+              alerts_before: float | None = None, events_upto_id: int | None = None,
+              chunk: int = 5000) -> Pruned:
+        """Delete old rows in chunks (short transactions: the engine commits meanwhile).
+
+        * outbox rows no longer pending, of events before ``outbox_before``, whose alert is
+          resolved: the keys of an open alert's rows are what makes a restart send its
+          resolved, escalation and repeats exactly once, so they stay while it is open;
+        * events before ``events_before`` with a row id up to ``events_upto_id`` (what the
+          InfluxDB sink has written; None: no limit);
+        * resolved alerts resolved before ``alerts_before``;
+        * group timers with nothing scheduled, last flushed before ``outbox_before``.
+        """
+        outbox = events = alerts = timers = 0
+        if outbox_before is not None:
+            outbox = self._delete_chunks(
+                "DELETE FROM outbox WHERE rowid IN (SELECT o.rowid FROM outbox o"
+                " WHERE o.status != 'pending' AND o.ts < ? AND NOT EXISTS (SELECT 1 FROM"
+                " alerts a WHERE a.id = o.alert_id AND a.state != 'resolved') LIMIT ?)",
+                (outbox_before,), chunk)
+            timers = self._delete_chunks(
+                "DELETE FROM group_timers WHERE rowid IN (SELECT rowid FROM group_timers"
+                " WHERE next_flush IS NULL AND coalesce(last_flush, 0) < ? LIMIT ?)",
+                (outbox_before,), chunk)
+        if events_before is not None:
+            upto = events_upto_id if events_upto_id is not None else 2 ** 62
+            events = self._delete_chunks(
+                "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts < ? AND id <= ?"
+                " LIMIT ?)", (events_before, upto), chunk)
+        if alerts_before is not None:
+            alerts = self._delete_chunks(
+                "DELETE FROM alerts WHERE rowid IN (SELECT rowid FROM alerts WHERE"
+                " state = 'resolved' AND resolved_at < ? LIMIT ?)", (alerts_before,), chunk)
+        return Pruned(outbox, events, alerts, timers)
+
+    def _delete_chunks(self, sql: str, args: tuple[object, ...], chunk: int) -> int:
+        total = 0
+        while True:
+            with self._tx() as db:
+                n = db.execute(sql, (*args, chunk)).rowcount
+            total += n
+            if n < chunk:
+                return total
 
     def outbox(self, *, status: str | None = None) -> list[OutboxItem]:
         """Every outbox row (for tests and the API), in enqueue order."""

@@ -24,7 +24,14 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from alerts.model import EventKind
 from alerts.notify.base import Notification, SendResult
 from alerts.notify.render import Language, Renderer, alert_url
-from alerts.notify.webhook import alert_annotations, http_result, rfc3339, transport_error
+from alerts.notify.webhook import (
+    CONNECT_TIMEOUT_S,
+    alert_annotations,
+    http_result,
+    http_timeout,
+    rfc3339,
+    transport_error,
+)
 from alerts.store import OutboxItem
 
 __all__ = ["AlertmanagerConfig", "AlertmanagerNotifier", "v2_alerts"]
@@ -37,6 +44,7 @@ class AlertmanagerConfig(BaseModel):
 
     url: str = Field(pattern=r"^https?://", description="Alertmanager base URL")
     timeout_s: float = Field(default=10.0, gt=0)
+    connect_timeout_s: float = Field(default=CONNECT_TIMEOUT_S, gt=0)
     firing_ttl_s: float = Field(default=7 * 86400.0, gt=0)
     extra_labels: dict[str, str] = {"source": "heatwatch"}
     bearer_token: SecretStr | None = None
@@ -83,7 +91,9 @@ class AlertmanagerNotifier:
                                  timezone=timezone)
         headers = ({"Authorization": f"Bearer {config.bearer_token.get_secret_value()}"}
                    if config.bearer_token else {})
-        self._client = client or httpx.Client(timeout=config.timeout_s, headers=headers)
+        self._client = client or httpx.Client(
+            timeout=http_timeout(config.timeout_s, config.connect_timeout_s),
+            headers=headers)
         self._endpoint = f"{config.url.rstrip('/')}/api/v2/alerts"
 
     def deliver(self, note: Notification) -> SendResult:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from alerts.notify.base import Notification, SendResult
 from alerts.notify.render import Language, Renderer
 from alerts.notify.robot import robot_result, transport_failure
+from alerts.notify.webhook import CONNECT_TIMEOUT_S, http_timeout
 from alerts.store import OutboxItem
 
 __all__ = ["RETRYABLE", "DingTalkConfig", "DingTalkNotifier", "sign"]
@@ -41,6 +42,7 @@ class DingTalkConfig(BaseModel):
     at_all: bool = False
     language: Language | None = None
     timeout_s: float = Field(default=10.0, gt=0)
+    connect_timeout_s: float = Field(default=CONNECT_TIMEOUT_S, gt=0)
 
 
 def sign(timestamp_ms: int, secret: str) -> str:
@@ -59,7 +61,8 @@ class DingTalkNotifier:
         self.config = config
         self.renderer = Renderer(config.language or language, external_url=external_url,
                                  timezone=timezone)
-        self._client = client or httpx.Client(timeout=config.timeout_s)
+        self._client = client or httpx.Client(
+            timeout=http_timeout(config.timeout_s, config.connect_timeout_s))
         self._wall_clock = wall_clock  # the signature needs real time, not event time
         self._secrets = [config.access_token.get_secret_value()] + (
             [config.secret.get_secret_value()] if config.secret else [])

@@ -7,6 +7,16 @@ marked sent right after its receiver accepted the message, so a restart resumes 
 the rows that were never accepted: nothing lost, nothing re-sent (bar a crash between the
 receiver's 2xx and our commit - the ``Idempotency-Key`` header covers that window).
 
+Stages of one message, in order (each a small method, Alertmanager's ``notify`` stages):
+
+1. **hold** (the routing stage's hook): a firing row whose alert is inhibited or muted *now*
+   waits, and is dropped if its alert resolves meanwhile - inhibition is re-checked before
+   every send, repeats and escalations included, not only when the alert fired;
+2. **breaker** (:mod:`alerts.notify.breaker`): a receiver that keeps failing is rested;
+3. **send** through the receiver's notifier, which says whether a failure is retryable;
+4. **retry**: backoff for retryable failures within the retry budget; a row given up is
+   reported to ``on_failed`` (the routing stage raises ``notification_failed``).
+
 Latency hook for the benchmarks: ``heatwatch_alert_notification_latency_seconds{receiver}``
 is the time from the alert event (the row's ``ts``, event time of the transition) to the send
 completing, on the dispatcher's clock.
@@ -14,17 +24,20 @@ completing, on the dispatcher's clock.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.notify.base import GroupNotifier, Notification, Notifier, SendResult
+from alerts.notify.breaker import Breaker, BreakerPolicy
 from alerts.store import OutboxItem, Store
 
-__all__ = ["NOTIFICATIONS", "DeliveryStats", "Dispatcher", "GroupOf", "RetryPolicy"]
+__all__ = ["NOTIFICATIONS", "DeliveryStats", "Dispatcher", "GroupOf", "Hold", "RetryPolicy"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +57,21 @@ LATENCY = Histogram(
 GroupOf = Callable[[OutboxItem], tuple[str, dict[str, str], str | None]]
 # Called after each attempt: (message, result, completed at) - the routing stage's group clock.
 OnResult = Callable[[Notification, SendResult, float], None]
+# Called for each row given up: (row, last error, now).
+OnFailed = Callable[[OutboxItem, str, float], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """The hold stage's verdict on a row: ``wait`` until ``until`` (no attempt counted) or
+    ``drop`` it for good (status ``suppressed``)."""
+
+    action: Literal["wait", "drop"]
+    reason: str
+    until: float = 0.0
+
+
+HoldCheck = Callable[[OutboxItem, float], Hold | None]
 
 
 class RetryPolicy(BaseModel):
@@ -68,6 +96,8 @@ class DeliveryStats:
     retried: int = 0
     failed: int = 0
     messages: int = 0
+    held: int = 0  # waiting (inhibited, muted) or dropped by the hold stage
+    resting: int = 0  # messages not tried: the receiver's circuit breaker is open
 
 
 def _single(item: OutboxItem) -> tuple[str, dict[str, str], str | None]:
@@ -86,8 +116,12 @@ class Dispatcher:
         group_of: GroupOf | None = None,
         skip: frozenset[str] = frozenset(),
         on_result: OnResult | None = None,
+        on_failed: OnFailed | None = None,
+        hold: HoldCheck | None = None,
+        breaker: BreakerPolicy | None = None,
     ) -> None:
-        """``skip``: receivers whose rows are not for sending (the routing stage's inbox)."""
+        """``skip``: receivers whose rows are not for sending (the routing stage's inbox);
+        ``breaker``: None sends every message whatever the receiver's recent failures."""
         self.store = store
         self.notifiers = notifiers
         self.clock = clock
@@ -95,11 +129,14 @@ class Dispatcher:
         self.group_of = group_of or _single
         self.skip = skip
         self.on_result = on_result
+        self.on_failed = on_failed
+        self.hold = hold
+        self.breakers = {name: Breaker(name, breaker) for name in notifiers} if breaker else {}
 
-    def groups(self, now: float, limit: int) -> list[Notification]:
+    def groups(self, now: float, limit: int, receiver: str | None = None) -> list[Notification]:
         """The due rows, grouped per receiver and group key, in order of their oldest row."""
         groups: dict[tuple[str, str], tuple[dict[str, str], str | None, list[OutboxItem]]] = {}
-        for item in self.store.due(now, limit=limit):
+        for item in self.store.due(now, limit=limit, receiver=receiver):
             if item.receiver in self.skip:
                 continue
             key, labels, language = self.group_of(item)
@@ -109,27 +146,76 @@ class Dispatcher:
             for (receiver, key), (labels, language, items) in groups.items()
         ]
 
-    def run_once(self, now: float | None = None, *, limit: int = 100) -> DeliveryStats:
-        """Try each due message once (per alert and receiver strictly in order)."""
+    def run_once(self, now: float | None = None, *, limit: int = 100,
+                 receiver: str | None = None) -> DeliveryStats:
+        """Try each due message once (per alert and receiver strictly in order); only
+        ``receiver``'s when given (its delivery worker)."""
         now = self.clock() if now is None else now
         stats = DeliveryStats()
-        for note in self.groups(now, limit):
-            notifier = self.notifiers.get(note.receiver)
-            if notifier is None:
-                result = SendResult(ok=False, detail=f"no receiver named {note.receiver!r}")
-            elif isinstance(notifier, GroupNotifier):
-                result = notifier.deliver(note)
-            else:  # one alert per call: a group is sent row by row, all or nothing retried
-                result = SendResult(ok=True)
-                for item in note.items:
-                    result = notifier.send(item)
-                    if not result.ok:
-                        break
+        for note in self.groups(now, limit, receiver):
+            held = self._hold(note, now, stats)
+            if not held.items:
+                continue
+            breaker = self.breakers.get(held.receiver)
+            if breaker is not None and not breaker.allow(now):
+                stats.resting += 1
+                self._give_up_expired(held, now, stats)
+                continue
+            result = self._send(held)
+            if breaker is not None:
+                breaker.record(ok=result.ok, retryable=result.retryable, now=self.clock())
             stats.messages += 1
-            self._record(note, result, now, stats)
+            self._record(held, result, now, stats)
             if self.on_result is not None:
-                self.on_result(note, result, now)
+                self.on_result(held, result, now)
         return stats
+
+    def _hold(self, note: Notification, now: float, stats: DeliveryStats) -> Notification:
+        """Stage 1: the rows of ``note`` that may go out now."""
+        if self.hold is None:
+            return note
+        keep: list[OutboxItem] = []
+        for item in note.items:
+            verdict = self.hold(item, now)
+            if verdict is None:
+                keep.append(item)
+                continue
+            stats.held += 1
+            NOTIFICATIONS.labels(item.receiver, f"held_{verdict.action}").inc()
+            if verdict.action == "wait":
+                self.store.postpone(item.key, verdict.until, verdict.reason)
+            else:
+                self.store.mark_suppressed(item.key, verdict.reason)
+        return dataclasses.replace(note, items=tuple(keep))
+
+    def _send(self, note: Notification) -> SendResult:
+        notifier = self.notifiers.get(note.receiver)
+        if notifier is None:
+            return SendResult(ok=False, detail=f"no receiver named {note.receiver!r}")
+        if isinstance(notifier, GroupNotifier):
+            return notifier.deliver(note)
+        result = SendResult(ok=True)  # one alert per call: sent row by row, all retried
+        for item in note.items:
+            result = notifier.send(item)
+            if not result.ok:
+                break
+        return result
+
+    def _give_up_expired(self, note: Notification, now: float, stats: DeliveryStats) -> None:
+        """Rows past the retry budget fail even while their receiver rests (someone must be
+        told); the rest wait for the breaker."""
+        for item in note.items:
+            if now - item.ts >= self.policy.give_up_after_s:
+                detail = f"circuit open; last error: {item.last_error or 'none'}"
+                self.store.mark_failed(item.key, detail, attempted=False)
+                stats.failed += 1
+                NOTIFICATIONS.labels(item.receiver, "failed").inc()
+                self._failed(item, detail, now)
+
+    def _failed(self, item: OutboxItem, detail: str, now: float) -> None:
+        log.error("%s: gave up on %s: %s", item.receiver, item.key, detail)
+        if self.on_failed is not None:
+            self.on_failed(item, detail, now)
 
     def _record(self, note: Notification, result: SendResult, now: float,
                 stats: DeliveryStats) -> None:
@@ -148,6 +234,7 @@ class Dispatcher:
                 self.store.mark_failed(item.key, result.detail)
                 stats.failed += 1
                 outcome = "failed"
+                self._failed(item, result.detail, now)
             NOTIFICATIONS.labels(item.receiver, outcome).inc()
         if result.ok:
             log.debug("%s: %s sent (%d alerts, %.3f s after the first event)", note.receiver,

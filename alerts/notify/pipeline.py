@@ -13,7 +13,15 @@ either the row or nothing - a restart re-runs the stage and the key drops the du
 3. **dedup** - keys already in the outbox are skipped (:meth:`Store.keys`) and the insert
    ignores conflicts, so re-running a stage never sends twice.
 4. **send** - :class:`~alerts.notify.dispatcher.Dispatcher`: one message per due group,
-   retry with backoff for retryable failures.
+   retry with backoff for retryable failures. Before each send the **hold** check
+   (:meth:`Pipeline.hold`) re-checks inhibition and maintenance windows on the alert's state
+   *now*: a row queued during ``group_wait``, a repeat or an escalation of an alert that has
+   since become inhibited waits, and is dropped if the alert resolves meanwhile (its resolved
+   too: the receiver never heard of it).
+5. **give up** - a row still unsent after the retry budget (or refused for good) raises a
+   ``notification_failed`` alert to ``fallback_receiver``: logged as an event (InfluxDB
+   ``alert_events``, so Grafana shows it) and sent like any page, so a dead channel is never
+   silent.
 
 **Escalation** is a timer stage: a firing alert that was notified and is still not
 acknowledged ``after_s`` after it fired is enqueued once more for the route's escalation
@@ -29,21 +37,44 @@ comes as new firing transitions and is routed like any other; set it to 0 when r
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Iterator, Mapping
 
-from alerts.model import Alert, AlertState, EventKind
+from alerts.config import InhibitRule
+from alerts.model import Alert, AlertEvent, AlertState, EventKind, Scope, Severity
 from alerts.notify.base import ESCALATED, GroupNotifier, Notification, Notifier, SendResult
-from alerts.notify.dispatcher import DeliveryStats, Dispatcher, RetryPolicy
-from alerts.routing import ROUTE_INBOX, GroupClock, RouteConfig, RouteTable
-from alerts.store import Batch, OutboxItem, Store
+from alerts.notify.breaker import BreakerPolicy
+from alerts.notify.dispatcher import DeliveryStats, Dispatcher, Hold, RetryPolicy
+from alerts.routing import ROUTE_INBOX, GroupClock, RouteConfig, Router, RouteTable
+from alerts.store import Batch, EventRecord, MaintenanceWindow, OutboxItem, Store
 
-__all__ = ["Pipeline"]
+__all__ = ["NOTIFICATION_FAILED", "Pipeline", "failure_alert"]
+
+log = logging.getLogger(__name__)
+
+# Rule name of the alert raised when a page is given up.
+NOTIFICATION_FAILED = "notification_failed"
 
 
 def _rid(index: int, route: RouteConfig) -> str:
     """A route's part of a timer key: its name (stable when routes are reordered), else its
     position."""
     return route.name or str(index)
+
+
+def failure_alert(item: OutboxItem, detail: str, now: float) -> Alert:
+    """The ``notification_failed`` alert for a row given up: one per row (its key in the
+    id), global scope, subject the receiver that could not be reached."""
+    failed = item.alert
+    return Alert(
+        f"{NOTIFICATION_FAILED}-{item.key}", NOTIFICATION_FAILED, item.receiver, Scope.GLOBAL,
+        None, None, AlertState.FIRING, Severity.CRITICAL, now, fired_at=now,
+        summary=f"page not delivered to {item.receiver}: {failed.summary or failed.id}",
+        annotations={"receiver": item.receiver, "failed_alert_id": failed.id,
+                     "failed_rule": failed.rule, "failed_station": failed.station or "",
+                     "failed_event": item.kind.value, "error": detail[:300]},
+        seq=1, notified=True, last_notified_at=now,
+    )
 
 
 def _chunks(keys: list[str], size: int = 500) -> Iterator[list[str]]:
@@ -63,16 +94,25 @@ class Pipeline:
         policy: RetryPolicy | None = None,
         *,
         escalation_check_s: float = 5.0,
+        inhibit: tuple[InhibitRule, ...] = (),
+        fallback_receiver: str | None = None,
+        breaker: BreakerPolicy | None = None,
     ) -> None:
+        """``inhibit``: the rules file's inhibit rules (re-checked before every send);
+        ``fallback_receiver``: who hears of pages given up (None: only the log)."""
         self.store = store
         self.table = table
         self.clock = clock
-        self.groups = GroupClock()
+        self.groups = GroupClock(store.group_timers())
         self.escalation_check_s = escalation_check_s
+        self.fallback_receiver = fallback_receiver
         self._next_escalation_check = float("-inf")
+        self._inhibit = Router(inhibit, (), 0.0, store.open_alert)
+        self._windows: tuple[float, list[MaintenanceWindow]] | None = None
         self.dispatcher = Dispatcher(
             store, notifiers, clock, policy, group_of=self._group_of,
             skip=frozenset({ROUTE_INBOX}), on_result=self._on_result,
+            on_failed=self._on_failed, hold=self.hold, breaker=breaker,
         )
 
     # -- stage 1-3: route, group, dedup ----------------------------------------------------
@@ -96,7 +136,7 @@ class Pipeline:
                 else:
                     receivers = self.table.receivers_for(intent.alert)
                 rows += self._rows(intent, {r: f"{r}/{tail}" for r in receivers})
-            self.store.commit(Batch(outbox=rows))
+            self.store.commit(Batch(outbox=rows, groups=self.groups.changes()))
             added += len(rows)
             for intent in intents:
                 self.store.mark_sent(intent.key, now)
@@ -113,7 +153,7 @@ class Pipeline:
 
     def _enqueue(self, source: OutboxItem, keys: dict[str, str]) -> int:
         rows = self._rows(source, keys)
-        self.store.commit(Batch(outbox=rows))
+        self.store.commit(Batch(outbox=rows, groups=self.groups.changes()))
         return len(rows)
 
     def notified_receivers(self, alert: Alert) -> list[str]:
@@ -145,6 +185,8 @@ class Pipeline:
                 continue
             if any(w.covers(alert.station, alert.zone, now) for w in windows):
                 continue  # in maintenance: the crew knows; like the engine's repeats
+            if self._inhibit.inhibited(alert):
+                continue  # its cause is paged already; like the engine's repeats
             fired = alert.fired_at or alert.active_at
             for i, route in self.table.match(alert):
                 if route.repeat_interval_s and now - fired >= route.repeat_interval_s:
@@ -173,9 +215,53 @@ class Pipeline:
 
     def _on_result(self, note: Notification, result: SendResult, at: float) -> None:
         self.groups.flushed(note.receiver, note.group_key, at)
+        self.store.commit(Batch(groups=self.groups.changes()))
+
+    # -- hold (before every send) and give-up ----------------------------------------------
+
+    def _muted(self, alert: Alert, now: float) -> bool:
+        if self._windows is None or self._windows[0] != now:  # one query per pass
+            self._windows = (now, self.store.windows(not_ended_at=now))
+        return any(w.covers(alert.station, alert.zone, now) for w in self._windows[1])
+
+    def hold(self, item: OutboxItem, now: float) -> Hold | None:
+        """Should ``item`` wait (its alert is inhibited or muted now) or never go out?"""
+        if item.alert.rule == NOTIFICATION_FAILED:
+            return None
+        if item.kind is EventKind.RESOLVED:
+            if self.store.was_sent(item.receiver, item.alert.id):
+                return None
+            return Hold("drop", "resolved of an alert this receiver was never sent")
+        live = self.store.alert(item.alert.id)
+        current = live or item.alert
+        if self._inhibit.inhibited(current):
+            reason = "inhibited"
+        elif self._muted(current, now):
+            reason = "in a maintenance window"
+        else:
+            return None
+        if live is not None and live.is_open:
+            return Hold("wait", reason, now + self.escalation_check_s)
+        return Hold("drop", f"{reason} until it resolved")
+
+    def _on_failed(self, item: OutboxItem, detail: str, now: float) -> None:
+        """Raise ``notification_failed`` to the fallback receiver (never for its own pages:
+        a fallback that fails too has only the log and the metric left)."""
+        fallback = self.fallback_receiver
+        if fallback is None or fallback == item.receiver or item.alert.rule == NOTIFICATION_FAILED:
+            log.error("%s: page %s given up and no fallback receiver to tell", item.receiver,
+                      item.key)
+            return
+        alert = failure_alert(item, detail, now)
+        event = AlertEvent(EventKind.FIRING, now, alert, 1)
+        row = OutboxItem(f"{fallback}/{event.key}", fallback, EventKind.FIRING, now, alert,
+                         next_attempt_at=now)
+        self.store.commit(Batch(events=[EventRecord(event)], outbox=[row]))
 
     def run_once(self, now: float | None = None) -> DeliveryStats:
-        """One pass of every stage; loop while ``sent`` is non-zero to drain a backlog."""
+        """One pass of every stage; loop while ``sent`` is non-zero to drain a backlog.
+        (The service runs the same stages in separate threads: :mod:`alerts.notify.workers`.)
+        """
         now = self.clock() if now is None else now
         self.route(now)
         self.escalate(now)

@@ -26,6 +26,7 @@ __all__ = [
     "alertmanager_payload",
     "group_payload",
     "http_result",
+    "http_timeout",
     "rfc3339",
     "transport_error",
 ]
@@ -33,11 +34,21 @@ __all__ = [
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
+CONNECT_TIMEOUT_S = 3.0
+
+
+def http_timeout(timeout_s: float, connect_timeout_s: float) -> httpx.Timeout:
+    """A short connect timeout: a receiver that is down (or whose address drops packets)
+    costs its worker seconds, not the whole ``timeout_s``; an answer may take longer."""
+    return httpx.Timeout(timeout_s, connect=min(connect_timeout_s, timeout_s))
+
+
 class WebhookConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     url: str = Field(pattern=r"^https?://")
     timeout_s: float = Field(default=10.0, gt=0)
+    connect_timeout_s: float = Field(default=CONNECT_TIMEOUT_S, gt=0)
     external_url: str = ""
     send_resolved: bool = True
     # Values are secrets (Authorization: Bearer ...): never shown in reprs, dumps or logs.
@@ -134,7 +145,8 @@ class WebhookNotifier:
         self.name = name
         self.config = config
         self.external_url = config.external_url or external_url
-        self._client = client or httpx.Client(timeout=config.timeout_s)
+        self._client = client or httpx.Client(
+            timeout=http_timeout(config.timeout_s, config.connect_timeout_s))
 
     def deliver(self, note: Notification) -> SendResult:
         items = tuple(i for i in note.items

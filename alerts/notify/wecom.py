@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from alerts.notify.base import Notification, SendResult
 from alerts.notify.render import Language, Renderer
 from alerts.notify.robot import robot_result, transport_failure
+from alerts.notify.webhook import CONNECT_TIMEOUT_S, http_timeout
 from alerts.store import OutboxItem
 
 __all__ = ["MAX_BYTES", "RETRYABLE", "WeComConfig", "WeComNotifier", "fit"]
@@ -34,6 +35,7 @@ class WeComConfig(BaseModel):
     key: SecretStr
     language: Language | None = None
     timeout_s: float = Field(default=10.0, gt=0)
+    connect_timeout_s: float = Field(default=CONNECT_TIMEOUT_S, gt=0)
 
 
 def fit(text: str, limit: int = MAX_BYTES) -> str:
@@ -58,7 +60,8 @@ class WeComNotifier:
         self.config = config
         self.renderer = Renderer(config.language or language, external_url=external_url,
                                  timezone=timezone)
-        self._client = client or httpx.Client(timeout=config.timeout_s)
+        self._client = client or httpx.Client(
+            timeout=http_timeout(config.timeout_s, config.connect_timeout_s))
         self._secrets = [config.key.get_secret_value()]
 
     def url(self) -> str:
