@@ -11,6 +11,7 @@ channel's boundary, never raised into the dispatcher.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -18,6 +19,9 @@ from alerts.model import Alert, EventKind
 from alerts.store import OutboxItem
 
 __all__ = ["ESCALATED", "GroupNotifier", "Notification", "Notifier", "SendResult"]
+
+# Namespace of the message UUIDs (uuid5 of the message's row keys): any fixed value will do.
+_MESSAGE_NS = uuid.UUID("5f0c6a52-9a3e-4d59-8d0e-3a8a1f1c2b7e")
 
 # Annotation put on the alert snapshot of an escalation row (value: seconds unacknowledged).
 ESCALATED = "escalated_after_s"
@@ -74,6 +78,14 @@ class Notification:
         return self.items[0].key if len(self.items) == 1 else (
             f"{self.items[0].key}+{len(self.items) - 1}"
         )
+
+    @property
+    def uuid(self) -> uuid.UUID:
+        """A UUID naming exactly this message's rows: the same on every resend of them (a
+        retry, or a restart after a kill between the receiver's answer and our commit), for
+        channels that de-duplicate by an id of their own (DingTalk ``msgUuid``, the email
+        ``Message-ID``)."""
+        return uuid.uuid5(_MESSAGE_NS, "\n".join(i.key for i in self.items))
 
 
 def group_key(labels: dict[str, str]) -> str:

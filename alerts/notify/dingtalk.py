@@ -4,7 +4,9 @@ The robot's "加签" security mode: ``sign = urlencode(base64(HMAC-SHA256(key=se
 msg=f"{timestamp}\\n{secret}")))`` with the timestamp in milliseconds (DingTalk refuses it
 more than an hour off), sent as ``&timestamp=..&sign=..`` next to ``access_token``. The
 reply's ``errcode`` decides: 0 ok, 130101 (over 20 messages a minute) and -1 (busy) are
-retried with backoff, the rest (310000: signature, keyword or IP rule) fail at once.
+retried with backoff, the rest (310000: signature, keyword or IP rule) fail at once. Every
+message carries ``msgUuid``, the same on a resend of the same rows (a retry, or a restart
+after a kill mid-send), for DingTalk's own de-duplication.
 ``url`` defaults to DingTalk's endpoint; tests point it at a loopback recorder.
 """
 
@@ -84,6 +86,7 @@ class DingTalkNotifier:
             "msgtype": "markdown",
             "markdown": {"title": out.title, "text": text},
             "at": {"atMobiles": self.config.at_mobiles, "isAtAll": self.config.at_all},
+            "msgUuid": str(note.uuid),  # DingTalk drops a second message with the same id
         }
 
     def deliver(self, note: Notification) -> SendResult:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from pathlib import Path
 from typing import Literal
 
@@ -80,7 +80,9 @@ class EmailNotifier:
         msg["From"] = self.config.from_addr
         msg["To"] = ", ".join(self.config.to)
         msg["Date"] = formatdate(localtime=False)
-        msg["Message-ID"] = make_msgid(domain="heatwatch")
+        # Stable across resends of the same rows: mail servers and clients that drop a second
+        # copy of a Message-ID do so for the rare repeat after a kill mid-send.
+        msg["Message-ID"] = f"<{note.uuid.hex}@{self.config.from_addr.rsplit('@', 1)[1]}>"
         msg["X-Heatwatch-Key"] = note.key  # idempotency key, for filters that drop repeats
         msg.set_content(out.text)
         msg.add_alternative(out.html, subtype="html")
