@@ -132,6 +132,9 @@ class Dispatcher:
         self.on_failed = on_failed
         self.hold = hold
         self.breakers = {name: Breaker(name, breaker) for name in notifiers} if breaker else {}
+        # Set by the service while it stops: a pass then ends at the first failed message
+        # instead of waiting out a hung receiver's timeout for each of its groups.
+        self.stopping: Callable[[], bool] = lambda: False
 
     def groups(self, now: float, limit: int, receiver: str | None = None) -> list[Notification]:
         """The due rows, grouped per receiver and group key, in order of their oldest row."""
@@ -168,6 +171,8 @@ class Dispatcher:
             self._record(held, result, now, stats)
             if self.on_result is not None:
                 self.on_result(held, result, now)
+            if not result.ok and self.stopping():
+                break
         return stats
 
     def _hold(self, note: Notification, now: float, stats: DeliveryStats) -> Notification:

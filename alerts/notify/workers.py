@@ -168,6 +168,7 @@ class Delivery:
         self.interval_s = interval_s
         self._next_prune = float("-inf")
         self._sink = _SinkState()
+        pipeline.dispatcher.stopping = stop.is_set
 
         def supervised(name: str, step: Callable[[], object]) -> Supervised:
             return Supervised(name, step, interval_s=interval_s, stop=stop,
