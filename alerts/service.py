@@ -11,9 +11,13 @@ and a flood of readings never delays a page:
   receiver, drain the event log (InfluxDB ``alert_events``) and prune old rows, through their
   own store connection. ``/healthz`` next to ``/metrics`` shows their state.
 
-The subscription is a clean, non-persistent QoS 1 session: the engine keeps no per-reading
-state on disk, so a backlog replayed after a restart would only be stale. Retained ``status``
-messages arrive on subscribe and tell the engine at once which gateways are offline.
+The inbox is the collector's (:class:`collector.mqtt_source.MqttSource`): a persistent QoS 1
+session under a fixed client id, manual acks, a queue bounded in messages and bytes
+(``inbox:``), and paused socket reads when it is full. A message is acked once the engine has
+observed it, so an engine that stalls (a slow evaluation, a store held by another process)
+leaves the rest queued at the broker instead of growing the process's memory, and one that
+is restarted gets what arrived meanwhile. Retained ``status`` messages arrive on subscribe and
+tell the engine at once which gateways are offline.
 
 ``clock: event`` (replays, accelerated simulator runs) replaces the wall clock by event time
 (:class:`EventClock`): "now" follows the readings' own timestamps, evaluations run at every
@@ -39,8 +43,6 @@ from types import FrameType
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_wsgi_app
 
 from alerts.config import load_rules
@@ -55,7 +57,7 @@ from alerts.routing import ROUTE_INBOX
 from alerts.settings import AlertsSettings
 from alerts.store import Store
 from alerts.warmup import WarmupReport, warm_up
-from heatwatch.mqtt import apply_auth
+from collector.mqtt_source import Inbound, MqttSource, topic_filters
 from heatwatch.registry import load_registry
 from heatwatch.selfstats import SelfStatsReporter
 from heatwatch.wire import Decoder, Reading
@@ -159,52 +161,50 @@ class AlertsService:
             prefix=settings.mqtt.prefix, max_future_s=settings.max_future_s,
             clock=clock if self.event is None else self._decoder_now,
         )
-        self.inbox: queue.SimpleQueue[_Message | _Connection] = queue.SimpleQueue()
         self.connected = threading.Event()
         self._stop = threading.Event()
-        self._client = self._make_client()
+        i = settings.inbox
+        self.source = MqttSource(
+            settings.mqtt, filters=topic_filters(settings.mqtt.prefix, None),
+            receive_maximum=i.max_messages, max_queued_bytes=i.max_bytes,
+            protocol=i.protocol, session_expiry=i.session_expiry,
+            on_connection=self._on_connection,
+        )
+        self.inbox = self.source.queue  # received, not yet observed (bounded)
+        # Broker (dis)connects, from the network thread; observed before the next message.
+        self._connections: queue.SimpleQueue[_Connection] = queue.SimpleQueue()
+        self._unacked: list[Inbound] = []  # observed since the last ack
 
     # -- MQTT (network thread) -------------------------------------------------------------
 
-    def _make_client(self) -> mqtt.Client:
-        s = self.settings.mqtt
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=s.client_id,
-                             clean_session=True)
-        client.suppress_exceptions = True  # a callback error must not stop reconnecting
-        client.reconnect_delay_set(
-            s.reconnect_min_delay,  # type: ignore[arg-type]
-            s.reconnect_max_delay,  # type: ignore[arg-type]
-        )
-        apply_auth(client, s)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        return client
-
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
-                    properties: Any) -> None:
-        if reason.is_failure:
-            log.warning("MQTT broker refused the connection: %s", reason)
-            return
-        prefix = self.settings.mqtt.prefix
-        client.subscribe([(f"{prefix}/+/telemetry", 1), (f"{prefix}/+/meter/+", 1),
-                          (f"{prefix}/+/status", 1)])
-        self.inbox.put(_Connection(True, self.clock()))
-        self.connected.set()
-        log.info("alert engine connected to MQTT %s:%d", self.settings.mqtt.host,
-                 self.settings.mqtt.port)
-
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
-                       properties: Any) -> None:
-        self.connected.clear()
-        self.inbox.put(_Connection(False, self.clock()))
-        if not self._stop.is_set():
-            log.warning("alert engine lost MQTT (%s); reconnecting", reason)
-
-    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self.inbox.put(_Message(msg.topic, bytes(msg.payload), self.clock()))
+    def _on_connection(self, up: bool) -> None:
+        self._connections.put(_Connection(up, self.clock()))
+        if up:
+            self.connected.set()
+        else:
+            self.connected.clear()
 
     # -- engine thread ---------------------------------------------------------------------
+
+    def _next(self, timeout: float) -> _Message | _Connection:
+        """The next connection change or message (``queue.Empty`` after ``timeout``); a
+        message's arrival time is when the engine takes it (the queue is short)."""
+        with contextlib.suppress(queue.Empty):
+            return self._connections.get_nowait()
+        msg = self.source.get(timeout)
+        self._unacked.append(msg)
+        return _Message(msg.topic, msg.payload, self.clock())
+
+    def _ack(self, *, force: bool = False) -> None:
+        """Ack what the engine observed: in batches, and whenever the inbox runs dry."""
+        if self._unacked and (force or len(self._unacked) >= 64 or self.inbox.empty()):
+            self.source.ack(self._unacked)
+            self._unacked = []
+
+    def _take(self, timeout: float) -> None:
+        with contextlib.suppress(queue.Empty):
+            self.handle(self._next(timeout))
+            self._ack()
 
     def handle(self, item: _Message | _Connection) -> None:
         if self.event is not None:
@@ -301,16 +301,14 @@ class AlertsService:
         delivery = self.delivery = self._delivery()
         httpd = self._serve_metrics() if s.metrics.port else None
         selfstats = self._selfstats()
-        self._client.connect_async(s.mqtt.host, s.mqtt.port, keepalive=s.mqtt.keepalive)
-        self._client.loop_start()
+        self.source.start()
         self.warm_up()  # live messages queue meanwhile and are observed after the history
         delivery.start()
         next_eval = self.clock()
         try:
             while self.event is not None and not self._stop.is_set():
                 # event time: only messages move the clock; no input, no time passes
-                with contextlib.suppress(queue.Empty):
-                    self.handle(self.inbox.get(timeout=0.5))
+                self._take(0.5)
             while not self._stop.is_set():
                 now = self.clock()
                 if now >= next_eval:  # evaluation is never starved by a busy inbox
@@ -320,14 +318,13 @@ class AlertsService:
                     self._count_firing()
                     next_eval = now + s.evaluate_interval_s
                     continue
-                with contextlib.suppress(queue.Empty):
-                    self.handle(self.inbox.get(timeout=min(next_eval - now, 0.5)))
+                self._take(min(next_eval - now, 0.5))
         finally:
             self._stop.set()
             if selfstats is not None:
                 selfstats.stop(final_report=True)
-            self._client.disconnect()
-            self._client.loop_stop()
+            self._ack(force=True)
+            self.source.stop()  # the session stays: what arrives meanwhile waits at the broker
             delivery.join(timeout=30)
             delivery.store.close()
             if httpd is not None:

@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_CLIENT_ID",
     "AlertsSettings",
     "EventTimeSettings",
+    "InboxSettings",
     "MetricsSettings",
     "NotifySettings",
     "WarmupSettings",
@@ -50,6 +51,22 @@ class NotifySettings(ChannelSettings):
             raise ValueError(f"fallback_receiver {self.fallback_receiver!r} is not a "
                              f"configured receiver; configured: {sorted(names)}")
         return self
+
+
+class InboxSettings(BaseModel):
+    """The engine's MQTT inbox (the collector's design): bounded, so a stalled engine leaves
+    messages at the broker instead of in memory; a persistent session, so a restarted one
+    gets what arrived meanwhile."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_messages: int = Field(default=1000, ge=2, le=65535,
+                              description="received, not yet observed (MQTT 5: Receive Maximum)")
+    max_bytes: int = Field(default=16 * 1024 * 1024, ge=65536,
+                           description="payload bytes received, not yet observed")
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
+    session_expiry: int = Field(default=7 * 24 * 3600, ge=60, le=0xFFFFFFFF,
+                                description="MQTT 5 only; 3.1.1: the broker's setting")
 
 
 class MetricsSettings(BaseModel):
@@ -107,6 +124,7 @@ class AlertsSettings(HeatwatchSettings):
     event_time: EventTimeSettings = EventTimeSettings()
     write_events: bool = True
     max_future_s: float = Field(default=300.0, gt=0)
+    inbox: InboxSettings = InboxSettings()
     notifications: NotifySettings = NotifySettings()
     metrics: MetricsSettings = MetricsSettings()
     warmup: WarmupSettings = WarmupSettings()
