@@ -181,8 +181,11 @@ class AlertsService:
         self._connections.put(_Connection(up, self.clock()))
         if up:
             self.connected.set()
+            log.info("alert engine connected to MQTT %s:%d", self.settings.mqtt.host,
+                     self.settings.mqtt.port)
         else:
             self.connected.clear()
+            log.warning("alert engine lost MQTT; reconnecting")
 
     # -- engine thread ---------------------------------------------------------------------
 
