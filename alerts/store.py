@@ -515,8 +515,9 @@ class Store:
         """Delete old rows in chunks (short transactions: the engine commits meanwhile).
 
         * outbox rows no longer pending, of events before ``outbox_before``, whose alert is
-          resolved: the keys of an open alert's rows are what makes a restart send its
-          resolved, escalation and repeats exactly once, so they stay while it is open;
+          resolved and has no row left pending: the keys of an open alert's rows are what
+          makes a restart send its resolved, escalation and repeats exactly once, and a
+          pending resolved goes only to receivers with a sent firing row;
         * events before ``events_before`` with a row id up to ``events_upto_id`` (what the
           InfluxDB sink has written; None: no limit);
         * resolved alerts resolved before ``alerts_before``;
@@ -527,7 +528,9 @@ class Store:
             outbox = self._delete_chunks(
                 "DELETE FROM outbox WHERE rowid IN (SELECT o.rowid FROM outbox o"
                 " WHERE o.status != 'pending' AND o.ts < ? AND NOT EXISTS (SELECT 1 FROM"
-                " alerts a WHERE a.id = o.alert_id AND a.state != 'resolved') LIMIT ?)",
+                " alerts a WHERE a.id = o.alert_id AND a.state != 'resolved') AND NOT EXISTS"
+                " (SELECT 1 FROM outbox p WHERE p.alert_id = o.alert_id"
+                " AND p.status = 'pending') LIMIT ?)",
                 (outbox_before,), chunk)
             timers = self._delete_chunks(
                 "DELETE FROM group_timers WHERE rowid IN (SELECT rowid FROM group_timers"

@@ -93,14 +93,19 @@ def test_retention_prunes_old_rows_but_not_what_is_still_needed(store: Store) ->
     gone = resolved(alert("power_loss", "S-1", ts=old), old + 60)
     still_open = alert("makeup_surge", "S-2", ts=old)  # an incident open for 400 days
     recent = resolved(alert("power_loss", "S-3", ts=now - DAY), now - DAY + 60)
+    late = resolved(alert("power_loss", "S-5", ts=old), now - 60)
     store.commit(Batch(
         alerts={a.id: (a, Signal.CLEAR if a.resolved_at else Signal.FIRE)
-                for a in (gone, still_open, recent)},
+                for a in (gone, still_open, recent, late)},
         events=[EventRecord(AlertEvent(EventKind.FIRING, a.fired_at or 0.0, a, 1))
                 for a in (gone, still_open, recent)],
         outbox=[dataclasses.replace(item(a, receiver="crew"), status="sent")
                 for a in (gone, still_open, recent)]
-        + [item(alert("power_loss", "S-4", ts=old), receiver="crew")],  # old, still pending
+        + [item(alert("power_loss", "S-4", ts=old), receiver="crew")]  # old, still pending
+        # an old incident that just resolved: its resolved (pending) needs the sent firing
+        + [dataclasses.replace(item(alert("power_loss", "S-5", ts=old), receiver="crew"),
+                               status="sent"),
+           item(late, EventKind.RESOLVED, receiver="crew", seq=2)],
     ))
     # the InfluxDB sink has written the first two events only
     store.set_cursor(CURSOR, store.events()[1][0])
@@ -111,9 +116,10 @@ def test_retention_prunes_old_rows_but_not_what_is_still_needed(store: Store) ->
                                                     alerts_days=365),
                         clock=lambda: now)
     delivery.route_step()
-    assert {a.id for a in store.alerts()} == {still_open.id, recent.id}
+    assert {a.id for a in store.alerts()} == {still_open.id, recent.id, late.id}
     assert {r.event.alert.id for _, r in store.events()} == {recent.id}  # history: any alert
-    assert {r.alert.station for r in store.outbox()} == {"S-2", "S-3", "S-4"}
+    assert sorted(r.alert.station or "" for r in store.outbox()) == [
+        "S-2", "S-3", "S-4", "S-5", "S-5"]
     # an old event InfluxDB has not got yet stays until the sink has written it
     store.set_cursor(CURSOR, 0)
     store.commit(Batch(events=[EventRecord(AlertEvent(EventKind.RESOLVED, old, gone, 2))]))
