@@ -194,7 +194,13 @@ class AlertsService:
         message's arrival time is when the engine takes it (the queue is short)."""
         with contextlib.suppress(queue.Empty):
             return self._connections.get_nowait()
-        msg = self.source.get(timeout)
+        try:
+            msg = self.source.get(timeout)
+        except queue.Empty:
+            # A (dis)connect that came while we waited is seen before the next evaluation:
+            # while disconnected the engine holds back station_offline (the broker fires
+            # every gateway's will when it shuts down).
+            return self._connections.get_nowait()
         self._unacked.append(msg)
         return _Message(msg.topic, msg.payload, self.clock())
 
