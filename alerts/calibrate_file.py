@@ -53,8 +53,10 @@ def override(cal: Calibration, base: RuleSet, timezone: str) -> dict[str, Any]:
                                    "end": _Time(f"{w.end:%H:%M}")} for w in cal.off_windows]
     if cal.warmup_s is not None:
         heating["warmup_s"] = cal.warmup_s
-    if cal.delivering_kw is not None:
-        heating["delivering_kw"] = max(0.1, round(cal.delivering_kw, 1))
+    if cal.delivering_kw is not None and cal.delivering_kw > base.heating.delivering_kw:
+        # Only ever raised: a heat meter holds its last power for a while after a switch-off,
+        # so a threshold under the default would count that coasting as heat delivered.
+        heating["delivering_kw"] = round(cal.delivering_kw, 1)
     if cal.dt_k is not None and cal.dt_k[0] < 2 * base.heating.delivering_dt_k:
         # A station that runs on a small difference is still delivering at half its low.
         heating["delivering_dt_k"] = round(max(0.5, cal.dt_k[0] / 2), 1)
@@ -119,7 +121,8 @@ def _comments(cal: Calibration) -> list[str]:
         med, p99, n = cal.makeup_ratio
         lines.append(f"make-up / flow: median {med:.4f}, p99 {p99:.4f} ({n} readings)")
     if cal.delivering_kw is not None:
-        lines.append(f"delivering heat above {cal.delivering_kw:.1f} kW (5 % of its p95 power)")
+        lines.append(f"heat delivered above {cal.delivering_kw:.1f} kW (5 % of its p95 power; "
+                     "written only when above the rules' delivering_kw)")
     if cal.interval_s is not None:
         lines.append(f"reporting interval: {cal.interval_s:.0f} s (median of the newest two weeks)")
     lines += cal.notes

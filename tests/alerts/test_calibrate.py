@@ -196,3 +196,13 @@ def test_refuses_a_station_that_cannot_tell_on_from_off() -> None:
     h = dataclasses.replace(h, ret=np.full(len(h), np.nan))
     with pytest.raises(TooLittleData, match="no heat_power or return_temp"):
         calibrate_station(h, float(h.t[0]), float(h.t[-1]), OPTS)
+
+
+def test_delivering_kw_is_only_ever_raised() -> None:
+    small = simulate("P1", START, 30, spacing_s=900)  # 300 kW when on: 5 % is 15 kW
+    cal = calibrate_station(small, float(small.t[0]), float(small.t[-1]), OPTS)
+    assert cal.delivering_kw is not None and 10 < cal.delivering_kw < 20
+    assert "delivering_kw" not in override(cal, RulesConfig().defaults, "UTC")["heating"]
+    big = dataclasses.replace(small, power=small.power * 10)  # 3 MW: 30 kW is nothing
+    cal = calibrate_station(big, float(big.t[0]), float(big.t[-1]), OPTS)
+    assert override(cal, RulesConfig().defaults, "UTC")["heating"]["delivering_kw"] > 100
