@@ -93,6 +93,7 @@ class CalibrationOptions:
     min_curve_hours: int = 200  # distinct hours with steady heating and outdoor data
     min_nights: int = 10  # heating nights needed to learn off/setback windows
     off_share: float = 0.5  # off on at least this share of heating nights = planned off
+    resume_share: float = 0.1  # the window ends once at most this share of nights is still off
     max_points: int = 4
     setback_min_k: float = 3.0  # a night cut smaller than this is not called a setback
     default_warmup_s: float = 5400.0  # excluded after each restart before warm-up is learned
@@ -364,12 +365,22 @@ def _night_bin_share(clock: _Clock, nights: npt.NDArray[np.int64], value: BoolAr
     return _fill(share, +1.0), seen
 
 
-def _windows(mask: BoolArray, share: FloatArray, min_bins: int) -> tuple[Window, ...]:
-    return tuple(
-        Window(_bin_time(first), _bin_time(first + length), float(
-            min(share[(first + i) % BINS] for i in range(length))))
-        for first, length in _runs(mask, min_bins)
-    )
+def _off_windows(share: FloatArray, opts: CalibrationOptions) -> tuple[Window, ...]:
+    """Runs of an hour or more off on at least ``off_share`` of nights, each extended until
+    the heating is back on all but ``resume_share`` of nights.
+
+    The end is when heat is owed again (``heating_not_resumed`` counts from it), so it is the
+    usual *latest* restart, not the median one; the start stays where most nights are off.
+    """
+    runs = _runs(share >= opts.off_share, 4)
+    out = []
+    for k, (first, length) in enumerate(runs):
+        core = float(min(share[(first + i) % BINS] for i in range(length)))
+        limit = (runs[(k + 1) % len(runs)][0] - first) % BINS or BINS
+        while length < limit and share[(first + length) % BINS] > opts.resume_share:
+            length += 1
+        out.append(Window(_bin_time(first), _bin_time(first + length), core))
+    return tuple(out)
 
 
 def _run_through(clock: _Clock, nights: npt.NDArray[np.int64], on: BoolArray,
@@ -518,7 +529,7 @@ def calibrate_station(h: StationHistory, start: float, end: float,
     off_windows: tuple[Window, ...] = ()
     if len(nights) >= opts.min_nights:
         off_share, _ = _night_bin_share(clock, nights, ~on, known, opts.min_nights)
-        off_windows = _windows(off_share >= opts.off_share, off_share, 4)
+        off_windows = _off_windows(off_share, opts)
     else:
         notes.append(f"off and setback windows not learned: {len(nights)} heating nights,"
                      f" need {opts.min_nights}")

@@ -41,8 +41,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
     """Raises :class:`heatwatch.settings.ConfigError` for bad files (``rules_cli`` reports)."""
     if args.end <= args.start:
         return _usage("--to must be after --from")
-    if not 0 < args.off_share <= 1 or args.min_hours < 1 or args.min_nights < 1:
-        return _usage("--off-share must be in (0, 1]; --min-hours and --min-nights >= 1")
+    if (not 0 < args.off_share <= 1 or not 0 <= args.resume_share < args.off_share
+            or args.min_hours < 1 or args.min_nights < 1):
+        return _usage("--off-share must be in (0, 1], --resume-share in [0, --off-share); "
+                      "--min-hours and --min-nights >= 1")
     if args.timezone is not None:
         try:
             ZoneInfo(args.timezone)
@@ -141,7 +143,8 @@ def _run(args: argparse.Namespace, rules: RulesConfig, registry: Registry,
         source, rules, start, end, registry=registry, station=args.station,
         timezone=args.timezone, say=None if args.quiet else lambda m: _say(args, m),
         options={"min_curve_hours": args.min_hours, "min_nights": args.min_nights,
-                 "off_share": args.off_share, "max_points": args.points})
+                 "off_share": args.off_share, "resume_share": args.resume_share,
+                 "max_points": args.points})
     for name, why in sorted(fleet.refused.items()):
         print(f"{name}: not calibrated: {why}", file=sys.stderr)
     for cal in fleet.calibrations:

@@ -102,6 +102,9 @@ def _calibrate_arguments(cal: argparse.ArgumentParser) -> None:
     cal.add_argument("--off-share", type=float, default=0.5, metavar="SHARE",
                      help="a bin is in an off window when the station was off there on at "
                      "least this share of heating nights (default 0.5)")
+    cal.add_argument("--resume-share", type=float, default=0.1, metavar="SHARE",
+                     help="an off window ends once the station is back on all but this share "
+                     "of heating nights (default 0.1): heat is owed from there")
     cal.add_argument("--min-hours", type=int, default=200, metavar="N",
                      help="refuse a station with fewer heating-hours with outdoor data")
     cal.add_argument("--min-nights", type=int, default=10, metavar="N",

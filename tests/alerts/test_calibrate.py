@@ -206,3 +206,20 @@ def test_delivering_kw_is_only_ever_raised() -> None:
     big = dataclasses.replace(small, power=small.power * 10)  # 3 MW: 30 kW is nothing
     cal = calibrate_station(big, float(big.t[0]), float(big.t[-1]), OPTS)
     assert override(cal, RulesConfig().defaults, "UTC")["heating"]["delivering_kw"] > 100
+
+
+def test_off_window_ends_when_heat_is_owed_on_nearly_every_night() -> None:
+    """70 % of nights restart at 05:00, 30 % at 06:00: most nights are on at 05:00, but heat
+    is owed (heating_not_resumed counts) only from 06:00."""
+    early = simulate("E", START, 28, spacing_s=900, truth=Truth(off_nights=1.0, setback_k=0.0))
+    late_truth = Truth(off_nights=1.0, setback_k=0.0, off_end=dt.time(6, 0))
+    late = simulate("E", START + dt.timedelta(days=28), 12, spacing_s=900, truth=late_truth,
+                    seed=5)
+    h = StationHistory(station="E", **{
+        f: np.concatenate((getattr(early, f), getattr(late, f))) for f in (
+            "t", "outdoor", "supply", "ret", "setpoint", "power", "flow", "makeup")})
+    cal = calibrate_station(h, float(h.t[0]), float(h.t[-1]), OPTS)
+    assert [(w.start, w.end) for w in cal.off_windows] == [(dt.time(23, 0), dt.time(6, 0))]
+    strict = CalibrationOptions(schedule=OPTS.schedule, resume_share=0.5)
+    cal = calibrate_station(h, float(h.t[0]), float(h.t[-1]), strict)
+    assert [(w.start, w.end) for w in cal.off_windows] == [(dt.time(23, 0), dt.time(5, 0))]
