@@ -127,7 +127,9 @@ def calibrate_fleet(
             out.refused[name] = str(exc)
             continue
         out.calibrations.append(cal)
-        out.overrides[name] = override(cal, base, tz)
+        info = reg.get(name)
+        out.overrides[name] = override(cal, base, tz,
+                                       info.report_interval_s if info else 10.0)
     return out
 
 

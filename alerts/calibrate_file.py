@@ -45,8 +45,14 @@ def offline_timeout(interval_s: float, intervals: float) -> float:
     return float(max(60.0, round(timeout)))
 
 
-def override(cal: Calibration, base: RuleSet, timezone: str) -> dict[str, Any]:
-    """The station's override block: only what calibration learned."""
+def override(cal: Calibration, base: RuleSet, timezone: str,
+             registry_interval_s: float = 10.0) -> dict[str, Any]:
+    """The station's override block: only what calibration learned.
+
+    ``registry_interval_s`` is the station's ``report_interval_s`` in the registry (10 s for
+    a station it does not list): ``station_offline`` waits the longer of ``intervals`` times
+    that and ``min_timeout_s``, so the learned timeout is written as both, or a registry that
+    says "hourly" would stretch it back to three hours and two-hour gaps would pass unseen."""
     heating: dict[str, Any] = {"timezone": timezone}
     if cal.off_windows or cal.heating_nights:
         heating["off_windows"] = [{"start": _Time(f"{w.start:%H:%M}"),
@@ -68,8 +74,9 @@ def override(cal: Calibration, base: RuleSet, timezone: str) -> dict[str, Any]:
         {"outdoor_c": x, "supply_c": y} for x, y in cal.curve.points]}
     out: dict[str, Any] = {"heating": heating, "supply_below_curve": curve}
     if cal.interval_s is not None:
-        out["station_offline"] = {"min_timeout_s": offline_timeout(
-            cal.interval_s, base.station_offline.intervals)}
+        timeout = offline_timeout(cal.interval_s, base.station_offline.intervals)
+        out["station_offline"] = {
+            "intervals": round(timeout / registry_interval_s, 4), "min_timeout_s": timeout}
     if cal.dt_k is not None:
         # "Collapsed" is relative to the station's own low normal, not a fleet constant.
         dt_min = round(max(0.5, cal.dt_k[0] / 2), 1)

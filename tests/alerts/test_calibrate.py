@@ -11,7 +11,9 @@ import pytest
 from calibrate_helpers import TZ, Truth, simulate
 
 from alerts.calibrate import (
+    Calibration,
     CalibrationOptions,
+    CurveFit,
     StationHistory,
     TooLittleData,
     Window,
@@ -20,6 +22,8 @@ from alerts.calibrate import (
 )
 from alerts.calibrate_file import merged_rules, offline_timeout, override, render, validate
 from alerts.config import CurvePoint, HeatingSchedule, OffWindow, RulesConfig, load_rules
+from alerts.rules.outage import offline_timeout as effective_timeout
+from alerts.window import StationWindow
 
 START = dt.datetime(2026, 1, 5, tzinfo=TZ)
 OPTS = CalibrationOptions(schedule=HeatingSchedule(timezone="Europe/Belgrade"))
@@ -123,6 +127,19 @@ def test_few_nights_learn_the_curve_but_no_windows() -> None:
     cal = calibrate_station(h, float(h.t[0]), float(h.t[-1]), opts)
     assert cal.off_windows == () and cal.setback is None
     assert any("heating nights, need 20" in n for n in cal.notes)
+
+
+def test_learned_offline_timeout_is_not_stretched_by_the_registry() -> None:
+    """The registry says hourly, so the default 3 intervals would wait 3 h; the block holds
+    the learned 1.5 h whatever the registry says (a two-hour gap must fire)."""
+    curve = CurveFit(((-5.0, 50.0), (15.0, 40.0)), 0.0, 0.0, 100, 100, 0.0)
+    cal = Calibration(station="L4", start=0.0, end=1.0, curve=curve)
+    cal.interval_s = 3600.0
+    for registry_s in (3600.0, 900.0, 10.0):
+        block = override(cal, RulesConfig().defaults, "UTC", registry_s)
+        rules = RulesConfig.model_validate({"stations": {"L4": block}})
+        window = StationWindow(station="L4", zone="z", report_interval_s=registry_s)
+        assert effective_timeout(window, rules.params_for("z", "L4").station_offline) == 5400
 
 
 def test_offline_timeout_catches_two_hour_gaps_but_not_normal_spacing() -> None:
