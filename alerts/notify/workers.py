@@ -95,6 +95,7 @@ class Supervised:
         self.last_error: str | None = None
         self.running = False  # in its loop (False between a crash and its restart)
         self.last_pass = time.time()
+        self.passes = 0
         self.thread = threading.Thread(target=self._run, name=f"alerts-{name}", daemon=True)
         UP.labels(name).set(0)
 
@@ -106,10 +107,13 @@ class Supervised:
         while not self._stop.is_set():
             self.running = True
             UP.labels(self.name).set(1)
+            passes = self.passes
             try:
                 self._loop()
                 return
             except Exception as exc:  # the supervisor: log (traceback), count, restart
+                if self.passes > passes:  # it ran for a while: a new fault, not a loop
+                    backoff = self.restart_backoff_s
                 self.running = False
                 self.restarts += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"[:500]
@@ -128,6 +132,7 @@ class Supervised:
             self.wake.clear()
             stopping = self._stop.is_set()
             self.step()
+            self.passes += 1
             self.last_pass = time.time()
             LAST_PASS.labels(self.name).set(self.last_pass)
             if stopping:

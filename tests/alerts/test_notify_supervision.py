@@ -9,6 +9,7 @@ the real one, end to end on the real Mosquitto.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -132,3 +133,27 @@ def test_a_thread_that_keeps_crashing_shows_as_down() -> None:
         stop.set()
         t.join(5)
     assert not t.thread.is_alive()
+
+
+def test_a_crash_after_good_passes_restarts_after_the_base_wait() -> None:
+    """The doubling wait is for a loop that crashes at once; a thread that ran fine for a
+    while before its next crash is restarted after the base wait again."""
+    stop = threading.Event()
+    calls = {"n": 0}
+    crashed_at: list[float] = []
+
+    def step() -> None:
+        calls["n"] += 1
+        if calls["n"] % 3 == 0:  # two good passes, then a crash
+            crashed_at.append(time.monotonic())
+            raise ValueError("now and then")
+
+    t = Supervised("route", step, interval_s=0.01, stop=stop, restart_backoff_s=0.2)
+    t.start()
+    try:
+        wait_for(lambda: t.restarts >= 4, timeout=5)
+    finally:
+        stop.set()
+        t.join(5)
+    gaps = [b - a for a, b in itertools.pairwise(crashed_at)]
+    assert max(gaps[:3]) < 0.6, gaps  # 0.2 s + two passes each time, never 0.4, 0.8, ...
