@@ -435,7 +435,7 @@ class Decoder:
         ts_ns = 0
         seq: int | None = None
         dropped = 0
-        extras: list[str] = []
+        extras: list[str] | None = None  # made only for readings that have extras
         for name, v in obj.items():
             spec = table.get(name)
             t = type(v)
@@ -454,7 +454,10 @@ class Decoder:
                     ok = t is bool
                 if ok and (name in self._extra_names or self._extra_name_ok(name)):
                     fields[name] = v
-                    extras.append(name)
+                    if extras is None:
+                        extras = [name]
+                    else:
+                        extras.append(name)
                 else:
                     dropped += 1
                 continue
@@ -503,36 +506,42 @@ class Decoder:
                       now: float) -> int:
         """The limits on extra fields (the reading's count, its station's distinct names) and
         their stored types; returns how many were dropped. Only readings with extras pay."""
-        if self.max_extra_fields is not None and len(extras) > self.max_extra_fields:
-            raise Invalid(Reason.TOO_MANY_FIELDS, f"{len(extras)} extra fields, limit "
-                          f"{self.max_extra_fields} (validation.max_extra_fields)")
-        dropped = 0
-        if self.max_extra_names is not None:
-            names = self._station_extras.setdefault(station, set())
-            for name in extras:
-                if name not in names:
-                    if len(names) < self.max_extra_names:
-                        names.add(name)
-                    else:
-                        del fields[name]
-                        dropped += 1
-            out.capped_fields += dropped
+        cap = self.max_extra_fields
+        if cap is not None and len(extras) > cap:
+            raise Invalid(Reason.TOO_MANY_FIELDS, f"{len(extras)} extra fields, limit {cap} "
+                          "(validation.max_extra_fields)")
+        max_names = self.max_extra_names
+        names: set[str] | None = None
+        if max_names is not None:
+            names = self._station_extras.get(station)
+            if names is None:
+                names = self._station_extras[station] = set()
         types = self.field_types
-        if types is not None:
-            measurement = MEASUREMENTS[kind]
-            for name in extras:
-                if name not in fields:
-                    continue
-                value = fields[name]
-                have = "boolean" if type(value) is bool else "float"
-                stored = types.setdefault((measurement, name), have)
-                if stored != have:
+        measurement = MEASUREMENTS[kind]
+        dropped = 0
+        for name in extras:
+            if names is not None and name not in names:
+                if len(names) >= max_names:  # type: ignore[operator]  # set with names
                     del fields[name]
-                    excerpt = orjson.dumps({name: value}).decode()
-                    out.field_conflicts.append(Rejection(
-                        Reason.FIELD_TYPE_CONFLICT,
-                        f"{name} is {have}, stored as {stored} in {measurement}: field dropped, "
-                        "reading kept", topic, station, excerpt, now, meter))
+                    dropped += 1
+                    continue
+                names.add(name)
+            if types is None:
+                continue
+            value = fields[name]
+            have = "boolean" if type(value) is bool else "float"
+            key = (measurement, name)
+            stored = types.get(key)
+            if stored is None:
+                types[key] = have
+            elif stored != have:
+                del fields[name]
+                out.field_conflicts.append(Rejection(
+                    Reason.FIELD_TYPE_CONFLICT,
+                    f"{name} is {have}, stored as {stored} in {measurement}: field dropped, "
+                    "reading kept", topic, station, orjson.dumps({name: value}).decode(), now,
+                    meter))
+        out.capped_fields += dropped
         return dropped
 
     def _extra_name_ok(self, name: str) -> bool:
