@@ -62,9 +62,12 @@ def _is_rejection(status: int) -> bool:
 
 
 def refused_lines(body: str) -> tuple[str, ...]:
-    """The lines an error body names: 2.x ``unable to parse '<line>': <reason>`` (one per
-    refused line) or 3.x JSON ``{"data": [{"original_line": ...}, ...]}``. Empty when it names
-    none (a field type conflict names the field, not the line): then the caller bisects."""
+    """The lines an error body names: 1.x and 2.x ``unable to parse '<line>': <reason>`` (one
+    per refused line; 1.x in ``error``, 2.x in ``message``) or 3.x JSON
+    ``{"data": [{"original_line": ...}, ...]}``. Empty when it names none (a field type
+    conflict names the field, not the line): then the caller bisects. A name that is not
+    exactly one of the batch's lines (1.x can read an unbalanced quote across the newline)
+    is ignored by the caller, which then bisects too."""
     try:
         doc = json.loads(body)
     except ValueError:
@@ -75,7 +78,7 @@ def refused_lines(body: str) -> tuple[str, ...]:
         if isinstance(data, list):
             named += [d["original_line"] for d in data
                       if isinstance(d, dict) and isinstance(d.get("original_line"), str)]
-        message = doc.get("message")
+        message = doc.get("message", doc.get("error"))  # 2.x "message", 1.x "error"
         if isinstance(message, str):
             body = message
     named += _PARSE_ERROR.findall(body)

@@ -205,3 +205,24 @@ def test_collector_spools_while_v2_answers_500_then_replays_everything(
     stored = [line for r in fake_influx2.requests if r.path == "/api/v2/write"
               for line in r.body.decode().splitlines()]
     assert len(set(stored)) == 200
+
+
+def test_v1_malformed_line_named_in_the_answer_costs_one_retry(
+    influx: InfluxServer, database: str
+) -> None:
+    """1.6 answers 400 "partial write: unable to parse '<line>'" and stores the rest: the named
+    line is dead-lettered without bisecting the batch."""
+    writer = V1Writer(InfluxSettings.model_validate({"url": influx.url, "database": database}))
+    calls = [0]
+
+    def write(lines: list[str]) -> None:
+        calls[0] += 1
+        writer.write(lines)
+
+    batch = [f"telemetry,station=p1 supply_temp={i}.5 17000000000000{i:05d}" for i in range(64)]
+    bad = "telemetry,station=p1 supply_temp=abc 1700000000000099999"
+    refused = write_or_quarantine(write, [*batch[:20], bad, *batch[20:]])
+    writer.close()
+    assert [line for line, _ in refused] == [bad]
+    assert calls[0] == 2, f"{calls[0]} writes: the answer named the line, no bisection needed"
+    assert influx.count("telemetry", "supply_temp", db=database) == 64
