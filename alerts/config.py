@@ -271,6 +271,9 @@ class HeatingSchedule(_Model):
     warmup_s: float = Field(default=5400.0, ge=0, description="after heating resumes")
     delivering_kw: float = Field(default=30.0, gt=0, description="heat power when on")
     delivering_dt_k: float = Field(default=3.0, gt=0, description="secondary dT when on")
+    # A rise of the reading's supply_setpoint by more than this between two readings (a
+    # controller boost, the end of its night reduction) starts a warm-up like a restart.
+    setpoint_step_k: float = Field(default=5.0, gt=0, description="setpoint jump, K")
 
     _times = field_validator("setback_start", "setback_end", mode="before")(_quoted_time)
 

@@ -81,6 +81,8 @@ class Fleet:
                 delivering_kw=heating.delivering_kw,
                 delivering_dt_k=heating.delivering_dt_k,
                 outdoor_field=names.outdoor_temp,
+                setpoint_field=names.supply_setpoint,
+                setpoint_step_k=heating.setpoint_step_k,
                 outdoor_avg_s=rs.heating_not_resumed.outdoor_avg_s,
             )
             self.windows[station] = window

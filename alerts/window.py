@@ -129,6 +129,9 @@ class StationWindow:
     idle_since: float | None = None  # start of the current idle run
     resumed_at: float | None = None  # the last idle -> delivering change (a restart)
     supply_peak: float = -math.inf  # highest supply delivered since that restart (warm-up)
+    setpoint_field: str = "supply_setpoint"
+    setpoint_step_k: float = 5.0
+    last_setpoint: float = math.nan
     outdoor_field: str = "outdoor_temp"
     outdoor_avg_s: float = 43200.0
     outdoor_avg: float | None = None  # exponential mean over outdoor_avg_s
@@ -190,6 +193,12 @@ class StationWindow:
                 dt = ts - self.outdoor_ts
                 self.outdoor_avg = avg + dt / (dt + self.outdoor_avg_s) * (outdoor - avg)
             self.outdoor_ts = ts
+        setpoint = values.get(self.setpoint_field)
+        if setpoint.__class__ is float:
+            if setpoint - self.last_setpoint > self.setpoint_step_k:
+                self.resumed_at = ts  # the controller stepped its target up: a warm-up
+                self.supply_peak = -math.inf
+            self.last_setpoint = setpoint
         sup = values.get(self.supply_field)
         if sup.__class__ is not float:
             sup = _float(sup)

@@ -335,3 +335,24 @@ def test_a_small_station_under_the_power_threshold_delivers_by_its_difference() 
     assert w.delivering is False
     w.observe(T0 + 180, {"heat_power": 13.0})  # no temperatures: the power alone, under it
     assert w.delivering is False
+
+
+def test_a_setpoint_boost_warms_up_like_a_restart(make_engine: EngineFactory,
+                                                  clock: Clock) -> None:
+    """The controller steps its target from 48 to 65 °C; supply follows over 45 minutes.
+    Without the warm-up that is a supply_below_curve; with it, nothing."""
+    def boost(t: float) -> Reading:
+        x = t - T0
+        setpoint = 48.0 if x < H else 65.0
+        supply = 48.0 if x < H else min(65.0, 48.0 + 17.0 * (x - H) / 2700)
+        return telemetry("s1", t, outdoor_temp=0.0, supply_setpoint=setpoint,
+                         supply_temp=supply, return_temp=supply - 8, heat_power=300.0)
+
+    fast = {"supply_below_curve": {"for_s": 900}}
+    script = [(x, [boost(T0 + x)]) for x in range(0, int(3 * H), 300)]
+    engine = make_engine(rules(**fast), reg=registry("s1", interval=300))
+    assert drive(engine, clock, script) == []
+    engine = make_engine(rules({"setpoint_step_k": 30}, **fast), reg=registry("s2"))
+    script = [(x, [telemetry("s2", r.ts_ns / 1e9, **r.fields)]) for x, [r] in script]
+    events = drive(engine, clock, script)
+    assert (H + 900, "supply_below_curve", "firing") in events
