@@ -30,10 +30,6 @@ from heatwatch.wire import FieldValue
 
 __all__ = ["FieldState", "Ring", "StationWindow", "ZoneAggregate"]
 
-SMALL_STATION_SHARE = 0.1
-"""Heat power of at least this share of ``delivering_kw`` with the supply-return difference of
-a running circuit counts as delivering (small stations), below it only the power decides."""
-
 
 def _float(value: FieldValue | None) -> float | None:
     """A number as float (bools and strings are not numbers here), else None."""
@@ -209,15 +205,6 @@ class StationWindow:
             if power != power:  # NaN: no evidence
                 return
             on = power >= self.delivering_kw
-            if not on and power >= SMALL_STATION_SHARE * self.delivering_kw:
-                # Under the threshold but not nothing: a small station (a few flats draw
-                # 10-20 kW) is delivering when its supply-return difference says so; a
-                # meter holding its last power through a switch-off shows none.
-                ret = values.get(self.return_field)
-                if ret.__class__ is not float:
-                    ret = _float(ret)
-                if sup is not None and ret is not None:
-                    on = sup - ret >= self.delivering_dt_k
         else:
             ret = values.get(self.return_field)
             if ret.__class__ is not float:

@@ -321,22 +321,6 @@ def test_delivering_from_heat_power_or_supply_return_difference() -> None:
     assert w.delivering is True
 
 
-def test_a_small_station_under_the_power_threshold_delivers_by_its_difference() -> None:
-    """A station of a few flats draws 13 kW, under the fleet-wide 30 kW: its 7 K supply-return
-    difference says it delivers (it was judged idle for ever, and makeup_surge went silent on
-    its leak); a meter holding 19 kW through a switch-off with the difference collapsed is
-    idle, and a trickle of 1 kW says idle whatever the difference."""
-    w = StationWindow("s1", "north")
-    w.observe(T0, {"heat_power": 13.0, "supply_temp": 45.0, "return_temp": 38.0})
-    assert w.delivering is True
-    w.observe(T0 + 60, {"heat_power": 19.0, "supply_temp": 31.9, "return_temp": 31.7})
-    assert w.delivering is False
-    w.observe(T0 + 120, {"heat_power": 1.0, "supply_temp": 29.5, "return_temp": 25.9})
-    assert w.delivering is False
-    w.observe(T0 + 180, {"heat_power": 13.0})  # no temperatures: the power alone, under it
-    assert w.delivering is False
-
-
 def test_a_setpoint_boost_warms_up_like_a_restart(make_engine: EngineFactory,
                                                   clock: Clock) -> None:
     """The controller steps its target from 48 to 65 °C; supply follows over 45 minutes.
