@@ -347,7 +347,10 @@ class Engine:
         p = self.rules.pipeline
         last = window.seen_at
         offline = scanned = math.inf
-        if plan.offline.enabled and (OFFLINE, window.station) not in self._tracks:
+        track = self._tracks.get((OFFLINE, window.station))
+        # A track without an open alert (a resolved one whose flips still count for flapping)
+        # times out like no track at all.
+        if plan.offline.enabled and (track is None or track.alert is None):
             resumed = self._resumed_at
             since = resumed if last is None or last < resumed else last
             offline = since + plan.offline_timeout

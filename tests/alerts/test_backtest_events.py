@@ -289,3 +289,18 @@ def test_the_sweep_is_a_function_of_event_time() -> None:
     assert other.dirty == step.dirty
     assert fleet.next_sweep("s0001", t0) - t0 == pytest.approx(
         (fleet.phase("s0001") - t0 % 60) % 60 or 60)
+
+
+def test_offline_fires_again_while_the_last_one_is_remembered() -> None:
+    """An hourly station nobody registered (taken as reporting every 10 s): station_offline
+    fires a minute after every reading and resolves at the next. After a resolve the track
+    stays (its flips count for flapping) without an open alert; the replay must still see
+    the next offline timeout, or it fired half an hour late and skipped every other hour."""
+    readings, _, start = simulate(6, 8)
+    hourly = [r for r in readings if r.station == "st-00001"]
+    unregistered = Registry()
+    kw: dict[str, Any] = {"station": "st-00001", "rules": RulesConfig()}
+    event = replay(hourly, unregistered, start, start + 8 * 3600, "event", **kw)
+    step = replay(hourly, unregistered, start, start + 8 * 3600, "step", **kw)
+    assert_same(event, step)
+    assert sum(a.rule == "station_offline" for a in step.alerts) >= 6
