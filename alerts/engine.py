@@ -22,6 +22,7 @@ a replay evaluates only then (and after readings) instead of at every step of ev
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -61,6 +62,8 @@ PIPELINE = "pipeline_down"
 ZONE_COLD = "zone_cold"
 _RETIRED = RuleParams(enabled=False)
 _RULE_BIT = {rule.name: 1 << i for i, rule in enumerate(STATION_RULES)}
+
+log = logging.getLogger(__name__)
 
 
 class _Plan:
@@ -121,7 +124,8 @@ class Engine:
         self._zone_evaluated_at: dict[str, float] = {}
         self._station_due: dict[str, tuple[float, float, float, float, float]] = {}
         self._breaks: dict[int, ScheduleBreaks] = {}  # id(RuleSet) -> its breakpoints
-        self._hold: bool | None = None
+        self._hold: tuple[bool, bool] | None = None  # (everyone, the grace's stations)
+        self._grace = False  # this evaluation: the start-up grace holds some stations
         self._epoch = -math.inf
         self._changed = False  # the last evaluation made a transition or enqueued something
         self.idle = False  # the last evaluation was evaluate_readings' idle path
@@ -209,7 +213,8 @@ class Engine:
         now = self.clock() if now is None else now
         self.idle = False
         if self._started_at is None:
-            self._started_at = self._resumed_at = now
+            self._started_at = now
+            self._resumed_at = self._history_floor(now)
         self._sync_external(now)
         batch = Batch(keep_acks=True)
         events: list[AlertEvent] = []
@@ -218,12 +223,16 @@ class Engine:
 
         input_down = self._evaluate_pipeline(now, batch, events, stepped)
         in_grace = now < self._started_at + self.rules.pipeline.startup_grace_s
-        hold_offline = input_down or in_grace or self._reconnecting(now)
+        warm = self._resumed_at < self._started_at  # history believed: grace per station
+        hold_offline = input_down or self._reconnecting(now) or (in_grace and not warm)
+        self._grace = in_grace and warm and not hold_offline
         fleet = self.fleet
-        if hold_offline is not self._hold:
-            if self._hold:  # lifted: the wills that came meanwhile are judged now
+        hold = (hold_offline, self._grace)
+        if hold != self._hold:
+            if self._hold is not None and any(self._hold):
+                # (partly) lifted: the wills that came meanwhile are judged now
                 fleet.dirty.update(s for s, w in fleet.windows.items() if w.status_offline)
-            self._hold = hold_offline
+            self._hold = hold
             self._new_epoch(now)
         fleet.sweep_slice(now, since)
         for station in fleet.dirty:
@@ -351,8 +360,8 @@ class Engine:
         # A track without an open alert (a resolved one whose flips still count for flapping)
         # times out like no track at all.
         if plan.offline.enabled and (track is None or track.alert is None):
-            resumed = self._resumed_at
-            since = resumed if last is None or last < resumed else last
+            floor = self._floor(last)
+            since = floor if last is None or last < floor else last
             offline = since + plan.offline_timeout
             if window.status_offline:
                 scanned = since + self._offline_floor  # where the offline scan picks it up
@@ -457,6 +466,42 @@ class Engine:
         return (inp.connected and inp.changed_at is not None
                 and now < inp.changed_at + self.rules.pipeline.reconnect_grace_s)
 
+    def _history_floor(self, now: float) -> float:
+        """Where the offline timers start, decided at the first evaluation.
+
+        Stations with readings before it (a warm-up from InfluxDB) keep their own silence:
+        one silent 10 s before a restart is offline 60 s after its silence began, and only
+        the stations never heard of wait for the start-up grace (``-inf``: no common floor).
+        Unless most of them are silent past their pipeline threshold: everything was down
+        together (a host reboot, a collector catching up), which is the pipeline's fault, not
+        the stations', so the timers start now and the grace covers every station, as on a
+        cold start (also the answer when nothing was heard at all).
+        """
+        known = [w for w in self.fleet.windows.values() if w.seen_at is not None]
+        if not known:
+            return now
+        p = self.rules.pipeline
+        if p.enabled and len(known) >= p.min_stations:
+            silent = sum(
+                1 for w in known if w.seen_at is not None and now - w.seen_at
+                >= max(p.silent_intervals * w.report_interval_s, p.silent_after_s))
+            if silent >= math.ceil(p.silent_share * len(known)):
+                log.warning("%d of %d stations were already silent at the start: their"
+                            " offline timers start now, after the start-up grace",
+                            silent, len(known))
+                return now
+        self.fleet.order_by_seen()  # the offline scan walks them oldest first
+        return -math.inf
+
+    def _floor(self, last: float | None) -> float:
+        """The earliest start of a station's silence timer (``last``: its last reading):
+        when the input resumed, and for a station never heard of, the start."""
+        resumed = self._resumed_at
+        started = self._started_at
+        if last is None and started is not None and started > resumed:
+            return started
+        return resumed
+
     def _evaluate_pipeline(
         self, now: float, batch: Batch, events: list[AlertEvent], stepped: set[Key]
     ) -> bool:
@@ -528,15 +573,17 @@ class Engine:
         key = (OFFLINE, window.station)
         if not params.enabled or key in stepped:
             return
-        if not window.status_offline and key not in self._tracks:
-            # offline_verdict's silence test with the station's timeout resolved once: a
-            # station heard within it is CLEAR, and with no track there is nothing to step
-            last = window.seen_at
-            resumed = self._resumed_at
-            if now - (resumed if last is None else max(last, resumed)) < plan.offline_timeout:
-                stepped.add(key)
-                return
-        verdict = offline_verdict(now, window, params, self._resumed_at)
+        last = window.seen_at
+        floor = self._floor(last)
+        # offline_verdict's silence test with the station's timeout resolved once: a station
+        # heard within it is CLEAR, and with no track there is nothing to step
+        if (not window.status_offline and key not in self._tracks
+                and now - (floor if last is None else max(last, floor)) < plan.offline_timeout):
+            stepped.add(key)
+            return
+        verdict = offline_verdict(now, window, params, floor)
+        if self._grace and (last is None or window.status_offline):
+            hold = True  # start-up grace: never heard of, or a will (a host reboot fires all)
         if hold and verdict.signal is Signal.FIRE:
             verdict = Verdict.hold()  # grace or pipeline down: not the station's fault
         if verdict.signal is not Signal.FIRE and key not in self._tracks:
@@ -556,7 +603,8 @@ class Engine:
                 # _offline's first test, inlined: a scan in a replay of hourly stations
                 # passes every one of them at every evaluation
                 last = window.seen_at
-                since = resumed if last is None or last < resumed else last
+                floor = self._floor(last)
+                since = floor if last is None or last < floor else last
                 if now - since < plan.offline_timeout:
                     continue
             self._offline(window, now, False, batch, events, stepped, plan)

@@ -129,6 +129,15 @@ class Fleet:
             self._by_age.move_to_end(station)
             self.dirty.add(station)
 
+    def order_by_seen(self) -> None:
+        """Put the stations back in order of their last reading, never-heard first.
+
+        Live arrivals keep that order by themselves; a warm-up feeds history station by
+        station, and :meth:`silent_since` stops at the first recent station it meets."""
+        order = sorted(self._by_age, key=lambda s: (
+            -math.inf if (t := self.windows[s].seen_at) is None else t))
+        self._by_age = OrderedDict.fromkeys(order)
+
     def observe_status(self, station: str, online: bool, ts: float) -> None:
         self.window(station).set_status(online, ts)
         self.dirty.add(station)

@@ -86,7 +86,8 @@ def test_restart_mid_leak_fires_at_once_where_cold_waits(influx: InfluxServer,
 
 def test_warm_history_is_not_a_fresh_arrival(influx: InfluxServer, database: str) -> None:
     """With the real start-up grace: stations that report again stay fine; one whose last
-    stored reading is old is offline once the grace is over, exactly as on a cold start."""
+    stored reading is 30 minutes old is offline at the first evaluation (the warm-up knows
+    its silence, so the grace is not for it), and stays one alert."""
     write(influx, database, history())
     clock = Clock(NOW)
     engine = Engine(quiet_rules(pipeline={"startup_grace_s": 300, "enabled": False}),
@@ -102,7 +103,7 @@ def test_warm_history_is_not_a_fresh_arrival(influx: InfluxServer, database: str
         engine.observe(healthy("fine", clock.now), clock.now)
         offline += [(e.alert.station, e.ts - NOW) for e in engine.evaluate(clock.now)
                     if e.alert.rule == "station_offline"]
-    assert offline == [("stale", 300.0)]  # at the end of the grace, not before, only stale
+    assert offline == [("stale", 0.0)]  # at once, only stale, only once
 
 
 def test_influx_down_logs_and_starts_cold(caplog: pytest.LogCaptureFixture) -> None:
