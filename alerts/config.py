@@ -274,6 +274,8 @@ class HeatingSchedule(_Model):
     # A rise of the reading's supply_setpoint by more than this between two readings (a
     # controller boost, the end of its night reduction) starts a warm-up like a restart.
     setpoint_step_k: float = Field(default=5.0, gt=0, description="setpoint jump, K")
+    restart_min_idle_s: float = Field(default=1800.0, ge=0,
+                                      description="idle this long before a restart counts")
 
     _times = field_validator("setback_start", "setback_end", mode="before")(_quoted_time)
 

@@ -123,7 +123,8 @@ class StationWindow:
     delivering: bool | None = None  # None: no evidence yet
     delivering_since: float | None = None  # start of the current delivering run
     idle_since: float | None = None  # start of the current idle run
-    resumed_at: float | None = None  # the last idle -> delivering change (a restart)
+    resumed_at: float | None = None  # the last restart: delivering after restart_min_idle_s idle
+    restart_min_idle_s: float = 1800.0
     supply_peak: float = -math.inf  # highest supply delivered since that restart (warm-up)
     setpoint_field: str = "supply_setpoint"
     setpoint_step_k: float = 5.0
@@ -219,8 +220,11 @@ class StationWindow:
         if on is not was:
             self.delivering = on
             if on:
+                idle = self.idle_since
                 self.delivering_since, self.idle_since = ts, None
-                if was is False:
+                # a restart (and its warm-up) only after a real switch-off: a fault that dips
+                # the heat power for minutes must not buy itself a warm-up's silence
+                if was is False and idle is not None and ts - idle >= self.restart_min_idle_s:
                     self.resumed_at = ts
                     self.supply_peak = -math.inf
             else:

@@ -315,8 +315,8 @@ def test_delivering_from_heat_power_or_supply_return_difference() -> None:
     assert w.delivering is False and w.idle_since == T0 + 60
     w.observe(T0 + 120, {"supply_temp": -39.9, "return_temp": 30.0})  # a sentinel: no evidence
     assert w.delivering is False
-    w.observe(T0 + 180, {"supply_temp": 45.0, "return_temp": 35.0})
-    assert w.delivering is True and w.resumed_at == T0 + 180 and w.supply_peak == 45.0
+    w.observe(T0 + 1860, {"supply_temp": 45.0, "return_temp": 35.0})
+    assert w.delivering is True and w.resumed_at == T0 + 1860 and w.supply_peak == 45.0
     w.observe(T0 + 100, {"heat_power": 0.0})  # out of order: ignored
     assert w.delivering is True
 
@@ -340,3 +340,18 @@ def test_a_setpoint_boost_warms_up_like_a_restart(make_engine: EngineFactory,
     script = [(x, [telemetry("s2", r.ts_ns / 1e9, **r.fields)]) for x, [r] in script]
     events = drive(engine, clock, script)
     assert (H + 900, "supply_below_curve", "firing") in events
+
+
+def test_a_short_dip_in_heat_power_is_no_restart() -> None:
+    """A fault that drops the heat power under delivering_kw for 20 minutes (primary too
+    cold) must not count as a switch-off and restart: the warm-up it would start silences
+    supply_below_curve for 90 minutes, while the fault goes on (bench/detection.py)."""
+    w = StationWindow("s1", "north")
+    w.observe(T0, {"heat_power": 200.0})
+    w.observe(T0 + 60, {"heat_power": 8.0})
+    assert w.delivering is False
+    w.observe(T0 + 1260, {"heat_power": 42.0})
+    assert w.delivering is True and w.resumed_at is None
+    w.observe(T0 + 1320, {"heat_power": 2.0})
+    w.observe(T0 + 1320 + 1800, {"heat_power": 250.0})  # off for half an hour: a restart
+    assert w.resumed_at == T0 + 3120
