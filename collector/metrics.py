@@ -46,6 +46,8 @@ class Metrics:
         self.write_errors = Counter(
             f"{p}write_errors", "Failed InfluxDB writes, by kind", ["kind"], registry=r
         )
+        for kind in ("retryable", "refused"):  # exported at 0 from the start, so a rate of
+            self.write_errors.labels(kind)    # them reads 0, not "no data", on a healthy day
         self.spool_corrupt = Counter(
             f"{p}spool_corrupt_records",
             "Corrupt spool records skipped by resynchronising on the next valid one", registry=r

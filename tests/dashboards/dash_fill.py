@@ -106,7 +106,8 @@ def _wait_stored(influx: InfluxServer, db: str, collector: Any, timeout: float =
 
 def _bad_messages(broker: MosquittoServer, influx: InfluxServer, db: str) -> None:
     """What a misbehaving gateway sends: a payload that is not JSON (rejected, invalid_json)
-    and an extra field that changes type (InfluxDB refuses the line: a write error)."""
+    and an extra field that changes type (the collector drops that field and stores the
+    reading: a field type conflict, dead-lettered)."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="dash-bad-gateway")
     client.connect(broker.host, broker.port)
     client.loop_start()
@@ -117,7 +118,7 @@ def _bad_messages(broker: MosquittoServer, influx: InfluxServer, db: str) -> Non
             doc = {"ts": int(time.time() * 1000), "supply_temp": 60.0, "return_temp": 40.0,
                    "pump_running": True, "valve_pos": value}
             client.publish(topic, orjson.dumps(doc), qos=1).wait_for_publish(10)
-            time.sleep(1.0)  # separate batches: the float is stored, then the bool refused
+            time.sleep(1.0)  # separate batches: the float is stored, then the bool dropped
     finally:
         client.disconnect()
         client.loop_stop()

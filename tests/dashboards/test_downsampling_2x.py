@@ -154,7 +154,8 @@ def test_api_and_grafana_tokens_read_the_hourly_bucket(tmp_path: Path) -> None:
     raw, hourly = ids["heatwatch"], ids["heatwatch_hourly"]
     assert grants["heatwatch-api"] == grants["heatwatch-grafana"] == {
         ("read", raw), ("read", hourly)}
-    assert grants["heatwatch-collector"] == {("write", raw)}  # nothing else changes
+    # nothing else changes (the collector reads its bucket for SHOW FIELD KEYS, issue #13)
+    assert grants["heatwatch-collector"] == {("write", raw), ("read", raw)}
 
 
 def test_compose_runs_it_and_keeps_raw_readings_90_days() -> None:
