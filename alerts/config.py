@@ -274,8 +274,12 @@ class HeatingSchedule(_Model):
     # A rise of the reading's supply_setpoint by more than this between two readings (a
     # controller boost, the end of its night reduction) starts a warm-up like a restart.
     setpoint_step_k: float = Field(default=5.0, gt=0, description="setpoint jump, K")
-    restart_min_idle_s: float = Field(default=1800.0, ge=0,
-                                      description="idle this long before a restart counts")
+    # Idle at least this long is a switch-off: delivering again after it is a restart (with
+    # its warm-up), and supply_below_curve keeps quiet only from then on. A shorter dip in
+    # heat power (a fault cooling the primary) is neither. Keep it <= supply_below_curve's
+    # for_s, so a switch-off is excused before its pending alert could fire.
+    switch_off_min_s: float = Field(default=1800.0, ge=0,
+                                    description="idle this long is a switch-off")
 
     _times = field_validator("setback_start", "setback_end", mode="before")(_quoted_time)
 

@@ -162,7 +162,10 @@ def window_break(window: StationWindow, breaks: ScheduleBreaks, after: float) ->
     of the window's regime times (``math.inf``: none)."""
     best = math.inf
     durations = breaks.durations
-    for name in _WINDOW_TIMES:
+    names: tuple[str, ...] = _WINDOW_TIMES
+    if window.delivering is False:  # the last delivering reading matters only while idle
+        names = (*names, "delivered_at")
+    for name in names:
         t = getattr(window, name, None)
         if isinstance(t, float | int):
             i = bisect.bisect_right(durations, after - t)  # the first with t + d > after

@@ -83,7 +83,7 @@ class Fleet:
                 outdoor_field=names.outdoor_temp,
                 setpoint_field=names.supply_setpoint,
                 setpoint_step_k=heating.setpoint_step_k,
-                restart_min_idle_s=heating.restart_min_idle_s,
+                switch_off_min_s=heating.switch_off_min_s,
                 outdoor_avg_s=rs.heating_not_resumed.outdoor_avg_s,
             )
             self.windows[station] = window

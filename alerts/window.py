@@ -122,9 +122,10 @@ class StationWindow:
     delivering_dt_k: float = 3.0
     delivering: bool | None = None  # None: no evidence yet
     delivering_since: float | None = None  # start of the current delivering run
+    delivered_at: float | None = None  # the newest reading that was delivering heat
     idle_since: float | None = None  # start of the current idle run
-    resumed_at: float | None = None  # the last restart: delivering after restart_min_idle_s idle
-    restart_min_idle_s: float = 1800.0
+    resumed_at: float | None = None  # the last restart: delivering after switch_off_min_s idle
+    switch_off_min_s: float = 1800.0
     supply_peak: float = -math.inf  # highest supply delivered since that restart (warm-up)
     setpoint_field: str = "supply_setpoint"
     setpoint_step_k: float = 5.0
@@ -224,11 +225,13 @@ class StationWindow:
                 self.delivering_since, self.idle_since = ts, None
                 # a restart (and its warm-up) only after a real switch-off: a fault that dips
                 # the heat power for minutes must not buy itself a warm-up's silence
-                if was is False and idle is not None and ts - idle >= self.restart_min_idle_s:
+                if was is False and idle is not None and ts - idle >= self.switch_off_min_s:
                     self.resumed_at = ts
                     self.supply_peak = -math.inf
             else:
                 self.idle_since, self.delivering_since = ts, None
+        if on:
+            self.delivered_at = ts
         if on and sup is not None and sup > self.supply_peak:
             self.supply_peak = sup
 

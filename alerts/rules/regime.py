@@ -6,7 +6,8 @@ restart, supply climbs for about an hour and the primary return can be hotter th
 supply for a few samples. None of that is a fault, so rules that judge a *running* heating
 (``supply_below_curve``, ``pump_stopped``, ``return_above_supply``) say CLEAR while heating is
 planned off (``heating.off_windows``) or warming up, and ``supply_below_curve`` also while the
-station is idle (the data say it is not delivering heat: ``heating_not_resumed`` judges that).
+station is switched off (the data say it has not delivered heat for ``switch_off_min_s``:
+``heating_not_resumed`` judges that).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from alerts.rules.plausible import plausible
 from alerts.schedule import curve_setpoint, in_setback, last_off_end, planned_off
 from alerts.window import StationWindow
 
-__all__ = ["flow_floor", "heating_paused", "supply_reference", "warming_up"]
+__all__ = ["flow_floor", "heating_paused", "supply_reference", "switched_off", "warming_up"]
 
 
 def supply_reference(
@@ -69,6 +70,21 @@ def warming_up(now: float, window: StationWindow, rules: RuleSet, names: FieldNa
     if resumed is not None and start - resumed < h.warmup_s and window.supply_peak > supply:
         supply = window.supply_peak
     return ref[0] - supply > rules.supply_below_curve.tolerance_k
+
+
+def switched_off(now: float, window: StationWindow, rules: RuleSet) -> bool:
+    """Idle (not delivering heat) for possibly ``heating.switch_off_min_s`` or more: switched
+    off, on purpose or not (``heating_not_resumed`` judges which). A shorter idle stretch is
+    a dip in heat power, and a fault that cools the primary looks just like that at first.
+
+    "Possibly": counted from the last reading that still delivered, since the switch-off may
+    have come right after it; an hourly station idle at one reading may have been off for an
+    hour, and on a mild afternoon it was (it raised supply_below_curve at every one).
+    """
+    if window.delivering is not False:
+        return False
+    last = window.delivered_at
+    return last is None or now - last >= rules.heating.switch_off_min_s
 
 
 def heating_paused(now: float, window: StationWindow, rules: RuleSet, names: FieldNames) -> bool:

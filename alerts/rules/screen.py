@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from alerts.config import FieldNames, RuleSet
 from alerts.rules.outage import not_resumed
 from alerts.rules.plausible import plausibility, sentinel_set
-from alerts.rules.regime import heating_paused
+from alerts.rules.regime import heating_paused, switched_off
 from alerts.schedule import heating_on, in_setback, planned_off
 from alerts.window import FieldState, StationWindow
 
@@ -241,7 +241,7 @@ class Screen:
                 # the controller's own setpoint: no setback (it has its own night reduction)
                 if (setpoint - supply > self.tolerance_k
                         and (outdoor is None or self.outdoor_ok(outdoor))
-                        and self.supply_ok(supply) and window.delivering is not False
+                        and self.supply_ok(supply) and not switched_off(now, window, self.rules)
                         and not self._paused(window, now)):
                     mask |= self.b_curve
             elif outdoor is not None:
@@ -259,7 +259,7 @@ class Screen:
                 if self._setback:
                     setpoint -= self.heating.setback_k
                 if (setpoint - supply > self.tolerance_k and self.outdoor_ok(outdoor)
-                        and self.supply_ok(supply) and window.delivering is not False
+                        and self.supply_ok(supply) and not switched_off(now, window, self.rules)
                         and not self._paused(window, now)):
                     mask |= self.b_curve
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alerts.config import FieldNames, RuleParams, RuleSet, ZoneCold
 from alerts.model import Severity, Signal, Verdict
 from alerts.rules.base import StationRule, band
-from alerts.rules.regime import heating_paused, supply_reference
+from alerts.rules.regime import heating_paused, supply_reference, switched_off
 from alerts.rules.sensor import plausible
 from alerts.schedule import heating_on, in_setback
 from alerts.window import StationWindow, ZoneAggregate
@@ -86,8 +86,8 @@ class SupplyBelowCurveRule(StationRule):
         signal = band(deficit > p.tolerance_k, deficit <= p.recover_k)
         if signal is Signal.CLEAR:
             return Verdict.clear()  # hot path: a healthy station needs no further check
-        if window.delivering is False or heating_paused(now, window, rules, names):
-            return Verdict.clear()  # planned off, idle or warming up: nothing owed yet
+        if switched_off(now, window, rules) or heating_paused(now, window, rules, names):
+            return Verdict.clear()  # planned off, switched off or warming up: nothing owed
         outdoor = window.number(names.outdoor_temp)
         if not ((outdoor is None or plausible(names.outdoor_temp, outdoor, rules))
                 and plausible(names.supply_temp, supply, rules)):

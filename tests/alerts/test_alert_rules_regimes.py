@@ -261,7 +261,14 @@ def test_idle_station_and_planned_off_never_fire_supply_below_curve() -> None:
     rule = SupplyBelowCurveRule()
     off = {"outdoor_temp": 0.0, "supply_temp": 30.0, "return_temp": 29.0, "heat_power": 0.0,
            "supply_setpoint": 50.0}
+    # idle with no delivering reading seen: switched off as far as anyone knows
     assert verdict(rule, rules(), window_with(T0, **off), T0).signal is Signal.CLEAR
+    # idle since a reading that delivered 10 minutes ago is a dip, not a switch-off: judged
+    # like a running station; 30 minutes (switch_off_min_s) after it, switched off
+    dip = window_with(T0 - 600, **{**off, "heat_power": 200.0})
+    dip.observe(T0, dict(off))
+    assert verdict(rule, rules(), dip, T0).signal is Signal.FIRE
+    assert verdict(rule, rules(), dip, T0 + 1200).signal is Signal.CLEAR
     running = {**off, "heat_power": 200.0, "return_temp": 25.0}
     assert verdict(rule, rules(), window_with(T0, **running), T0).signal is Signal.FIRE
     planned = rules({"off_windows": [{"start": "11:00", "end": "13:00"}]})
@@ -355,3 +362,23 @@ def test_a_short_dip_in_heat_power_is_no_restart() -> None:
     w.observe(T0 + 1320, {"heat_power": 2.0})
     w.observe(T0 + 1320 + 1800, {"heat_power": 250.0})  # off for half an hour: a restart
     assert w.resumed_at == T0 + 3120
+
+
+def test_a_fault_that_dips_the_heat_power_still_fires_on_time(make_engine: EngineFactory,
+                                                              clock: Clock) -> None:
+    """The primary turns cold at 12:00 on a cold day: heat power drops under delivering_kw
+    for 20 minutes while the supply falls 12 K under its setpoint and stays there. That dip
+    is no switch-off, so supply_below_curve fires after its hold, not after the dip and a
+    warm-up (found by bench/detection.py's faults_solo: 105 minutes late)."""
+    def reading(t: float) -> Reading:
+        x = t - T0
+        fault = x >= 12 * H
+        power = 250.0 if not fault else (8.0 if x < 12 * H + 1200 else 60.0)
+        supply = 50.0 if not fault else 38.0
+        return telemetry("s1", t, outdoor_temp=-5.0, supply_setpoint=50.0,
+                         supply_temp=supply, return_temp=supply - 8, heat_power=power)
+
+    engine = make_engine(rules(), reg=registry("s1", interval=60))
+    script = [(x, [reading(T0 + x)]) for x in range(int(11 * H), int(14 * H), 60)]
+    events = rule_events(drive(engine, clock, script), "supply_below_curve")
+    assert events[:2] == [(12 * H, "pending"), (12 * H + 1800, "firing")]
