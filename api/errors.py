@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 
 from api.alertsdb import AlertConflict, NotFound
 from api.influx import InfluxUnavailable
+from api.schemas import MAX_TIME, MIN_TIME
 
 __all__ = ["install_handlers", "invalid"]
 
@@ -28,6 +30,26 @@ def invalid(where: str, name: str, msg: str) -> HTTPException:
         status.HTTP_422_UNPROCESSABLE_CONTENT,
         [{"loc": [where, name], "msg": msg, "type": "value_error"}],
     )
+
+
+def time_range(start: datetime | None, end: datetime | None, now: float, default: timedelta,
+               longest_s: float) -> tuple[datetime, datetime]:
+    """``start``/``end`` query parameters checked as every time-range route checks them (an
+    offset, 2000-2100, start before end, at most ``longest_s``); missing ones default to
+    ``now`` and ``default`` before the end. Raises :func:`invalid` 422s."""
+    for name, value in (("start", start), ("end", end)):
+        if value is not None and value.tzinfo is None:
+            raise invalid("query", name, "give a time zone offset, like 2026-01-15T06:00:00Z")
+        if value is not None and not MIN_TIME <= value < MAX_TIME:
+            raise invalid("query", name, "must be between 2000-01-01 and 2100-01-01")
+    t1 = end or datetime.fromtimestamp(now, UTC)
+    t0 = start or t1 - default
+    span = (t1 - t0).total_seconds()
+    if span <= 0:
+        raise invalid("query", "start", "start must be before end")
+    if span > longest_s:
+        raise invalid("query", "start", "the time range may be at most 366 days")
+    return t0, t1
 
 
 def install_handlers(app: FastAPI) -> None:

@@ -17,8 +17,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from api.deps import ServicesDep, Viewer
-from api.errors import invalid
-from api.schemas import MAX_TIME, MIN_TIME
+from api.errors import time_range
 from heatwatch.registry import ID_PATTERN
 
 __all__ = ["MAX_SAMPLES", "router"]
@@ -86,18 +85,8 @@ async def station_curve(
     """The curve ``supply_below_curve`` uses for the station (rules file: ``rules`` in the API
     settings) and its (outdoor, supply) readings of the period, bucket means (at most 2,000
     buckets, empty buckets left out, up to 366 days)."""
-    for name, value in (("start", start), ("end", end)):
-        if value is not None and value.tzinfo is None:
-            raise invalid("query", name, "give a time zone offset, like 2026-01-15T06:00:00Z")
-        if value is not None and not MIN_TIME <= value < MAX_TIME:
-            raise invalid("query", name, "must be between 2000-01-01 and 2100-01-01")
-    t1 = end or datetime.fromtimestamp(services.clock(), UTC)
-    t0 = start or t1 - timedelta(days=30)
+    t0, t1 = time_range(start, end, services.clock(), timedelta(days=30), MAX_SPAN_S)
     span = (t1 - t0).total_seconds()
-    if span <= 0:
-        raise invalid("query", "start", "start must be before end")
-    if span > MAX_SPAN_S:
-        raise invalid("query", "start", "the time range may be at most 366 days")
     bucket = max(60, -(-int(span) // MAX_SAMPLES))
     zone = services.registry.zone_of(station_id)
     params = services.rules.params_for(zone, station_id)

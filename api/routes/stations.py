@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from api.alertsdb import NotFound
 from api.deps import ServicesDep, Viewer
-from api.errors import invalid
+from api.errors import invalid, time_range
 from api.fleet import Snapshot
 from api.queries import (
     HISTORY_FIELDS,
@@ -23,8 +23,6 @@ from api.queries import (
     parse_resolution,
 )
 from api.schemas import (
-    MAX_TIME,
-    MIN_TIME,
     AlertOut,
     HistoryOut,
     HistoryPoint,
@@ -121,18 +119,8 @@ async def station_history(
         res_s = parse_resolution(resolution)
     except ValueError as exc:
         raise invalid("query", "resolution", str(exc)) from None
-    for name, value in (("start", start), ("end", end)):
-        if value is not None and value.tzinfo is None:
-            raise invalid("query", name, "give a time zone offset, like 2026-01-15T06:00:00Z")
-        if value is not None and not MIN_TIME <= value < MAX_TIME:
-            raise invalid("query", name, "must be between 2000-01-01 and 2100-01-01")
-    t1 = end or datetime.fromtimestamp(services.clock(), UTC)
-    t0 = start or t1 - timedelta(hours=24)
+    t0, t1 = time_range(start, end, services.clock(), timedelta(hours=24), MAX_RANGE_S)
     span = (t1 - t0).total_seconds()
-    if span <= 0:
-        raise invalid("query", "start", "start must be before end")
-    if span > MAX_RANGE_S:
-        raise invalid("query", "start", "the time range may be at most 366 days")
     if span / res_s > MAX_POINTS:
         raise invalid(
             "query", "resolution",

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from alert_helpers import Receiver
+from alert_helpers import Receiver, wait_for
 from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.service import AlertsService
@@ -27,13 +27,6 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
-def wait_for(what: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if what():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def publish(broker: MosquittoServer, topic: str, payload: bytes, retain: bool = False) -> None:

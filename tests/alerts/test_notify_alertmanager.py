@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from alert_helpers import wait_for
 from notify_recorder import HttpRecorder, alert, item, resolved
 
 from alerts.model import EventKind
@@ -84,13 +85,6 @@ def listed(am: AlertmanagerServer) -> list[dict[str, Any]]:
     return data
 
 
-def wait_for(what: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if what():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def test_push_firing_then_resolved(alertmanager: AlertmanagerServer,
@@ -111,12 +105,12 @@ def test_push_firing_then_resolved(alertmanager: AlertmanagerServer,
         assert got["annotations"]["alert_id"] == leak.id
         assert got["generatorURL"] == f"https://hw.example/#/alerts/{leak.id}"
         assert got["startsAt"] == rfc3339(leak.fired_at)
-        wait_for(lambda: any(r.body["status"] == "firing" for r in hook.requests))
+        wait_for(lambda: any(r.body["status"] == "firing" for r in hook.requests), 10.0, poll=0.1)
 
         done = resolved(leak, round(time.time(), 3))
         assert notifier.deliver(Notification.single(item(done, EventKind.RESOLVED))).ok
         assert listed(alertmanager) == []  # ended: no longer active
-        wait_for(lambda: any(r.body["status"] == "resolved" for r in hook.requests))
+        wait_for(lambda: any(r.body["status"] == "resolved" for r in hook.requests), 10.0, poll=0.1)
         (last,) = [r for r in hook.requests if r.body["status"] == "resolved"]
         (am_alert,) = last.body["alerts"]
         assert am_alert["status"] == "resolved"

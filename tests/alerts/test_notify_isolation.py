@@ -14,11 +14,12 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from alert_helpers import wait_for
 from notify_recorder import HttpRecorder, alert, item
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -75,13 +76,6 @@ def good() -> Iterator[HttpRecorder]:
     r.close()
 
 
-def wait_for(what: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if what():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.mark.servers
@@ -130,7 +124,7 @@ def test_hung_receiver_does_not_delay_the_good_one(tmp_path: Path, mosquitto: Mo
             while time.monotonic() < deadline:
                 watch()
                 time.sleep(0.02)
-        wait_for(watch, timeout=30)
+        wait_for(watch, timeout=30, poll=0.02)
         delays = {s: round(arrived[s] - published[s], 2) for s in published}
         assert max(delays.values()) < 2.0, delays
         assert hung.accepted >= 1  # the stuck receiver was tried meanwhile

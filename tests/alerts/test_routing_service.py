@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
+from alert_helpers import wait_for
 from notify_recorder import HttpRecorder
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -30,13 +31,6 @@ def hook() -> Iterator[HttpRecorder]:
     r.close()
 
 
-def wait_for(what: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if what():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_grouped_zone_message_and_scada_state(tmp_path: Path, mosquitto: MosquittoServer,
