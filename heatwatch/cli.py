@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
                  "compact form"),
     "retention": ("heatwatch.retention_cli", "InfluxDB 1.x retention policies and hourly "
                   "downsampling (continuous queries)"),
+    "forecast": ("forecast.cli", "weather forecast input and cold-flat predictions"),
     "run": ("heatwatch.run", "run the whole stack on a simulated fleet (the main job)"),
 }
 
