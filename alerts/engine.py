@@ -26,6 +26,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from alerts.config import RuleParams, RulesConfig, RuleSet
 from alerts.due import CLOCK_VALUED, ScheduleBreaks, ring_break, window_break
@@ -53,7 +54,7 @@ from alerts.window import StationWindow
 from heatwatch.registry import Registry
 from heatwatch.wire import Reading
 
-__all__ = ["Clock", "Engine"]
+__all__ = ["Clock", "Engine", "EvaluationPass"]
 
 Clock = Callable[[], float]
 Key = tuple[str, str]
@@ -64,6 +65,26 @@ _RETIRED = RuleParams(enabled=False)
 _RULE_BIT = {rule.name: 1 << i for i, rule in enumerate(STATION_RULES)}
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class EvaluationPass:
+    """One :meth:`Engine.evaluate`: its instant and what it has produced so far.
+
+    Every step of the pass writes here: the transitions it returns (``events``), the rows it
+    commits in one transaction (``batch``: alerts, events, outbox), and the ``(rule, subject)``
+    pairs already stepped, so that the final sweep over open alerts steps each one only once.
+    """
+
+    now: float
+    batch: Batch = field(default_factory=lambda: Batch(keep_acks=True))
+    events: list[AlertEvent] = field(default_factory=list)
+    stepped: set[Key] = field(default_factory=set)
+
+    @property
+    def changed(self) -> bool:
+        """A transition was made, or an alert row or notification queued."""
+        return bool(self.events or self.batch.outbox or self.batch.alerts)
 
 
 class _Plan:
@@ -216,12 +237,10 @@ class Engine:
             self._started_at = now
             self._resumed_at = self._history_floor(now)
         self._sync_external(now)
-        batch = Batch(keep_acks=True)
-        events: list[AlertEvent] = []
-        stepped: set[Key] = set()
+        ev = EvaluationPass(now)
         self.router.prune_windows(now)
 
-        input_down = self._evaluate_pipeline(now, batch, events, stepped)
+        input_down = self._evaluate_pipeline(ev)
         in_grace = now < self._started_at + self.rules.pipeline.startup_grace_s
         warm = self._resumed_at < self._started_at  # history believed: grace per station
         hold_offline = input_down or self._reconnecting(now) or (in_grace and not warm)
@@ -236,25 +255,24 @@ class Engine:
             self._new_epoch(now)
         fleet.sweep_slice(now, since)
         for station in fleet.dirty:
-            self._evaluate_station(fleet.windows[station], now, hold_offline, batch, events,
-                                   stepped)
+            self._evaluate_station(fleet.windows[station], hold_offline, ev)
         if not hold_offline:
-            self._scan_offline(now, batch, events, stepped)
+            self._scan_offline(ev)
         for zone in fleet.dirty_zones:
             rs = self.rules.params_for(zone)
             self._zone_evaluated_at[zone] = now
             if rs.zone_cold.enabled:
                 verdict = zone_cold_verdict(now, fleet.zones[zone], rs)
                 subject = Subject(ZONE_COLD, zone, Scope.ZONE, zone=zone)
-                self._step(subject, verdict, now, rs.zone_cold, batch, events, stepped)
+                self._step(subject, verdict, rs.zone_cold, ev)
         fleet.dirty.clear()
         fleet.dirty_zones.clear()
 
-        self._advance_rest(now, batch, events, stepped)
-        self._changed = bool(events or batch.outbox or batch.alerts)
+        self._advance_rest(ev)
+        self._changed = ev.changed
         if self._record:
-            self.store.commit(batch)
-        return events
+            self.store.commit(ev.batch)
+        return ev.events
 
     # -- when evaluation is next due (replay) -------------------------------------------------
 
@@ -502,10 +520,9 @@ class Engine:
             return started
         return resumed
 
-    def _evaluate_pipeline(
-        self, now: float, batch: Batch, events: list[AlertEvent], stepped: set[Key]
-    ) -> bool:
+    def _evaluate_pipeline(self, ev: EvaluationPass) -> bool:
         """Step pipeline_down; True while offline alerts must be held back."""
+        now = ev.now
         p = self.rules.pipeline
         if not p.enabled:
             return False
@@ -517,7 +534,7 @@ class Engine:
             return False  # the common case: no mass silence, nothing to step
         verdict = pipeline_verdict(now, self._input, silent, len(self.fleet), p)
         subject = Subject(PIPELINE, GLOBAL_SUBJECT, Scope.GLOBAL)
-        self._step(subject, verdict, now, p, batch, events, stepped)
+        self._step(subject, verdict, p, ev)
         is_open = self._open_alert(PIPELINE, GLOBAL_SUBJECT) is not None
         if was_open and not is_open:
             self._resumed_at = now  # offline timers restart: the silence was not theirs
@@ -536,9 +553,9 @@ class Engine:
         return plan
 
     def _evaluate_station(
-        self, window: StationWindow, now: float, hold_offline: bool,
-        batch: Batch, events: list[AlertEvent], stepped: set[Key],
+        self, window: StationWindow, hold_offline: bool, ev: EvaluationPass
     ) -> None:
+        now = ev.now
         station = window.station
         self._evaluated_at[station] = now
         self._station_due.pop(station, None)
@@ -560,14 +577,13 @@ class Engine:
                 if verdict.signal is not Signal.FIRE and (rule.name, station) not in tracks:
                     continue  # healthy and nothing remembered, so nothing to step
                 subject = Subject(rule.name, station, Scope.STATION, station, window.zone)
-                self._step(subject, verdict, now, params, batch, events, stepped,
-                           window.last_ts)
-        self._offline(window, now, hold_offline, batch, events, stepped, plan)
+                self._step(subject, verdict, params, ev, window.last_ts)
+        self._offline(window, hold_offline, ev, plan)
 
     def _offline(
-        self, window: StationWindow, now: float, hold: bool,
-        batch: Batch, events: list[AlertEvent], stepped: set[Key], plan: _Plan | None = None,
+        self, window: StationWindow, hold: bool, ev: EvaluationPass, plan: _Plan | None = None
     ) -> None:
+        now, stepped = ev.now, ev.stepped
         plan = plan or self._plan(window)
         params = plan.offline
         key = (OFFLINE, window.station)
@@ -590,11 +606,10 @@ class Engine:
             stepped.add(key)  # what _step would do here, without building a Subject
             return
         subject = Subject(OFFLINE, window.station, Scope.STATION, window.station, window.zone)
-        self._step(subject, verdict, now, params, batch, events, stepped)
+        self._step(subject, verdict, params, ev)
 
-    def _scan_offline(
-        self, now: float, batch: Batch, events: list[AlertEvent], stepped: set[Key]
-    ) -> None:
+    def _scan_offline(self, ev: EvaluationPass) -> None:
+        now = ev.now
         plans, tracks, resumed = self._plans, self._tracks, self._resumed_at
         for window in self.fleet.silent_since(now, self._offline_floor, resumed):
             plan = plans.get(window.station)
@@ -607,15 +622,17 @@ class Engine:
                 since = floor if last is None or last < floor else last
                 if now - since < plan.offline_timeout:
                     continue
-            self._offline(window, now, False, batch, events, stepped, plan)
+            self._offline(window, False, ev, plan)
 
     def _step(
-        self, subject: Subject, verdict: Verdict, now: float, params: RuleParams,
-        batch: Batch, events: list[AlertEvent], stepped: set[Key],
+        self, subject: Subject, verdict: Verdict, params: RuleParams, ev: EvaluationPass,
         data_ts: float | None = None,
     ) -> None:
+        """Advance ``subject``'s alert by ``verdict`` at ``ev.now``; its transitions, alert row
+        and notifications go into ``ev``."""
+        now = ev.now
         key = (subject.rule, subject.subject)
-        stepped.add(key)
+        ev.stepped.add(key)
         track = self._tracks.get(key)
         if track is None:
             if verdict.signal is not Signal.FIRE:
@@ -634,18 +651,18 @@ class Engine:
         if live is None:
             return
         self._by_id[live.id] = key
+        batch = ev.batch
         for event in new:
             self.router.on_event(event, live, now, batch)
         if new:
             batch.alerts[live.id] = (live, track.signal)
         if track.alert is None:
             self._by_id.pop(live.id, None)
-        events.extend(new)
+        ev.events.extend(new)
 
-    def _advance_rest(
-        self, now: float, batch: Batch, events: list[AlertEvent], stepped: set[Key]
-    ) -> None:
+    def _advance_rest(self, ev: EvaluationPass) -> None:
         """Step open alerts nobody re-evaluated; drop tracks with nothing left to remember."""
+        now, batch, stepped = ev.now, ev.batch, ev.stepped
         for key, track in list(self._tracks.items()):
             if key not in stepped and track.alert is not None:
                 subject = Subject(key[0], key[1], track.alert.scope, track.alert.station,
@@ -654,7 +671,7 @@ class Engine:
                 verdict = track.verdict or Verdict(track.signal)
                 if not params.enabled:
                     verdict = Verdict.clear()  # rule switched off (or gone): close its alerts
-                self._step(subject, verdict, now, params, batch, events, stepped)
+                self._step(subject, verdict, params, ev)
             alert = track.alert
             if alert is not None:
                 if self.router.tick(alert, now, batch):
