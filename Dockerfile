@@ -23,6 +23,7 @@ COPY api/ api/
 COPY simulators/ simulators/
 COPY dashboards/ dashboards/
 COPY forecast/ forecast/
+COPY households/ households/
 RUN pip install ".[dashboards]" && heatwatch --version
 # Reads the service's scoped InfluxDB token from INFLUX_TOKEN_FILE (docker-compose.yml).
 COPY deploy/docker/entrypoint.sh /usr/local/bin/heatwatch-entrypoint
