@@ -52,7 +52,7 @@ class OpenMeteoSettings(_Block):
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
     forecast_hours: int = Field(default=48, ge=1, le=MAX_HOURS)
-    interval_s: float = Field(default=3600.0, ge=10, description="time between polls")
+    interval_s: float = Field(default=3600.0, ge=1, description="time between polls")
     timeout_s: float = Field(default=10.0, gt=0, le=300, description="per HTTP request")
     retries: int = Field(default=3, ge=0, le=10, description="extra attempts after a failure")
     retry_delay_s: float = Field(default=5.0, gt=0, le=600,
