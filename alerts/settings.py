@@ -17,6 +17,7 @@ from alerts.notify.channels import ChannelSettings
 from alerts.notify.dispatcher import RetryPolicy
 from alerts.notify.workers import RetentionSettings
 from heatwatch.settings import HeatwatchSettings, InfluxSettings, MqttSettings, load_settings
+from households.config import DayCloseSettings
 
 __all__ = [
     "DEFAULT_CLIENT_ID",
@@ -129,6 +130,7 @@ class AlertsSettings(HeatwatchSettings):
     metrics: MetricsSettings = MetricsSettings()
     warmup: WarmupSettings = WarmupSettings()
     retention: RetentionSettings = RetentionSettings()
+    comfort: DayCloseSettings = DayCloseSettings()  # comfort ledger days (docs/households.md)
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
     @field_validator("rules", "registry")
@@ -145,6 +147,14 @@ class AlertsSettings(HeatwatchSettings):
                 "write_events needs influx.transport v1 (the /write API; on InfluxDB 2.x set "
                 "database to the bucket and token for its 1.x-compatible endpoint)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _v1_for_comfort(self) -> AlertsSettings:
+        if self.comfort.enabled and self.influx.transport != "v1":
+            raise ValueError(
+                "comfort.enabled writes comfort_day through the /write API: it needs "
+                "influx.transport v1 (or set comfort.enabled: false)")
         return self
 
     @model_validator(mode="after")

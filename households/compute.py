@@ -61,7 +61,8 @@ def zones_of(query: Query, registry: Registry) -> list[str]:
 
 
 def read_samples(query: Query, start: float, end: float, *, zone: str | None = None,
-                 station: str | None = None, field: str = "indoor_temp",
+                 station: str | None = None, meter: str | None = None,
+                 field: str = "indoor_temp", page: int = PAGE,
                  ) -> dict[tuple[str, str], list[Sample]]:
     """(station, meter) -> time-sorted ``(epoch s, value)`` of ``field`` in ``[start, end)``.
 
@@ -75,17 +76,20 @@ def read_samples(query: Query, start: float, end: float, *, zone: str | None = N
     if station is not None:
         where += ' AND "station" = $station'
         params["station"] = station
+    if meter is not None:
+        where += ' AND "meter" = $meter'
+        params["meter"] = meter
     out: dict[tuple[str, str], list[Sample]] = {}
     lo, hi = _ns(start), _ns(end)
     while True:
         q = (f'SELECT "{field}", "station", "meter" FROM "meter" WHERE time >= {lo} AND '
-             f"time < {hi}{where} ORDER BY time LIMIT {PAGE}")
+             f"time < {hi}{where} ORDER BY time LIMIT {page}")
         series = query(q, params)
         rows = [row for s in series for row in s.rows()]
-        full = len(rows) >= PAGE
+        full = len(rows) >= page
         last = max((int(r["time"]) for r in rows), default=lo)
         if full and last <= lo:
-            raise RuntimeError(f"more than {PAGE} meter points at one instant ({lo} ns)")
+            raise RuntimeError(f"more than {page} meter points at one instant ({lo} ns)")
         for r in rows:
             t, value = int(r["time"]), r.get(field)
             if full and t >= last:
@@ -145,9 +149,12 @@ def day_rows(query: Query, registry: Registry, rules: RulesConfig, cfg: ComfortC
 
 
 def period_rows(query: Query, registry: Registry, rules: RulesConfig, cfg: ComfortConfig,
-                start: float, end: float, *, zone: str | None = None,
+                start: float | date, end: float | date, *, zone: str | None = None,
                 station: str | None = None) -> Iterator[FlatDay]:
-    """Every flat-day whose local day begins in ``[start, end)``, zone by zone, day by day."""
+    """Every flat-day whose local day begins in ``[start, end)``, zone by zone, day by day.
+
+    A ``date`` bound is that date's local midnight in each zone, so ``2026-01-10`` to
+    ``2026-01-11`` is the 10th everywhere, whatever the zones' time zones."""
     if station is not None:
         zones = [zone or registry.zone_of(station)]
     elif zone is not None:
@@ -155,7 +162,10 @@ def period_rows(query: Query, registry: Registry, rules: RulesConfig, cfg: Comfo
     else:
         zones = zones_of(query, registry)
     for z in zones:
-        for day in days_between(start, end, zone_timezone(rules, z)):
+        tz = zone_timezone(rules, z)
+        a = day_bounds(start, tz)[0] if isinstance(start, date) else start
+        b = day_bounds(end, tz)[0] if isinstance(end, date) else end
+        for day in days_between(a, b, tz):
             yield from day_rows(query, registry, rules, cfg, z, day, station=station)
 
 

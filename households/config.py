@@ -18,7 +18,7 @@ from heatwatch.registry import ID_PATTERN
 from heatwatch.settings import ConfigError
 from households.ledger import DEFAULT_BANDS, LedgerParams, RefundBand
 
-__all__ = ["ComfortConfig", "load_comfort"]
+__all__ = ["ComfortConfig", "DayCloseSettings", "load_comfort"]
 
 Fee = Annotated[float, Field(ge=0, le=1000)]
 
@@ -47,6 +47,28 @@ class ComfortConfig(BaseModel):
     def fee(self, zone: str) -> float:
         """Fee per m² and day in ``zone``."""
         return self.zone_fees.get(zone, self.fee_per_m2_day)
+
+
+class DayCloseSettings(BaseModel):
+    """``comfort:`` in the alerts service settings: closing each zone's local day into
+    ``comfort_day`` points (:mod:`households.closer`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    file: Path | None = Field(default=None, description="comfort YAML; none: the defaults")
+    grace_s: float = Field(default=900.0, ge=0, le=86400,
+                           description="close a day this long after local midnight")
+    catch_up_days: int = Field(default=2, ge=1, le=400,
+                               description="closed days (re)computed after a start")
+    check_interval_s: float = Field(default=60.0, gt=0, le=3600)
+
+    @field_validator("file")
+    @classmethod
+    def _exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"file {value} does not exist")
+        return value
 
 
 def load_comfort(path: Path | str | None) -> ComfortConfig:
