@@ -24,7 +24,7 @@ COPY simulators/ simulators/
 COPY dashboards/ dashboards/
 COPY forecast/ forecast/
 COPY households/ households/
-RUN pip install ".[dashboards]" && heatwatch --version
+RUN pip install ".[dashboards,reports]" && heatwatch --version
 # Reads the service's scoped InfluxDB token from INFLUX_TOKEN_FILE (docker-compose.yml).
 COPY deploy/docker/entrypoint.sh /usr/local/bin/heatwatch-entrypoint
 RUN chmod 0755 /usr/local/bin/heatwatch-entrypoint

@@ -47,7 +47,7 @@ from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_wsgi_app
 
 from alerts.config import load_rules
 from alerts.engine import Engine
-from alerts.history import HistorySource
+from alerts.history import HistorySource, HistoryUnavailable
 from alerts.model import AlertState, Severity
 from alerts.notify.channels import build_notifiers
 from alerts.notify.influx import AlertEventSink, SinkError
@@ -62,6 +62,8 @@ from heatwatch.registry import load_registry
 from heatwatch.selfstats import SelfStatsReporter
 from heatwatch.wire import Decoder, Reading
 from heatwatch.wirefields import Kind
+from households.closer import DayCloser
+from households.config import load_comfort
 
 __all__ = ["AlertsService", "EventClock"]
 
@@ -313,6 +315,7 @@ class AlertsService:
         self.source.start()
         self.warm_up()  # live messages queue meanwhile and are observed after the history
         delivery.start()
+        days = self._comfort_days()
         next_eval = self.clock()
         try:
             while self.event is not None and not self._stop.is_set():
@@ -335,6 +338,8 @@ class AlertsService:
             self._ack(force=True)
             self.source.stop()  # the session stays: what arrives meanwhile waits at the broker
             delivery.join(timeout=30)
+            if days is not None:
+                days.join(timeout=30)
             delivery.store.close()
             if httpd is not None:
                 httpd.shutdown()
@@ -414,6 +419,22 @@ class AlertsService:
                            latest_s=w.latest_s, page=w.page, stuck=w.stuck_sensor)
         finally:
             source.close()
+
+    def _comfort_days(self) -> threading.Thread | None:
+        """The comfort ledger's day-close hook (``households/closer.py``) in its own thread:
+        it reads and writes InfluxDB only, never the engine, so it cannot delay an evaluation.
+        """
+        c = self.settings.comfort
+        if not c.enabled:
+            return None
+        closer = DayCloser(HistorySource(self.settings.influx).query,
+                           self._influx_writer().write_lines, self.engine.registry,
+                           self.engine.rules, load_comfort(c.file), c,
+                           errors=(HistoryUnavailable, SinkError))
+        thread = threading.Thread(target=closer.run, args=(self.clock, self._stop),
+                                  name="comfort-days", daemon=True)
+        thread.start()
+        return thread
 
     def _count_firing(self) -> None:
         counts = dict.fromkeys(Severity, 0)

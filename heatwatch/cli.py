@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "retention": ("heatwatch.retention_cli", "InfluxDB 1.x retention policies and hourly "
                   "downsampling (continuous queries)"),
     "forecast": ("forecast.cli", "weather forecast input and cold-flat predictions"),
+    "report": ("households.report_cli", "comfort ledger and refund exposure of a past period"),
     "run": ("heatwatch.run", "run the whole stack on a simulated fleet (the main job)"),
 }
 
