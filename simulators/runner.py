@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulators.fleet import Fleet, Frame
+from simulators.forecasts import ForecastPublisher, SimForecaster
 from simulators.payloads import Delivery, Encoder, Message
 from simulators.publisher import Sink
 from simulators.scenario import SimulatorSettings
@@ -60,6 +61,12 @@ class Simulation:
         self.delivery = Delivery(np.random.default_rng([settings.seed, 31337]))
         self.stats = RunStats()
         self._warned_lag = 0.0
+        self.forecasts: ForecastPublisher | None = None
+        if settings.forecast.enabled:
+            zones = sorted(set(self.fleet.layout.zones))
+            self.forecasts = ForecastPublisher(
+                SimForecaster(self.fleet.weather, settings.forecast, settings.seed), zones,
+                settings.mqtt.prefix, self.fleet.start)
 
     @property
     def speed(self) -> float | None:
@@ -101,6 +108,8 @@ class Simulation:
                     sink.gateway_down(g)
                 status, data = self.encode(frame)
                 sink.send(status)
+                if self.forecasts is not None:
+                    sink.send(self.forecasts.due(t))
                 if frame.gateways_up:
                     reporting = set(frame.stations.tolist())
                     for g in frame.gateways_up:

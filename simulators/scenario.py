@@ -31,6 +31,7 @@ __all__ = [
     "FaultKind",
     "FaultSpec",
     "FleetConfig",
+    "ForecastSimConfig",
     "RegimeSpec",
     "ReportingConfig",
     "SimulatorSettings",
@@ -136,6 +137,20 @@ class WeatherConfig(_Block):
     cold_wave_depth: tuple[float, float] = (5.0, 10.0)
     cold_waves: tuple[ColdWave, ...] = ()
     utc_offset_h: float = Field(8.0, ge=-12, le=14)
+
+
+class ForecastSimConfig(_Block):
+    """Weather forecasts of the simulated weather, published retained per zone on
+    ``{prefix}/_weather/{zone}/forecast`` (simulators/forecasts.py). The error is a bias plus
+    a seeded random walk over the lead time (smooth in time, as real forecast errors are),
+    whose standard deviation is ``noise_k_24h`` at 24 h and grows with the square root of
+    the lead."""
+
+    enabled: bool = False
+    interval_s: PositiveSeconds = 3600.0
+    horizon_h: int = Field(48, ge=1, le=384)
+    bias_k: float = Field(0.0, ge=-10, le=10)
+    noise_k_24h: float = Field(1.5, ge=0, le=10)
 
 
 class NightSetback(_Block):
@@ -350,6 +365,8 @@ class SimulatorSettings(HeatwatchSettings):
     )
     time: TimeConfig = Field(default_factory=lambda: TimeConfig.model_validate({}))
     weather: WeatherConfig = Field(default_factory=lambda: WeatherConfig.model_validate({}))
+    forecast: ForecastSimConfig = Field(
+        default_factory=lambda: ForecastSimConfig.model_validate({}))
     control: ControlConfig = Field(default_factory=lambda: ControlConfig.model_validate({}))
     fleet: FleetConfig = Field(default_factory=lambda: FleetConfig.model_validate({}))
     reporting: ReportingConfig = Field(
