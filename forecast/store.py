@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -47,10 +47,9 @@ class _Series(Protocol):
     def rows(self) -> Iterator[dict[str, Any]]: ...
 
 
-class Querier(Protocol):
-    """What the reader needs of an InfluxDB client (``heatwatch.influx.InfluxClient``)."""
-
-    def series(self, q: str, params: Mapping[str, Any] | None = None) -> Sequence[_Series]: ...
+# Runs one InfluxQL statement with bound params and returns its series (the alert service's
+# ``HistorySource.query``, or the shared InfluxDB client's one-statement query).
+Query = Callable[[str, Mapping[str, Any]], Sequence[_Series]]
 
 
 def lead_tag(issued_at: float, at: float) -> str:
@@ -97,35 +96,40 @@ def _where(zone: str | None, source: str | None) -> tuple[str, dict[str, Any]]:
 
 
 def load_forecasts(
-    client: Querier, start: float, end: float, *, zone: str | None = None,
-    source: str | None = None, issued_from: float | None = None,
+    query: Query, start: float, end: float, *, zone: str | None = None,
+    source: str | None = None, issued_from: float | None = None, chunk_s: float = 7 * 86400.0,
 ) -> list[WeatherForecast]:
     """Issues with points targeted in ``[start, end)`` (only those points), issued at or
-    after ``issued_from`` when given."""
+    after ``issued_from`` when given. Read ``chunk_s`` of target time per query, so a long
+    span never meets the server's row limit (48 points per issue add up)."""
     where, params = _where(zone, source)
-    q = (f'SELECT "outdoor_temp", "issued_at" FROM "{MEASUREMENT}" WHERE time >= '
-         f'{round(start * 1e9)} AND time < {round(end * 1e9)}{where} GROUP BY "zone", "source"')
-    rows = (row for s in client.series(q, params) for row in s.rows())
-    if issued_from is not None:
-        rows = (r for r in rows if r.get("issued_at") is not None
-                and r["issued_at"] >= issued_from)
+    rows: list[dict[str, Any]] = []
+    lo = start
+    while lo < end:
+        hi = min(end, lo + chunk_s)
+        q = (f'SELECT "outdoor_temp", "issued_at" FROM "{MEASUREMENT}" WHERE time >= '
+             f'{round(lo * 1e9)} AND time < {round(hi * 1e9)}{where} GROUP BY "zone", "source"')
+        rows.extend(row for s in query(q, params) for row in s.rows()
+                    if issued_from is None or (row.get("issued_at") is not None
+                                               and row["issued_at"] >= issued_from))
+        lo = hi
     return forecasts_from_rows(rows)
 
 
 def load_book(
-    client: Querier, start: float, end: float, *, horizon_s: float = 48 * HOUR,
+    query: Query, start: float, end: float, *, horizon_s: float = 48 * HOUR,
     zone: str | None = None, source: str | None = None,
 ) -> ForecastBook:
     """The forecasts a replay of ``[start, end)`` may need: every issue made in that span or
     up to a day before it, with its points up to ``end + horizon_s``. Use
     ``book.as_known_at(zone, t)``: it never returns an issue made after ``t``."""
     book = ForecastBook(keep_s=None)
-    book.put_all(load_forecasts(client, start - 24 * HOUR, end + horizon_s, zone=zone,
+    book.put_all(load_forecasts(query, start - 24 * HOUR, end + horizon_s, zone=zone,
                                 source=source, issued_from=start - 24 * HOUR))
     return book
 
 
-def actual_outdoor(client: Querier, start: float, end: float, *, zone: str | None = None
+def actual_outdoor(query: Query, start: float, end: float, *, zone: str | None = None
                    ) -> dict[tuple[str, float], float]:
     """What happened: the zone's measured outdoor temperature per hour, the mean of its
     stations' ``telemetry.outdoor_temp`` over the hour centred on it ({(zone, hour): °C})."""
@@ -134,7 +138,7 @@ def actual_outdoor(client: Querier, start: float, end: float, *, zone: str | Non
          f'{round((start - HOUR / 2) * 1e9)} AND time < {round((end + HOUR / 2) * 1e9)}'
          f'{where} GROUP BY time(1h, 30m), "zone"')
     out: dict[tuple[str, float], float] = {}
-    for s in client.series(q, params):
+    for s in query(q, params):
         for row in s.rows():
             if row.get("t") is None:
                 continue
