@@ -38,6 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from socketserver import ThreadingMixIn
 from types import FrameType
 from typing import Any
@@ -58,8 +59,12 @@ from alerts.settings import AlertsSettings
 from alerts.store import Store
 from alerts.warmup import WarmupReport, warm_up
 from collector.mqtt_source import Inbound, MqttSource, topic_filters
+from forecast.inputs import ForecastInput
+from forecast.settings import load_forecast_settings
+from forecast.weather import ForecastBook
 from heatwatch.registry import load_registry
 from heatwatch.selfstats import SelfStatsReporter
+from heatwatch.settings import ConfigError
 from heatwatch.wire import Decoder, Reading
 from heatwatch.wirefields import Kind
 from households.closer import DayCloser
@@ -176,6 +181,11 @@ class AlertsService:
         # Broker (dis)connects, from the network thread; observed before the next message.
         self._connections: queue.SimpleQueue[_Connection] = queue.SimpleQueue()
         self._unacked: list[Inbound] = []  # observed since the last ack
+        # Weather forecasts per zone, filled by their own threads (None: no forecast file).
+        self.forecast_book: ForecastBook | None = None
+        self._forecast: ForecastInput | None = None
+        if settings.forecast is not None:
+            self._forecast = self._forecast_input(settings.forecast)
 
     # -- MQTT (network thread) -------------------------------------------------------------
 
@@ -316,6 +326,8 @@ class AlertsService:
         self.warm_up()  # live messages queue meanwhile and are observed after the history
         delivery.start()
         days = self._comfort_days()
+        if self._forecast is not None:
+            self._forecast.start()
         next_eval = self.clock()
         try:
             while self.event is not None and not self._stop.is_set():
@@ -340,6 +352,8 @@ class AlertsService:
             delivery.join(timeout=30)
             if days is not None:
                 days.join(timeout=30)
+            if self._forecast is not None:
+                self._forecast.stop()
             delivery.store.close()
             if httpd is not None:
                 httpd.shutdown()
@@ -435,6 +449,20 @@ class AlertsService:
                                   name="comfort-days", daemon=True)
         thread.start()
         return thread
+
+    def _forecast_input(self, path: Path) -> ForecastInput:
+        """The forecast input (``forecast/inputs.py``): its own MQTT connection and threads,
+        writing ``weather_forecast`` through the service's InfluxDB writer."""
+        s = self.settings
+        fs = load_forecast_settings(path)
+        if fs.store.enabled and s.influx.transport != "v1":
+            raise ConfigError(f"{path}: store.enabled writes weather_forecast through the "
+                              "/write API: it needs influx.transport v1 (or store.enabled: "
+                              "false)")
+        self.forecast_book = ForecastBook(keep_s=fs.keep_s)
+        return ForecastInput(fs, self.forecast_book, mqtt_settings=s.mqtt,
+                             client_id=f"{s.mqtt.client_id}-forecast",
+                             write=self._influx_writer().write_lines, write_errors=(SinkError,))
 
     def _count_firing(self) -> None:
         counts = dict.fromkeys(Severity, 0)

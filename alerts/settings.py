@@ -131,9 +131,10 @@ class AlertsSettings(HeatwatchSettings):
     warmup: WarmupSettings = WarmupSettings()
     retention: RetentionSettings = RetentionSettings()
     comfort: DayCloseSettings = DayCloseSettings()  # comfort ledger days (docs/households.md)
+    forecast: Path | None = None  # forecast input file (forecast/forecast.sample.yaml)
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
-    @field_validator("rules", "registry")
+    @field_validator("rules", "registry", "forecast")
     @classmethod
     def _exists(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
