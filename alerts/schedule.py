@@ -38,6 +38,47 @@ def local_time(now: float, schedule: HeatingSchedule) -> dt.datetime:
     return _local(now, schedule)
 
 
+# time zone -> (15-minute bucket, its UTC offset in seconds). Zones change their offset only
+# at multiples of 15 minutes since the epoch (every offset in use is a multiple of 15
+# minutes), and a bucket where that is not so (a historic offset in seconds) is not cached.
+# A backtest asks for a new instant at almost every evaluation; this makes the time of day an
+# addition instead of a tz conversion.
+_offset_cache: dict[str, tuple[float, float]] = {}
+
+
+def _utc_offset(now: float, schedule: HeatingSchedule) -> float:
+    off = _local(now, schedule).utcoffset()
+    return 0.0 if off is None else off.total_seconds()
+
+
+def _seconds_of_day(now: float, schedule: HeatingSchedule) -> float:
+    """Local wall-clock seconds since midnight (what ``_local(now).time()`` says)."""
+    bucket = now // 900
+    hit = _offset_cache.get(schedule.timezone)
+    if hit is None or hit[0] != bucket:
+        start = bucket * 900
+        offset = _utc_offset(start, schedule)
+        if _utc_offset(start + 899.999999, schedule) != offset:
+            return _time_seconds(_local(now, schedule).time())
+        if len(_offset_cache) > 256:
+            _offset_cache.clear()
+        hit = _offset_cache[schedule.timezone] = (bucket, offset)
+    return (now + hit[1]) % 86400.0
+
+
+def _time_seconds(t: dt.time) -> float:
+    return t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6
+
+
+def _within(t: float, start: dt.time, end: dt.time) -> bool:
+    """``start <= t < end`` on the clock (``t`` in seconds of the day); wraps midnight when
+    ``end`` is not after ``start``."""
+    a, b = _time_seconds(start), _time_seconds(end)
+    if a < b:
+        return a <= t < b
+    return t >= a or t < b
+
+
 # id(schedule) -> (schedule, 15-minute bucket, answer). Every UTC offset is a multiple of
 # 15 minutes, so the local date cannot change inside a bucket; holding the schedule object
 # keeps its id from being reused. This turns a tz conversion per station into a dict lookup.
@@ -88,11 +129,10 @@ def in_setback(now: float, schedule: HeatingSchedule) -> bool:
 
 def _in_setback(now: float, schedule: HeatingSchedule) -> bool:
     assert schedule.setback_start is not None and schedule.setback_end is not None
-    t = _local(now, schedule).time()
     a, b = schedule.setback_start, schedule.setback_end
-    if a <= b:
-        return a <= t < b
-    return t >= a or t < b
+    if a == b:
+        return False  # an empty window (start <= t < start)
+    return _within(_seconds_of_day(now, schedule), a, b)
 
 
 # id(schedule) -> (schedule, now, answer), as for the setback: one tz conversion per pass.
@@ -108,12 +148,8 @@ def planned_off(now: float, schedule: HeatingSchedule) -> bool:
 
 
 def _planned_off(now: float, schedule: HeatingSchedule) -> bool:
-    t = _local(now, schedule).time()
-    for w in schedule.off_windows:
-        a, b = w.start, w.end
-        if (a <= t < b) if a < b else (t >= a or t < b):
-            return True
-    return False
+    t = _seconds_of_day(now, schedule)
+    return any(_within(t, w.start, w.end) for w in schedule.off_windows)
 
 
 def last_off_end(now: float, schedule: HeatingSchedule) -> float | None:
