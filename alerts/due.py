@@ -16,7 +16,9 @@ A rule whose FIRE *value* grows with the clock (``heating_not_resumed``: idle se
 
 :func:`schedule_breaks` lists the instants where the first can change (over-inclusive:
 every configured local time of day, fold 0 and 1, every local midnight, every UTC-offset
-change, and each of these plus every duration of the schedule); :func:`ring_break` gives the
+change, and every duration of the schedule after the end of each planned off window, the one
+time of day a rule measures a duration from: :func:`alerts.schedule.last_off_end`, for the
+warm-up and ``heating_not_resumed.after_window_s``); :func:`ring_break` gives the
 next instant where the second can. The engine's :meth:`~alerts.engine.Engine.next_due` uses
 them to know which sweeps of an unchanged station can be skipped in a replay; a rule that
 makes its verdict depend on the clock in another way must be added here, or event-driven
@@ -107,6 +109,11 @@ class ScheduleBreaks:
             times |= more_times
             durations |= more_durations
         self.times = sorted(times | {dt.time(0, 0)})
+        # Durations run from the end of a planned off window (``last_off_end``) only; the
+        # regime times of the data have theirs in :func:`window_break`. Each other time of
+        # day plus each duration would be a sweep of every station for nothing, several
+        # times a day (a third of the evaluations of a replay of real stations).
+        self.anchors = frozenset(w.end for w in heating.off_windows)
         self.durations = sorted(durations)
         self._lo = math.inf
         self._hi = -math.inf
@@ -122,7 +129,8 @@ class ScheduleBreaks:
                 for fold in (0, 1):
                     at = dt.datetime.combine(day, t, self.tz).replace(fold=fold).timestamp()
                     out.append(at)
-                    out.extend(at + d for d in self.durations)
+                    if t in self.anchors:
+                        out.extend(at + d for d in self.durations)
         lo = int(dt.datetime.combine(start_day, dt.time(0), self.tz).timestamp()) - 2 * 86400
         out.extend(_offset_changes(lo, lo + (_DAYS_PER_BLOCK + 4) * 86400, self.tz))
         return out
