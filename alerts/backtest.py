@@ -222,13 +222,15 @@ def _replay(engine: Engine, clock: _EventClock, source: HistorySource, sel: Sele
                 span = min(chunk_ns, span * 2)
             next_lo, next_hi = hi, min(hi + span, end_ns)
             ahead = reader.submit(source.chunk, next_lo, next_hi, sel) if hi < end_ns else None
-            for reading in readings:
-                before(reading.ts_ns / 1e9)
+            ticks.chunk(readings, last=hi >= end_ns)
+            for i, reading in enumerate(readings):
+                before(reading.ts_ns / 1e9, i)
                 observe(reading)  # no arrival time: liveness on event time
             result.readings += len(readings)
             if progress is not None:
                 progress((hi - start_ns) / 1e9, end - start)
             lo, hi = next_lo, next_hi
+    ticks.chunk([], last=True)
     ticks.before(end)
     result.alerts = list(found.values())
     return result
@@ -243,10 +245,14 @@ class _Ticks:
     :meth:`Engine.next_due` names; sweeps still cover exactly the previous tick's interval
     (``evaluate(..., since=...)``), so the alerts are those of the step-by-step replay.
 
-    While a ``station_offline`` alert is open, the tick before each evaluated one is run
-    too: the alert's value (the silence so far) grows with every tick, and the last one
-    before its end is what the result reports. At a tick with readings and nothing else due,
-    :meth:`Engine.evaluate_readings` spares the work a healthy station's reading cannot need.
+    A ``station_offline`` alert's value (the silence so far) grows with every tick, and the
+    last one before its end is what the result and the resolving event report. So the tick
+    before a tick with readings is run too when one of those readings comes from a station
+    whose offline alert is open (its reading ends the silence), and the tick before a due
+    tick or the end while any offline alert is open (a clock breakpoint may end it). A
+    station offline for weeks costs nothing at the other stations' readings. At a tick with
+    readings and nothing else due, :meth:`Engine.evaluate_readings` spares the work a
+    healthy station's reading cannot need.
     """
 
     def __init__(self, engine: Engine, clock: _EventClock, start: float, step_s: float,
@@ -259,6 +265,8 @@ class _Ticks:
         self.only_readings = False  # nothing else is due at the pending tick (next_due)
         self.last_t = math.nan  # time of the last reading passed to before()
         self.margin = min(1e-3, step_s / 1000)  # float slack on due times: rather early
+        self.readings: list[Reading] = []  # the chunk being replayed
+        self.last_chunk = True  # no readings after it
 
     def time(self, k: int) -> float:
         return self.start + k * self.step
@@ -294,8 +302,30 @@ class _Ticks:
     def _offline_open(self) -> bool:
         return self.engine.has_open(_OFFLINE)
 
-    def before(self, t: float) -> None:
-        """Evaluate what is due before ``t``: the next reading's time, or the end."""
+    def chunk(self, readings: list[Reading], *, last: bool) -> None:
+        """The readings about to be replayed (``before`` looks ahead in them)."""
+        self.readings, self.last_chunk = readings, last
+
+    def _ends_silence(self, i: int, k: int) -> bool:
+        """Whether a reading of tick ``k``, from the ``i``-th of the chunk on, comes from a
+        station whose ``station_offline`` alert is open. A tick the chunk may not hold to
+        its end counts as yes (the answer must never be a wrong no)."""
+        engine = self.engine
+        if not engine.has_open(_OFFLINE):
+            return False
+        bound = self.time(k)  # compared as index() compares: in float seconds
+        readings = self.readings
+        for j in range(i, len(readings)):
+            reading = readings[j]
+            if reading.ts_ns / 1e9 > bound:
+                return False
+            if engine.is_open(_OFFLINE, reading.station):
+                return True
+        return not self.last_chunk
+
+    def before(self, t: float, i: int = -1) -> None:
+        """Evaluate what is due before ``t``: the time of the ``i``-th reading of the chunk
+        (``i`` -1: the end, or a time with no reading)."""
         if not self.event:
             while self.time(self.done + 1) < t:
                 self.run(self.done + 1)
@@ -307,8 +337,6 @@ class _Ticks:
         if self.pending is not None:
             if self.pending >= limit:
                 return  # more readings of the tick already waiting
-            if self.pending - 1 > self.done and self._offline_open():
-                self.run(self.pending - 1)
             self.run(self.pending, readings_only=self.only_readings)
             self.pending = None
         while True:
@@ -321,7 +349,8 @@ class _Ticks:
                 break
             self._run_with_previous(k)
         self.only_readings = k > limit
-        if limit - 1 > self.done and self._offline_open():
+        if limit - 1 > self.done and (self._ends_silence(i, limit) if i >= 0
+                                      else self._offline_open()):
             self.run(limit - 1)
             self.only_readings = False
         self.pending = limit
@@ -329,7 +358,13 @@ class _Ticks:
 
 def _collect(events: list[AlertEvent], engine: Engine, found: dict[str, BacktestAlert],
              result: BacktestResult) -> None:
-    """Fold one evaluation's transitions (and the firing alerts' values) into the result."""
+    """Fold one evaluation's transitions (and the firing alerts' values) into the result.
+
+    One evaluation's transitions are taken in (rule, subject) order, each alert's in the
+    order they happened: the order stations were swept in is an accident of set iteration,
+    and the same history must give the same result whichever ticks were evaluated."""
+    if len(events) > 1:
+        events = sorted(events, key=_event_order)
     for event in events:
         result.events.append(event)
         a = event.alert
@@ -356,6 +391,10 @@ def _collect(events: list[AlertEvent], engine: Engine, found: dict[str, Backtest
                                   else value > item.worst):
             item.worst = value
             item.summary = alert.summary or item.summary
+
+
+def _event_order(event: AlertEvent) -> tuple[str, str]:
+    return event.alert.rule, event.alert.subject
 
 
 def _fmt_time(t: float | None) -> str:

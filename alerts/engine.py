@@ -215,6 +215,11 @@ class Engine:
         """Whether an alert of ``rule`` is open (pending or firing)."""
         return self._open.get(rule, 0) > 0
 
+    def is_open(self, rule: str, subject: str) -> bool:
+        """Whether ``rule`` has an open alert (pending or firing) on ``subject``."""
+        track = self._tracks.get((rule, subject))
+        return track is not None and track.alert is not None
+
     def open_alerts(self) -> list[Alert]:
         return [t.alert for t in self._tracks.values() if t.alert is not None]
 
