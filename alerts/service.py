@@ -11,7 +11,7 @@ and a flood of readings never delays a page:
   receiver, drain the event log (InfluxDB ``alert_events``) and prune old rows, through their
   own store connection. ``/healthz`` next to ``/metrics`` shows their state.
 
-The inbox is the collector's (:class:`collector.mqtt_source.MqttSource`): a persistent QoS 1
+The inbox is the collector's (:class:`heatwatch.mqtt_source.MqttSource`): a persistent QoS 1
 session under a fixed client id, manual acks, a queue bounded in messages and bytes
 (``inbox:``), and paused socket reads when it is full. A message is acked once the engine has
 observed it, so an engine that stalls (a slow evaluation, a store held by another process)
@@ -58,10 +58,10 @@ from alerts.routing import ROUTE_INBOX
 from alerts.settings import AlertsSettings
 from alerts.store import Store
 from alerts.warmup import WarmupReport, warm_up
-from collector.mqtt_source import Inbound, MqttSource, topic_filters
 from forecast.inputs import ForecastInput
 from forecast.settings import load_forecast_settings
 from forecast.weather import ForecastBook
+from heatwatch.mqtt_source import Inbound, MqttSource, topic_filters
 from heatwatch.registry import load_registry
 from heatwatch.selfstats import SelfStatsReporter
 from heatwatch.settings import ConfigError

@@ -115,6 +115,7 @@ class EventTimeSettings(BaseModel):
 class AlertsSettings(HeatwatchSettings):
     """Everything ``heatwatch alerts`` reads from its YAML file and ``HEATWATCH_*``."""
 
+    mqtt_client_id = DEFAULT_CLIENT_ID
     mqtt: MqttSettings = MqttSettings.model_validate({"client_id": DEFAULT_CLIENT_ID})
     influx: InfluxSettings = InfluxSettings.model_validate({})
     rules: Path | None = None
@@ -166,16 +167,6 @@ class AlertsSettings(HeatwatchSettings):
                 "'now', which in event time is not known until the first reading arrives)"
             )
         return self
-
-    @model_validator(mode="before")
-    @classmethod
-    def _alerts_client_id(cls, data: Any) -> Any:
-        """An ``mqtt`` block without ``client_id`` gets the alert service's, not the generic."""
-        if isinstance(data, dict):
-            mqtt = data.get("mqtt")
-            if isinstance(mqtt, dict) and "client_id" not in mqtt:
-                data = {**data, "mqtt": {**mqtt, "client_id": DEFAULT_CLIENT_ID}}
-        return data
 
 
 def load_alerts_settings(path: Path | str | None = None, **overrides: Any) -> AlertsSettings:

@@ -131,6 +131,7 @@ class AuthLimitSettings(_Block):
 class ApiSettings(HeatwatchSettings):
     """Everything ``heatwatch api`` reads from its YAML file and ``HEATWATCH_*``."""
 
+    mqtt_client_id = DEFAULT_CLIENT_ID
     mqtt: MqttSettings = MqttSettings.model_validate({"client_id": DEFAULT_CLIENT_ID})
     influx: InfluxSettings = InfluxSettings.model_validate({})
     server: ServerSettings = ServerSettings()
@@ -146,16 +147,6 @@ class ApiSettings(HeatwatchSettings):
     dev_mode: bool = False
     cold_c: float = Field(default=18.0, ge=0, le=30, description="indoor standard, °C")
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _api_client_id(cls, data: Any) -> Any:
-        """An ``mqtt`` block without ``client_id`` gets the API's, not the collector's."""
-        if isinstance(data, dict):
-            mqtt = data.get("mqtt")
-            if isinstance(mqtt, dict) and "client_id" not in mqtt:
-                data = {**data, "mqtt": {**mqtt, "client_id": DEFAULT_CLIENT_ID}}
-        return data
 
     @model_validator(mode="after")
     def _safe(self) -> ApiSettings:

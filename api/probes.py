@@ -4,6 +4,9 @@ The broker probe speaks just enough MQTT 3.1.1 (CONNECT, CONNACK, DISCONNECT) to
 broker answers and accepts the configured credentials. A TCP connect alone would call a wedged
 broker or a wrong password "ready". It uses a unique client id with a clean session, so probing
 never kicks out a service's persistent session (MQTT drops the older of two equal client ids).
+It is the one MQTT connection not made by paho (:func:`heatwatch.mqtt.make_client`): a probe
+must not start a network thread per request. Its TLS context and client id come from the same
+helpers as every service's client, so "ready" means the services' handshake would succeed.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import secrets
 import ssl
 from collections.abc import Awaitable, Callable
 
-from heatwatch.settings import MqttSettings
+from heatwatch.mqtt import tls_context
+from heatwatch.settings import MqttSettings, derived_client_id
 
 __all__ = ["ProbeFailed", "Readiness", "mqtt_probe"]
 
@@ -57,23 +61,15 @@ def connect_packet(settings: MqttSettings, client_id: str) -> bytes:
     return b"\x10" + _remaining_length(len(body)) + body
 
 
-def _tls(settings: MqttSettings) -> ssl.SSLContext | None:
-    if not settings.tls:
-        return None
-    ctx = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
-    if settings.cert_file is not None:
-        ctx.load_cert_chain(settings.cert_file, settings.key_file)
-    return ctx
-
-
 async def mqtt_probe(settings: MqttSettings, timeout: float = 3.0) -> None:
     """Raise :class:`ProbeFailed` unless the broker accepts an MQTT connection."""
     where = f"MQTT broker {settings.host}:{settings.port}"
-    client_id = f"{settings.client_id}-ready-{secrets.token_hex(4)}"
+    client_id = derived_client_id(settings.client_id, f"ready-{secrets.token_hex(4)}")
     try:
         async with asyncio.timeout(timeout):
             reader, writer = await asyncio.open_connection(
-                settings.host, settings.port, ssl=_tls(settings)
+                settings.host, settings.port,
+                ssl=tls_context(settings) if settings.tls else None,
             )
             try:
                 writer.write(connect_packet(settings, client_id))

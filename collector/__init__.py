@@ -1,7 +1,8 @@
 """The collector (``heatwatch collect``): MQTT telemetry into InfluxDB, never losing a reading.
 
-Modules, one concern each: ``config`` (settings), ``mqtt_source`` (session, thin callbacks,
-acks), ``writers`` (InfluxDB 1.x and 2.x transports, error classes), ``spool`` (on-disk FIFO),
-``deadletter`` (rejected readings), ``seqtrack`` (gaps and duplicates), ``metrics`` and
-``summary`` (observability), ``service`` (the worker that ties them together), ``cli``.
+Modules, one concern each: ``config`` (settings), ``writers`` (InfluxDB 1.x and 2.x
+transports, error classes), ``spool`` (on-disk FIFO), ``deadletter`` (rejected readings),
+``seqtrack`` (gaps and duplicates), ``metrics`` and ``summary`` (observability), ``service``
+(the worker that ties them together), ``cli``. The MQTT session (persistent, thin callbacks,
+acks only when told) is ``heatwatch.mqtt_source``, shared with the alert engine.
 """

@@ -119,6 +119,7 @@ class CollectorSettings(HeatwatchSettings):
     """Everything ``heatwatch collect`` reads from its YAML file and ``HEATWATCH_*``."""
 
     # model_validate: the shared blocks declare defaults positionally, which mypy cannot see.
+    mqtt_client_id = DEFAULT_CLIENT_ID
     mqtt: MqttSettings = MqttSettings.model_validate({"client_id": DEFAULT_CLIENT_ID})
     influx: InfluxSettings = InfluxSettings.model_validate({})
     batch: BatchSettings = BatchSettings()
@@ -137,16 +138,6 @@ class CollectorSettings(HeatwatchSettings):
         if value is not None and not value.is_file():
             raise ValueError(f"station registry file {value} does not exist")
         return value
-
-    @model_validator(mode="before")
-    @classmethod
-    def _collector_client_id(cls, data: Any) -> Any:
-        """An ``mqtt`` block without ``client_id`` gets the collector's, not the generic one."""
-        if isinstance(data, dict):
-            mqtt = data.get("mqtt")
-            if isinstance(mqtt, dict) and "client_id" not in mqtt:
-                data = {**data, "mqtt": {**mqtt, "client_id": DEFAULT_CLIENT_ID}}
-        return data
 
 
 def load_collector_settings(path: Path | str | None = None, **overrides: Any) -> CollectorSettings:

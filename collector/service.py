@@ -30,7 +30,6 @@ from collector.config import CollectorSettings
 from collector.deadletter import DeadLetter
 from collector.fieldtypes import FieldTypes, resolve_conflicts
 from collector.metrics import Metrics
-from collector.mqtt_source import Inbound, MqttSource, topic_filters
 from collector.seqtrack import NOTHING, SeqTracker
 from collector.spool import Spool, SpoolError, SpoolFull
 from collector.summary import SummaryLog
@@ -41,6 +40,7 @@ from collector.writers import (
     make_writer,
     write_or_quarantine,
 )
+from heatwatch.mqtt_source import Inbound, MqttSource, topic_filters
 from heatwatch.registry import load_registry
 from heatwatch.selfstats import SelfStatsReporter
 from heatwatch.wire import Decoded, Decoder, Kind, lines_for

@@ -8,19 +8,33 @@ once, precisely, before anything connects anywhere.
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 __all__ = [
+    "CLIENT_ID_MAX",
+    "ClientId",
     "ConfigError",
     "HeatwatchSettings",
     "InfluxSettings",
     "MqttSettings",
+    "ReconnectDelay",
+    "check_client_id",
+    "derived_client_id",
     "load_settings",
 ]
 
@@ -36,8 +50,40 @@ class _Block(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+CLIENT_ID_MAX = 128
+
+
+def check_client_id(value: str) -> str:
+    """The one rule for every MQTT client id heatwatch connects with (settings, a simulator
+    gateway's, the API's readiness probe's). Control characters are refused because MQTT
+    forbids U+0000 and lets a broker drop a connection over the others; the length bound keeps
+    derived ids (``<id>-<suffix>``) short."""
+    if not value:
+        raise ValueError("an MQTT client id must not be empty (a persistent session needs a "
+                         "fixed one)")
+    if len(value) > CLIENT_ID_MAX:
+        raise ValueError(f"an MQTT client id has at most {CLIENT_ID_MAX} characters, "
+                         f"not {len(value)}")
+    for i, char in enumerate(value):
+        if unicodedata.category(char) == "Cc":
+            raise ValueError(f"an MQTT client id must not contain control characters "
+                             f"(U+{ord(char):04X} at position {i})")
+    return value
+
+
+ClientId = Annotated[str, AfterValidator(check_client_id)]
+ReconnectDelay = Annotated[float, Field(gt=0)]
+
+
+def derived_client_id(base: str, suffix: str) -> str:
+    """``<base>-<suffix>`` for a second connection beside a service's own (a simulator gateway,
+    a readiness probe): never equal to ``base`` (the broker would drop the older of two equal
+    ids), and ``base`` shortened if needed so the result still passes :func:`check_client_id`."""
+    return check_client_id(f"{base[:CLIENT_ID_MAX - len(suffix) - 1]}-{suffix}")
+
+
 class MqttSettings(_Block):
-    """How to reach the broker."""
+    """How to reach the broker; :func:`heatwatch.mqtt.make_client` applies all of it."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=1883, ge=1, le=65535)
@@ -49,9 +95,9 @@ class MqttSettings(_Block):
     key_file: Path | None = None
     keepalive: int = Field(default=30, ge=5, le=3600)
     prefix: str = Field(default="heat", pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    client_id: str = Field(default="heatwatch", min_length=1, max_length=128)
-    reconnect_min_delay: float = Field(default=0.5, gt=0)
-    reconnect_max_delay: float = Field(default=30.0, gt=0)
+    client_id: ClientId = "heatwatch"
+    reconnect_min_delay: ReconnectDelay = 0.5
+    reconnect_max_delay: ReconnectDelay = 30.0
 
     @model_validator(mode="after")
     def _check_delays(self) -> MqttSettings:
@@ -88,6 +134,20 @@ class HeatwatchSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_NESTED, extra="forbid", frozen=True
     )
+
+    #: A service's own MQTT client id, for an ``mqtt`` block (file or environment) that names
+    #: none: never the generic ``heatwatch``, since two services with one id would keep
+    #: kicking each other off the broker. The ``mqtt`` field's default carries it too.
+    mqtt_client_id: ClassVar[str | None] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _own_client_id(cls, data: Any) -> Any:
+        if cls.mqtt_client_id is not None and isinstance(data, dict):
+            mqtt = data.get("mqtt")
+            if isinstance(mqtt, dict) and "client_id" not in mqtt:
+                data = {**data, "mqtt": {**mqtt, "client_id": cls.mqtt_client_id}}
+        return data
 
     @classmethod
     def settings_customise_sources(

@@ -31,10 +31,9 @@ from typing import IO, Protocol
 
 import orjson
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
-from heatwatch.mqtt import apply_auth
-from heatwatch.settings import MqttSettings
+from heatwatch.mqtt import Handlers, MqttClient, MqttError, Will, make_client
+from heatwatch.settings import MqttSettings, derived_client_id
 from simulators.layout import Layout
 from simulators.payloads import Message
 
@@ -125,7 +124,7 @@ class _Gateway:
         self.max_inflight = max_inflight
         self.permits = threading.BoundedSemaphore(max_inflight)
         self.connected = threading.Event()
-        self.client: mqtt.Client | None = None
+        self.mqtt: MqttClient | None = None
         self.closing = False
         self.lead_online = True  # what the retained status of the will's topic should say
         self._ever_connected = False
@@ -133,37 +132,34 @@ class _Gateway:
         self.connects = 0  # successful connections, reconnects included
         self.dropped = 0  # messages addressed to it while it was powered off
 
+    @property
+    def client(self) -> mqtt.Client | None:
+        """The paho client while powered (None after a power cut)."""
+        return self.mqtt.paho if self.mqtt is not None else None
+
     def connect(self) -> None:
-        cfg = self.cfg
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"{cfg.client_id}-{self.name}"
-        )
-        client.will_set(self.status_topics[0], b"offline", qos=1, retain=True)
-        apply_auth(client, cfg)
-        client.reconnect_delay_set(
-            int(max(1, cfg.reconnect_min_delay)), int(max(1, cfg.reconnect_max_delay))
-        )
-        # paho's own window only queues; the semaphore is what bounds unacknowledged messages.
-        client.max_inflight_messages_set(self.max_inflight)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_publish = self._on_publish
+        try:
+            client = make_client(
+                self.cfg,
+                Handlers(connected=self._on_connect, disconnected=self._on_disconnect,
+                         published=self._on_publish),
+                client_id=derived_client_id(self.cfg.client_id, self.name),
+                will=Will(self.status_topics[0], b"offline"),
+                # paho's window only queues; the semaphore bounds unacknowledged messages.
+                max_inflight=self.max_inflight,
+            )
+        except (MqttError, ValueError) as exc:
+            raise PublishError(f"gateway {self.name}: {exc}") from exc
         self.permits = threading.BoundedSemaphore(self.max_inflight)
         self.connected.clear()
         self._reannounce = False
-        self.client = client
+        self.mqtt = client
         try:
-            client.connect_async(cfg.host, cfg.port, cfg.keepalive)
-        except (OSError, ValueError) as exc:
-            raise PublishError(f"gateway {self.name}: cannot connect: {exc}") from exc
-        client.loop_start()
+            client.start()
+        except MqttError as exc:
+            raise PublishError(f"gateway {self.name}: {exc}") from exc
 
-    def _on_connect(
-        self, _c: mqtt.Client, _u: object, _f: object, rc: object, _p: object
-    ) -> None:
-        if getattr(rc, "is_failure", False):
-            log.warning("gateway %s: broker refused connection: %s", self.name, rc)
-            return
+    def _on_connect(self, session_present: bool) -> None:
         if self._ever_connected:
             # A dropped connection fired our will: the first station must be "online" again.
             self._reannounce = True
@@ -171,10 +167,10 @@ class _Gateway:
         self.connects += 1
         self.connected.set()
 
-    def _on_disconnect(self, *_args: object) -> None:
+    def _on_disconnect(self, reason: str) -> None:
         self.connected.clear()
 
-    def _on_publish(self, _c: object, _u: object, _mid: int, _rc: object, _p: object) -> None:
+    def _on_publish(self, mid: int) -> None:
         # A message re-sent after a reconnect can be acknowledged twice: ignore the extra.
         with contextlib.suppress(ValueError):
             self.permits.release()
@@ -218,7 +214,7 @@ class _Gateway:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
-        self.client = None
+        self.mqtt = None
         self.connected.clear()
         self._ever_connected = False  # the next connection is a new one, announced explicitly
 
@@ -237,10 +233,9 @@ class _Gateway:
 
     def close(self) -> None:
         self.closing = True
-        if self.client is not None:
-            self.client.disconnect()
-            self.client.loop_stop()
-            self.client = None
+        if self.mqtt is not None:
+            self.mqtt.stop()
+            self.mqtt = None
 
 
 class MqttSink:

@@ -359,6 +359,7 @@ class OutputConfig(_Block):
 class SimulatorSettings(HeatwatchSettings):
     """The whole scenario (``heatwatch simulate -c scenario.yaml``)."""
 
+    mqtt_client_id = DEFAULT_CLIENT_ID
     seed: int = Field(42, ge=0)
     mqtt: MqttSettings = Field(
         default_factory=lambda: MqttSettings.model_validate({"client_id": DEFAULT_CLIENT_ID})
@@ -376,17 +377,6 @@ class SimulatorSettings(HeatwatchSettings):
     regimes: tuple[RegimeSpec, ...] = ()
     output: OutputConfig = Field(default_factory=lambda: OutputConfig.model_validate({}))
     description: str = ""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _simulator_client_id(cls, data: Any) -> Any:
-        """An ``mqtt`` block without ``client_id`` gets the simulator's, never the generic one
-        that another service might use (a duplicate client id kicks the other off)."""
-        if isinstance(data, dict):
-            mqtt = data.get("mqtt")
-            if isinstance(mqtt, dict) and "client_id" not in mqtt:
-                data = {**data, "mqtt": {**mqtt, "client_id": DEFAULT_CLIENT_ID}}
-        return data
 
     def start_epoch(self, now: float) -> float:
         """Simulated start: configured, else now (real time) or now minus the duration.

@@ -15,43 +15,42 @@ delivery. The topics sit under ``_alerts`` (a station id never starts with ``_``
 deeper than readings, so the services' ``{prefix}/+/telemetry`` subscriptions never see them.
 
 QoS 1 and a persistent connection (paho's network thread reconnects); a message counts as
-delivered once the broker acknowledged it (PUBACK) within ``timeout_s``.
+delivered once the broker acknowledged it (PUBACK) within ``timeout_s``. The connection
+settings are the shared :class:`heatwatch.settings.MqttSettings` (credentials, TLS, client
+certificate, keepalive, reconnect delays) and the client comes from
+:func:`heatwatch.mqtt.make_client`, like every other service's.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field
 
 from alerts.model import Alert, EventKind, Scope
 from alerts.notify.base import Notification, SendResult
 from alerts.notify.render import Language, Renderer, alert_url
 from alerts.notify.webhook import ZERO_TIME, rfc3339
 from alerts.store import OutboxItem
-from heatwatch.mqtt import apply_auth
+from heatwatch.mqtt import Handlers, MqttClient, MqttError, make_client
+from heatwatch.settings import ClientId, MqttSettings, ReconnectDelay
 
 __all__ = ["MqttChannelConfig", "MqttNotifier", "alert_topic", "state_payload"]
 
 
-class MqttChannelConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class MqttChannelConfig(MqttSettings):
+    """The shared broker settings plus what a publishing channel adds.
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=1883, ge=1, le=65535)
-    username: str | None = None
-    password: SecretStr | None = None
-    tls: bool = False
-    ca_file: Path | None = None
-    prefix: str = Field(default="heat", pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    client_id: str = Field(default="heatwatch-alerts-notify", min_length=1, max_length=128)
+    The channel keeps its own client id (a second connection beside the engine's inbox) and
+    paho's reconnect delays, which it has always used."""
+
+    client_id: ClientId = "heatwatch-alerts-notify"
+    reconnect_min_delay: ReconnectDelay = 1.0
+    reconnect_max_delay: ReconnectDelay = 120.0
     qos: int = Field(default=1, ge=0, le=2)
-    keepalive: int = Field(default=30, ge=5, le=3600)
     timeout_s: float = Field(default=10.0, gt=0)
     language: Language | None = None
 
@@ -97,31 +96,26 @@ class MqttNotifier:
         self.renderer = Renderer(config.language or language, external_url=external_url,
                                  timezone=timezone)
         self._connected = threading.Event()
-        self._client: mqtt.Client | None = None
+        self._client: MqttClient | None = None
 
-    def _start(self) -> mqtt.Client:
-        c = self.config
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=c.client_id,
-                             clean_session=True)
-        apply_auth(client, c)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.connect_async(c.host, c.port, keepalive=c.keepalive)
-        client.loop_start()
+    def _start(self) -> MqttClient:
+        client = make_client(self.config, Handlers(connected=self._on_connect,
+                                                   disconnected=self._on_disconnect))
+        client.start()
         return client
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
-                    properties: Any) -> None:
-        if not reason.is_failure:
-            self._connected.set()
+    def _on_connect(self, session_present: bool) -> None:
+        self._connected.set()
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
-                       properties: Any) -> None:
+    def _on_disconnect(self, reason: str) -> None:
         self._connected.clear()
 
     def deliver(self, note: Notification) -> SendResult:
         if self._client is None:
-            self._client = self._start()
+            try:
+                self._client = self._start()
+            except MqttError as exc:  # e.g. unreadable TLS files: kept and retried, as before
+                return SendResult(ok=False, retryable=True, detail=str(exc))
         if not self._connected.wait(self.config.timeout_s):
             return SendResult(ok=False, retryable=True,
                               detail=f"not connected to {self.config.host}:{self.config.port}")
@@ -129,9 +123,9 @@ class MqttNotifier:
         renderer = self.renderer.for_language(note.language)
         for item in note.items:
             body = state_payload(item, renderer, item.ts)
-            info = self._client.publish(alert_topic(self.config.prefix, item.alert),
-                                        json.dumps(body, ensure_ascii=False).encode(),
-                                        qos=self.config.qos, retain=True)
+            info = self._client.paho.publish(alert_topic(self.config.prefix, item.alert),
+                                             json.dumps(body, ensure_ascii=False).encode(),
+                                             qos=self.config.qos, retain=True)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 return SendResult(ok=False, retryable=True,
                                   detail=f"publish failed: {mqtt.error_string(info.rc)}")
@@ -150,6 +144,5 @@ class MqttNotifier:
 
     def close(self) -> None:
         if self._client is not None:
-            self._client.disconnect()
-            self._client.loop_stop()
+            self._client.stop()
             self._client = None

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import pytest
 from collector_helpers import Publisher
 
-from collector.mqtt_source import Inbound, MqttSource, topic_filters
+from heatwatch.mqtt_source import Inbound, MqttSource, topic_filters
 from heatwatch.servers import MosquittoServer
 from heatwatch.settings import MqttSettings
 

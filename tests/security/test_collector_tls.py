@@ -1,8 +1,8 @@
 """The real collector over TLS with a username and password, into the real InfluxDB.
 
-MqttSettings has ``tls``, ``ca_file``, ``username`` and ``password``; these tests prove
-collector/mqtt_source.py really applies them (a collector that silently ignored ``tls`` would
-fail the handshake; one that ignored the password would be refused), that what a station may
+MqttSettings has ``tls``, ``ca_file``, ``username`` and ``password``; these tests prove the
+client factory (heatwatch/mqtt.py) really applies them (a collector that silently ignored ``tls``
+would fail the handshake; one that ignored the password would be refused), that what a station may
 not publish never gets stored, and that no secret turns up in the collector's DEBUG log.
 """
 

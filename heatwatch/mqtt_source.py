@@ -1,12 +1,12 @@
-"""The MQTT side: a persistent QoS 1 session, thin callbacks, acks only when told.
+"""Receiving readings: a persistent QoS 1 session, thin callbacks, acks only when told.
 
-Why it looks like this:
+The collector and the alert engine both take their input through :class:`MqttSource` (the
+client itself comes from :func:`heatwatch.mqtt.make_client`). Why it looks like this:
 
-* Fixed client id and a persistent session, so the broker keeps our subscriptions and queues
-  messages across restarts: MQTT 3.1.1 with clean session off (the default: paho decodes MQTT 5
-  properties on every message, a third more CPU per message here), or MQTT 5 with
-  ``clean_start=False`` on every connect (paho's default cleans the first one, which would
-  throw away what the broker queued while the collector was down) and a session expiry.
+* Fixed client id and a persistent session (:class:`heatwatch.mqtt.Session`), so the broker
+  keeps our subscriptions and queues messages across restarts: MQTT 3.1.1 with clean session
+  off (the default: paho decodes MQTT 5 properties on every message, a third more CPU per
+  message here), or MQTT 5 with ``clean_start=False`` on every connect and a session expiry.
 * ``manual_ack=True``: paho acks a QoS 1 message only when :meth:`MqttSource.ack` is called,
   which the service does after the readings are in InfluxDB or in the spool.
 * Back-pressure: when the spool is full we stop acking and stop taking messages; the broker
@@ -55,13 +55,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from heatwatch.mqtt import apply_auth
+from heatwatch.mqtt import Handlers, MqttProtocol, Session, make_client
 from heatwatch.settings import MqttSettings
 
 __all__ = ["Inbound", "MqttSource", "topic_filters"]
@@ -98,7 +95,7 @@ class MqttSource:
         stale_filters: list[str] | None = None,
         receive_maximum: int,
         max_queued_bytes: int = 16 * 1024 * 1024,
-        protocol: str = "3.1.1",
+        protocol: MqttProtocol = "3.1.1",
         session_expiry: int,
         on_connection: Callable[[bool], None] | None = None,
     ) -> None:
@@ -122,55 +119,28 @@ class MqttSource:
         self._stopping = False
 
         self.v5 = protocol == "5"
-        if self.v5:
-            client = mqtt.Client(
-                CallbackAPIVersion.VERSION2, client_id=settings.client_id,
-                protocol=mqtt.MQTTv5, manual_ack=True,
-            )
-        else:
-            client = mqtt.Client(
-                CallbackAPIVersion.VERSION2, client_id=settings.client_id,
-                protocol=mqtt.MQTTv311, clean_session=False, manual_ack=True,
-            )
-        # An exception in a callback must never kill the network thread (no more reconnects).
-        client.suppress_exceptions = True
-        # paho does float arithmetic on these; its annotation says int.
-        client.reconnect_delay_set(
-            settings.reconnect_min_delay,  # type: ignore[arg-type]
-            settings.reconnect_max_delay,  # type: ignore[arg-type]
+        self.mqtt = make_client(
+            settings,
+            Handlers(connected=self._handle_connect, disconnected=self._handle_disconnect,
+                     message=self._handle_message, subscribed=self._handle_subscribe),
+            protocol=protocol,
+            session=Session(persistent=True, expiry=session_expiry,
+                            receive_maximum=receive_maximum),
+            manual_ack=True,
+            max_inflight=100,  # our own publishes (dead letters)
+            max_queued=100_000,
         )
-        client.max_inflight_messages_set(100)  # our own publishes (dead letters)
-        client.max_queued_messages_set(100_000)
-        apply_auth(client, settings)
-        client.on_connect = self._handle_connect
-        client.on_disconnect = self._handle_disconnect
-        client.on_message = self._handle_message
-        client.on_subscribe = self._handle_subscribe
-        self.client = client
+        client = self.client = self.mqtt.paho
         # See the module docstring: one write per batch of PUBACKs, if paho's internals are the
         # ones this was written against.
         self._batched_acks = isinstance(
             getattr(client, "_out_packet", None), collections.deque
         ) and hasattr(client, "_sockpairW")
 
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = session_expiry
-        props.ReceiveMaximum = receive_maximum
-        self._connect_props = props
-
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
         """Connect in the background; the loop thread retries until the broker answers."""
-        if self.v5:
-            self.client.connect_async(
-                self.settings.host, self.settings.port, keepalive=self.settings.keepalive,
-                clean_start=False, properties=self._connect_props,
-            )
-        else:  # clean_session=False was set on the client
-            self.client.connect_async(
-                self.settings.host, self.settings.port, keepalive=self.settings.keepalive
-            )
-        self.client.loop_start()
+        self.mqtt.start()
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
@@ -184,80 +154,55 @@ class MqttSource:
         with self._lock:
             self._generation += 1  # nothing acks after this
             self._stopping = True
-        self.client.disconnect()
-        self.client.loop_stop()
+        self.mqtt.stop()
 
     # -- callbacks (network thread) -------------------------------------------------------
-    def _handle_connect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.ConnectFlags,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        if reason_code.is_failure:
-            log.warning("MQTT broker refused the connection: %s", reason_code)
-            return
+    def _handle_connect(self, session_present: bool) -> None:
         with self._lock:
             self._generation += 1
-        self.session_present = flags.session_present
+        self.session_present = session_present
         if self.v5:
             # Retained statuses only on a new subscription, not again on every reconnect.
             options = SubscribeOptions(
                 qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB
             )
-            result, _mid = client.subscribe([(f, options) for f in self.filters])
+            result, _mid = self.client.subscribe([(f, options) for f in self.filters])
         else:
-            result, _mid = client.subscribe([(f, 1) for f in self.filters])
+            result, _mid = self.client.subscribe([(f, 1) for f in self.filters])
         if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
             log.warning("MQTT subscribe not sent (%s); will retry on reconnect", result)
-        if flags.session_present and self.stale_filters:
+        if session_present and self.stale_filters:
             # A persistent session keeps subscriptions from an older configuration (e.g. before
             # shared_group was set); left in place they would deliver every message twice.
-            client.unsubscribe(self.stale_filters)
+            self.client.unsubscribe(self.stale_filters)
         log.info(
             "connected to MQTT %s:%d as %s (session present: %s), subscribed to %s",
             self.settings.host, self.settings.port, self.settings.client_id,
-            flags.session_present, ", ".join(self.filters),
+            session_present, ", ".join(self.filters),
         )
         self._connected.set()
         if self._on_connection is not None:
             self._on_connection(True)
 
-    def _handle_disconnect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.DisconnectFlags,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
+    def _handle_disconnect(self, reason: str) -> None:
         with self._lock:
             self._generation += 1
         was_connected = self._connected.is_set()
         self._connected.clear()
         if self._stopping:
-            log.info("disconnected from MQTT (%s)", reason_code)
+            log.info("disconnected from MQTT (%s)", reason)
         elif was_connected:
-            log.warning("MQTT connection lost (%s); reconnecting", reason_code)
+            log.warning("MQTT connection lost (%s); reconnecting", reason)
             if self._on_connection is not None:
                 self._on_connection(False)
 
-    def _handle_subscribe(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        mid: int,
-        reason_codes: list[ReasonCode],
-        properties: Properties | None,
-    ) -> None:
+    def _handle_subscribe(self, refusals: list[str | None]) -> None:
         """A refused filter (ACL, bad shared group) would otherwise look like a quiet fleet."""
-        for topic, code in zip(self.filters, reason_codes, strict=False):
-            if code.is_failure:
-                log.error("broker refused subscription %s: %s", topic, code)
+        for topic, refusal in zip(self.filters, refusals, strict=False):
+            if refusal is not None:
+                log.error("broker refused subscription %s: %s", topic, refusal)
 
-    def _handle_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+    def _handle_message(self, msg: mqtt.MQTTMessage) -> None:
         if self.queue.qsize() >= self.window:
             self.overruns += 1
             if self.overruns == 1 and self.v5:
