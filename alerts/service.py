@@ -64,7 +64,7 @@ from forecast.weather import ForecastBook
 from heatwatch.mqtt_source import Inbound, MqttSource, topic_filters
 from heatwatch.registry import load_registry
 from heatwatch.selfstats import SelfStatsReporter
-from heatwatch.settings import ConfigError
+from heatwatch.settings import ConfigError, derived_client_id
 from heatwatch.wire import Decoder, Reading
 from heatwatch.wirefields import Kind
 from households.closer import DayCloser
@@ -461,7 +461,7 @@ class AlertsService:
                               "false)")
         self.forecast_book = ForecastBook(keep_s=fs.keep_s)
         return ForecastInput(fs, self.forecast_book, mqtt_settings=s.mqtt,
-                             client_id=f"{s.mqtt.client_id}-forecast",
+                             client_id=derived_client_id(s.mqtt.client_id, "forecast"),
                              write=self._influx_writer().write_lines, write_errors=(SinkError,))
 
     def _count_firing(self) -> None:

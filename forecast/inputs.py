@@ -25,7 +25,6 @@ from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from forecast.metrics import RECEIVED, REJECTED, STORE_DROPPED, STORED
 from forecast.openmeteo import OpenMeteoPoller
@@ -33,7 +32,7 @@ from forecast.settings import ForecastSettings
 from forecast.store import forecast_lines
 from forecast.weather import ForecastBook, WeatherForecast
 from forecast.wire import ForecastRejected, decode_forecast, subscription
-from heatwatch.mqtt import apply_auth
+from heatwatch.mqtt import Handlers, MqttClient, make_client
 from heatwatch.settings import MqttSettings
 
 __all__ = ["ForecastInput"]
@@ -65,7 +64,7 @@ class ForecastInput:
         self._clock = clock
         self._stop = threading.Event()
         self._queue: queue.Queue[WeatherForecast] = queue.Queue(STORE_QUEUE)
-        self._client: mqtt.Client | None = None
+        self._client: MqttClient | None = None
         self._poller: OpenMeteoPoller | None = None
         self._store_thread: threading.Thread | None = None
         self.connected = threading.Event()
@@ -88,8 +87,7 @@ class ForecastInput:
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         if self._client is not None:
-            self._client.disconnect()
-            self._client.loop_stop()
+            self._client.stop()
         if self._poller is not None:
             self._poller.stop(timeout)
         if self._store_thread is not None:
@@ -113,34 +111,23 @@ class ForecastInput:
                       "kept in memory only", f.zone)
 
     def _start_mqtt(self, cfg: MqttSettings) -> None:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self._client_id,
-                             protocol=mqtt.MQTTv311, clean_session=True)
-        client.suppress_exceptions = True
-        apply_auth(client, cfg)
-        client.reconnect_delay_set(
-            cfg.reconnect_min_delay,  # type: ignore[arg-type]  # paho computes with floats
-            cfg.reconnect_max_delay,  # type: ignore[arg-type]
+        # A clean session (the factory's default): forecasts are retained.
+        self._client = make_client(
+            cfg, Handlers(connected=self._on_connect, disconnected=self._on_disconnect,
+                          message=self._on_message),
+            client_id=self._client_id,
         )
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        self._client = client
-        client.connect_async(cfg.host, cfg.port, cfg.keepalive)
-        client.loop_start()
+        self._client.start()
 
-    def _on_connect(self, client: mqtt.Client, _u: object, _f: object, rc: Any,
-                    _p: object) -> None:
-        if getattr(rc, "is_failure", False):
-            log.warning("forecast input: broker refused the connection: %s", rc)
-            return
-        assert self._mqtt_settings is not None
-        client.subscribe(subscription(self._mqtt_settings.prefix), qos=1)
+    def _on_connect(self, session_present: bool) -> None:
+        assert self._mqtt_settings is not None and self._client is not None
+        self._client.paho.subscribe(subscription(self._mqtt_settings.prefix), qos=1)
         self.connected.set()
 
-    def _on_disconnect(self, *_args: object) -> None:
+    def _on_disconnect(self, reason: str) -> None:
         self.connected.clear()
 
-    def _on_message(self, _c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
+    def _on_message(self, msg: mqtt.MQTTMessage) -> None:
         if not msg.payload:
             return  # an empty retained message clears the topic: nothing to decode
         assert self._mqtt_settings is not None
