@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Exit codes: 0 clean stop, 2 bad configuration (settings, rules or registry)."""
     from alerts.settings import load_alerts_settings
+    from heatwatch.mqtt import MqttError
 
     try:
         settings = load_alerts_settings(args.config)
@@ -30,7 +31,7 @@ def main(args: argparse.Namespace) -> int:
         from alerts.service import AlertsService
 
         service = AlertsService(settings)
-    except ConfigError as exc:
+    except (ConfigError, MqttError) as exc:
         print(f"heatwatch alerts: {exc}", file=sys.stderr)
         return 2
     return service.run_forever()

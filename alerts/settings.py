@@ -16,7 +16,13 @@ from alerts.notify.breaker import BreakerPolicy
 from alerts.notify.channels import ChannelSettings
 from alerts.notify.dispatcher import RetryPolicy
 from alerts.notify.workers import RetentionSettings
-from heatwatch.settings import HeatwatchSettings, InfluxSettings, MqttSettings, load_settings
+from heatwatch.settings import (
+    HeatwatchSettings,
+    InfluxSettings,
+    MqttProtocol,
+    MqttSettings,
+    load_settings,
+)
 from households.config import DayCloseSettings
 
 __all__ = [
@@ -65,7 +71,7 @@ class InboxSettings(BaseModel):
                               description="received, not yet observed (MQTT 5: Receive Maximum)")
     max_bytes: int = Field(default=16 * 1024 * 1024, ge=65536,
                            description="payload bytes received, not yet observed")
-    protocol: Literal["3.1.1", "5"] = "3.1.1"
+    protocol: MqttProtocol = "3.1.1"
     session_expiry: int = Field(default=7 * 24 * 3600, ge=60, le=0xFFFFFFFF,
                                 description="MQTT 5 only; 3.1.1: the broker's setting")
 

@@ -38,10 +38,12 @@ def main(args: argparse.Namespace) -> int:
     # Imported here so that a config error is reported without importing paho/influx clients.
     from collector.service import Collector
     from collector.spool import SpoolError
+    from heatwatch.mqtt import MqttError
 
     try:
         return Collector(settings).run_forever()
-    except (ConfigError, SpoolError) as exc:
-        # An invalid registry file, a busy metrics port, an unusable spool directory.
+    except (ConfigError, SpoolError, MqttError) as exc:
+        # An invalid registry file, a busy metrics port, an unusable spool directory, TLS
+        # files that cannot be read.
         print(f"heatwatch collect: {exc}", file=sys.stderr)
         return 2

@@ -12,7 +12,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from heatwatch.settings import HeatwatchSettings, InfluxSettings, MqttSettings, load_settings
+from heatwatch.settings import (
+    HeatwatchSettings,
+    InfluxSettings,
+    MqttProtocol,
+    MqttSettings,
+    load_settings,
+)
 
 __all__ = [
     "DEFAULT_CLIENT_ID",
@@ -49,7 +55,7 @@ class SubscriptionSettings(_Block):
     """The persistent MQTT session: how long the broker keeps it, and optional load sharing."""
 
     # 3.1.1 (clean session off) or 5 (clean start off + session expiry); see the sample file.
-    protocol: Literal["3.1.1", "5"] = "3.1.1"
+    protocol: MqttProtocol = "3.1.1"
     session_expiry: int = Field(default=7 * 24 * 3600, ge=60, le=0xFFFFFFFF)
     shared_group: str | None = Field(default=None, pattern=_GROUP_PATTERN)
     # auto: on, except in a shared group (where each collector sees only part of a station's seq)

@@ -25,7 +25,7 @@ import logging
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -33,7 +33,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from heatwatch.settings import MqttSettings, check_client_id
+from heatwatch.settings import MqttProtocol, MqttSettings, check_client_id
 
 __all__ = [
     "Handlers",
@@ -47,9 +47,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-MqttProtocol = Literal["3.1.1", "5"]
-
 
 class MqttError(RuntimeError):
     """The client could not be set up or started; the message says which broker and why."""

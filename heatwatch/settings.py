@@ -31,6 +31,7 @@ __all__ = [
     "ConfigError",
     "HeatwatchSettings",
     "InfluxSettings",
+    "MqttProtocol",
     "MqttSettings",
     "ReconnectDelay",
     "check_client_id",
@@ -72,6 +73,8 @@ def check_client_id(value: str) -> str:
 
 
 ClientId = Annotated[str, AfterValidator(check_client_id)]
+#: 3.1.1 (the default: paho decodes MQTT 5 properties on every message) or 5.
+MqttProtocol = Literal["3.1.1", "5"]
 ReconnectDelay = Annotated[float, Field(gt=0)]
 
 

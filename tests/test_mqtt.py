@@ -21,6 +21,7 @@ from alerts.notify.mqtt import MqttChannelConfig
 from alerts.settings import AlertsSettings
 from api.config import ApiSettings
 from collector.config import CollectorSettings
+from heatwatch.cli import main as heatwatch_main
 from heatwatch.mqtt import Handlers, MqttError, Session, Will, make_client
 from heatwatch.servers import MosquittoServer
 from heatwatch.settings import (
@@ -244,3 +245,18 @@ def test_will_session_and_handlers_on_a_real_broker(
     finally:
         made.stop()
         watcher.close()
+
+
+@pytest.mark.parametrize("service", ["collect", "alerts"])
+def test_unreadable_tls_files_stop_a_service_with_exit_2(
+    service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "missing-ca.pem"
+    cfg = tmp_path / f"{service}.yaml"
+    own = {"collect": f"spool:\n  dir: {tmp_path / 'spool'}\n",
+           "alerts": f"state_db: {tmp_path / 'alerts.db'}\n"}[service]
+    cfg.write_text(f"mqtt:\n  tls: true\n  ca_file: {missing}\n{own}metrics:\n  port: 0\n",
+                   encoding="utf-8")
+    assert heatwatch_main([service, "-c", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "TLS files unusable" in err and "No such file" in err
