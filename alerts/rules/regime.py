@@ -17,7 +17,10 @@ from alerts.rules.plausible import plausible
 from alerts.schedule import curve_setpoint, in_setback, last_off_end, planned_off
 from alerts.window import StationWindow
 
-__all__ = ["flow_floor", "heating_paused", "supply_reference", "switched_off", "warming_up"]
+__all__ = [
+    "curve_reference", "flow_floor", "heating_paused", "supply_reference", "switched_off",
+    "warming_up",
+]
 
 
 def supply_reference(
@@ -36,6 +39,14 @@ def supply_reference(
     outdoor = window.number(names.outdoor_temp)
     if outdoor is None:
         return None
+    return curve_reference(now, outdoor, rules)
+
+
+def curve_reference(now: float, outdoor: float, rules: RuleSet) -> tuple[float, str]:
+    """The curve part of :func:`supply_reference` for an outdoor temperature: the station's
+    ``calibrated_curve``, else the zone/default ``curve``, lowered by ``setback_k`` during
+    the setback. The forecast asks it for future hours with the forecast outdoor temperature.
+    """
     p = rules.supply_below_curve
     if p.calibrated_curve is not None:
         value, ref = curve_setpoint(outdoor, p.calibrated_curve), "calibrated"

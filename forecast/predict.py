@@ -1,0 +1,280 @@
+"""Every flat's indoor temperature over the next hours, and the supply change that keeps it warm.
+
+Each forecast cycle the predictor builds the stations' *planned* inputs over the horizon from
+what the alert rules already know about them (:mod:`alerts.schedule` and
+:func:`alerts.rules.regime.curve_reference`, resolved per station from the rules file):
+
+* heating on unless outside the season or inside a planned off window (``heating.off_windows``);
+* supply on the station's calibrated curve (else the zone's curve) at the *forecast* outdoor
+  temperature, lowered by ``setback_k`` during the setback, plus the station's own offset from
+  that reference as measured over the last day (a controller that reports its own setpoint,
+  or runs a shifted curve, keeps doing what it did);
+
+then runs every flat's fitted model (:mod:`forecast.thermal`) from its latest temperature. A
+planned change is tried by re-running the prediction for that station's flats only
+(:func:`smallest_change`), so the alert can say what would prevent the cold.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from alerts.config import RuleSet
+from alerts.rules.regime import curve_reference
+from alerts.schedule import heating_on, in_setback, planned_off
+from forecast.thermal import Models, advance
+
+__all__ = [
+    "Change",
+    "Plan",
+    "Prediction",
+    "StationNow",
+    "plan_stations",
+    "predict",
+    "smallest_change",
+]
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+B = npt.NDArray[np.bool_]
+
+OutdoorAt = Callable[[str, float], float | None]  # (zone, epoch s) -> forecast °C or None
+
+
+@dataclass(frozen=True, slots=True)
+class StationNow:
+    """What the predictor needs to know about a station now."""
+
+    station: str
+    zone: str
+    rules: RuleSet  # effective (zone/station resolved)
+    supply_offset_k: float = 0.0  # measured supply minus its curve reference, last day
+    outdoor_now: float | None = None  # its latest outdoor reading (when the forecast has none)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A change to one station's plan: supply ``raise_k`` higher from ``from_t`` on, and/or
+    heating kept on through its planned off windows."""
+
+    raise_k: float = 0.0
+    from_t: float = -math.inf
+    keep_on: bool = False
+
+    def describe(self, station: str, when: Callable[[float], str]) -> str:
+        parts = []
+        if self.keep_on:
+            parts.append(f"do not switch off {station} at {when(self.from_t)}")
+        if self.raise_k > 0:
+            parts.append(f"raise supply at {station} by {self.raise_k:g} K from "
+                         f"{when(self.from_t)}")
+        return " and ".join(parts) or "no change"
+
+
+@dataclass(slots=True)
+class Plan:
+    """Planned inputs of every station over the horizon (rows: stations, columns: steps)."""
+
+    times: F64  # start of each step (epoch s)
+    step_s: float
+    supply: F64  # planned secondary supply (°C), whether on or not
+    on: F64  # 1.0 heating on, 0.0 planned off
+    outdoor: F64
+    standard: F64  # indoor standard in force at the step's end (°C)
+    forecast_missing: B  # per station: no weather forecast covered the horizon
+
+    def heat(self) -> F64:
+        out: F64 = self.on * self.supply
+        return out
+
+
+def plan_stations(stations: Sequence[StationNow], now: float, outdoor_at: OutdoorAt,
+                  horizon_s: float = 12 * 3600.0, step_s: float = 900.0) -> Plan:
+    """The planned inputs of ``stations`` from ``now`` over ``horizon_s``.
+
+    Schedules are evaluated once per distinct rule set and step (stations without overrides
+    share one), the forecast once per zone and step: 20,000 stations cost a few hundred
+    schedule look-ups, not a million.
+    """
+    steps = max(1, math.ceil(horizon_s / step_s))
+    times = now + step_s * np.arange(steps, dtype=np.float64)
+    mids = times + step_s / 2
+    ends = times + step_s
+    n = len(stations)
+    supply = np.zeros((n, steps))
+    on = np.zeros((n, steps))
+    outdoor = np.zeros((n, steps))
+    standard = np.zeros((n, steps))
+    missing = np.zeros(n, dtype=bool)
+    zone_cache: dict[str, list[float | None]] = {}
+    rule_cache: dict[int, tuple[list[float], list[float], list[float]]] = {}
+    for i, st in enumerate(stations):
+        fc = zone_cache.get(st.zone)
+        if fc is None:
+            fc = zone_cache[st.zone] = [outdoor_at(st.zone, float(t)) for t in mids]
+        if any(v is None for v in fc):
+            missing[i] = True
+        fallback = st.outdoor_now if st.outdoor_now is not None else 0.0
+        out = [fallback if v is None else v for v in fc]
+        outdoor[i] = out
+        rs = st.rules
+        sched = rule_cache.get(id(rs))
+        if sched is None:
+            h = rs.heating
+            zc = rs.zone_cold
+            onv = [1.0 if heating_on(float(t), h) and not planned_off(float(t), h) else 0.0
+                   for t in mids]
+            # the reference without outdoor: its setback part (a curve is shifted by it)
+            setback = [rs.heating.setback_k if in_setback(float(t), h) else 0.0 for t in mids]
+            std = [zc.night_standard_c if zc.night_standard_c is not None
+                   and in_setback(float(t), h) else zc.standard_c for t in ends]
+            sched = rule_cache[id(rs)] = (onv, setback, std)
+        onv, setback, std = sched
+        on[i] = onv
+        standard[i] = std
+        # curve_reference applies the setback itself; evaluate it at the step's middle
+        supply[i] = [curve_reference(float(t), o, rs)[0] + st.supply_offset_k
+                     for t, o in zip(mids, out, strict=True)]
+    return Plan(times=times, step_s=step_s, supply=supply, on=on, outdoor=outdoor,
+                standard=standard, forecast_missing=missing)
+
+
+def apply_change(plan: Plan, row: int, change: Change) -> tuple[F64, F64]:
+    """(supply, on) of station ``row`` under ``change``."""
+    supply = plan.supply[row].copy()
+    on = plan.on[row].copy()
+    after = plan.times >= change.from_t
+    if change.keep_on:
+        on = np.where(after, 1.0, on)
+    supply = np.where(after, supply + change.raise_k, supply)
+    return supply, on
+
+
+@dataclass(slots=True)
+class Prediction:
+    """Predicted temperatures of the fitted flats (rows of ``models``) at each step's end."""
+
+    models: Models
+    station_row: I64  # each flat's row in the plan
+    temps: F64  # (flats, steps)
+    plan: Plan
+    start: F64  # each flat's temperature at ``plan.times[0]``
+
+    @property
+    def ends(self) -> F64:
+        out: F64 = self.plan.times + self.plan.step_s
+        return out
+
+    def below(self) -> B:
+        """(flats, steps): predicted under the standard in force."""
+        out: B = self.temps < self.plan.standard[self.station_row]
+        return out
+
+    def first_below(self) -> F64:
+        """Per flat, the first step end predicted under the standard (NaN: none)."""
+        below = self.below()
+        any_ = below.any(1)
+        first = np.argmax(below, 1)
+        out: F64 = np.where(any_, self.ends[first], np.nan)
+        return out
+
+    def p_below(self) -> F64:
+        """Per flat, how sure the cold is: the chance that the coldest predicted point is
+        really under the standard, with the fit's error at that lead as a normal spread."""
+        gap = self.temps - self.plan.standard[self.station_row]
+        worst = np.argmin(gap, 1)
+        rows = np.arange(gap.shape[0])
+        lead = self.ends[worst] - self.plan.times[0]
+        sigma = np.maximum(self.models.error_at(lead), 0.05)
+        z = -gap[rows, worst] / sigma
+        out: F64 = 0.5 * (1.0 + _erf(z / math.sqrt(2.0)))
+        return out
+
+
+def _erf(x: F64) -> F64:
+    """numpy has no erf; scipy's is vectorised and exact."""
+    from scipy.special import erf
+
+    out: F64 = np.asarray(erf(x), dtype=np.float64)
+    return out
+
+
+def predict(models: Models, station_row: I64, start: F64, plan: Plan) -> Prediction:
+    """Run every flat forward over the plan from its temperature ``start`` (NaN: unknown,
+    predicted NaN). ``station_row``: each model's station row in ``plan``."""
+    heat = plan.heat()
+    hours = plan.step_s / 3600.0
+    temps = np.empty((len(models), plan.times.size))
+    temp = start.astype(np.float64)
+    for k in range(plan.times.size):
+        temp = advance(temp, heat[station_row, k], plan.on[station_row, k],
+                       plan.outdoor[station_row, k], models.a, models.b, models.c, hours)
+        temps[:, k] = temp
+    return Prediction(models=models, station_row=station_row, temps=temps, plan=plan,
+                      start=start)
+
+
+def _rerun(pred: Prediction, flats: I64, supply: F64, on: F64) -> F64:
+    """Temperatures of ``flats`` (all of one station) under that station's changed plan."""
+    m = pred.models
+    a, b, c = m.a[flats], m.b[flats], m.c[flats]
+    row = pred.station_row[flats[0]]
+    hours = pred.plan.step_s / 3600.0
+    temp = pred.start[flats]
+    out = np.empty((flats.size, supply.size))
+    for k in range(supply.size):
+        temp = advance(temp, on[k] * supply[k], on[k], pred.plan.outdoor[row, k], a, b, c,
+                       hours)
+        out[:, k] = temp
+    return out
+
+
+def smallest_change(pred: Prediction, flats: I64, max_raise_k: float = 20.0,
+                    raise_step_k: float = 2.0, margin_k: float = 0.0) -> Change | None:
+    """The smallest change to the plan of the station of ``flats`` that keeps every one of
+    them at or above the standard (plus ``margin_k``) over the whole horizon, found by
+    re-running the prediction; None when nothing within ``max_raise_k`` does.
+
+    In order: keeping the heating on through a planned off window (from the window's start:
+    "do not switch off at 22:00"), alone, then with the smallest raise; else the smallest
+    supply raise, started as late as it still works ("raise by 4 K from 02:00").
+    """
+    plan = pred.plan
+    row = int(pred.station_row[flats[0]])
+    std = plan.standard[row] + margin_k
+
+    def warm(change: Change) -> bool:
+        supply, on = apply_change(plan, row, change)
+        temps = _rerun(pred, flats, supply, on)
+        return bool((temps >= std).all())
+
+    raises = np.arange(raise_step_k, max_raise_k + 1e-9, raise_step_k)
+    off = plan.on[row] < 0.5
+    if off.any():
+        first_off = float(plan.times[int(np.argmax(off))])
+        # within the horizon the heating is planned off: keep it on from that moment
+        keep = Change(keep_on=True, from_t=first_off)
+        if warm(keep):
+            return keep
+        for r in raises:
+            both = Change(keep_on=True, raise_k=float(r), from_t=first_off)
+            if warm(both):
+                return both
+        return None
+    starts = plan.times
+    for r in raises:
+        # the latest start that still works: warm supply later costs less heat
+        found: Change | None = None
+        for t in starts[::-1]:
+            change = Change(raise_k=float(r), from_t=float(t))
+            if warm(change):
+                found = change
+                break
+        if found is not None:
+            return found
+    return None
