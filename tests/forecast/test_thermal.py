@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from thermal_helpers import buildings
 from scipy.optimize import least_squares
+from thermal_helpers import buildings
 
 from forecast.thermal import (
     Drive,
