@@ -203,12 +203,17 @@ def _plan_children(
             "metrics": {"host": "127.0.0.1", "port": ports["collector_metrics"]},
         },
     )
+    # The simulator publishes weather forecasts (scenario forecast.enabled); the alert engine
+    # reads and stores them (docs/forecast.md).
+    forecast_cfg = _write_yaml(run_dir / "forecast.yaml",
+                               {"mqtt": {"enabled": True}, "store": {"enabled": True}})
     alerts_cfg = _write_yaml(
         run_dir / "alerts.yaml",
         {
             "mqtt": {**mqtt, "client_id": "heatwatch-alerts"},
             "influx": influx_block,
             "registry": str(registry),
+            "forecast": str(forecast_cfg),
             "state_db": str(run_dir / "alerts.db"),
             "notifications": {
                 "webhooks": {
