@@ -26,7 +26,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from forecast.metrics import RECEIVED, REJECTED, STORE_DROPPED, STORED
+from forecast.metrics import LATEST_ISSUE, RECEIVED, REJECTED, STORE_DROPPED, STORED
 from forecast.openmeteo import OpenMeteoPoller
 from forecast.settings import ForecastSettings
 from forecast.store import forecast_lines
@@ -99,6 +99,9 @@ class ForecastInput:
         """A valid issue from any source: into the book, and queued for storage."""
         self.book.put(f)
         RECEIVED.labels(source=f.source).inc()
+        newest = self.book.latest(f.zone)
+        if newest is not None:
+            LATEST_ISSUE.labels(zone=f.zone).set(newest.issued_at)
         log.info("forecast for zone %s from %s issued %s: %d hours", f.zone, f.source,
                  time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(f.issued_at)), len(f.points))
         if self._write is None:

@@ -76,6 +76,8 @@ def test_mqtt_forecasts_reach_the_book_and_influxdb(
     inp.start()
     started.append(inp)
     wait_for(lambda: book.latest("north") == f)
+    assert REGISTRY.get_sample_value("heatwatch_forecast_latest_issued_at_seconds",
+                                     {"zone": "north"}) == f.issued_at
     # a bad message is counted and logged; the next good one still arrives
     before = rejected("not_increasing")
     bad = (b'{"v": 1, "issued_at": %d, "points": [{"at": %d, "outdoor_temp": 1}, '
