@@ -39,8 +39,9 @@ class Role(enum.IntEnum):
     """Ordered roles: a key may do everything a lower role may do."""
 
     VIEWER = 1
-    CREW = 2
-    ADMIN = 3
+    HOTLINE = 2  # a heating hotline operator: reads, and takes complaints
+    CREW = 3
+    ADMIN = 4
 
     @property
     def label(self) -> str:
@@ -55,7 +56,7 @@ class ApiKey(_Block):
     """One API key, stored as the SHA-256 of the key (``heatwatch api hash-key`` makes both)."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$", description="who holds the key")
-    role: str = Field(pattern=r"^(viewer|crew|admin)$")
+    role: str = Field(pattern=r"^(viewer|hotline|crew|admin)$")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
     @property
@@ -143,6 +144,7 @@ class ApiSettings(HeatwatchSettings):
     alerts_db: Path = Path("run/alerts.db")
     registry: Path | None = None
     rules: Path | None = None
+    comfort: Path | None = None  # comfort ledger YAML (households/comfort.sample.yaml)
     keys: tuple[ApiKey, ...] = ()
     dev_mode: bool = False
     cold_c: float = Field(default=18.0, ge=0, le=30, description="indoor standard, °C")

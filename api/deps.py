@@ -1,8 +1,8 @@
 """Shared ``Annotated`` dependencies: the app's services and the role checks.
 
-Roles are ordered (viewer < crew < admin) and every route names the lowest role it needs
-through one of :data:`Viewer`, :data:`Crew` or :data:`Admin`, so the OpenAPI document shows the
-security requirement and a route without one stands out in review.
+Roles are ordered (viewer < hotline < crew < admin) and every route names the lowest role it
+needs through one of :data:`Viewer`, :data:`Hotline`, :data:`Crew` or :data:`Admin`, so the
+OpenAPI document shows the security requirement and a route without one stands out in review.
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ from api.probes import Readiness
 from api.queries import Flat
 from api.ratelimit import FailedKeyLimiter
 from heatwatch.registry import Registry
+from households.complaints import ComplaintStore
+from households.config import ComfortConfig
 
-__all__ = ["Admin", "Crew", "Services", "ServicesDep", "Viewer"]
+__all__ = ["Admin", "Crew", "Hotline", "Services", "ServicesDep", "Viewer"]
 
 
 @dataclass(slots=True)
@@ -46,10 +48,13 @@ class Services:
     metrics: ApiMetrics
     readiness: Readiness
     key_limiter: FailedKeyLimiter
+    complaints: ComplaintStore  # hotline tickets, in the alerts_db file
+    comfort: ComfortConfig
     clock: Callable[[], float] = field(default=time.time)
     # zone -> (taken at, flats' latest indoor temperatures): operator pages poll zones too
     zone_cache: dict[str, tuple[float, list[Flat]]] = field(default_factory=dict)
     backtest_lock: threading.Lock = field(default_factory=threading.Lock)  # one at a time
+
 
 
 def get_services(request: Request) -> Services:
@@ -61,7 +66,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 _bearer = HTTPBearer(
     auto_error=False,
-    description="API key: `Authorization: Bearer <key>`; roles viewer < crew < admin",
+    description="API key: `Authorization: Bearer <key>`; roles viewer < hotline < crew < admin",
 )
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="heatwatch"'}
 
@@ -105,5 +110,6 @@ def _require(role: Role) -> Callable[..., Principal]:
 
 
 Viewer = Annotated[Principal, Depends(_require(Role.VIEWER))]
+Hotline = Annotated[Principal, Depends(_require(Role.HOTLINE))]
 Crew = Annotated[Principal, Depends(_require(Role.CREW))]
 Admin = Annotated[Principal, Depends(_require(Role.ADMIN))]

@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def add_hash_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default="operator", help="who will hold the key")
-    parser.add_argument("--role", default="viewer", choices=["viewer", "crew", "admin"])
+    parser.add_argument("--role", default="viewer", choices=["viewer", "hotline", "crew", "admin"])
     parser.add_argument(
         "--key", default=None, help="hash this existing key instead of generating one"
     )

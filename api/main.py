@@ -27,11 +27,24 @@ from api.keys import KeyRing
 from api.metrics import ApiMetrics
 from api.probes import Readiness
 from api.ratelimit import FailedKeyLimiter
-from api.routes import alerts, curve, health, page, rules, stations, windows, zones
+from api.routes import (
+    alerts,
+    comfort,
+    complaints,
+    curve,
+    health,
+    page,
+    rules,
+    stations,
+    windows,
+    zones,
+)
 from api.schemas import errors
 from heatwatch import __version__
 from heatwatch.registry import Registry, load_registry
 from heatwatch.settings import ConfigError
+from households.complaints import ComplaintStore
+from households.config import load_comfort
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -55,6 +68,7 @@ def create_app(
     influx = InfluxQL(settings.influx, observe=metrics.observe_influx)
     try:
         alerts_db = AlertsDb(settings.alerts_db)
+        complaint_store = ComplaintStore(settings.alerts_db)
     except (sqlite3.Error, OSError) as exc:
         raise ConfigError(
             f"alerts_db {settings.alerts_db}: cannot open the alert store: {exc}"
@@ -73,6 +87,8 @@ def create_app(
                             settings.readiness.cache_s, clock),
         key_limiter=FailedKeyLimiter(settings.auth.max_failures, settings.auth.window_s,
                                      max_clients=settings.auth.max_clients, clock=clock),
+        complaints=complaint_store,
+        comfort=load_comfort(settings.comfort),
         clock=clock,
     )
 
@@ -82,12 +98,13 @@ def create_app(
         yield
         await influx.aclose()
         alerts_db.close()
+        complaint_store.close()
 
     app = FastAPI(
         title="heatwatch API",
         version=__version__,
         description="District-heating stations, zones, alerts and maintenance windows. "
-        "Authenticate with `Authorization: Bearer <key>`; roles viewer < crew < admin.",
+        "Authenticate with `Authorization: Bearer <key>`; roles viewer < hotline < crew < admin.",
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
@@ -99,7 +116,7 @@ def create_app(
     install_handlers(app)
     app.middleware("http")(metrics.middleware)
     api = APIRouter(prefix=API_PREFIX, responses=errors(401, 403, 503))
-    for module in (stations, curve, zones, alerts, windows, rules):
+    for module in (stations, curve, zones, alerts, windows, rules, comfort, complaints):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)

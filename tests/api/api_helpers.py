@@ -21,10 +21,11 @@ AppFactory = Callable[..., FastAPI]
 
 KEYS = {
     "viewer": "hw_test-viewer-0123456789abcdef0123456789abcdef",
+    "hotline": "hw_test-hotline-0123456789abcdef0123456789abcdef",
     "crew": "hw_test-crew-0123456789abcdef0123456789abcdef",
     "admin": "hw_test-admin-0123456789abcdef0123456789abcdef",
 }
-ROLES = ("viewer", "crew", "admin")
+ROLES = ("viewer", "hotline", "crew", "admin")
 
 
 def key_entries() -> list[ApiKey]:

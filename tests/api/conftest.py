@@ -50,6 +50,7 @@ def make_app(api_settings: ApiSettings) -> Iterator[AppFactory]:
     for app in apps:
         services: Services = app.state.services
         services.alerts.close()
+        services.complaints.close()
 
 
 @pytest.fixture

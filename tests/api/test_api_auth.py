@@ -13,6 +13,7 @@ pytestmark = pytest.mark.anyio
 
 WINDOW = {"scope": "station", "target": "s1", "duration_s": 600, "reason": "pump swap"}
 BACKTEST = {"rule": "power_loss", "start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:10:00Z"}
+COMPLAINT = {"station": "s1", "meter": "f1", "channel": "12345", "text": "cold"}
 
 # (method, path, template, lowest role, json body)
 ROUTES: list[tuple[str, str, str, str, object]] = [
@@ -34,6 +35,16 @@ ROUTES: list[tuple[str, str, str, str, object]] = [
     ("POST", "/api/v1/windows/999/end", "/api/v1/windows/{window_id}/end", "admin", None),
     ("GET", "/api/v1/rules", "/api/v1/rules", "viewer", None),
     ("POST", "/api/v1/rules/backtest", "/api/v1/rules/backtest", "admin", BACKTEST),
+    ("GET", "/api/v1/comfort", "/api/v1/comfort", "viewer", None),
+    ("GET", "/api/v1/comfort/today?station=s1", "/api/v1/comfort/today", "viewer", None),
+    ("POST", "/api/v1/complaints", "/api/v1/complaints", "hotline", COMPLAINT),
+    ("GET", "/api/v1/complaints", "/api/v1/complaints", "hotline", None),
+    ("GET", "/api/v1/complaints/kpis", "/api/v1/complaints/kpis", "viewer", None),
+    ("GET", "/api/v1/complaints/T000001", "/api/v1/complaints/{ticket}", "hotline", None),
+    ("POST", "/api/v1/complaints/T999999/visit", "/api/v1/complaints/{ticket}/visit", "crew",
+     {"note": "radiator bled"}),
+    ("POST", "/api/v1/complaints/T999999/resolve", "/api/v1/complaints/{ticket}/resolve",
+     "crew", {"note": "warm again"}),
 ]
 PUBLIC = {"/healthz", "/readyz", "/metrics"}
 
