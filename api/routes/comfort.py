@@ -101,8 +101,8 @@ async def comfort_days(
     today = datetime.fromtimestamp(services.clock(), UTC).date()
     last = to or today - timedelta(days=1)
     first = from_ or last - timedelta(days=6)
-    for name, value in (("from", first), ("to", last)):
-        if not MIN_TIME.date() <= value < MAX_TIME.date():
+    for name, bound in (("from", first), ("to", last)):
+        if not MIN_TIME.date() <= bound < MAX_TIME.date():
             raise invalid("query", name, "must be between 2000-01-01 and 2100-01-01")
     if last < first:
         raise invalid("query", "to", "to must not be before from")
