@@ -40,7 +40,9 @@ from alerts.backtest import BacktestAlert, BacktestResult
 from alerts.config import HeatingSchedule, RulesConfig, RuleSet
 from alerts.history import HistorySource, Series
 from alerts.model import Severity
+from alerts.rules.leak import MAKEUP_SURGE, PRESSURE_DROP
 from alerts.rules.plausible import plausible
+from alerts.rules.temperature import SUPPLY_BELOW_CURVE, ZONE_COLD
 from alerts.schedule import curve_setpoint, heating_on, in_setback, local_time
 from heatwatch.registry import Registry
 
@@ -124,7 +126,7 @@ def reference_lines(times: list[dt.datetime], setpoints: list[Any], outdoors: li
     (the controller's night reduction is already in it), else the calibrated or default curve
     at the outdoor temperature minus ``setback_k`` inside the setback.
     """
-    p = rs.supply_below_curve
+    p = SUPPLY_BELOW_CURVE.params(rs)
     curve, kind = ((p.calibrated_curve, "calibrated") if p.calibrated_curve is not None
                    else (p.curve, "curve"))
     out = {k: [math.nan] * len(times) for k in ("setpoint", kind)}
@@ -218,7 +220,7 @@ def _draw_temperatures(ax: Any, sp: StationPlot, result: BacktestResult,
     ax.plot(cols["time"], _nan(cols["supply"]), label="supply", lw=0.8, color="tab:red")
     ax.plot(cols["time"], _nan(cols["ret"]), label="return", lw=0.8, color="tab:blue")
     refs = reference_lines(cols["time"], cols["setpoint"], cols["outdoor"], sp.rules, names)
-    tol = sp.rules.supply_below_curve.tolerance_k
+    tol = SUPPLY_BELOW_CURVE.params(sp.rules).tolerance_k
     styles = {"setpoint": "-", "calibrated": "--", "curve": "--"}
     for kind, values in refs.items():
         ax.plot(cols["time"], values, color="black", ls=styles[kind], lw=0.8,
@@ -257,7 +259,8 @@ def _draw_pressure(ax: Any, sp: StationPlot) -> None:
     cols = sp.cols
     ax.plot(cols["time"], _nan(cols["pressure"]), label="return (static)", lw=1)
     ax.plot(cols["time"], _nan(cols["supply_pressure"]), label="supply", lw=1)
-    ax.axhline(sp.rules.pressure_drop.floor_bar, color="tab:red", lw=0.6, ls=":", label="floor")
+    ax.axhline(PRESSURE_DROP.params(sp.rules).floor_bar, color="tab:red", lw=0.6, ls=":",
+               label="floor")
     ax.set_ylabel("bar")
 
 
@@ -266,7 +269,7 @@ def _draw_makeup(ax: Any, sp: StationPlot) -> None:
     share = [math.nan if m is None or not q else 100 * m / q
              for m, q in zip(cols["makeup"], cols["flow"], strict=True)]
     ax.plot(cols["time"], share, label="make-up / flow", lw=1)
-    ax.axhline(sp.rules.makeup_surge.ratio * 100, color="tab:red", lw=0.6, ls=":",
+    ax.axhline(MAKEUP_SURGE.params(sp.rules).ratio * 100, color="tab:red", lw=0.6, ls=":",
                label="limit")
     ax.set_ylabel("%")
 
@@ -369,7 +372,7 @@ def backtest_figure(
         if cols:
             ax.plot(cols["time"], _nan(cols["min"]), label="min indoor", lw=1)
             ax.plot(cols["time"], _nan(cols["median"]), label="median indoor", lw=1)
-            ax.axhline(rules.params_for(zone).zone_cold.standard_c, color="tab:red", lw=0.6,
+            ax.axhline(ZONE_COLD.params(rules.params_for(zone)).standard_c, color="tab:red", lw=0.6,
                        ls=":", label="standard")
             ax.legend(fontsize=7, loc="lower left")
         ax.set_ylabel("°C")

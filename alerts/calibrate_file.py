@@ -18,6 +18,8 @@ from pydantic import ValidationError
 
 from alerts.calibrate import OFFLINE_CATCH_S, Calibration
 from alerts.config import RulesConfig, RuleSet
+from alerts.rules.leak import MAKEUP_SURGE
+from alerts.rules.outage import PUMP_STOPPED, STATION_OFFLINE
 from heatwatch.settings import ConfigError
 
 __all__ = ["merged_rules", "override", "render", "validate"]
@@ -74,17 +76,17 @@ def override(cal: Calibration, base: RuleSet, timezone: str,
         {"outdoor_c": x, "supply_c": y} for x, y in cal.curve.points]}
     out: dict[str, Any] = {"heating": heating, "supply_below_curve": curve}
     if cal.interval_s is not None:
-        timeout = offline_timeout(cal.interval_s, base.station_offline.intervals)
+        timeout = offline_timeout(cal.interval_s, STATION_OFFLINE.params(base).intervals)
         out["station_offline"] = {
             "intervals": round(timeout / registry_interval_s, 4), "min_timeout_s": timeout}
     if cal.dt_k is not None:
         # "Collapsed" is relative to the station's own low normal, not a fleet constant.
         dt_min = round(max(0.5, cal.dt_k[0] / 2), 1)
-        if dt_min < base.pump_stopped.dt_min:
+        if dt_min < PUMP_STOPPED.params(base).dt_min:
             out["pump_stopped"] = {"dt_min": dt_min}
     if cal.makeup_ratio is not None:
         ratio = round(2 * cal.makeup_ratio[1], 4)
-        if ratio > base.makeup_surge.ratio:  # a known, tolerated small loss
+        if ratio > MAKEUP_SURGE.params(base).ratio:  # a known, tolerated small loss
             out["makeup_surge"] = {"ratio": min(ratio, 0.5),
                                    "recover_ratio": round(min(ratio, 0.5) * 0.75, 4)}
     return out

@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 
 from alerts.config import HeatingSchedule, RuleSet
+from alerts.rules import RULES
 from alerts.window import StationWindow
 
 __all__ = ["CLOCK_VALUED", "ScheduleBreaks", "ring_break", "window_break"]
@@ -182,13 +183,27 @@ def window_break(window: StationWindow, breaks: ScheduleBreaks, after: float) ->
     return best
 
 
+_SPANS: dict[int, tuple[RuleSet, frozenset[float]]] = {}
+
+
+def _rate_spans(rules: RuleSet) -> frozenset[float]:
+    """The look-backs of the rate rules (``RuleSpec.lookback``) under ``rules``, each applied
+    to every ring (a superset of the instants that matter), worked out once per rule set."""
+    hit = _SPANS.get(id(rules))
+    if hit is None or hit[0] is not rules:
+        spans = frozenset(spec.lookback(rules) for spec in RULES
+                          if spec.layered and spec.lookback is not None)
+        hit = _SPANS[id(rules)] = (rules, spans)
+    return hit[1]
+
+
 def ring_break(window: StationWindow, rules: RuleSet, after: float) -> float:
     """The next instant after ``after`` at which a rate window of the station loses a sample
     (``math.inf`` if it has none left to lose)."""
     best = math.inf
     if not window.history:
         return best
-    spans = {rules.pressure_drop.window_s, rules.tank_draining.window_s}
+    spans = _rate_spans(rules)
     for ring in window.history.values():
         lo, n = ring.span()
         times = ring.times

@@ -45,9 +45,10 @@ from alerts.model import (
 )
 from alerts.routing import Router
 from alerts.rules import STATION_RULES
-from alerts.rules.outage import offline_timeout, offline_verdict
+from alerts.rules.outage import STATION_OFFLINE, offline_timeout, offline_verdict
 from alerts.rules.pipeline import InputState, pipeline_verdict
 from alerts.rules.screen import Screen
+from alerts.rules.temperature import ZONE_COLD as ZONE_COLD_RULE
 from alerts.rules.temperature import zone_cold_verdict
 from alerts.store import Batch, MaintenanceWindow, Store
 from alerts.window import StationWindow
@@ -95,7 +96,7 @@ class _Plan:
     def __init__(self, rules: RuleSet, screen: Screen, window: StationWindow) -> None:
         self.rules = rules
         self.screen = screen
-        self.offline = rules.station_offline
+        self.offline = STATION_OFFLINE.params(rules)
         self.offline_timeout = offline_timeout(window, self.offline)
 
 
@@ -127,7 +128,7 @@ class Engine:
         self._plans: dict[str, _Plan] = {}
         self._screens: dict[int, Screen] = {}  # id(RuleSet) -> its screen
         self._offline_floor = min(
-            s.station_offline.min_timeout_s
+            STATION_OFFLINE.params(s).min_timeout_s
             for s in (rules.defaults, *rules.zones.values(), *rules.stations.values())
         )
         self._by_id: dict[str, Key] = {}
@@ -266,10 +267,11 @@ class Engine:
         for zone in fleet.dirty_zones:
             rs = self.rules.params_for(zone)
             self._zone_evaluated_at[zone] = now
-            if rs.zone_cold.enabled:
+            zc = ZONE_COLD_RULE.params(rs)
+            if zc.enabled:
                 verdict = zone_cold_verdict(now, fleet.zones[zone], rs)
                 subject = Subject(ZONE_COLD, zone, Scope.ZONE, zone=zone)
-                self._step(subject, verdict, rs.zone_cold, ev)
+                self._step(subject, verdict, zc, ev)
         fleet.dirty.clear()
         fleet.dirty_zones.clear()
 
@@ -333,7 +335,7 @@ class Engine:
         due = min(due, self._stations_due(now, step_s, started))
         for zone in fleet.zones:
             rs = self.rules.params_for(zone)
-            if rs.zone_cold.enabled:
+            if ZONE_COLD_RULE.params(rs).enabled:
                 t0 = self._zone_evaluated_at.get(zone, now)
                 b = self._schedule_breaks(rs).after(t0)
                 due = min(due, max(now, fleet.next_zone_sweep(max(b - step_s, t0))))
@@ -553,7 +555,7 @@ class Engine:
             screen = self._screens.get(id(rs))
             if screen is None:
                 screen = self._screens[id(rs)] = Screen(
-                    rs, self.rules.fields, [rule.name for rule in STATION_RULES])
+                    rs, self.rules.fields, STATION_RULES)
             plan = self._plans[window.station] = _Plan(rs, screen, window)
         return plan
 

@@ -24,6 +24,8 @@ from collections import OrderedDict
 from collections.abc import Iterator
 
 from alerts.config import PipelineParams, RulesConfig
+from alerts.rules.outage import HEATING_NOT_RESUMED
+from alerts.rules.temperature import ZONE_COLD
 from alerts.window import StationWindow, ZoneAggregate
 from heatwatch.registry import Registry
 from heatwatch.wire import Kind, Reading
@@ -45,7 +47,7 @@ class Fleet:
         self._phase_ids: list[str] = []  # the station of each phase
         self._phase_of: dict[str, float] = {}
         self._last_slice: float | None = None
-        self._history = frozenset({rules.fields.static_pressure, rules.fields.tank_level})
+        self._history = rules.rate_fields()
         self._keep = rules.watched_fields()
         self._status_field = rules.fields.status
         self._indoor_field = rules.fields.indoor_temp
@@ -84,7 +86,7 @@ class Fleet:
                 setpoint_field=names.supply_setpoint,
                 setpoint_step_k=heating.setpoint_step_k,
                 switch_off_min_s=heating.switch_off_min_s,
-                outdoor_avg_s=rs.heating_not_resumed.outdoor_avg_s,
+                outdoor_avg_s=HEATING_NOT_RESUMED.params(rs).outdoor_avg_s,
             )
             self.windows[station] = window
             phase = self.phase(station)
@@ -98,7 +100,7 @@ class Fleet:
     def zone(self, zone: str) -> ZoneAggregate:
         agg = self.zones.get(zone)
         if agg is None:
-            params = self.rules.params_for(zone).zone_cold
+            params = ZONE_COLD.params(self.rules.params_for(zone))
             agg = self.zones[zone] = ZoneAggregate(zone, params.standard_c, params.critical_c)
         return agg
 

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from alerts.config import CurvePoint, HeatingSchedule
+from alerts.params import CurvePoint, HeatingSchedule
 
 __all__ = [
     "curve_setpoint", "heating_on", "in_setback", "last_off_end", "local_time", "planned_off",

@@ -32,6 +32,7 @@ from typing import Any
 from alerts.config import RulesConfig
 from alerts.engine import Engine
 from alerts.history import HistorySource, HistoryUnavailable, Selection
+from alerts.rules.sensor import STUCK_SENSOR
 from heatwatch.wire import Kind
 
 __all__ = ["WarmupReport", "rate_window_s", "warm_up"]
@@ -54,8 +55,7 @@ class WarmupReport:
 
 def rate_window_s(rules: RulesConfig) -> float:
     """The longest window a rate rule looks back over, across every zone/station override."""
-    sets = [rules.defaults, *rules.zones.values(), *rules.stations.values()]
-    return max(max(s.pressure_drop.window_s, s.tank_draining.window_s) for s in sets)
+    return rules.rate_window_s()
 
 
 def warm_up(
@@ -78,7 +78,8 @@ def warm_up(
     now_ns = int(now * 1e9)
     end_ns = now_ns + 1 if until_ns is None else until_ns
     sel = selection or Selection()
-    per_station = max(engine.rules.history_len, engine.rules.defaults.stuck_sensor.min_samples)
+    per_station = max(engine.rules.history_len,
+                      STUCK_SENSOR.params(engine.rules.defaults).min_samples)
     try:
         for readings in source.latest("station_status", Kind.STATUS, '"state", "online"',
                                       now_ns - int(latest_s * 1e9), end_ns, '"station"', 1,
@@ -128,10 +129,11 @@ def _seed_stuck(engine: Engine, source: HistorySource, end_ns: int, sel: Selecti
     """
     rules = engine.rules
     sets = [rules.defaults, *rules.zones.values(), *rules.stations.values()]
-    fields = sorted({f for s in sets if s.stuck_sensor.enabled for f in s.stuck_sensor.fields})
+    stuck = [STUCK_SENSOR.params(s) for s in sets]
+    fields = sorted({f for p in stuck if p.enabled for f in p.fields})
     if not fields:
         return 0
-    span = max(s.stuck_sensor.stuck_after_s for s in sets)
+    span = max(p.stuck_after_s for p in stuck)
     bucket = max(60, math.ceil(span / 24))
     since = end_ns - int((span + 2 * bucket) * 1e9)
     select = ", ".join(f'min("{f}") AS "lo{i}", max("{f}") AS "hi{i}", count("{f}") AS "n{i}"'

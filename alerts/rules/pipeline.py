@@ -8,12 +8,36 @@ of station_offline alerts (which it inhibits), and the offline timers restart on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from alerts.config import PipelineParams
-from alerts.model import Signal, Verdict
+from pydantic import Field
+
+from alerts.model import Scope, Severity, Signal, Verdict
+from alerts.params import RuleParams
 from alerts.rules.base import band
+from alerts.rules.spec import RuleSpec
 
-__all__ = ["InputState", "pipeline_verdict"]
+__all__ = ["PIPELINE_DOWN", "RULES", "InputState", "PipelineParams", "pipeline_verdict"]
+
+
+class PipelineParams(RuleParams):
+    """``pipeline_down``: the engine's own input is silent."""
+
+    severity: Severity = Severity.CRITICAL
+    broker_down_after_s: float = Field(default=30.0, ge=0)
+    # A station counts as silent after max(silent_intervals x its interval, silent_after_s):
+    # deliberately sooner than station_offline, so the root alert fires before the storm.
+    silent_intervals: float = Field(default=2.0, gt=0)
+    silent_after_s: float = Field(default=30.0, gt=0)
+    silent_share: float = Field(default=0.5, gt=0, le=1)
+    recover_share: float = Field(default=0.2, ge=0, le=1)
+    min_stations: int = Field(default=5, ge=1)
+    startup_grace_s: float = Field(default=300.0, ge=0)
+    # A broker restart publishes every gateway's last will ("offline", retained) and the engine,
+    # reconnecting first, would page the whole fleet before the gateways say "online" again.
+    reconnect_grace_s: float = Field(default=60.0, ge=0)
+
+
 
 
 @dataclass(slots=True)
@@ -46,3 +70,10 @@ def pipeline_verdict(
         summary=f"alert engine input is down: {why}",
         annotations=(("silent_stations", str(silent)), ("known_stations", str(known))),
     )
+
+
+PIPELINE_DOWN = RuleSpec(
+    name="pipeline_down", family="pipeline", model=PipelineParams, scope=Scope.GLOBAL,
+    order=130, section="pipeline",
+)  # global, one setting (the rules file's top-level `pipeline`): the engine steps it
+RULES: tuple[RuleSpec[Any], ...] = (PIPELINE_DOWN,)

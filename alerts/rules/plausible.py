@@ -5,10 +5,46 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
+from typing import TYPE_CHECKING, cast
 
-from alerts.config import RuleSet
+from pydantic import Field
 
-__all__ = ["plausibility", "plausible", "sentinel_set"]
+from alerts.params import ParamsModel, RuleParams
+
+if TYPE_CHECKING:
+    from alerts.config import RuleSet
+
+__all__ = ["OutOfRange", "Range", "plausibility", "plausible", "sentinel_set"]
+
+
+class Range(ParamsModel):
+    min: float
+    max: float
+
+
+class OutOfRange(RuleParams):
+    """``out_of_range``'s parameters (the rule: :mod:`alerts.rules.sensor`), here because
+    every rule reads them: a value they reject is no data (:func:`plausible`)."""
+
+    for_s: float = 60.0
+    ranges: dict[str, Range] = Field(default_factory=lambda: {
+        "supply_temp": Range(min=-20, max=120),
+        "return_temp": Range(min=-20, max=120),
+        "primary_supply_temp": Range(min=-20, max=150),
+        "primary_return_temp": Range(min=-20, max=150),
+        "outdoor_temp": Range(min=-50, max=50),
+        "supply_pressure": Range(min=0, max=16),
+        "return_pressure": Range(min=0, max=16),
+        "flow": Range(min=0, max=5000),
+        "makeup_flow": Range(min=0, max=100),
+        "tank_level": Range(min=0, max=50),
+    })
+    sentinels: tuple[float, ...] = (-39.9, -127.0, 327.67, -327.68, 999.9)
+
+
+
+def _limits(rules: RuleSet) -> OutOfRange:
+    return cast(OutOfRange, rules.block("out_of_range"))
 
 
 @lru_cache(maxsize=16)
@@ -21,7 +57,7 @@ def plausible(name: str, value: float, rules: RuleSet) -> bool:
     """False for a logger sentinel or a value outside ``out_of_range``'s range for ``name``:
     other rules treat such a value as no data, so a dead probe raises ``out_of_range`` and not
     an alert about the plant."""
-    p = rules.out_of_range
+    p = _limits(rules)
     if round(value, 3) in sentinel_set(p.sentinels):
         return False
     limits = p.ranges.get(name)
@@ -35,7 +71,7 @@ def plausibility(name: str, rules: RuleSet) -> Callable[[float], bool]:
     so it can only be a sentinel if one lies within 0.001 of the range; when none does, the
     range test alone decides and the rounding is skipped.
     """
-    p = rules.out_of_range
+    p = _limits(rules)
     sentinels = sentinel_set(p.sentinels)
     limits = p.ranges.get(name)
     if limits is None:

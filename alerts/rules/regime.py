@@ -12,10 +12,17 @@ station is switched off (the data say it has not delivered heat for ``switch_off
 
 from __future__ import annotations
 
-from alerts.config import FieldNames, PumpStopped, RuleSet
+from typing import TYPE_CHECKING, cast
+
+from alerts.params import FieldNames
 from alerts.rules.plausible import plausible
 from alerts.schedule import curve_setpoint, in_setback, last_off_end, planned_off
 from alerts.window import StationWindow
+
+if TYPE_CHECKING:  # the rules' modules import this one: their parameters by name here
+    from alerts.config import RuleSet
+    from alerts.rules.outage import PumpStopped
+    from alerts.rules.temperature import SupplyBelowCurve
 
 __all__ = [
     "curve_reference", "flow_floor", "heating_paused", "supply_reference", "switched_off",
@@ -47,7 +54,7 @@ def curve_reference(now: float, outdoor: float, rules: RuleSet) -> tuple[float, 
     ``calibrated_curve``, else the zone/default ``curve``, lowered by ``setback_k`` during
     the setback. The forecast asks it for future hours with the forecast outdoor temperature.
     """
-    p = rules.supply_below_curve
+    p = cast("SupplyBelowCurve", rules.block("supply_below_curve"))
     if p.calibrated_curve is not None:
         value, ref = curve_setpoint(outdoor, p.calibrated_curve), "calibrated"
     else:
@@ -80,7 +87,8 @@ def warming_up(now: float, window: StationWindow, rules: RuleSet, names: FieldNa
         return True
     if resumed is not None and start - resumed < h.warmup_s and window.supply_peak > supply:
         supply = window.supply_peak
-    return ref[0] - supply > rules.supply_below_curve.tolerance_k
+    tolerance = cast("SupplyBelowCurve", rules.block("supply_below_curve")).tolerance_k
+    return ref[0] - supply > tolerance
 
 
 def switched_off(now: float, window: StationWindow, rules: RuleSet) -> bool:

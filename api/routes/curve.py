@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
+from alerts.rules.temperature import SUPPLY_BELOW_CURVE
 from api.deps import ServicesDep, Viewer
 from api.errors import time_range
 from heatwatch.registry import ID_PATTERN
@@ -104,7 +105,7 @@ async def station_curve(
         for s in (result[0] if result else []) for row in s.values
         if isinstance(row[1], int | float) and isinstance(row[2], int | float)
     ]
-    sbc = params.supply_below_curve
+    sbc = SUPPLY_BELOW_CURVE.params(params)
     in_effect = sbc.calibrated_curve or sbc.curve
     reference: Reference = "calibrated_curve" if sbc.calibrated_curve else "curve"
     if samples and samples[-1].setpoint_c is not None:

@@ -10,15 +10,17 @@ T0 is 12:00 UTC and the schedule's time zone is UTC, so offsets read as times of
 
 from __future__ import annotations
 
+from typing import Any
+
 from alert_helpers import T0, Clock, EngineFactory, drive, quiet_rules, registry, telemetry
 
 from alerts.config import RulesConfig
 from alerts.engine import Engine
 from alerts.model import Signal, Verdict
-from alerts.rules.base import StationRule
-from alerts.rules.outage import PumpStoppedRule
-from alerts.rules.sensor import ReturnAboveSupplyRule
-from alerts.rules.temperature import SupplyBelowCurveRule
+from alerts.rules.outage import PUMP_STOPPED
+from alerts.rules.sensor import RETURN_ABOVE_SUPPLY
+from alerts.rules.spec import RuleSpec
+from alerts.rules.temperature import SUPPLY_BELOW_CURVE
 from alerts.window import StationWindow
 from heatwatch.wire import Reading
 
@@ -208,7 +210,7 @@ def window_with(t: float, rs_design_flow: float | None = None,
     return w
 
 
-def verdict(rule: StationRule, cfg: RulesConfig, w: StationWindow, t: float) -> Verdict:
+def verdict(rule: RuleSpec[Any], cfg: RulesConfig, w: StationWindow, t: float) -> Verdict:
     return rule.evaluate(t, w, cfg.params_for("north", "s1"), cfg.fields)
 
 
@@ -225,7 +227,7 @@ def test_reference_order_setpoint_then_calibrated_then_curve() -> None:
                                        {"outdoor_c": 10, "supply_c": 50}]}
     plain = rules(**CURVES)
     cal = rules(supply_below_curve={**CURVES["supply_below_curve"], **calibrated})
-    rule = SupplyBelowCurveRule()
+    rule = SUPPLY_BELOW_CURVE
     base = {"outdoor_temp": 0.0, "supply_temp": 39.0, "return_temp": 30.0, "heat_power": 200.0}
     w = window_with(T0, **base)
     v = verdict(rule, plain, w, T0)
@@ -247,7 +249,7 @@ def test_reference_order_setpoint_then_calibrated_then_curve() -> None:
 def test_setback_lowers_the_curves_not_the_controller_setpoint() -> None:
     setback = {"setback_start": "11:00", "setback_end": "13:00", "setback_k": 8}
     cfg = rules(setback, **CURVES)
-    rule = SupplyBelowCurveRule()
+    rule = SUPPLY_BELOW_CURVE
     base = {"outdoor_temp": 0.0, "supply_temp": 44.0, "return_temp": 34.0, "heat_power": 200.0}
     # curve 50 - 8 = 42: 44 is fine
     assert verdict(rule, cfg, window_with(T0, **base), T0).signal is Signal.CLEAR
@@ -258,7 +260,7 @@ def test_setback_lowers_the_curves_not_the_controller_setpoint() -> None:
 
 def test_idle_station_and_planned_off_never_fire_supply_below_curve() -> None:
     """The controller's setpoint stays high while the station is switched off at night."""
-    rule = SupplyBelowCurveRule()
+    rule = SUPPLY_BELOW_CURVE
     off = {"outdoor_temp": 0.0, "supply_temp": 30.0, "return_temp": 29.0, "heat_power": 0.0,
            "supply_setpoint": 50.0}
     # idle with no delivering reading seen: switched off as far as anyone knows
@@ -276,7 +278,7 @@ def test_idle_station_and_planned_off_never_fire_supply_below_curve() -> None:
 
 
 def test_return_above_supply_needs_circulation() -> None:
-    rule = ReturnAboveSupplyRule()
+    rule = RETURN_ABOVE_SUPPLY
     cfg = rules()
     swapped = {"primary_supply_temp": 40.0, "primary_return_temp": 60.0}
     # no flow and no heat power: no verdict
@@ -302,7 +304,7 @@ def test_return_above_supply_needs_circulation() -> None:
 def test_pump_stopped_without_pump_status() -> None:
     """Absent pump status is unknown: no flow either means no verdict; flow and a collapsed
     supply-return difference still tell a stopped pump, except inside a planned off window."""
-    rule = PumpStoppedRule()
+    rule = PUMP_STOPPED
     cfg = rules()
     temps = {"supply_temp": 40.0, "return_temp": 39.5}
     assert verdict(rule, cfg, window_with(T0, **temps), T0).signal is Signal.HOLD

@@ -20,7 +20,6 @@ from alerts.rules.screen import Screen
 from alerts.window import StationWindow
 from heatwatch.wire import FieldValue
 
-ORDER = [rule.name for rule in STATION_RULES]
 
 CONFIGS = [
     RulesConfig(),
@@ -114,7 +113,7 @@ def test_screen_flags_exactly_the_rules_that_fire(
         t += 10.0
         window.observe(t, {k: v for k, v in script[-1][1].items() if v is not None})
     now = t + later
-    mask = Screen(rs, rules.fields, ORDER).may_fire(window, now)
+    mask = Screen(rs, rules.fields, STATION_RULES).may_fire(window, now)
     for i, rule in enumerate(STATION_RULES):
         fires = (rule.params(rs).enabled
                  and rule.evaluate(now, window, rs, rules.fields).signal is Signal.FIRE)
