@@ -28,7 +28,7 @@ from alerts.params import (
     ParamsModel,
     RuleParams,
 )
-from alerts.rules import RULES
+from alerts.rules import BY_NAME, RULES
 from alerts.rules.outage import HeatingNotResumed, PumpStopped, StationOffline
 from alerts.rules.pipeline import PipelineParams
 from alerts.rules.plausible import OutOfRange
@@ -193,6 +193,15 @@ class RulesConfig(ParamsModel):
         """The longest look-back of a rate rule (``lookback``) under any zone/station."""
         return max((spec.lookback(rs) for rs in self._sets() for spec in RULES
                     if spec.layered and spec.lookback is not None), default=0.0)
+
+    def defaults_of(self, name: str) -> RuleParams:
+        """A declared rule's default parameters: its ``defaults`` block, or its top-level
+        section for a rule with one global setting (``pipeline_down``)."""
+        section = BY_NAME[name].section
+        if section is None:
+            return self.defaults.block(name)
+        params: RuleParams = getattr(self, section)
+        return params
 
     def params_for(self, zone: str, station: str | None = None) -> RuleSet:
         """Effective parameters for a station (or a zone when ``station`` is None)."""

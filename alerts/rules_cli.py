@@ -19,14 +19,13 @@ from pathlib import Path
 
 import yaml
 
-from alerts.config import RuleParams, RulesConfig, RuleSet, load_rules
-from alerts.rules import FAMILIES
+from alerts.config import RulesConfig, RuleSet, load_rules
+from alerts.rules import BY_NAME, FAMILIES
 from heatwatch.registry import UNASSIGNED_ZONE, load_registry
 from heatwatch.settings import ConfigError
 
 __all__ = ["add_arguments", "main"]
 
-SCOPES = {"zone_cold": "zone", "pipeline_down": "global"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -135,10 +134,8 @@ def _time(text: str) -> dt.datetime:
 def _list(rules: RulesConfig) -> int:
     print(f"{'rule':22} {'family':18} {'scope':8} severity")
     for name, family in sorted(FAMILIES.items(), key=lambda kv: (kv[1], kv[0])):
-        params: RuleParams = (
-            rules.pipeline if name == "pipeline_down" else getattr(rules.defaults, name)
-        )
-        print(f"{name:22} {family:18} {SCOPES.get(name, 'station'):8} {params.severity.value}")
+        params = rules.defaults_of(name)
+        print(f"{name:22} {family:18} {BY_NAME[name].scope.value:8} {params.severity.value}")
     return 0
 
 

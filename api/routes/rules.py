@@ -25,15 +25,13 @@ from api.schemas import BacktestAlertOut, BacktestIn, BacktestOut, RuleOut, erro
 
 router = APIRouter(prefix="/rules", tags=["rules"])
 
-PIPELINE = "pipeline_down"
-
 
 @router.get("", response_model=list[RuleOut], summary="Alert rules and their defaults")
 def list_rules(services: ServicesDep, _: Viewer) -> list[RuleOut]:
     rules = services.rules
     out = []
     for name, family in sorted(FAMILIES.items()):
-        params: RuleParams = rules.pipeline if name == PIPELINE else getattr(rules.defaults, name)
+        params: RuleParams = rules.defaults_of(name)
         data: dict[str, Any] = params.model_dump(mode="json")
         out.append(RuleOut(
             name=name, family=family, enabled=params.enabled, severity=params.severity.value,
