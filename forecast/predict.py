@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from alerts.config import RuleSet
 from alerts.rules.regime import curve_reference
+from alerts.rules.temperature import ZONE_COLD
 from alerts.schedule import heating_on, in_setback, planned_off
 from forecast.thermal import Models, advance
 
@@ -126,7 +127,7 @@ def plan_stations(stations: Sequence[StationNow], now: float, outdoor_at: Outdoo
         sched = rule_cache.get(id(rs))
         if sched is None:
             h = rs.heating
-            zc = rs.zone_cold
+            zc = ZONE_COLD.params(rs)
             onv = [1.0 if heating_on(float(t), h) and not planned_off(float(t), h) else 0.0
                    for t in mids]
             # the reference without outdoor: its setback part (a curve is shifted by it)
