@@ -12,6 +12,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from alerts.model import AlertState, Scope
+from alerts.rules.temperature import SUPPLY_BELOW_CURVE
 from alerts.schedule import curve_setpoint, in_setback
 from api.alertsdb import AlertFilter
 from api.deps import Services
@@ -64,12 +65,12 @@ async def station_supply(services: Services, station: str, now: float) -> Statio
     supply, setpoint, outdoor, power = (_num(v) for v in rows[0][1:5])
     reference = setpoint
     if reference is None and outdoor is not None:
-        p = params.supply_below_curve
+        p = SUPPLY_BELOW_CURVE.params(params)
         reference = curve_setpoint(outdoor, p.calibrated_curve or p.curve)
         if in_setback(now, params.heating):
             reference -= params.heating.setback_k
     delivering = None if power is None else power >= params.heating.delivering_kw
-    return StationSupply(supply, reference, params.supply_below_curve.tolerance_k, delivering)
+    return StationSupply(supply, reference, SUPPLY_BELOW_CURVE.params(params).tolerance_k, delivering)
 
 
 def open_alerts(services: Services, station: str, zone: str, meter: str | None
