@@ -70,7 +70,8 @@ async def station_supply(services: Services, station: str, now: float) -> Statio
         if in_setback(now, params.heating):
             reference -= params.heating.setback_k
     delivering = None if power is None else power >= params.heating.delivering_kw
-    return StationSupply(supply, reference, SUPPLY_BELOW_CURVE.params(params).tolerance_k, delivering)
+    return StationSupply(supply, reference, SUPPLY_BELOW_CURVE.params(params).tolerance_k,
+                         delivering)
 
 
 def open_alerts(services: Services, station: str, zone: str, meter: str | None
