@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse
@@ -26,8 +27,11 @@ log = logging.getLogger(__name__)
 
 def invalid(where: str, name: str, msg: str) -> HTTPException:
     """A 422 in FastAPI's own format, for checks a type annotation cannot express."""
+    # The stdlib's name, not Starlette's: ``status.HTTP_422_UNPROCESSABLE_CONTENT`` exists only
+    # from Starlette 0.48, older ones (which fastapi>=0.115 allows) have only the name that
+    # 0.48 deprecates. HTTPStatus.UNPROCESSABLE_ENTITY is 422 on every Python we support.
     return HTTPException(
-        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        HTTPStatus.UNPROCESSABLE_ENTITY,
         [{"loc": [where, name], "msg": msg, "type": "value_error"}],
     )
 
