@@ -79,14 +79,15 @@ class Metrics:
             buckets=(1, 10, 50, 100, 500, 1000, 2500, 5000, 10000, 50000),
             registry=r,
         )
-        self.seq_gaps = Counter(
-            f"{p}seq_gaps", "Readings missing according to seq", ["station"], registry=r
-        )
+        # Totals only: a ``station`` label would be one series per station and kind (60,000 at
+        # city scale, for counters that are zero nearly everywhere). Which stations lose
+        # readings is in the log summary (top stations per ``metrics.log_interval``).
+        self.seq_gaps = Counter(f"{p}seq_gaps", "Readings missing according to seq", registry=r)
         self.seq_duplicates = Counter(
-            f"{p}seq_duplicates", "Readings seen twice according to seq", ["station"], registry=r
+            f"{p}seq_duplicates", "Readings seen twice according to seq", registry=r
         )
         self.seq_late = Counter(
-            f"{p}seq_late", "Readings arriving after a higher seq", ["station"], registry=r
+            f"{p}seq_late", "Readings arriving after a higher seq", registry=r
         )
         self.seq_gap_alarms = Counter(
             f"{p}seq_gap_alarms", "Gaps seen (any station)", registry=r

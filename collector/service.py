@@ -434,15 +434,16 @@ class Collector:
                 continue
             if res.gaps:
                 self.counts["seq_gaps"] += res.gaps
-                m.seq_gaps.labels(r.station).inc(res.gaps)
+                m.seq_gaps.inc(res.gaps)
                 m.seq_gap_alarms.inc()
                 s.gaps[r.station] += res.gaps
             elif res.duplicate:
                 self.counts["seq_duplicates"] += 1
-                m.seq_duplicates.labels(r.station).inc()
+                m.seq_duplicates.inc()
                 s.duplicates[r.station] += 1
             elif res.late:
-                m.seq_late.labels(r.station).inc()
+                m.seq_late.inc()
+                s.late[r.station] += 1
 
     def _flush(self, batch: _Batch) -> bool:
         """Make the batch durable and ack it; False if it could not be stored (spool full)."""

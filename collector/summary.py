@@ -2,7 +2,9 @@
 
 Why: a station that sends garbage every second must not flood the journal with one line per
 message, yet operators still need to see, in the log, that rejections, gaps or unregistered
-stations happen. Counters carry the detail; this carries the headline.
+stations happen. The Prometheus counters carry the totals; this line names the stations (the
+ten with the most of each kind in the interval): the ``seq`` counters have no ``station`` label,
+which would be one series per station and kind at city scale.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class SummaryLog:
         self.rejected: Counter[str] = Counter()
         self.gaps: Counter[str] = Counter()
         self.duplicates: Counter[str] = Counter()
+        self.late: Counter[str] = Counter()
         self.unregistered: Counter[str] = Counter()
         self.refused = 0
         self.dropped_fields = 0
@@ -38,7 +41,7 @@ class SummaryLog:
 
     def _empty(self) -> bool:
         return not (
-            self.rejected or self.gaps or self.duplicates or self.unregistered
+            self.rejected or self.gaps or self.duplicates or self.late or self.unregistered
             or self.refused or self.dropped_fields
         )
 
@@ -69,6 +72,8 @@ class SummaryLog:
             parts.append(
                 f"seq duplicates {sum(self.duplicates.values())} [{self._top(self.duplicates)}]"
             )
+        if self.late:
+            parts.append(f"seq late {sum(self.late.values())} [{self._top(self.late)}]")
         if self.unregistered:
             parts.append(
                 f"unregistered stations (stored in zone 'unassigned') "
@@ -80,6 +85,7 @@ class SummaryLog:
         self.rejected.clear()
         self.gaps.clear()
         self.duplicates.clear()
+        self.late.clear()
         self.unregistered.clear()
         self.refused = 0
         self.dropped_fields = 0

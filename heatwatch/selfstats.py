@@ -20,9 +20,10 @@ like Telegraf's prometheus ``metric_version = 2``)::
   and ``_sum`` only (buckets would multiply the series for a view nobody draws here);
   ``_created`` timestamps are skipped;
 * every value is a float, always, so a field never changes type (InfluxDB refuses that);
-* labels listed in ``drop_labels`` are summed away (default ``station``: per-station gap
-  counters are 20,000 series in a city, the dashboard wants the total; the per-station detail
-  stays in ``/metrics`` and the collector's log summary);
+* labels listed in ``drop_labels`` are summed away (default ``station``: a per-station
+  counter would be 20,000 series in a city where the dashboard wants the total; no service
+  labels by station today, the collector's ``seq`` counters are totals and its log summary
+  names the stations);
 * a label called ``service`` or ``instance`` is written as ``exported_service`` /
   ``exported_instance``, as Prometheus does, so it cannot overwrite the reporter's own tags.
 """

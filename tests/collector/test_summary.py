@@ -16,6 +16,7 @@ def test_one_line_per_interval(caplog: pytest.LogCaptureFixture) -> None:
     for i in range(10_000):
         summary.rejected["wrong_type"] += 1
         summary.gaps[f"st-{i % 3}"] += 1
+        summary.late["st-late"] += 1
         summary.unregistered["new-1"] += 1
         now[0] += 0.001  # 10 s in all
         summary.maybe_log()
@@ -27,5 +28,6 @@ def test_one_line_per_interval(caplog: pytest.LogCaptureFixture) -> None:
     text = record.getMessage()
     assert "rejected 10000 [wrong_type=10000]" in text
     assert "seq gaps 10000" in text
+    assert "seq late 10000 [st-late=10000]" in text
     assert "unregistered stations" in text and "new-1" in text
     assert not summary.maybe_log(force=True), "nothing new: no line"
