@@ -499,6 +499,7 @@ async function stationView(id) {
   // Charts fail alone: the station's summary is still worth seeing when a history query fails.
   const charts = await Promise.all(CHARTS.map((spec) => chartCard(id, spec, start)));
   const curve = await curveCard(id);
+  const flats = await flatsCard(id);
   return h('section', { id: 'station' },
     h('p', {}, h('a', { href: '#/' }, '← board')),
     h('h1', {}, `${st.name} `, h('span', { class: 'muted' }, st.id), ' ', pill(st.status, st.status)),
@@ -511,6 +512,7 @@ async function stationView(id) {
         h('dd', {}, `${num(st.design_supply_temp)} / ${num(st.design_return_temp)} °C`)],
       h('dt', {}, 'Flats (meters)'), h('dd', {}, String(st.meters.length)))),
     open.items.length ? [h('h2', {}, 'Open alerts'), open.items.map((a) => alertCard(a, { onChange: rerender }))] : null,
+    flats,
     h('div', { class: 'two-col' }, charts),
     curve,
     h('h2', {}, 'Latest values'),
@@ -531,6 +533,51 @@ async function chartCard(id, spec, start) {
   }
   return h('div', { class: 'card', 'data-chart': spec.title },
     h('h2', {}, `${spec.title}, last ${CHART_HOURS} h`), body);
+}
+
+// ---------------------------------------------------------------- flats today (comfort)
+
+const BAND_TEXT = { warm: 'warm', no_data: 'no data', half: 'under the standard', full: 'under the critical line' };
+
+/** The station's flats as a grid, top floor first, each flat at its position on its floor,
+ *  coloured by today's comfort so far (GET /comfort/today), so a crew sees which doors to
+ *  knock on. Fails alone, like the charts. */
+async function flatsCard(id) {
+  let body;
+  try {
+    const t = await api(`comfort/today?${query({ station: id })}`);
+    if (!t.flats.length) return null;
+    const floors = new Map();
+    for (const f of t.flats) {
+      const key = f.floor === null ? '?' : String(f.floor);
+      if (!floors.has(key)) floors.set(key, []);
+      floors.get(key).push(f);
+    }
+    const order = [...floors.keys()].sort((a, b) => (b === '?' ? -1 : a === '?' ? 1 : Number(b) - Number(a)));
+    const width = Math.max(...t.flats.map((f) => f.position));
+    body = [
+      h('div', { class: 'flat-grid' },
+        order.map((floor) => h('div', { class: 'flat-row', 'data-floor': floor },
+          h('span', { class: 'floor muted' }, floor === '?' ? 'floor ?' : `floor ${floor}`),
+          Array.from({ length: width }, (_, i) => {
+            const f = floors.get(floor).find((x) => x.position === i + 1);
+            if (!f) return h('span', { class: 'flat empty' });
+            const temp = f.latest_c === null ? '—' : `${num(f.latest_c)} °C`;
+            const tip = `${f.meter}: ${BAND_TEXT[f.band] || f.band}; ${num(f.hours_below)} h under ` +
+              `${num(t.standard_c)} °C today; mean ${f.mean_c === null ? '—' : num(f.mean_c)} °C` +
+              `${f.top_floor ? '; top floor' : ''}${f.gable_end ? '; gable end' : ''}`;
+            return h('span', { class: `flat ${f.band}`, title: tip, 'data-meter': f.meter, 'data-band': f.band },
+              h('b', {}, f.meter), h('span', {}, temp));
+          })))),
+      h('p', { class: 'legend' },
+        ['warm', 'half', 'full', 'no_data'].map((b) => h('span', {}, h('i', { class: `flat-key ${b}` }), BAND_TEXT[b]))),
+      h('p', { class: 'muted' }, `${t.day} (${t.timezone}), midnight to now; the day's mean decides the band`),
+    ];
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status === 401) throw err;
+    body = h('p', { class: 'error' }, `No flats: ${err.message}`);
+  }
+  return h('div', { class: 'card', id: 'flats' }, h('h2', {}, 'Flats today'), body);
 }
 
 // ---------------------------------------------------------------- weather curve vs readings

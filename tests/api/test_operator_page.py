@@ -256,6 +256,16 @@ def test_operator_acks_a_firing_alert(
         line = wait_present(browser, f'svg.chart polyline[data-series="{series}"]')
         assert len((line.get_attribute("points") or "").split()) > 10, series
     wait_text(browser, "#station", "power_loss")  # its open alert is listed there too
+    # Its flats today, floor by position (top floor first, flats without a floor last),
+    # coloured by today's comfort so far.
+    wait_for(browser, '#flats .flat-row[data-floor="5"] .flat[data-meter="f3"]')
+    rows = browser.find_elements(By.CSS_SELECTOR, "#flats .flat-row")
+    assert [r.get_attribute("data-floor") for r in rows] == ["5", "1", "?"]
+    assert [[c.get_attribute("data-meter") for c in r.find_elements(By.CSS_SELECTOR, ".flat")]
+            for r in rows] == [["f2", "f3"], ["f1", None], ["f4", "f5"]]
+    f1 = browser.find_element(By.CSS_SELECTOR, '#flats .flat[data-meter="f1"]')
+    assert "21.0 °C" in f1.text
+    assert f1.get_attribute("data-band") in ("warm", "no_data")  # no_data: 10 min of data
 
     # Zone view: the share below 18 °C and the coldest flats first.
     browser.get(f"{served}/#/zones/north")
