@@ -143,6 +143,9 @@ class Panel:
     transformations: Sequence[Mapping[str, Any]] = ()
     links: Sequence[Link] = ()
     interval: str = ""  # Grafana's min interval: "1h" for panels on hourly data
+    # Grafana's panel "relative time": the panel shows the last ``time_from`` (e.g. "30d")
+    # whatever the dashboard's range; daily data in a 6-hour dashboard needs it.
+    time_from: str = ""
 
     def __post_init__(self) -> None:
         if not 1 <= self.w <= GRID_WIDTH or self.h < 1:
@@ -183,6 +186,8 @@ class Panel:
             out["transformations"] = [dict(t) for t in self.transformations]
         if self.interval:
             out["interval"] = self.interval
+        if self.time_from:
+            out["timeFrom"] = self.time_from
         return out
 
 

@@ -119,12 +119,73 @@ def _bands() -> Panel:
     )
 
 
+# The comfort ledger (docs/households.md): one comfort_day point per flat and local day,
+# stamped at the zone's local midnight. Hourly buckets keep each day in one bucket, at its own
+# midnight, whatever the zone's offset (a daily bucket would be a UTC day).
+_LEDGER = f'FROM "comfort_day" WHERE {ZONE} AND "station" =~ /^$station$/ AND {TIME}'
+
+
+def _under_standard() -> Panel:
+    return Panel(
+        "Flats under the standard per day",
+        "timeseries",
+        [Query(f'SELECT sum("below_standard") AS "flats" {_LEDGER} '
+               'GROUP BY time(1h), "zone" fill(none)', alias="$tag_zone")],
+        w=12,
+        h=9,
+        min=0,
+        decimals=0,
+        time_from="30d",
+        description="Flats whose day (local midnight to midnight) had a mean indoor "
+        "temperature under the standard, per zone and day, from the comfort ledger. Days with "
+        "too little data are not counted (neither warm nor cold): see heatwatch report comfort.",
+        custom={"drawStyle": "bars", "fillOpacity": 60},
+    )
+
+
+def _exposure() -> Panel:
+    return Panel(
+        "Refund exposure over the season",
+        "timeseries",
+        [Query(f'SELECT cumulative_sum(sum("refund")) AS "refund" {_LEDGER} '
+               'GROUP BY time(1h), "zone" fill(none)', alias="$tag_zone")],
+        w=12,
+        h=9,
+        min=0,
+        decimals=0,
+        time_from="240d",
+        description="Refunds owed so far this season, per zone: each day's refund band share "
+        "of the fee times the flat's area (comfort ledger; bands and fees in the comfort "
+        "file). Flats without area_m2 in the registry are not priced.",
+        custom={"fillOpacity": 15},
+    )
+
+
+def _exposure_by_station() -> Panel:
+    return Panel(
+        "Refund exposure per station",
+        "table",
+        [Query(f'SELECT sum("refund") AS "refund", sum("below_standard") AS '
+               f'"flat-days under the standard", sum("hours_below") AS "hours under the '
+               f'standard" {_LEDGER} GROUP BY "station"', result_format="table")],
+        w=24,
+        h=8,
+        decimals=1,
+        time_from="240d",
+        description="Totals of the comfort ledger per station over the season: the stations "
+        "whose flats cost the most.",
+        transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True}}}],
+    )
+
+
 def zone_and_flats() -> Dashboard:
     return Dashboard(
         uid="heatwatch-zone",
         title="heatwatch / Zone and flats",
-        description="Indoor temperatures of the flats: distribution, coldest flats, refund bands.",
-        panels=[_distribution(), _histogram(), _coldest(), _bands()],
+        description="Indoor temperatures of the flats: distribution, coldest flats, refund "
+        "bands, and the comfort ledger (flats under the standard per day, refund exposure).",
+        panels=[_distribution(), _histogram(), _coldest(), _bands(), _under_standard(),
+                _exposure(), _exposure_by_station()],
         variables=[ZONE_VARIABLE, _STATIONS],
         tags=("heatwatch", "zone"),
         links=[Link("Fleet overview", FLEET_URL)],

@@ -9,6 +9,7 @@ collector's registry and the alert engine's counters into ``heatwatch_internal``
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import time
@@ -59,6 +60,7 @@ class Filled:
     zone: str
     station: str
     registry: Path
+    comfort: dict[str, tuple[int, float]]  # zone -> (flat-days under the standard, refund)
 
 
 def _heatwatch(*args: str) -> list[str]:
@@ -176,6 +178,49 @@ def _self_stats(influx: InfluxServer, db: str, collector_registry: CollectorRegi
             assert reporter.report_once()
 
 
+def _comfort_ledger(influx: InfluxServer, db: str, registry_path: Path
+                    ) -> dict[str, tuple[int, float]]:
+    """The comfort ledger of the stored flats (yesterday and today so far), computed and
+    written by the code the alert engine closes days with; returns zone -> (flat-days under
+    the standard, refund) for the panels' test. The simulator's registry has no flat areas:
+    each flat gets one here, as a utility's registry would, so refunds are priced. Four hours
+    of data make a day (min_data_share 0.1), and the standard is 20 °C so that the simulated
+    flats (18-21 °C) have refund days."""
+    from alerts.config import RulesConfig
+    from alerts.history import HistorySource
+    from alerts.notify.influx import AlertEventSink
+    from heatwatch.registry import Registry
+    from heatwatch.settings import InfluxSettings
+    from households.compute import period_rows, write_rows
+    from households.config import ComfortConfig
+    from households.ledger import LedgerParams, RefundBand
+
+    plain = load_registry(registry_path)
+    registry = Registry.of(st.model_copy(update={"meters": tuple(
+        dataclasses.replace(m, area_m2=50.0 + 10 * (i % 5)) for i, m in enumerate(st.meters))})
+        for st in plain)
+    cfg = ComfortConfig(ledger=LedgerParams(standard_c=20.0, min_data_share=0.1),
+                        bands=(RefundBand(name="half", below_c=20.0, share=0.5),
+                               RefundBand(name="full", below_c=13.0, share=1.0)),
+                        fee_per_m2_day=0.2)
+    today = datetime.now(UTC).date()
+    source = HistorySource(InfluxSettings(url=influx.url, database=db))
+    sink = AlertEventSink(influx.url, db)
+    try:
+        rows = list(period_rows(source.query, registry, RulesConfig(), cfg,
+                                today - timedelta(days=1), today + timedelta(days=1)))
+        assert write_rows(sink.write_lines, rows, cfg.ledger.standard_c) == len(rows) > 0
+    finally:
+        source.close()
+        sink.close()
+    out: dict[str, tuple[int, float]] = {}
+    for r in rows:
+        below, refund = out.get(r.zone, (0, 0.0))
+        cold = r.comfort.band not in ("warm", "no_data")
+        out[r.zone] = (below + cold, refund + (r.refund or 0.0))
+    return out
+
+
 def fill(tmp: Path, broker: MosquittoServer, influx: InfluxServer, db: str) -> Filled:
     from collector.service import Collector
 
@@ -204,6 +249,7 @@ def fill(tmp: Path, broker: MosquittoServer, influx: InfluxServer, db: str) -> F
         _wait_stored(influx, db, collector)
         _alert_events(influx, db, zone)
         _self_stats(influx, db, collector.metrics.registry)
+        comfort = _comfort_ledger(influx, db, registry)
     finally:
         collector.stop(timeout=10)
     # The continuous queries run at each hour's end; the panels on hourly data need their
@@ -211,4 +257,4 @@ def fill(tmp: Path, broker: MosquittoServer, influx: InfluxServer, db: str) -> F
     end = datetime.now(UTC)
     backfill(lambda q: influx.query(q, db=db), db, RetentionSettings(),
              end - timedelta(hours=6), end + timedelta(hours=1))
-    return Filled(db, zone, STATION, registry)
+    return Filled(db, zone, STATION, registry, comfort)

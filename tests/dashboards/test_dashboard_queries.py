@@ -59,7 +59,10 @@ def _queries() -> list[tuple[str, str, str]]:
     for name, doc in load_json().items():
         for panel in doc["panels"]:
             for t in panel["targets"]:
-                out.append((name, f"{panel['title']} [{t['refId']}]", t["query"]))
+                query = t["query"]
+                if "timeFrom" in panel:  # the panel's relative time replaces the dashboard's
+                    query = query.replace("$timeFilter", f"time > now() - {panel['timeFrom']}")
+                out.append((name, f"{panel['title']} [{t['refId']}]", query))
         for v in doc["templating"]["list"]:
             if v["type"] == "query":  # the datasource variable's query is a plugin id
                 out.append((name, f"variable {v['name']}", v["query"]))
@@ -110,6 +113,29 @@ def test_supply_against_setpoint_and_hourly_panels(filled: Filled, influx: Influ
     hourly = [t["query"] for d in load_json().values() for p in d["panels"]
               for t in p["targets"] if '"hourly"."telemetry"' in t["query"]]
     assert len(hourly) == 2  # station long range, fleet heat power long range
+
+
+def test_comfort_panels_add_up_the_ledger(filled: Filled, influx: InfluxServer) -> None:
+    """Flats under the standard and the season's exposure, summed by the panels, equal the
+    ledger's own totals (the fill writes yesterday and today so far)."""
+    panels = {p["title"]: p for p in load_json()["zone-flats"]["panels"]}
+    subs = {**dict.fromkeys(("$zone", "$station"), ".*"), "$timeFilter": "time > now() - 3d"}
+
+    def run(title: str) -> dict[str, list[float]]:
+        q = panels[title]["targets"][0]["query"]
+        for k, v in subs.items():
+            q = q.replace(k, v)
+        return {s["tags"]["zone"]: [r[1] for r in s["values"]]  # type: ignore[index]
+                for s in influx.query(q, db=filled.database)}
+
+    under = run("Flats under the standard per day")
+    exposure = run("Refund exposure over the season")
+    assert sorted(under) == sorted(filled.comfort) == ["north", "south"]
+    for zone, (below, refund) in filled.comfort.items():
+        assert sum(under[zone]) == below
+        assert exposure[zone][-1] == pytest.approx(refund)
+    assert sum(b for b, _ in filled.comfort.values()) > 0  # the fill has refund days
+    assert sum(r for _, r in filled.comfort.values()) > 0
 
 
 def test_weather_curve_and_threshold_expressions(influx: InfluxServer) -> None:
