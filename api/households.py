@@ -76,18 +76,19 @@ async def station_supply(services: Services, station: str, now: float) -> Statio
 
 def open_alerts(services: Services, station: str, zone: str, meter: str | None
                 ) -> list[OpenAlert]:
-    """Firing alerts on the flat (an alert naming the meter), its station and its zone."""
+    """Firing alerts on the flat (a flat-scope alert whose subject is its meter), its station
+    and its zone; other flats' alerts are left out."""
     out: list[OpenAlert] = []
     firing = (AlertState.FIRING,)
     station_alerts, _ = services.alerts.search(AlertFilter(states=firing, station=station,
                                                            limit=1000))
     zone_alerts, _ = services.alerts.search(AlertFilter(states=firing, zone=zone, limit=1000))
     for a in station_alerts:
-        named = a.annotations.get("meter")
-        if named is None:
+        if a.scope.value == "flat":  # flat_cold, flat_sensor: subject is the flat's meter
+            if a.subject == meter:
+                out.append(OpenAlert(a.rule, "flat", a.subject, a.severity.value))
+        elif a.scope is Scope.STATION:
             out.append(OpenAlert(a.rule, "station", a.subject, a.severity.value))
-        elif named == meter:
-            out.append(OpenAlert(a.rule, "flat", a.subject, a.severity.value))
     for a in zone_alerts:
         if a.scope is Scope.ZONE:
             out.append(OpenAlert(a.rule, "zone", a.subject, a.severity.value))
