@@ -68,6 +68,7 @@ from heatwatch.settings import ConfigError, derived_client_id
 from heatwatch.wire import Decoder, Reading
 from heatwatch.wirefields import Kind
 from households.closer import DayCloser
+from households.compute import LedgerReadError
 from households.config import load_comfort
 
 __all__ = ["AlertsService", "EventClock"]
@@ -157,6 +158,8 @@ class AlertsService:
         self.clock = clock
         rules = load_rules(settings.rules)
         self.inhibit = rules.inhibit
+        # read at start, so a bad comfort file stops the service with the other config errors
+        self.comfort = load_comfort(settings.comfort.file) if settings.comfort.enabled else None
         self.delivery: Delivery | None = None
         self.store = Store(settings.state_db)
         self.engine = Engine(
@@ -438,13 +441,12 @@ class AlertsService:
         """The comfort ledger's day-close hook (``households/closer.py``) in its own thread:
         it reads and writes InfluxDB only, never the engine, so it cannot delay an evaluation.
         """
-        c = self.settings.comfort
-        if not c.enabled:
+        if self.comfort is None:
             return None
         closer = DayCloser(HistorySource(self.settings.influx).query,
                            self._influx_writer().write_lines, self.engine.registry,
-                           self.engine.rules, load_comfort(c.file), c,
-                           errors=(HistoryUnavailable, SinkError))
+                           self.engine.rules, self.comfort, self.settings.comfort,
+                           errors=(HistoryUnavailable, SinkError, LedgerReadError))
         thread = threading.Thread(target=closer.run, args=(self.clock, self._stop),
                                   name="comfort-days", daemon=True)
         thread.start()

@@ -30,6 +30,7 @@ from households.ledger import NO_DATA, Sample, comfort_day, day_bounds, days_bet
 
 __all__ = [
     "MEASUREMENT",
+    "LedgerReadError",
     "Query",
     "Write",
     "comfort_line",
@@ -45,6 +46,11 @@ MEASUREMENT = "comfort_day"
 PAGE = 10000  # rows per query: at or under InfluxDB's max-row-limit
 
 Query = Callable[[str, Mapping[str, Param]], list[Series]]
+
+
+class LedgerReadError(RuntimeError):
+    """The stored readings cannot be paged (more points at one instant than a page)."""
+
 Write = Callable[[list[str]], int]
 
 
@@ -85,19 +91,25 @@ def read_samples(query: Query, start: float, end: float, *, zone: str | None = N
         q = (f'SELECT "{field}", "station", "meter" FROM "meter" WHERE time >= {lo} AND '
              f"time < {hi}{where} ORDER BY time LIMIT {page}")
         series = query(q, params)
-        rows = [row for s in series for row in s.rows()]
-        full = len(rows) >= page
-        last = max((int(r["time"]) for r in rows), default=lo)
+        n = sum(len(s.values) for s in series)
+        full = n >= page
+        last = max((int(s.values[-1][0]) for s in series if s.values), default=lo)
         if full and last <= lo:
-            raise RuntimeError(f"more than {page} meter points at one instant ({lo} ns)")
-        for r in rows:
-            t, value = int(r["time"]), r.get(field)
-            if full and t >= last:
-                continue
-            st, meter = r.get("station"), r.get("meter")
-            if (isinstance(value, int | float) and not isinstance(value, bool)
-                    and isinstance(st, str) and isinstance(meter, str)):
-                out.setdefault((st, meter), []).append((t / 1e9, float(value)))
+            raise LedgerReadError(f"more than {page} meter points at one instant ({lo} ns)")
+        for s in series:  # by column index: a dict per row would cost more than the query
+            cols = {name: i for i, name in enumerate(s.columns)}
+            ti, vi, si, mi = cols["time"], cols[field], cols["station"], cols["meter"]
+            for row in s.values:
+                t, value, st, meter = row[ti], row[vi], row[si], row[mi]
+                if full and t >= last:
+                    continue
+                if (type(value) is float or (type(value) is int)) and type(st) is str \
+                        and type(meter) is str:
+                    key = (st, meter)
+                    found = out.get(key)
+                    if found is None:
+                        found = out[key] = []
+                    found.append((t / 1e9, float(value)))
         if not full:
             break
         lo = last

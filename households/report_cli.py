@@ -19,7 +19,7 @@ from alerts.notify.influx import AlertEventSink, SinkError
 from alerts.settings import load_alerts_settings
 from heatwatch.registry import ID_PATTERN, load_registry
 from heatwatch.settings import ConfigError, InfluxSettings
-from households.compute import period_rows, write_rows
+from households.compute import LedgerReadError, period_rows, write_rows
 from households.config import load_comfort
 from households.report import LEVELS, summary, tables, write_csv, write_xlsx
 
@@ -118,7 +118,7 @@ def _comfort(args: argparse.Namespace) -> int:
             finally:
                 sink.close()
             print(f"{written} comfort_day points written", file=sys.stderr)
-    except (HistoryUnavailable, SinkError) as exc:
+    except (HistoryUnavailable, SinkError, LedgerReadError) as exc:
         print(f"heatwatch report comfort: InfluxDB: {exc}", file=sys.stderr)
         return 1
     finally:
