@@ -80,6 +80,11 @@ class CacheSettings(_Block):
     fleet_query_timeout_s: float = Field(
         default=60.0, gt=0, description="the fleet query takes seconds on a big fleet"
     )
+    ready_wait_s: float = Field(
+        default=0.5, ge=0, le=120,
+        description="how long a request waits for a snapshot being built (after a start, or "
+        "when the last is older than max_stale_s) before it gets 503 with Retry-After",
+    )
     lookback_s: float = Field(
         default=86400.0, gt=0, description="how far back 'last reading' and flat temperatures look"
     )

@@ -17,6 +17,7 @@ from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 
 from api.alertsdb import AlertConflict, NotFound
+from api.fleet import FleetNotReady
 from api.influx import InfluxUnavailable
 from api.schemas import MAX_TIME, MIN_TIME
 
@@ -64,6 +65,14 @@ def install_handlers(app: FastAPI) -> None:
             {"detail": "InfluxDB is unavailable", "dependency": "influxdb"},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(FleetNotReady)
+    async def _not_ready(request: Request, exc: FleetNotReady) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc), "dependency": "influxdb"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(exc.retry_after_s)},
         )
 
     @app.exception_handler(sqlite3.Error)

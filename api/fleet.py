@@ -4,7 +4,7 @@ The station list must answer for 20,000 stations in well under 300 ms, and an op
 polls it. So three InfluxQL statements (:data:`api.queries.LAST_VALUES` and friends, sent in
 parallel) plus one SQLite read build a snapshot of the whole fleet, which serves every client.
 The unfiltered list is also kept pre-serialised, so the common request is a memory copy.
-See :class:`Fleet` for when a request waits for InfluxDB (almost never).
+See :class:`Fleet` for when a request waits for InfluxDB (almost never, and never long).
 """
 
 from __future__ import annotations
@@ -29,10 +29,19 @@ from api.influx import InfluxQL, InfluxUnavailable
 from api.queries import LAST_STATUS, LAST_TIMES, LAST_VALUES
 from heatwatch.registry import UNASSIGNED_ZONE, Registry
 
-__all__ = ["Fleet", "Snapshot"]
+__all__ = ["Fleet", "FleetNotReady", "Snapshot"]
 
 log = logging.getLogger(__name__)
 _SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
+
+
+class FleetNotReady(Exception):
+    """No snapshot to serve yet and the one being built did not finish within
+    ``cache.ready_wait_s``: answered 503 with ``Retry-After: retry_after_s``."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"the fleet snapshot is being built; retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(slots=True)
@@ -67,9 +76,12 @@ class Fleet:
     Stale-while-revalidate: a snapshot is fresh for ``fleet_ttl_s`` (or twice as long as the
     last build took, so a slow database is never queried back to back); after that it is still
     served, at once, while one background task builds the next, until it is ``max_stale_s``
-    old. Only then, or before the first snapshot exists, does a request wait for InfluxDB.
-    Measured on InfluxDB 1.6 with 20,000 stations, the fleet query takes seconds, so waiting
-    for it on every expiry would miss the list's 300 ms target by an order of magnitude.
+    old. Only then, or before the first snapshot exists, does a request wait for InfluxDB, and
+    at most ``ready_wait_s``: then it gets :class:`FleetNotReady` (503, Retry-After) while the
+    build goes on for the next request. Measured on InfluxDB 1.6 with 20,000 stations, the
+    fleet query takes 6-23 s (bench/api_bench.py), so waiting for it on every expiry would miss
+    the list's 300 ms target by an order of magnitude, and a client (or a proxy's timeout)
+    waiting for the first one after a start would hang that long.
     """
 
     def __init__(
@@ -91,6 +103,8 @@ class Fleet:
         self._lock: asyncio.Lock | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._waited: asyncio.Task[Snapshot] | None = None  # the build waiting requests join
+        self._build_started: float | None = None  # perf_counter of the build in progress
 
     def _refresh_lock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
@@ -114,7 +128,28 @@ class Fleet:
                 self.refresh_in_background()
                 return snap
         self._count("miss")
-        return await self._build_shared()
+        return await self._wait_for_build()
+
+    async def _wait_for_build(self) -> Snapshot:
+        """Join (or start) a build and wait for it at most ``ready_wait_s``. The build is
+        shielded: a request that gives up does not cancel it, the next one finds it done."""
+        task = self._waited
+        if task is None or task.done():
+            task = self._waited = asyncio.get_running_loop().create_task(self._build_shared())
+            task.add_done_callback(_log_unwaited_failure)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), self.cache.ready_wait_s)
+        except TimeoutError:
+            raise FleetNotReady(self._retry_after()) from None
+
+    def _retry_after(self) -> int:
+        """Seconds until the build in progress should be done: the last build's duration
+        minus the time this one has run; 5 before any build finished, at least 1."""
+        elapsed = 0.0
+        if self._build_started is not None:
+            elapsed = time.perf_counter() - self._build_started
+        expected = self._build_s if self._build_s > 0 else 5.0
+        return max(1, math.ceil(expected - elapsed))
 
     def refresh_in_background(self) -> None:
         """Start one background rebuild unless one runs or the last failed a moment ago."""
@@ -140,8 +175,11 @@ class Fleet:
             snap = self._snapshot  # someone else may have refreshed while we waited
             if snap is not None and self.clock() - snap.taken_at < self._fresh_for():
                 return snap
-            started = time.perf_counter()
-            snap = await self._build()
+            started = self._build_started = time.perf_counter()
+            try:
+                snap = await self._build()
+            finally:
+                self._build_started = None
             self._build_s = time.perf_counter() - started
             self._snapshot = snap
             return snap
@@ -218,3 +256,15 @@ class Fleet:
             "active_alerts": len(alerts),
             "worst_severity": worst.severity.value if worst else None,
         }
+
+
+def _log_unwaited_failure(task: asyncio.Task[Snapshot]) -> None:
+    """A build every waiting request gave up on still reports how it ended (and its
+    exception counts as retrieved: asyncio would otherwise warn at garbage collection)."""
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if isinstance(exc, InfluxUnavailable):
+        log.warning("fleet snapshot build failed: %s", exc.detail)
+    elif exc is not None:
+        log.warning("fleet snapshot build failed: %s", exc)

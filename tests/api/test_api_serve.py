@@ -26,6 +26,7 @@ def test_serve_command(
         "alerts_db": str(tmp_path / "alerts.db"),
         "influx": {"url": influx.url, "database": database},
         "mqtt": {"host": mosquitto.host, "port": mosquitto.port},
+        "cache": {"ready_wait_s": 30.0},  # the list, not a 503, even on a loaded machine
     }))
     env = {**os.environ, "HEATWATCH_SERVER__PORT": str(port)}
     proc = subprocess.Popen(
