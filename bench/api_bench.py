@@ -13,8 +13,10 @@ a sample of stations additionally has 24 h at 10 s (8,640 points each), which th
 requests downsample to 1,440 one-minute means. Same-run baselines: the identical InfluxQL
 history query sent straight to InfluxDB's /query (what the API cannot go below), and
 GET /healthz (the HTTP + framework floor). The fleet snapshot is built in the background at
-start (three ``GROUP BY station`` queries, seconds on InfluxDB 1.6); its build time is reported
-as the wait of the first list request after the API answers /healthz.
+start (three ``GROUP BY station`` queries, seconds on InfluxDB 1.6). Issue 14 target: the first
+answer to the list after a start in < 1 s: until the snapshot exists a request waits at most
+``cache.ready_wait_s`` (0.5 s) and gets 503 with Retry-After. Measured: the first answer, and
+(its baseline) the time until the list has data, retrying on 503 as Retry-After says.
 
 Run: ``.venv/bin/python bench/api_bench.py`` (about 2-3 minutes), ``--quick`` for a toy size.
 """
@@ -53,6 +55,7 @@ FIELDS = ("supply_temp={s:.1f},return_temp={r:.1f},pump_running=true,supply_pres
           "return_pressure=3.1,flow={f}.5,makeup_flow=0.3,primary_supply_temp=95.2,"
           "primary_return_temp=52.1,heat_power={p}i,outdoor_temp=-11.5,power_ok=true")
 LIST_TARGET_S = 0.300
+FIRST_ANSWER_TARGET_S = 1.0
 HISTORY_TARGET_S = 0.200
 
 
@@ -213,9 +216,17 @@ def main(argv: list[str] | None = None) -> int:
                         raise SystemExit("API not answering /healthz within 60 s")
                     time.sleep(0.05)
                 up_s = time.perf_counter() - t_start
-                # The snapshot build started at start-up; this request waits for it.
+                # The snapshot build started at start-up: the first request waits for it at
+                # most cache.ready_wait_s, then 503 + Retry-After; retry as a client would.
                 t0 = time.perf_counter()
                 first = c.get("/api/v1/stations")
+                first_answer_s = time.perf_counter() - t0
+                first_code = first.status_code
+                retries = 0
+                while first.status_code == 503 and "Retry-After" in first.headers:
+                    retries += 1
+                    time.sleep(min(float(first.headers["Retry-After"]), 1.0))
+                    first = c.get("/api/v1/stations")
                 first.raise_for_status()
                 first_s = time.perf_counter() - t0
                 body = first.json()
@@ -274,7 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         Row("InfluxDB fill", points / fill_s, "points/s"),
         Row("API start -> /healthz answers", up_s * 1000, "ms"),
-        Row("first list after start (waits for the first snapshot build)", first_s * 1000, "ms"),
+        Row(f"first answer to the list after start (HTTP {first_code})", first_answer_s * 1000,
+            "ms", "< 1 s", first_s * 1000, first_answer_s < FIRST_ANSWER_TARGET_S),
+        Row(f"first list with data (the snapshot build; {retries} retries on 503)",
+            first_s * 1000, "ms"),
         Row("GET /healthz p50 (HTTP floor)", statistics.median(health) * 1000, "ms"),
         Row("raw InfluxQL history on /query p50", statistics.median(raw) * 1000, "ms"),
         Row("raw InfluxQL history on /query p95", pct(raw, 95) * 1000, "ms"),
@@ -298,8 +312,9 @@ def main(argv: list[str] | None = None) -> int:
             f"(`limit` defaults to its maximum, 100,000, so no paging is needed); "
             f"{online:,} stations online in it. History: a fixed 24 h window ending at the "
             f"last minute written, points per response: {min(npts)}-{max(npts)}. "
-            f"Baseline column: history rows against the raw InfluxQL query, list rows against "
-            f"/healthz.")
+            f"Baseline column: the first answer against the time until the list has data "
+            f"(the snapshot build), history rows against the raw InfluxQL query, list rows "
+            f"against /healthz.")
     report = "\n".join([machine_table(machine()), "", table("API at city size", rows), "", head,
                         "", "API cache metrics at the end:", "```",
                         *(refreshes or ["(none exported)"]), "```"])
@@ -324,10 +339,16 @@ suites running next to it, load average 3-8):
 * **List**: served from the snapshot, which keeps the unfiltered list serialised, so a
   request is the transfer of ~8 MB over loopback plus the client reading it; no InfluxDB
   query. The cost sits in the snapshot build instead: three `GROUP BY station` queries over
-  20,000 series. **The first list request after a start waits for that build** (the API
-  already answers /healthz): 6-9 s on a quiet machine (docs/api.md), over 20 s here. After
-  that, refreshes happen in the background (stale-while-revalidate); the snapshot stays fresh
-  for 5 s or twice its last build time, so this run's measured requests all hit it.
+  20,000 series: 6-9 s on a quiet machine (docs/api.md), over 20 s on a busy one. Profiled
+  query by query on 20,000 stations: the statement with twelve `last()` selectors takes
+  ~90% of it (17.6 s against 1.6-1.9 s for a one-field `last()` on the same busy machine);
+  InfluxDB 1.6 cannot answer any `GROUP BY station` over 20,000 series in under 1 s here,
+  so the first answer is not made fast but bounded: **until the first snapshot exists a
+  request waits at most `cache.ready_wait_s` (0.5 s) and gets 503 with `Retry-After`** (the
+  operator page shows "data source unavailable" and retries). Row "first answer" is that
+  (issue 14: < 1 s), "first list with data" is the build a client retrying on 503 waits for.
+  After that, refreshes happen in the background (stale-while-revalidate); the snapshot stays
+  fresh for 5 s or twice its last build time, so this run's measured requests all hit it.
 * **History**: the raw InfluxQL query (one series, 8,640 points into 1,440 buckets) is the
   floor; the API adds ~20 ms at the median: InfluxDB's JSON parsed in the API, 1,440 pydantic
   points built, validated again as the response model and serialised (5-10 ms of that
