@@ -1,7 +1,8 @@
 """``heatwatch rules backtest``: settings and arguments in, table (and plot) out.
 
 Kept apart from :mod:`alerts.rules_cli` so that ``rules list`` / ``check`` never import
-tqdm, matplotlib or an HTTP client they do not need.
+tqdm, matplotlib or an HTTP client they do not need. tqdm and matplotlib come with the
+``tools`` extra (:func:`heatwatch.extras.require`).
 """
 
 from __future__ import annotations
@@ -9,12 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tqdm import tqdm
-
 from alerts.backtest import backtest, format_table
 from alerts.config import load_rules
 from alerts.history import HistorySource, HistoryUnavailable
 from alerts.settings import load_alerts_settings
+from heatwatch.extras import require
 from heatwatch.registry import load_registry
 from heatwatch.settings import InfluxSettings
 
@@ -36,6 +36,10 @@ def run_backtest(args: argparse.Namespace) -> int:
     if args.end <= args.start:
         print("heatwatch rules backtest: --to must be after --from", file=sys.stderr)
         return 2
+    # Before any work: a missing extra is found now, not after an hour of replay.
+    tqdm = require("tqdm", "tools", "heatwatch rules backtest (progress bar)").tqdm
+    if args.plot is not None:
+        require("matplotlib", "tools", "heatwatch rules backtest --plot")
     settings = load_alerts_settings(args.config)
     rules = load_rules(args.rules or settings.rules)
     registry = load_registry(args.registry or settings.registry)

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from collector.config import load_collector_settings
+from heatwatch.extras import require
 from heatwatch.settings import ConfigError
 
 __all__ = ["add_arguments", "main"]
@@ -35,7 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Exit codes: 0 imported (rejected rows are counted, not failures), 1 a file could not
-    be read or InfluxDB stayed unavailable, 2 bad mapping or configuration."""
+    be read or InfluxDB stayed unavailable, 2 bad mapping or configuration (or the ``tools``
+    extra missing: :class:`heatwatch.extras.MissingExtra`)."""
+    require("tqdm", "tools", "heatwatch import (progress bar)")  # before reading anything
     from collector.import_mapping import load_mapping
 
     try:

@@ -35,9 +35,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any
 
 from collector.deadletter import INFLUX_REFUSED, DeadLetter
 from collector.import_csv import (
@@ -51,9 +49,13 @@ from collector.import_csv import (
 from collector.import_mapping import ImportMapping
 from collector.import_time import TimeReader
 from collector.writers import RetryableWriteError, Writer, make_writer, write_or_quarantine
+from heatwatch.extras import require
 from heatwatch.registry import Registry, Station
 from heatwatch.settings import InfluxSettings
 from heatwatch.wire import Decoder, Rejection, lines_for
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 __all__ = ["ImportFailed", "ImportSummary", "StationSpan", "import_files"]
 
@@ -381,7 +383,8 @@ def import_files(
         raise ImportFailed(f"InfluxDB not reachable: {exc}", summary) from exc
     importer = _Importer(mapping, writer, deadletter, summary, batch_size=batch_size,
                          max_future_s=max_future_s, retry_s=retry_s, clock=clock)
-    with tqdm(total=total, unit="B", unit_scale=True, desc="import", file=sys.stderr,
+    bar_type = require("tqdm", "tools", "heatwatch import (progress bar)").tqdm
+    with bar_type(total=total, unit="B", unit_scale=True, desc="import", file=sys.stderr,
               disable=not show, leave=False) as bar:
         try:
             with _fewer_gc_passes():

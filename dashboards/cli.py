@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from heatwatch.extras import require
+
 __all__ = ["add_arguments", "main"]
 
 TOKEN_ENV = "HEATWATCH_GRAFANA_TOKEN"
@@ -56,6 +58,7 @@ def _push(args: argparse.Namespace) -> int:
     from dashboards.build import JSON_DIR, load_json
     from dashboards.push import PushError, push_dashboards
 
+    require("grafana_client", "dashboards", "heatwatch dashboards push")
     token = args.token or os.environ.get(TOKEN_ENV)
     if not token:
         print(f"heatwatch dashboards push: no token (--token or {TOKEN_ENV})", file=sys.stderr)

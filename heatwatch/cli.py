@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from heatwatch import __version__
+from heatwatch.extras import MissingExtra
 
 # subcommand -> (module providing add_arguments/main, help text)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -75,7 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # One line per HTTP request would drown the services' own low-rate summaries.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    code: int = args._main(args)
+    try:
+        code: int = args._main(args)
+    except MissingExtra as exc:  # a tool's optional dependency: one line, no traceback
+        print(exc, file=sys.stderr)  # the message names the command and the extra
+        return 2
     return code
 
 
