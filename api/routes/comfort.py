@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.deps import ServicesDep, Viewer
+from api.deps import Services, ServicesDep, Viewer
 from api.errors import invalid
 from api.households import station_today
 from api.schemas import MAX_TIME, MIN_TIME
@@ -26,6 +25,8 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/comfort", tags=["comfort"])
 MAX_DAYS = 366
+MAX_ROWS = 100_000  # flat-days one request may load (a city's week is millions)
+NS = 1_000_000_000
 
 
 class ComfortDayOut(BaseModel):
@@ -97,7 +98,8 @@ async def comfort_days(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> ComfortPage:
     """Stored ``comfort_day`` lines, newest day first, then by station and meter. Days are
-    local to each zone; ``from``/``to`` select the days whose local start falls in them."""
+    local to each zone; ``from``/``to`` select the days whose local start falls in them. At
+    most 100,000 flat-days match (422 beyond: narrow by zone, station or days)."""
     today = datetime.fromtimestamp(services.clock(), UTC).date()
     last = to or today - timedelta(days=1)
     first = from_ or last - timedelta(days=6)
@@ -108,41 +110,65 @@ async def comfort_days(
         raise invalid("query", "to", "to must not be before from")
     if (last - first).days >= MAX_DAYS:
         raise invalid("query", "from", f"at most {MAX_DAYS} days")
-    # widest local midnights of any zone: UTC-12 .. UTC+14
-    start = datetime.combine(first, datetime.min.time(), UTC) - timedelta(hours=14)
-    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC) + timedelta(
-        hours=12)
-    where = ["time >= $start", "time < $end"]
-    params: dict[str, str | int] = {"start": _ns(start), "end": _ns(end)}
-    for name, value in (("zone", zone), ("station", station), ("meter", meter)):
+    if zone is not None:
+        zones = [zone]
+    elif station is not None:
+        zones = [services.registry.zone_of(station)]
+    else:
+        zones = await _zones(services)
+    where: list[str] = []
+    params: dict[str, str | int] = {}
+    for name, value in (("station", station), ("meter", meter)):
         if value is not None:
             where.append(f'"{name}" = ${name}')
             params[name] = value
     bands = sorted(set(band or ()))
-    for i, b in enumerate(bands):
-        params[f"band{i}"] = b
+    for i, name in enumerate(bands):
+        params[f"band{i}"] = name
     if bands:
         where.append("(" + " OR ".join(f'"band" = $band{i}' for i in range(len(bands))) + ")")
+    # One statement per zone: its own local midnights bound the days exactly (InfluxQL 1.x
+    # cannot OR time ranges). Counted first, so a city-wide question is refused, not loaded.
+    windows = []
+    for z in zones:
+        tz = zone_timezone(services.rules, z)
+        t0, t1 = day_bounds(first, tz)[0], day_bounds(last + timedelta(days=1), tz)[0]
+        windows.append((f'"zone" = $zone AND time >= {int(t0) * NS} AND time < {int(t1) * NS}'
+                        + "".join(f" AND {w}" for w in where), {**params, "zone": z}))
+    total = 0
+    for clause, p in windows:
+        counted = await services.influx.query(
+            f'SELECT count("hours") FROM "{MEASUREMENT}" WHERE {clause}', p)
+        total += sum(int(r[1]) for s in (counted[0] if counted else []) for r in s.values)
+    if total > MAX_ROWS:
+        raise invalid("query", "from", f"{total} flat-days match; at most {MAX_ROWS} per "
+                      "request: narrow it by zone, station or fewer days")
     select = ", ".join(f'"{c}"' for c in _COLUMNS)
-    result = await services.influx.query(
-        f'SELECT {select} FROM "{MEASUREMENT}" WHERE {" AND ".join(where)}', params)
-    rows = [dict(zip(s.columns, r, strict=False)) for s in (result[0] if result else [])
-            for r in s.values]
-    items = []
-    for r in rows:
-        tz = zone_timezone(services.rules, str(r["zone"]))
-        local_day = datetime.fromtimestamp(r["time"] / 1000, UTC).astimezone(
-            _zone(tz)).date()
-        if not first <= local_day <= last or day_bounds(local_day, tz)[0] * 1000 != r["time"]:
-            continue
-        items.append(ComfortDayOut(
-            day_start=datetime.fromtimestamp(r["time"] / 1000, UTC), zone=r["zone"],
-            station=r["station"], meter=r["meter"], band=r["band"], share=r["share"],
-            hours=r["hours"], hours_data=r["hours_data"], hours_below=r["hours_below"],
-            hours_critical=r["hours_critical"], min_c=r["min_c"], mean_c=r["mean_c"],
-            area_m2=r["area_m2"], refund=r["refund"]))
-    items.sort(key=lambda i: (-i.day_start.timestamp(), i.station, i.meter))
+    items: list[ComfortDayOut] = []
+    for clause, p in windows:
+        result = await services.influx.query(
+            f'SELECT {select} FROM "{MEASUREMENT}" WHERE {clause}', p)
+        for s in result[0] if result else []:
+            for row in s.values:
+                r = dict(zip(s.columns, row, strict=False))
+                items.append(ComfortDayOut(
+                    day_start=datetime.fromtimestamp(r["time"] / 1000, UTC), zone=r["zone"],
+                    station=r["station"], meter=r["meter"], band=r["band"], share=r["share"],
+                    hours=r["hours"], hours_data=r["hours_data"], hours_below=r["hours_below"],
+                    hours_critical=r["hours_critical"], min_c=r["min_c"], mean_c=r["mean_c"],
+                    area_m2=r["area_m2"], refund=r["refund"]))
+    items.sort(key=lambda i: (-i.day_start.timestamp(), i.zone, i.station, i.meter))
     return ComfortPage(total=len(items), items=items[offset:offset + limit])
+
+
+async def _zones(services: Services) -> list[str]:
+    """Zones with registered flats or with stored ledger lines."""
+    zones = {st.zone for st in services.registry if st.meters}
+    found = await services.influx.query(
+        f'SHOW TAG VALUES FROM "{MEASUREMENT}" WITH KEY = "zone"')
+    for s in found[0] if found else []:
+        zones.update(str(v[1]) for v in s.values if len(v) > 1)
+    return sorted(zones)
 
 
 @router.get("/today", response_model=StationTodayOut,
@@ -175,9 +201,3 @@ async def comfort_today(
             for f in flats])
 
 
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-def _ns(t: datetime) -> int:
-    return int(t.timestamp()) * 1_000_000_000

@@ -28,7 +28,7 @@ H = 3600
 def fill_flats(influx: InfluxServer, db: str, now: float) -> None:
     """s1/f1 warm, then 16.2 °C for the last 9 h; f2 21 °C; s1 delivering to its curve."""
     lines = []
-    t = int(now) - 26 * H
+    t = int(now) - 50 * H  # yesterday (local) in full, whatever the time of day
     while t < now:
         f1 = 16.2 if t >= now - 9 * H else 21.0
         lines.append(f"meter,meter=f1,station=s1,zone=north indoor_temp={f1} {t}")
@@ -167,6 +167,13 @@ async def test_comfort_days_from_the_stored_ledger(
         "limit": 1}, headers=auth("viewer"))).json()
     assert warm_only["total"] >= 1 and len(warm_only["items"]) == 1
     assert all(i["band"] == "warm" for i in warm_only["items"])
+    everywhere = (await client.get("/api/v1/comfort", params={
+        "from": str(yesterday), "to": str(yesterday)}, headers=auth("viewer"))).json()
+    assert everywhere["total"] == 6  # every zone: s1's five flats and s2's one
+    assert [i["meter"] for i in everywhere["items"]] == ["f1", "f2", "f3", "f4", "f5", "g1"]
+    before = (await client.get("/api/v1/comfort", params={
+        "zone": "north", "to": str(yesterday - timedelta(days=1))}, headers=auth("viewer")))
+    assert before.json()["total"] == 0
     bad = await client.get("/api/v1/comfort", params={"from": "2026-01-10", "to": "2026-01-09"},
                            headers=auth("viewer"))
     assert bad.status_code == 422

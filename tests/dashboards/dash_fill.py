@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
@@ -183,9 +184,10 @@ def _comfort_ledger(influx: InfluxServer, db: str, registry_path: Path
     """The comfort ledger of the stored flats (yesterday and today so far), computed and
     written by the code the alert engine closes days with; returns zone -> (flat-days under
     the standard, refund) for the panels' test. The simulator's registry has no flat areas:
-    each flat gets one here, as a utility's registry would, so refunds are priced. Four hours
-    of data make a day (min_data_share 0.1), and the standard is 20 °C so that the simulated
-    flats (18-21 °C) have refund days."""
+    each flat gets one here, as a utility's registry would, so refunds are priced. The four
+    hours of data may straddle local midnight: 1.2 h make a day (min_data_share 0.05), so one
+    of the two days always counts; the standard is 20 °C so that the simulated flats
+    (18-21 °C) have refund days."""
     from alerts.config import RulesConfig
     from alerts.history import HistorySource
     from alerts.notify.influx import AlertEventSink
@@ -199,15 +201,16 @@ def _comfort_ledger(influx: InfluxServer, db: str, registry_path: Path
     registry = Registry.of(st.model_copy(update={"meters": tuple(
         dataclasses.replace(m, area_m2=50.0 + 10 * (i % 5)) for i, m in enumerate(st.meters))})
         for st in plain)
-    cfg = ComfortConfig(ledger=LedgerParams(standard_c=20.0, min_data_share=0.1),
+    cfg = ComfortConfig(ledger=LedgerParams(standard_c=20.0, min_data_share=0.05),
                         bands=(RefundBand(name="half", below_c=20.0, share=0.5),
                                RefundBand(name="full", below_c=13.0, share=1.0)),
                         fee_per_m2_day=0.2)
-    today = datetime.now(UTC).date()
+    rules = RulesConfig()
+    today = datetime.now(ZoneInfo(rules.defaults.heating.timezone)).date()
     source = HistorySource(InfluxSettings(url=influx.url, database=db))
     sink = AlertEventSink(influx.url, db)
     try:
-        rows = list(period_rows(source.query, registry, RulesConfig(), cfg,
+        rows = list(period_rows(source.query, registry, rules, cfg,
                                 today - timedelta(days=1), today + timedelta(days=1)))
         assert write_rows(sink.write_lines, rows, cfg.ledger.standard_c) == len(rows) > 0
     finally:
