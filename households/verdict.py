@@ -102,7 +102,7 @@ def judge(evidence: Evidence, params: LedgerParams | None = None, *,
     if station_alerts:
         normal = False
     recent = [s for s in e.samples if s[0] <= e.now]
-    latest = recent[-1] if recent else None
+    latest = max(recent, key=lambda s: s[0]) if recent else None
     fresh = latest is not None and e.now - latest[0] <= max_age_s
     hours = None
     if recent:

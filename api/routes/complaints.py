@@ -39,6 +39,7 @@ router = APIRouter(prefix="/complaints", tags=["complaints"])
 
 Ticket = Annotated[str, Path(pattern=r"^T[0-9]{6,12}$", description="ticket id, like T000042")]
 Status = Literal["open", "visited", "resolved"]
+FUTURE_S = 300.0  # a caller's clock may run a little ahead; a call from tomorrow is a typo
 
 
 class ComplaintIn(BaseModel):
@@ -193,6 +194,8 @@ async def take_complaint(services: ServicesDep, who: Hotline,
                       f"station {body.station!r} has no meter {body.meter!r}; "
                       "give an address for a flat without a sensor")
     now = services.clock()
+    if body.reported_at is not None and body.reported_at.timestamp() > now + FUTURE_S:
+        raise invalid("body", "reported_at", "reported_at is in the future")
     try:
         ev = await evidence(services, station.id, body.meter, now)
     except InfluxUnavailable as exc:  # the ticket is taken all the same

@@ -96,7 +96,9 @@ async def test_complaint_input_is_checked(client: httpx.AsyncClient) -> None:
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", where]
     for body in (base, {**base, "meter": "f1", "channel": "fax"},
                  {**base, "meter": "f1", "reported_at": "2026-01-01T08:00:00"},
-                 {**base, "meter": "f1", "text": ""}):
+                 {**base, "meter": "f1", "text": ""},
+                 {**base, "meter": "f1", "reported_at": (datetime.now(UTC) + timedelta(
+                     hours=1)).isoformat()}):
         assert (await post(client, body)).status_code == 422
 
 

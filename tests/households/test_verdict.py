@@ -82,6 +82,12 @@ def test_no_sensor_and_stale_sensor() -> None:
     assert "station state unknown" in v.text_en
 
 
+def test_samples_in_any_order_and_future_ones_ignored() -> None:
+    samples = [*flat(9)[::-1], (NOW + 600, 25.0)]
+    v = judge(Evidence(NOW, True, samples, NORMAL))
+    assert (v.finding, v.temp_c) == ("cold", 16.2)
+
+
 def test_the_standard_comes_from_the_params() -> None:
     v = judge(Evidence(NOW, True, flat(9, cold=19.0), NORMAL), LedgerParams(standard_c=20.0))
     assert v.finding == "cold" and "under 20 °C" in v.text_en
