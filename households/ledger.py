@@ -17,6 +17,7 @@ past period, the complaint verdict and the benchmark all call the same arithmeti
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -156,15 +157,20 @@ def tally(samples: Sequence[Sample], start: float, end: float,
 
     Sample-and-hold: reading ``i`` covers ``[t_i, min(t_i+1, t_i + max_gap_s))``, clipped to the
     period, so a reading before ``start`` still counts for the first minutes of the period.
-    Non-finite values (a NaN that slipped through) count as no data. Samples need not be unique
-    in time; out-of-order samples are sorted.
+    Non-finite values (a NaN that slipped through) count as no data. ``samples`` must be
+    sorted by time (they need not be unique); they may span many days, only the part that
+    can reach the period is walked.
     """
     p = params or LedgerParams()
-    ordered = samples if _sorted(samples) else sorted(samples)
+    ordered = samples
     data = below = critical = weighted = 0.0
     low = math.inf
     n = len(ordered)
-    for i, (t, v) in enumerate(ordered):
+    # samples older than start - max_gap_s cannot reach the period: skip them (a season of
+    # samples judged day by day would otherwise be walked from its first sample every day)
+    first = bisect_left(ordered, start - p.max_gap_s, key=_time)
+    for i in range(first, n):
+        t, v = ordered[i]
         if t >= end:
             break
         stop = t + p.max_gap_s
@@ -186,8 +192,8 @@ def tally(samples: Sequence[Sample], start: float, end: float,
     return Tally(data / 3600.0, below / 3600.0, critical / 3600.0, low, weighted / data)
 
 
-def _sorted(samples: Sequence[Sample]) -> bool:
-    return all(samples[i][0] <= samples[i + 1][0] for i in range(len(samples) - 1))
+def _time(sample: Sample) -> float:
+    return sample[0]
 
 
 def band_of(mean_c: float | None, enough: bool,

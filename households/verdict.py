@@ -101,8 +101,8 @@ def judge(evidence: Evidence, params: LedgerParams | None = None, *,
     normal = e.station.normal if e.station is not None else None
     if station_alerts:
         normal = False
-    recent = [s for s in e.samples if s[0] <= e.now]
-    latest = max(recent, key=lambda s: s[0]) if recent else None
+    recent = sorted(s for s in e.samples if s[0] <= e.now)
+    latest = recent[-1] if recent else None
     fresh = latest is not None and e.now - latest[0] <= max_age_s
     hours = None
     if recent:

@@ -131,14 +131,25 @@ def test_min_data_share_scales_with_the_dst_day() -> None:
     assert comfort_day(samples, day, BELGRADE, p).band == NO_DATA
 
 
-def test_nan_counts_as_no_data_and_unsorted_input_is_sorted() -> None:
+def test_nan_counts_as_no_data() -> None:
     a, b = day_bounds(date(2026, 1, 15), SHENYANG)
     samples = series(a, b, 600, 19.0)
     samples[10] = (samples[10][0], float("nan"))
-    samples.reverse()
     t = tally(samples, a, b)
     assert t.hours_data == pytest.approx(24 - 1 / 6)
     assert t.mean_c == pytest.approx(19.0)
+
+
+def test_a_season_of_samples_judged_day_by_day() -> None:
+    """Days cut from one long series equal days from their own samples."""
+    first = date(2026, 1, 10)
+    a, _ = day_bounds(first, SHENYANG)
+    samples = [(t, 15.0 + (t // H) % 7) for t, _ in series(a - H, a + 10 * 86400, 900, 0)]
+    for k in range(10):
+        day = date(2026, 1, 10 + k)
+        start, end = day_bounds(day, SHENYANG)
+        own = [s for s in samples if start - H <= s[0] < end]
+        assert comfort_day(samples, day, SHENYANG) == comfort_day(own, day, SHENYANG)
 
 
 def test_empty_day_is_no_data() -> None:
