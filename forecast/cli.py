@@ -17,6 +17,7 @@ __all__ = ["ACTIONS", "add_arguments", "main"]
 # action -> (module providing add_arguments/main, help text)
 ACTIONS: dict[str, tuple[str, str]] = {
     "check": ("forecast.check_cli", "validate a forecast config file and show its sources"),
+    "fit": ("forecast.fit_cli", "fit every flat's thermal model from stored history"),
     "fetch": ("forecast.fetch_cli", "poll the Open-Meteo zones of a forecast file once"),
     "accuracy": ("forecast.accuracy_cli", "stored forecasts against measured outdoor "
                  "temperature: MAE and bias by lead"),

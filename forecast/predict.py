@@ -113,13 +113,13 @@ def plan_stations(stations: Sequence[StationNow], now: float, outdoor_at: Outdoo
     standard = np.zeros((n, steps))
     missing = np.zeros(n, dtype=bool)
     zone_cache: dict[str, list[float | None]] = {}
-    rule_cache: dict[int, tuple[list[float], list[float], list[float]]] = {}
+    rule_cache: dict[int, tuple[list[float], list[float]]] = {}
+    curve_cache: dict[tuple[int, str, float | None], list[float]] = {}
     for i, st in enumerate(stations):
         fc = zone_cache.get(st.zone)
         if fc is None:
             fc = zone_cache[st.zone] = [outdoor_at(st.zone, float(t)) for t in mids]
-        if any(v is None for v in fc):
-            missing[i] = True
+        missing[i] = any(v is None for v in fc)
         fallback = st.outdoor_now if st.outdoor_now is not None else 0.0
         out = [fallback if v is None else v for v in fc]
         outdoor[i] = out
@@ -130,17 +130,18 @@ def plan_stations(stations: Sequence[StationNow], now: float, outdoor_at: Outdoo
             zc = ZONE_COLD.params(rs)
             onv = [1.0 if heating_on(float(t), h) and not planned_off(float(t), h) else 0.0
                    for t in mids]
-            # the reference without outdoor: its setback part (a curve is shifted by it)
-            setback = [rs.heating.setback_k if in_setback(float(t), h) else 0.0 for t in mids]
             std = [zc.night_standard_c if zc.night_standard_c is not None
                    and in_setback(float(t), h) else zc.standard_c for t in ends]
-            sched = rule_cache[id(rs)] = (onv, setback, std)
-        onv, setback, std = sched
-        on[i] = onv
-        standard[i] = std
-        # curve_reference applies the setback itself; evaluate it at the step's middle
-        supply[i] = [curve_reference(float(t), o, rs)[0] + st.supply_offset_k
-                     for t, o in zip(mids, out, strict=True)]
+            sched = rule_cache[id(rs)] = (onv, std)
+        on[i], standard[i] = sched
+        # curve_reference applies the setback itself; evaluated at each step's middle, once
+        # per rule set and zone (and fallback outdoor, when the forecast has gaps)
+        key = (id(rs), st.zone, st.outdoor_now if missing[i] else None)
+        ref = curve_cache.get(key)
+        if ref is None:
+            ref = curve_cache[key] = [curve_reference(float(t), o, rs)[0]
+                                      for t, o in zip(mids, out, strict=True)]
+        supply[i] = np.asarray(ref) + st.supply_offset_k
     return Plan(times=times, step_s=step_s, supply=supply, on=on, outdoor=outdoor,
                 standard=standard, forecast_missing=missing)
 
@@ -176,11 +177,22 @@ class Prediction:
         out: B = self.temps < self.plan.standard[self.station_row]
         return out
 
-    def first_below(self) -> F64:
-        """Per flat, the first step end predicted under the standard (NaN: none)."""
+    def first_below(self, min_s: float = 0.0) -> F64:
+        """Per flat, the first step end predicted under the standard (NaN: none), counting
+        only runs under it that last ``min_s`` or more or go on to the end of the horizon
+        (a dip of a few minutes on the line is not the cold the alert is about)."""
         below = self.below()
-        any_ = below.any(1)
-        first = np.argmax(below, 1)
+        need = max(1, math.ceil(min_s / self.plan.step_s))
+        steps = below.shape[1]
+        # length of the run under the standard starting at each step (0 where above)
+        run = np.zeros(below.shape, dtype=np.int64)
+        run[:, -1] = below[:, -1]
+        for k in range(steps - 2, -1, -1):
+            run[:, k] = np.where(below[:, k], run[:, k + 1] + 1, 0)
+        to_end = run + np.arange(steps)[None, :] >= steps
+        long = below & ((run >= need) | to_end)
+        any_ = long.any(1)
+        first = np.argmax(long, 1)
         out: F64 = np.where(any_, self.ends[first], np.nan)
         return out
 

@@ -20,6 +20,7 @@ from heatwatch.settings import ConfigError
 
 __all__ = [
     "ForecastSettings",
+    "ModelSettings",
     "MqttInputSettings",
     "OpenMeteoSettings",
     "StoreSettings",
@@ -71,9 +72,25 @@ class StoreSettings(_Block):
     enabled: bool = True
 
 
+class ModelSettings(_Block):
+    """The flats' thermal models and the prediction cycle (docs/forecast.md, "The model")."""
+
+    enabled: bool = True
+    path: Path = Path("run/forecast-models.npz")  # written by `heatwatch forecast fit`
+    cycle_s: float = Field(default=900.0, ge=60, le=3600, description="time between cycles")
+    horizon_s: float = Field(default=43200.0, ge=3600, le=48 * 3600,
+                             description="how far ahead each cycle predicts")
+    step_s: float = Field(default=900.0, ge=60, le=3600, description="prediction step")
+    refit_every_s: float = Field(default=86400.0, ge=0,
+                                 description="refit from InfluxDB this often (0: never)")
+    fit_days: float = Field(default=14.0, gt=1, le=90, description="history each fit reads")
+    write_predictions: bool = True  # measurement indoor_forecast (Grafana, API)
+
+
 class ForecastSettings(_Block):
     """Everything the forecast file holds."""
 
+    model: ModelSettings = ModelSettings()
     mqtt: MqttInputSettings = MqttInputSettings()
     open_meteo: list[OpenMeteoSettings] = []
     store: StoreSettings = StoreSettings()
