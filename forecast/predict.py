@@ -76,6 +76,15 @@ class Change:
                          f"{when(self.from_t)}")
         return " and ".join(parts) or "no change"
 
+    def describe_zh(self, station: str, when: Callable[[float], str]) -> str:
+        """The same in Chinese (the zh message templates)."""
+        parts = []
+        if self.keep_on:
+            parts.append(f"{station} 不要在 {when(self.from_t)} 停止供热")
+        if self.raise_k > 0:
+            parts.append(f"{station} 供水温度从 {when(self.from_t)} 起提高 {self.raise_k:g} K")
+        return "，并且".join(parts) or "无需调整"
+
 
 @dataclass(slots=True)
 class Plan:

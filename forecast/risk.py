@@ -35,6 +35,7 @@ class FlatRisk:
     standard_c: float
     sigma_c: float  # the fit's error at the lead of the coldest point
     action: str | None = None
+    action_zh: str | None = None
 
     @property
     def key(self) -> str:
@@ -71,3 +72,4 @@ class ZoneRisk:
     standard_c: float
     morning_share: float | None
     actions: tuple[str, ...] = ()  # one per station with cold flats (smallest change)
+    actions_zh: tuple[str, ...] = ()

@@ -79,12 +79,13 @@ def summarise(pred: Prediction, settings: Callable[[str], RiskSettings],
 
         flagged_set = {int(i) for i in flagged}
         actions: dict[int, str | None] = {}
+        actions_zh: dict[int, str | None] = {}
         for row in sorted({int(pred.station_row[i]) for i in flagged}):
             station_flats = flagged[pred.station_row[flagged] == row]
             change = smallest_change(pred, station_flats, rs.max_raise_k, rs.raise_step_k)
             station = models.station[int(station_flats[0])]
-            actions[row] = (None if change is None
-                            else change.describe(station, local))
+            actions[row] = None if change is None else change.describe(station, local)
+            actions_zh[row] = None if change is None else change.describe_zh(station, local)
         for i in idx:
             fb = float(first[i])
             flat_out.append(FlatRisk(
@@ -95,6 +96,8 @@ def summarise(pred: Prediction, settings: Callable[[str], RiskSettings],
                 p_below=float(p[i]), standard_c=float(std[i, worst[i]]),
                 sigma_c=float(sigma[i]),
                 action=actions.get(int(pred.station_row[i])) if int(i) in flagged_set else None,
+                action_zh=(actions_zh.get(int(pred.station_row[i])) if int(i) in flagged_set
+                           else None),
             ))
         known = idx[np.isfinite(pred.start[idx])]
         if known.size == 0:
@@ -118,6 +121,7 @@ def summarise(pred: Prediction, settings: Callable[[str], RiskSettings],
             p_mean=float(p[at_peak].mean()) if at_peak.size else 0.0,
             standard_c=float(std[known[0], peak]), morning_share=morning,
             actions=tuple(a for a in actions.values() if a),
+            actions_zh=tuple(a for a in actions_zh.values() if a),
         ))
     return flat_out, zone_out
 
