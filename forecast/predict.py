@@ -35,6 +35,7 @@ __all__ = [
     "Plan",
     "Prediction",
     "StationNow",
+    "learn_run_through",
     "plan_stations",
     "predict",
     "smallest_change",
@@ -56,6 +57,9 @@ class StationNow:
     rules: RuleSet  # effective (zone/station resolved)
     supply_offset_k: float = 0.0  # measured supply minus its curve reference, last day
     outdoor_now: float | None = None  # its latest outdoor reading (when the forecast has none)
+    # nights that begin colder than this run through its planned off window (learned by
+    # learn_run_through from its own history); None: it switches off whatever the weather
+    run_through_below_c: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +155,66 @@ def plan_stations(stations: Sequence[StationNow], now: float, outdoor_at: Outdoo
             ref = curve_cache[key] = [curve_reference(float(t), o, rs)[0]
                                       for t, o in zip(mids, out, strict=True)]
         supply[i] = np.asarray(ref) + st.supply_offset_k
+        if st.run_through_below_c is not None:
+            on[i] = _run_through(on[i], outdoor[i], st.run_through_below_c)
     return Plan(times=times, step_s=step_s, supply=supply, on=on, outdoor=outdoor,
                 standard=standard, forecast_missing=missing)
+
+
+def _run_through(on: F64, outdoor: F64, below_c: float) -> F64:
+    """``on`` with every planned-off run that starts colder than ``below_c`` kept on."""
+    out = on.copy()
+    k = 0
+    while k < on.size:
+        if on[k] < 0.5:
+            end = k
+            while end < on.size and on[end] < 0.5:
+                end += 1
+            if outdoor[k] < below_c:
+                out[k:end] = 1.0
+            k = end
+        else:
+            k += 1
+    return out
+
+
+def learn_run_through(times: F64, on: F64, outdoor: F64, rules: RuleSet) -> float | None:
+    """The outdoor temperature under which a station runs through its planned off windows,
+    from its own history (``on``: share of each step delivering heat, on the grid
+    ``times``): real controllers keep heating on their coldest nights (docs/simulators.md).
+
+    For every planned off window seen whole, the outdoor temperature at its start and whether
+    the station delivered heat through most of it. None when it never ran through one (or
+    no window was seen); else the midpoint between the warmest night it ran through and the
+    coldest it switched off on (above that warmest night when it never switched off).
+    """
+    h = rules.heating
+    if not h.off_windows:
+        return None
+    planned = np.array([planned_off(float(t), h) for t in times], dtype=bool)
+    ran: list[float] = []
+    off: list[float] = []
+    k = 0
+    n = times.size
+    while k < n:
+        if not planned[k]:
+            k += 1
+            continue
+        end = k
+        while end < n and planned[end]:
+            end += 1
+        seen = np.isfinite(on[k:end])
+        if k > 0 and end < n and seen.mean() > 0.8 and np.isfinite(outdoor[k - 1]):
+            share = float(np.nanmean(on[k:end]))
+            (ran if share > 0.5 else off).append(float(outdoor[k - 1]))
+        k = end
+    if not ran:
+        return None
+    warmest_ran = max(ran)
+    colder_off = [o for o in off if o > warmest_ran]
+    if not colder_off:
+        return warmest_ran + 1.0
+    return (warmest_ran + min(colder_off)) / 2.0
 
 
 def apply_change(plan: Plan, row: int, change: Change) -> tuple[F64, F64]:

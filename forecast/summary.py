@@ -21,7 +21,7 @@ __all__ = ["RiskSettings", "next_local", "summarise"]
 class RiskSettings:
     """The ``cold_predicted`` parameters the summary needs (per zone)."""
 
-    min_duration_s: float = 7200.0
+    min_duration_s: float = 10800.0
     min_probability: float = 0.8
     share: float = 0.10
     max_raise_k: float = 20.0

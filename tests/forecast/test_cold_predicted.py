@@ -67,13 +67,13 @@ def test_zone_alert_fires_says_when_how_cold_how_sure_and_what_to_do_then_resolv
     _, zones = _cycle(_at(18, 15), -22.0, [21.0, 21.0, 20.8, 21.2])
     assert step(track, zone_verdict(_at(18, 15), zones[0], RULES, P), _at(18, 15), P,
                 subject) == []
-    # 18:30: the forecast turned mild: no longer predicted; kept firing for an hour, then gone
+    # 18:30: the forecast turned mild: no longer predicted; kept firing a while, then gone
     _, zones = _cycle(_at(18, 30), 8.0, [21.0, 21.0, 20.8, 21.2])
     v = zone_verdict(_at(18, 30), zones[0], RULES, P)
     assert v.signal is Signal.CLEAR
     assert step(track, v, _at(18, 30), P, subject) == []
     assert track.alert is not None and track.alert.state is AlertState.FIRING
-    events = step(track, v, _at(19, 30), P, subject)
+    events = step(track, v, _at(18, 30) + P.keep_firing_for_s, P, subject)
     assert [e.kind for e in events] == [EventKind.RESOLVED]
     assert track.alert is None
 

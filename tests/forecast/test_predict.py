@@ -95,3 +95,41 @@ def test_cold_wave_on_continuous_heating_asks_for_more_supply() -> None:
     assert (_rerun(pred, np.arange(2), supply, on) < 18.0).any()
     supply, on = apply_change(plan, 0, change)
     assert (_rerun(pred, np.arange(2), supply, on) >= 18.0).all()
+
+
+def test_run_through_is_learned_from_the_stations_own_nights() -> None:
+    """A station planned off 22:00-05:00 that kept heating on its two coldest nights: the
+    threshold lies between those and the nights it switched off, and a night forecast
+    colder than it is planned on."""
+    from forecast.predict import learn_run_through
+
+    start = dt.datetime(2026, 12, 1, 12, 0, tzinfo=TZ).timestamp()
+    times = start + 3600.0 * np.arange(24 * 6)
+    night_start = [-5.0, -9.0, -19.0, -7.0, -21.0, -4.0]  # outdoor at 21:00 each day
+    outdoor = np.zeros(times.size)
+    on = np.ones(times.size)
+    rules = _rules(off=True)
+    for k, t in enumerate(times):
+        local = dt.datetime.fromtimestamp(t, TZ)
+        day = (local - dt.datetime(2026, 12, 1, 12, 0, tzinfo=TZ)).days
+        outdoor[k] = night_start[min(day, 5)]
+        if (local.hour >= 22 or local.hour < 5) and night_start[min(day, 5)] > -15.0:
+            on[k] = 0.0
+    threshold = learn_run_through(times, on, outdoor, rules)
+    assert threshold is not None and -19.0 < threshold < -9.0
+    always_off = (~_planned(times)).astype(float)  # switched off every night
+    assert learn_run_through(times, always_off, outdoor, rules) is None
+    now = dt.datetime(2026, 12, 7, 20, 0, tzinfo=TZ).timestamp()
+    plan = plan_stations([StationNow("S1", "z", rules, run_through_below_c=threshold)], now,
+                         lambda z, t: -25.0)
+    assert (plan.on == 1.0).all()  # a -25 °C night runs through
+    plan = plan_stations([StationNow("S1", "z", rules, run_through_below_c=threshold)], now,
+                         lambda z, t: -5.0)
+    assert (plan.on == 0.0).any()  # a -5 °C night switches off as planned
+
+
+def _planned(times: np.ndarray) -> np.ndarray:
+    from alerts.schedule import planned_off
+
+    rules = _rules(off=True)
+    return np.array([planned_off(float(t), rules.heating) for t in times])
