@@ -44,7 +44,7 @@ from alerts.model import (
     Verdict,
 )
 from alerts.routing import Router
-from alerts.rules import STATION_RULES
+from alerts.rules import STATION_RULES, cold_predicted
 from alerts.rules.outage import STATION_OFFLINE, offline_timeout, offline_verdict
 from alerts.rules.pipeline import InputState, pipeline_verdict
 from alerts.rules.screen import Screen
@@ -151,6 +151,8 @@ class Engine:
         self._epoch = -math.inf
         self._changed = False  # the last evaluation made a transition or enqueued something
         self.idle = False  # the last evaluation was evaluate_readings' idle path
+        self._forecast: cold_predicted.Cycle | None = None  # observed, not yet stepped
+        self._forecast_issued: float | None = None  # the last cycle's issue time
         self._restore()
 
     # -- input ------------------------------------------------------------------------------
@@ -274,12 +276,34 @@ class Engine:
                 self._step(subject, verdict, zc, ev)
         fleet.dirty.clear()
         fleet.dirty_zones.clear()
+        self._evaluate_forecast(ev)
 
         self._advance_rest(ev)
         self._changed = ev.changed
         if self._record:
             self.store.commit(ev.batch)
         return ev.events
+
+    def observe_forecast(self, cycle: cold_predicted.Cycle) -> None:
+        """One forecast cycle's risks (forecast/cycle.py): ``cold_predicted`` is stepped for
+        them at the next evaluation."""
+        self._forecast = cycle
+
+    def _evaluate_forecast(self, ev: EvaluationPass) -> None:
+        cycle, self._forecast = self._forecast, None
+        if cycle is None and self._forecast_issued is None:
+            return
+        if cycle is not None:
+            self._forecast_issued = cycle.issued_at
+        name = cold_predicted.NAME
+        open_subjects = [k[1] for k, t in self._tracks.items()
+                         if k[0] == name and t.alert is not None]
+        if cycle is None and not open_subjects:
+            return
+        for subject, verdict, params in cold_predicted.steps(
+                ev.now, cycle, self._forecast_issued,
+                lambda zone, station: self.rules.params_for(zone, station), open_subjects):
+            self._step(subject, verdict, params, ev)
 
     # -- when evaluation is next due (replay) -------------------------------------------------
 

@@ -18,16 +18,25 @@ judges what is there instead of what is coming.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
-from alerts.config import RuleParams, RuleSet
-from alerts.model import Signal, Verdict
+from alerts.lifecycle import Subject
+from alerts.model import Scope, Signal, Verdict
+from alerts.params import RuleParams
 from alerts.rules.base import band
+from alerts.rules.spec import RuleSpec
 from forecast.risk import FlatRisk, ZoneRisk
 
-__all__ = ["ColdPredicted", "flat_verdict", "zone_verdict"]
+if TYPE_CHECKING:
+    from alerts.config import RuleSet
+
+__all__ = ["COLD_PREDICTED", "RULES", "ColdPredicted", "Cycle", "flat_verdict", "steps",
+           "zone_verdict"]
 
 NAME = "cold_predicted"
 NO_ACTION = "no change within the tried supply range keeps it warm"
@@ -139,3 +148,60 @@ def flat_verdict(now: float, risk: FlatRisk | None, rules: RuleSet,
             ("issued_at", f"{risk.issued_at:.0f}"),
         ),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Cycle:
+    """One forecast cycle's risks, handed to the engine (:meth:`Engine.observe_forecast`)."""
+
+    issued_at: float
+    zones: tuple[ZoneRisk, ...]
+    flats: tuple[FlatRisk, ...]
+
+
+def steps(now: float, cycle: Cycle | None, last_issued: float | None,
+          params_for: Callable[[str, str | None], RuleSet],
+          open_subjects: Iterable[str]) -> Iterator[tuple[Subject, Verdict, ColdPredicted]]:
+    """What the engine steps for ``cold_predicted`` in one pass: every zone and flat of a new
+    ``cycle`` (flats only when FIRE or already open: a city has 400,000 quiet ones), then a
+    CLEAR for every open subject the new cycle did not name, or, without a new cycle, for
+    every open subject once the last one (``last_issued``) is older than ``max_age_s``."""
+    named: set[str] = set()
+    if cycle is not None:
+        for z in cycle.zones:
+            rs = params_for(z.zone, None)
+            p = COLD_PREDICTED.params(rs)
+            named.add(z.zone)
+            if p.enabled:
+                yield (Subject(NAME, z.zone, Scope.ZONE, zone=z.zone),
+                       zone_verdict(now, z, rs, p), p)
+        open_now = set(open_subjects)
+        for f in cycle.flats:
+            rs = params_for(f.zone, f.station)
+            p = COLD_PREDICTED.params(rs)
+            v = flat_verdict(now, f, rs, p)
+            key = f.key
+            named.add(key)
+            if p.enabled and (v.signal is Signal.FIRE or key in open_now):
+                yield (Subject(NAME, key, Scope.STATION, station=f.station, zone=f.zone), v, p)
+    stale = cycle is None and last_issued is not None
+    for subject in open_subjects:
+        if subject in named:
+            continue
+        station, _, _meter = subject.partition("/")
+        if cycle is None:
+            rs = params_for("", station or None)
+            if not stale or now - (last_issued or now) <= COLD_PREDICTED.params(rs).max_age_s:
+                continue
+        rs = params_for("", station or None)
+        scope = Scope.STATION if _meter else Scope.ZONE
+        yield (Subject(NAME, subject, scope, station=station if _meter else None,
+                       zone=None if _meter else subject),
+               Verdict.clear(), COLD_PREDICTED.params(rs))
+
+
+# Stepped by the engine from each forecast cycle's risks (Engine.observe_forecast): zones as
+# ZONE alerts (subject: the zone), flats as STATION-scoped alerts (subject "station/meter").
+COLD_PREDICTED = RuleSpec(name=NAME, family="under_temperature", model=ColdPredicted,
+                          scope=Scope.ZONE)
+RULES: tuple[RuleSpec[Any], ...] = (COLD_PREDICTED,)

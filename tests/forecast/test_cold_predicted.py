@@ -143,3 +143,42 @@ def test_messages_in_english_and_chinese() -> None:
     assert flat.alert is not None
     assert Renderer("en").what(flat.alert).startswith("flat m0 predicted under 18 °C from ")
     assert Renderer("zh").what(flat.alert).startswith("住户 m0预计自")
+
+
+def test_engine_steps_cycles_and_clears_what_a_later_cycle_no_longer_names() -> None:
+    """The engine hook end to end: a cycle fires the zone and every flat, a later cycle
+    without one flat resolves it after keep_firing_for, and when cycles stop coming the rest
+    resolve once the last one is older than max_age_s."""
+    from alerts.config import RulesConfig
+    from alerts.engine import Engine
+    from alerts.rules.cold_predicted import Cycle
+    from alerts.store import Store
+
+    rules = RulesConfig.model_validate({
+        "pipeline": {"startup_grace_s": 0, "enabled": False},
+        "defaults": {"heating": {"timezone": "Asia/Shanghai", "season_start": "10-15",
+                                 "season_end": "04-15"}}})
+    engine = Engine(rules, Store(":memory:"), clock=lambda: 0.0)
+    now = _at(18)
+    flats, zones = _cycle(now, -22.0, [21.0, 21.0, 20.8, 21.2])
+    engine.observe_forecast(Cycle(now, tuple(zones), tuple(flats)))
+    events = engine.evaluate(now)
+    fired = sorted((e.alert.subject, e.kind.value) for e in events)
+    assert fired == [("S1/m0", "firing"), ("S1/m1", "firing"), ("S1/m2", "firing"),
+                     ("S1/m3", "firing"), ("north", "firing")]
+    assert {e.alert.scope for e in events} == {Scope.ZONE, Scope.STATION}
+    # 15 min later the same prediction without flat m3 (say it was refused by a refit)
+    later = now + 900
+    flats, zones = _cycle(later, -22.0, [21.0, 21.0, 20.8, 21.2])
+    engine.observe_forecast(Cycle(later, tuple(zones), tuple(flats[:3])))
+    assert engine.evaluate(later) == []
+    assert engine.evaluate(later + P.max_age_s / 2) == []  # m3 kept firing, the rest fire
+    # no cycle any more: past max_age_s the rest say nothing (CLEAR, kept firing a while)
+    stale = later + P.max_age_s + 1
+    assert engine.evaluate(stale) == []
+    events = engine.evaluate(later + P.keep_firing_for_s)
+    assert [(e.alert.subject, e.kind.value) for e in events] == [("S1/m3", "resolved")]
+    events = engine.evaluate(stale + P.keep_firing_for_s)
+    assert sorted(e.alert.subject for e in events if e.kind is EventKind.RESOLVED) == [
+        "S1/m0", "S1/m1", "S1/m2", "north"]
+    assert not engine.has_open("cold_predicted")
