@@ -46,8 +46,9 @@ WriteLines = Callable[[list[str]], Any]
 
 class ForecastInput:
     """``write``: stores line protocol (raises one of ``write_errors`` when InfluxDB cannot
-    take it now); None, or ``store.enabled: false``, stores nothing. ``mqtt``: None means no
-    MQTT input (whatever ``settings.mqtt.enabled`` says)."""
+    take it now; may return how many lines it stored, fewer meaning InfluxDB refused them);
+    None, or ``store.enabled: false``, stores nothing. ``mqtt_settings``: None means no MQTT
+    input (whatever ``settings.mqtt.enabled`` says)."""
 
     def __init__(
         self, settings: ForecastSettings, book: ForecastBook, *,
@@ -161,7 +162,7 @@ class ForecastInput:
                     continue
             lines = forecast_lines(pending)
             try:
-                self._write(lines)
+                written = self._write(lines)
             except self._write_errors as exc:
                 log.warning("forecast store: InfluxDB cannot take zone %s's issue now (%s); "
                             "retrying in %.0f s", pending.zone, exc, delay)
@@ -170,6 +171,13 @@ class ForecastInput:
                     return
                 delay = min(delay * 2, _RETRY_MAX_S)
                 continue
-            STORED.inc(len(lines))
-            self.stored_issues += 1
+            if isinstance(written, int) and written < len(lines):
+                # InfluxDB refused the lines themselves (the writer counted and logged how);
+                # sending them again cannot help.
+                STORE_DROPPED.labels(reason="refused").inc()
+                log.error("forecast store: InfluxDB refused %d of %d points of zone %s's issue",
+                          len(lines) - written, len(lines), pending.zone)
+            else:
+                STORED.inc(len(lines))
+                self.stored_issues += 1
             pending, delay = None, _RETRY_MIN_S

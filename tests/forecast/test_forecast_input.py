@@ -180,3 +180,23 @@ def test_simulator_forecasts_end_to_end(mosquitto: MosquittoServer, influx: Infl
     truth = [sim.fleet.weather.temperature(p.at) for p in expected.points]
     assert any(abs(p.outdoor_temp - t) > 0.05 for p, t in zip(expected.points, truth,
                                                              strict=True))
+
+
+def test_refused_issue_is_counted_not_retried(influx: InfluxServer, database: str,
+                                              started: list[ForecastInput]) -> None:
+    write = writer(influx, database)
+    # outdoor_temp stored as a string first: InfluxDB refuses the float points (type conflict)
+    write([f'weather_forecast,lead=1,source=mqtt,zone=north outdoor_temp="warm" '
+           f"{round((ISSUED + H) * 1e9)}"])
+    before = REGISTRY.get_sample_value("heatwatch_forecast_store_dropped_total",
+                                       {"reason": "refused"}) or 0.0
+    inp = ForecastInput(build_forecast_settings({"mqtt": {"enabled": False}}), ForecastBook(),
+                        write=write, write_errors=(SinkError,))
+    inp.start()
+    started.append(inp)
+    inp.accept(issue("north", ISSUED, [1.0, 2.0]))
+    wait_for(lambda: REGISTRY.get_sample_value("heatwatch_forecast_store_dropped_total",
+                                               {"reason": "refused"}) == before + 1)
+    # the next issue is not held up behind it (another week: another shard, no conflict there)
+    inp.accept(issue("south", ISSUED - 30 * 86400, [1.0]))
+    wait_for(lambda: inp.stored_issues == 1)
