@@ -26,7 +26,7 @@ def test_tool_packages_are_extras_not_base_dependencies() -> None:
     extras = PROJECT["optional-dependencies"]
     assert not base & {"matplotlib", "tqdm", "grafana-client", "openpyxl"}
     assert _names(extras["tools"]) == {"matplotlib", "tqdm"}
-    assert _names(extras["dashboards"]) == {"grafana-client"}
+    assert _names(extras["dashboards"]) == {"grafana-client", "niquests"}
     assert _names(extras["reports"]) == {"openpyxl"}
     # make test installs .[dev]: everything the tools' tests need
     assert _names(extras["tools"]) | _names(extras["dashboards"]) <= _names(extras["dev"])
