@@ -83,12 +83,16 @@ def _health() -> Panel:
             Query(rate(f"{C}write_errors_total", by="kind"),
                   alias="$tag_instance errors $tag_kind"),
             Query(rate(f"{C}seq_gaps_total"), alias="$tag_instance seq gaps /s"),
+            Query(rate(f"{C}seq_duplicates_total"), alias="$tag_instance seq duplicates /s"),
+            Query(rate(f"{C}seq_late_total"), alias="$tag_instance seq late /s"),
             _gauge(f"{C}queue_depth", "unacked messages"),
         ],
         w=12,
         description="Failed InfluxDB writes by kind, readings missing according to the "
-        "stations' seq counters (lost between station and collector), and messages received "
-        "but not yet acknowledged.",
+        "stations' seq counters (lost between station and collector), seen twice (broker "
+        "redeliveries, harmless) or late (filling an earlier gap), and messages received but "
+        "not yet acknowledged. Fleet totals: the collector's log summary names the stations "
+        "(the ten with the most of each per metrics.log_interval).",
     )
 
 
