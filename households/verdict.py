@@ -164,9 +164,12 @@ def _texts(finding: str, cause: str, temp: float | None, hours: float | None,
     else:
         en.append("station state unknown")
         zh.append("换热站状态未知")
-    if cause == "station":
+    if cause == "station" and station_alerts:
         en.append("station-side problem, being handled; ticket stays open")
         zh.append("属换热站问题，正在处理；工单保持开启")
+    elif cause == "station":  # short or idle, but no alert (yet): someone must look at it
+        en.append("station-side problem, station check requested; ticket stays open")
+        zh.append("属换热站问题，已申请检查换热站；工单保持开启")
     elif cause == "building":
         en.append("building-side problem, crew visit requested")
         zh.append("属楼内问题，已申请维修人员上门")
