@@ -300,9 +300,10 @@ class Engine:
                          if k[0] == name and t.alert is not None]
         if cycle is None and not open_subjects:
             return
-        for subject, verdict, params in cold_predicted.steps(
+        for target, verdict, params in cold_predicted.steps(
                 ev.now, cycle, self._forecast_issued,
                 lambda zone, station: self.rules.params_for(zone, station), open_subjects):
+            subject = Subject(name, target.subject, target.scope, target.station, target.zone)
             self._step(subject, verdict, params, ev)
 
     # -- when evaluation is next due (replay) -------------------------------------------------

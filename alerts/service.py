@@ -58,6 +58,7 @@ from alerts.routing import ROUTE_INBOX
 from alerts.settings import AlertsSettings
 from alerts.store import Store
 from alerts.warmup import WarmupReport, warm_up
+from forecast.cycle import ForecastCycle, Refitter
 from forecast.inputs import ForecastInput
 from forecast.settings import load_forecast_settings
 from forecast.weather import ForecastBook
@@ -187,6 +188,8 @@ class AlertsService:
         # Weather forecasts per zone, filled by their own threads (None: no forecast file).
         self.forecast_book: ForecastBook | None = None
         self._forecast: ForecastInput | None = None
+        self.forecast_cycle: ForecastCycle | None = None  # cold_predicted's predictions
+        self._refitter: Refitter | None = None
         if settings.forecast is not None:
             self._forecast = self._forecast_input(settings.forecast)
 
@@ -331,6 +334,7 @@ class AlertsService:
         days = self._comfort_days()
         if self._forecast is not None:
             self._forecast.start()
+        refits = self._refits()
         next_eval = self.clock()
         try:
             while self.event is not None and not self._stop.is_set():
@@ -339,6 +343,7 @@ class AlertsService:
             while not self._stop.is_set():
                 now = self.clock()
                 if now >= next_eval:  # evaluation is never starved by a busy inbox
+                    self._forecast_cycle(now)
                     with EVALUATE.time():
                         if self.engine.evaluate(now):
                             self._wake()
@@ -357,6 +362,8 @@ class AlertsService:
                 days.join(timeout=30)
             if self._forecast is not None:
                 self._forecast.stop()
+            if refits is not None:
+                refits.join(timeout=30)
             delivery.store.close()
             if httpd is not None:
                 httpd.shutdown()
@@ -452,6 +459,33 @@ class AlertsService:
         thread.start()
         return thread
 
+    def _forecast_cycle(self, now: float) -> None:
+        """Every ``model.cycle_s``: predict every flat and hand the risks to the engine
+        (``cold_predicted``), in the engine's thread: it reads the engine's fleet."""
+        cycle = self.forecast_cycle
+        if cycle is None or not cycle.due(now):
+            return
+        risks = cycle.run(now, self.engine.fleet)
+        if risks is not None:
+            self.engine.observe_forecast(risks)
+
+    def _forecast_write(self, lines: list[str]) -> None:
+        """Predictions to InfluxDB; a failed write is logged and the cycle goes on (the next
+        one writes a newer prediction anyway)."""
+        try:
+            self._influx_writer().write_lines(lines)
+        except SinkError as exc:
+            log.error("forecast: indoor_forecast not written: %s", exc)
+
+    def _refits(self) -> threading.Thread | None:
+        """The models' refresh (``model.refit_every_s``) in its own thread."""
+        if self._refitter is None:
+            return None
+        thread = threading.Thread(target=self._refitter.run, args=(self.clock, self._stop),
+                                  name="forecast-refit", daemon=True)
+        thread.start()
+        return thread
+
     def _forecast_input(self, path: Path) -> ForecastInput:
         """The forecast input (``forecast/inputs.py``): its own MQTT connection and threads,
         writing ``weather_forecast`` through the service's InfluxDB writer."""
@@ -462,6 +496,11 @@ class AlertsService:
                               "/write API: it needs influx.transport v1 (or store.enabled: "
                               "false)")
         self.forecast_book = ForecastBook(keep_s=fs.keep_s)
+        if fs.model.enabled:
+            self.forecast_cycle = ForecastCycle(fs.model, self.engine.rules, self.forecast_book,
+                                                self._forecast_write)
+            self._refitter = Refitter(fs.model, self.engine.rules,
+                                      lambda: HistorySource(s.influx))
         return ForecastInput(fs, self.forecast_book, mqtt_settings=s.mqtt,
                              client_id=derived_client_id(s.mqtt.client_id, "forecast"),
                              write=self._influx_writer().write_lines, write_errors=(SinkError,))

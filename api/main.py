@@ -32,6 +32,7 @@ from api.routes import (
     comfort,
     complaints,
     curve,
+    forecast,
     health,
     page,
     rules,
@@ -116,7 +117,8 @@ def create_app(
     install_handlers(app)
     app.middleware("http")(metrics.middleware)
     api = APIRouter(prefix=API_PREFIX, responses=errors(401, 403, 503))
-    for module in (stations, curve, zones, alerts, windows, rules, comfort, complaints):
+    for module in (stations, curve, zones, alerts, windows, rules, comfort, complaints,
+                   forecast):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)

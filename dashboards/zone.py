@@ -13,7 +13,7 @@ from dashboards.influxql import TIME, ZONE, below_expr
 from dashboards.links import FLEET_URL, station_link
 from dashboards.model import Dashboard, Link, Panel, Query, Threshold, Variable
 
-__all__ = ["zone_and_flats"]
+__all__ = ["FORECAST_QUERY", "zone_and_flats"]
 
 _STATIONS = Variable(
     name="station",
@@ -178,6 +178,33 @@ def _exposure_by_station() -> Panel:
     )
 
 
+# The forecast cycle's zone median at a fixed lead (forecast/cycle.py, measurement
+# indoor_forecast, time = the target time): plotted over the actual median, a prediction made
+# $lead before each instant sits on the real curve when the model is right.
+FORECAST_QUERY = (
+    'SELECT mean("median_c") AS "predicted $lead ahead" FROM "indoor_forecast" WHERE '
+    f'{ZONE} AND "lead" = \'$lead\' AND {TIME} GROUP BY time($__interval) fill(none)'
+)
+
+
+def _forecast() -> Panel:
+    return Panel(
+        "Predicted vs actual indoor temperature (median)",
+        "timeseries",
+        [
+            Query('SELECT median("indoor_temp") AS "actual" FROM "meter" WHERE '
+                  f'{ZONE} AND {TIME} GROUP BY time($__interval) fill(none)'),
+            Query(FORECAST_QUERY.replace("$lead", "3h")),
+            Query(FORECAST_QUERY.replace("$lead", "12h")),
+        ],
+        w=24,
+        unit="celsius",
+        description="The zone's median indoor temperature, and what the forecast cycle "
+        "(cold_predicted) predicted for each instant 3 h and 12 h before it: the flats' "
+        "thermal models over the planned supply and the weather forecast (docs/forecast.md).",
+    )
+
+
 def zone_and_flats() -> Dashboard:
     return Dashboard(
         uid="heatwatch-zone",
@@ -185,7 +212,7 @@ def zone_and_flats() -> Dashboard:
         description="Indoor temperatures of the flats: distribution, coldest flats, refund "
         "bands, and the comfort ledger (flats under the standard per day, refund exposure).",
         panels=[_distribution(), _histogram(), _coldest(), _bands(), _under_standard(),
-                _exposure(), _exposure_by_station()],
+                _exposure(), _exposure_by_station(), _forecast()],
         variables=[ZONE_VARIABLE, _STATIONS],
         tags=("heatwatch", "zone"),
         links=[Link("Fleet overview", FLEET_URL)],

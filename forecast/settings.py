@@ -85,6 +85,9 @@ class ModelSettings(_Block):
                                  description="refit from InfluxDB this often (0: never)")
     fit_days: float = Field(default=14.0, gt=1, le=90, description="history each fit reads")
     write_predictions: bool = True  # measurement indoor_forecast (Grafana, API)
+    # Stations with planned off windows whose controllers keep heating on nights colder than
+    # this (at the window's start); None: they switch off whatever the weather.
+    run_through_below_c: float | None = Field(default=None, ge=-50, le=30)
 
 
 class ForecastSettings(_Block):

@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
-from alerts.lifecycle import Subject
 from alerts.model import Scope, Signal, Verdict
 from alerts.params import RuleParams
 from alerts.rules.base import band
@@ -35,8 +34,8 @@ from forecast.risk import FlatRisk, ZoneRisk
 if TYPE_CHECKING:
     from alerts.config import RuleSet
 
-__all__ = ["COLD_PREDICTED", "RULES", "ColdPredicted", "Cycle", "flat_verdict", "steps",
-           "zone_verdict"]
+__all__ = ["COLD_PREDICTED", "RULES", "ColdPredicted", "Cycle", "Target", "flat_verdict",
+           "steps", "zone_verdict"]
 
 NAME = "cold_predicted"
 NO_ACTION = "no change within the tried supply range keeps it warm"
@@ -151,6 +150,16 @@ def flat_verdict(now: float, risk: FlatRisk | None, rules: RuleSet,
 
 
 @dataclass(frozen=True, slots=True)
+class Target:
+    """Who one verdict is about (the engine's lifecycle subject, without the engine)."""
+
+    subject: str
+    scope: Scope
+    station: str | None
+    zone: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Cycle:
     """One forecast cycle's risks, handed to the engine (:meth:`Engine.observe_forecast`)."""
 
@@ -161,7 +170,7 @@ class Cycle:
 
 def steps(now: float, cycle: Cycle | None, last_issued: float | None,
           params_for: Callable[[str, str | None], RuleSet],
-          open_subjects: Iterable[str]) -> Iterator[tuple[Subject, Verdict, ColdPredicted]]:
+          open_subjects: Iterable[str]) -> Iterator[tuple[Target, Verdict, ColdPredicted]]:
     """What the engine steps for ``cold_predicted`` in one pass: every zone and flat of a new
     ``cycle`` (flats only when FIRE or already open: a city has 400,000 quiet ones), then a
     CLEAR for every open subject the new cycle did not name, or, without a new cycle, for
@@ -173,8 +182,7 @@ def steps(now: float, cycle: Cycle | None, last_issued: float | None,
             p = COLD_PREDICTED.params(rs)
             named.add(z.zone)
             if p.enabled:
-                yield (Subject(NAME, z.zone, Scope.ZONE, zone=z.zone),
-                       zone_verdict(now, z, rs, p), p)
+                yield Target(z.zone, Scope.ZONE, None, z.zone), zone_verdict(now, z, rs, p), p
         open_now = set(open_subjects)
         for f in cycle.flats:
             rs = params_for(f.zone, f.station)
@@ -183,7 +191,7 @@ def steps(now: float, cycle: Cycle | None, last_issued: float | None,
             key = f.key
             named.add(key)
             if p.enabled and (v.signal is Signal.FIRE or key in open_now):
-                yield (Subject(NAME, key, Scope.STATION, station=f.station, zone=f.zone), v, p)
+                yield Target(key, Scope.STATION, f.station, f.zone), v, p
     stale = cycle is None and last_issued is not None
     for subject in open_subjects:
         if subject in named:
@@ -195,8 +203,7 @@ def steps(now: float, cycle: Cycle | None, last_issued: float | None,
                 continue
         rs = params_for("", station or None)
         scope = Scope.STATION if _meter else Scope.ZONE
-        yield (Subject(NAME, subject, scope, station=station if _meter else None,
-                       zone=None if _meter else subject),
+        yield (Target(subject, scope, station if _meter else None, None if _meter else subject),
                Verdict.clear(), COLD_PREDICTED.params(rs))
 
 

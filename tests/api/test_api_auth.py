@@ -36,6 +36,7 @@ ROUTES: list[tuple[str, str, str, str, object]] = [
     ("GET", "/api/v1/rules", "/api/v1/rules", "viewer", None),
     ("POST", "/api/v1/rules/backtest", "/api/v1/rules/backtest", "admin", BACKTEST),
     ("GET", "/api/v1/comfort", "/api/v1/comfort", "viewer", None),
+    ("GET", "/api/v1/forecast", "/api/v1/forecast", "viewer", None),
     ("GET", "/api/v1/comfort/today?station=s1", "/api/v1/comfort/today", "viewer", None),
     ("POST", "/api/v1/complaints", "/api/v1/complaints", "hotline", COMPLAINT),
     ("GET", "/api/v1/complaints", "/api/v1/complaints", "hotline", None),
