@@ -1,4 +1,4 @@
-"""A simulated heating season for bench/forecast.py: the simulator's own physics in-process,
+"""A simulated heating season for bench/forecast_bench.py: the simulator's own physics in-process,
 with its readings gridded the way the forecast reads stored history, and weather forecasts
 with an error that grows with lead time.
 

@@ -65,7 +65,7 @@ BENCHES = [
     Bench("soak", "soak.py"),
     Bench("broker_autosave", "broker_autosave.py"),
     Bench("real_stations", "real_stations.py", ("--plots", "run/real-plots")),
-    Bench("forecast", "forecast.py"),
+    Bench("forecast", "forecast_bench.py"),
 ]
 
 

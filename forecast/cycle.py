@@ -6,7 +6,7 @@ What the engine knows now (its :class:`~alerts.fleet.Fleet`, read in the engine'
 between evaluations, so nothing is shared across threads): each flat's latest indoor reading,
 each station's latest supply and outdoor temperature and whether it delivers heat. The
 station's offset from its curve reference is smoothed over cycles (an exponential mean over
-about a day of delivering cycles), as bench/forecast.py measures it over the last day.
+about a day of delivering cycles), as bench/forecast_bench.py measures it over the last day.
 
 The models file is reloaded when ``heatwatch forecast fit`` (or the service's own refit,
 :class:`Refitter`, in its own thread: it reads InfluxDB only) replaces it.

@@ -27,7 +27,7 @@ Why a batched Levenberg-Marquardt in numpy and not one ``scipy.optimize.least_sq
 per flat: the same damped Gauss-Newton steps, but over every flat of a chunk at once (three
 parameters each: a 3x3 solve per flat); scipy per flat costs a Python call per residual
 evaluation and takes hours for a city. tests/forecast/test_thermal.py checks both reach the
-same parameters; bench/forecast.py measures both.
+same parameters; bench/forecast_bench.py measures both.
 """
 
 from __future__ import annotations

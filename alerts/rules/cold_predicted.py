@@ -50,7 +50,7 @@ class ColdPredicted(RuleParams):
     min_probability: float = Field(default=0.8, gt=0, lt=1,
                                    description="how sure the prediction must be")
     # 3 h, not the 2 h a cold episode needs: predicted 2-3 h runs turned out 1-2 h as often
-    # as not (bench/forecast.py), and a 1.5 h dip before the morning restart is no episode
+    # as not (bench/forecast_bench.py), and a 1.5 h dip before the morning restart is no episode
     min_duration_s: float = Field(default=10800.0, ge=0,
                                   description="predicted under the standard at least this long")
     share: float = Field(default=0.10, gt=0, le=1, description="share of a zone's flats")

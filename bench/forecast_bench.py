@@ -19,7 +19,7 @@ forecast known then. Scored, in the same run:
   one prediction cycle on one core within the 15-minute cycle, peak memory; and the cost per
   flat of scipy's ``least_squares`` on the same windows, the baseline the batched fit replaces.
 
-Run: ``.venv/bin/python bench/forecast.py [--quick] [--write-doc]``.
+Run: ``.venv/bin/python bench/forecast_bench.py [--quick] [--write-doc]``.
 """
 
 from __future__ import annotations
@@ -34,11 +34,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-# This script is named like the package it measures: take its folder off the front of the
-# path (where Python put it) so that ``import forecast`` finds the package, not this file.
-_HERE = str(Path(__file__).resolve().parent)
-sys.path[:] = [p for p in sys.path if p not in ("", _HERE)] + [_HERE]
-from forecast_season import (  # noqa: E402
+# Not bench/forecast.py: a script of that name in bench/ (first on every bench script's path)
+# would shadow the forecast package for all of them (alerts imports it).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from forecast_season import (
     RUN_THROUGH_BELOW_C,
     ForecastError,
     Season,
@@ -46,15 +45,15 @@ from forecast_season import (  # noqa: E402
     station_rules,
 )
 
-from alerts.config import RuleSet  # noqa: E402
-from alerts.rules.regime import curve_reference  # noqa: E402
-from forecast.predict import (  # noqa: E402
+from alerts.config import RuleSet
+from alerts.rules.regime import curve_reference
+from forecast.predict import (
     StationNow,
     learn_run_through,
     plan_stations,
     predict,
 )
-from forecast.thermal import (  # noqa: E402
+from forecast.thermal import (
     Drive,
     FitOptions,
     Flat,
@@ -458,8 +457,9 @@ def main(argv: list[str] | None = None) -> int:
         from alertbench import write_section
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         write_section("forecast", f"## Forecast: cold flats predicted hours ahead (#17)\n\n"
-                                  f"`bench/forecast.py`, {stamp}\n\n{text}")
-    return 0 if "| NO |" not in text else 1
+                                  f"`bench/forecast_bench.py`, {stamp}\n\n{text}")
+    # --quick is a smoke run (6 days, few cold nights): too small to judge the targets by
+    return 0 if args.quick or "| NO |" not in text else 1
 
 
 if __name__ == "__main__":
