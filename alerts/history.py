@@ -2,9 +2,8 @@
 
 Warm-up (after a restart) and backtest (over a past period) both need the engine's input as it
 was stored by the collector (docs/wire-format.md, "Storage in InfluxDB"). They read it through
-InfluxQL over HTTP ``/query``: that is InfluxDB 1.x's native API and, through a DBRP mapping
-and a ``Token`` header, also InfluxDB 2.x's, so one small synchronous client serves both and
-the engine thread needs no event loop.
+the synchronous :class:`heatwatch.influx.InfluxClient` (InfluxQL, on 1.x and on 2.x through
+its DBRP mapping), so the engine thread needs no event loop.
 
 Every query is bounded: by time range and ``LIMIT`` (a time chunk that hits the limit is
 split in two and asked again), or by ``SLIMIT``/``SOFFSET`` pages of series. User input (a
@@ -19,10 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import orjson
 
-from heatwatch import influxql
-from heatwatch.influxql import Param, Series
+from heatwatch.influx import InfluxClient, InfluxUnavailable, Param, Series
 from heatwatch.settings import InfluxSettings
 from heatwatch.wire import FieldValue, Kind, Reading
 
@@ -35,8 +32,9 @@ _TAGS = frozenset({"time", "station", "zone", "meter", "seq"})
 _KIND_ORDER = {Kind.STATUS: 0, Kind.TELEMETRY: 1, Kind.METER: 2}
 
 
-class HistoryUnavailable(RuntimeError):
-    """InfluxDB could not answer (down, refused, or rejected the query)."""
+class HistoryUnavailable(InfluxUnavailable):
+    """InfluxDB could not answer (down, refused, or rejected the query), or the history cannot
+    be paged (more points at one instant than a page holds)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,42 +132,29 @@ def sort_key(reading: Reading) -> tuple[int, int, str, str]:
 
 
 class HistorySource:
-    """Synchronous InfluxQL over HTTP, for the alert engine's warm-up and backtest."""
+    """Stored readings through InfluxQL, for the alert engine's warm-up and backtest."""
 
     def __init__(
-        self, settings: InfluxSettings, *, client: httpx.Client | None = None,
-        timeout: float | None = None, limit: int = 10000,
+        self, settings: InfluxSettings, *, timeout: float | None = None, limit: int = 10000,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
-        """``limit``: rows per query; keep it at or under the server's ``max-row-limit``."""
+        """``limit``: rows per query; keep it at or under the server's ``max-row-limit``.
+        ``transport``: tests only."""
         self.settings = settings
-        self.url = settings.url.rstrip("/")
-        self.database = influxql.database(settings)
         self.limit = limit
-        # Per request, so that a client passed in (tests, the API's backtest) gets them too.
-        self._headers, self._auth = influxql.credentials(settings)
-        self._client = client or httpx.Client(
-            timeout=settings.timeout if timeout is None else timeout
-        )
+        self._influx = InfluxClient(settings, timeout=timeout, transport=transport)
+        self.url = self._influx.url
+        self.database = self._influx.database
 
     def close(self) -> None:
-        self._client.close()
+        self._influx.close()
 
     def query(self, q: str, params: Mapping[str, Param] | None = None) -> list[Series]:
         """Run one statement; its series. ``partial`` results count as an error here."""
-        data = {"q": q, "db": self.database, "epoch": "ns"}
-        if params:
-            data["params"] = orjson.dumps(dict(params)).decode()
         try:
-            resp = self._client.post(f"{self.url}/query", data=data, headers=self._headers,
-                                     auth=self._auth if self._auth is not None
-                                     else httpx.USE_CLIENT_DEFAULT)
-        except httpx.HTTPError as exc:
-            raise HistoryUnavailable(f"InfluxDB at {self.url} unreachable: {exc}") from exc
-        try:
-            statements = influxql.parse_answer(resp.status_code, resp.content)
-        except influxql.QueryError as exc:
-            raise HistoryUnavailable(exc.detail) from exc
-        return statements[0] if statements else []
+            return self._influx.series(q, params)
+        except InfluxUnavailable as exc:
+            raise HistoryUnavailable(exc.detail, exc.status) from exc
 
     # -- whole periods (backtest) -----------------------------------------------------------
 

@@ -422,13 +422,7 @@ class AlertsService:
         return reporter
 
     def _influx_writer(self) -> AlertEventSink:
-        s = self.settings
-        return AlertEventSink(
-            s.influx.url, s.influx.database, timeout=s.influx.timeout,
-            username=s.influx.username,
-            password=s.influx.password.get_secret_value() if s.influx.password else None,
-            token=s.influx.token.get_secret_value() if s.influx.token else None,
-        )
+        return AlertEventSink(self.settings.influx)
 
     def warm_up(self) -> WarmupReport | None:
         """Fill the engine's windows from InfluxDB before its first evaluation

@@ -21,12 +21,12 @@ from alerts.config import RulesConfig
 from api.alertsdb import AlertsDb
 from api.config import ApiSettings, Role
 from api.fleet import Fleet
-from api.influx import InfluxQL
 from api.keys import KeyRing, Principal
 from api.metrics import ApiMetrics
 from api.probes import Readiness
 from api.queries import Flat
 from api.ratelimit import FailedKeyLimiter
+from heatwatch.influx import AsyncInfluxClient
 from heatwatch.registry import Registry
 from households.complaints import ComplaintStore
 from households.config import ComfortConfig
@@ -42,7 +42,7 @@ class Services:
     keys: KeyRing
     registry: Registry
     rules: RulesConfig
-    influx: InfluxQL
+    influx: AsyncInfluxClient
     alerts: AlertsDb
     fleet: Fleet
     metrics: ApiMetrics

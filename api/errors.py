@@ -18,8 +18,8 @@ from fastapi.responses import JSONResponse
 
 from api.alertsdb import AlertConflict, NotFound
 from api.fleet import FleetNotReady
-from api.influx import InfluxUnavailable
 from api.schemas import MAX_TIME, MIN_TIME
+from heatwatch.influx import InfluxUnavailable
 
 __all__ = ["install_handlers", "invalid"]
 

@@ -25,8 +25,8 @@ import orjson
 from alerts.model import Alert, AlertState, Severity
 from api.alertsdb import AlertsDb
 from api.config import CacheSettings
-from api.influx import InfluxQL, InfluxUnavailable
 from api.queries import LAST_STATUS, LAST_TIMES, LAST_VALUES
+from heatwatch.influx import AsyncInfluxClient, InfluxUnavailable
 from heatwatch.registry import UNASSIGNED_ZONE, Registry
 
 __all__ = ["Fleet", "FleetNotReady", "Snapshot"]
@@ -86,7 +86,7 @@ class Fleet:
 
     def __init__(
         self,
-        influx: InfluxQL,
+        influx: AsyncInfluxClient,
         alerts: AlertsDb,
         registry: Registry,
         cache: CacheSettings,

@@ -22,7 +22,6 @@ from api.config import ApiSettings
 from api.deps import Services
 from api.errors import install_handlers
 from api.fleet import Fleet
-from api.influx import InfluxQL
 from api.keys import KeyRing
 from api.metrics import ApiMetrics
 from api.probes import Readiness
@@ -42,6 +41,7 @@ from api.routes import (
 )
 from api.schemas import errors
 from heatwatch import __version__
+from heatwatch.influx import AsyncInfluxClient
 from heatwatch.registry import Registry, load_registry
 from heatwatch.settings import ConfigError
 from households.complaints import ComplaintStore
@@ -66,7 +66,7 @@ def create_app(
     registry = registry if registry is not None else load_registry(settings.registry)
     rules_config = rules_config if rules_config is not None else load_rules(settings.rules)
     metrics = ApiMetrics()
-    influx = InfluxQL(settings.influx, observe=metrics.observe_influx)
+    influx = AsyncInfluxClient(settings.influx, observe=metrics.observe_influx)
     try:
         alerts_db = AlertsDb(settings.alerts_db)
         complaint_store = ComplaintStore(settings.alerts_db)

@@ -30,7 +30,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -125,16 +124,14 @@ def write_history(influx: InfluxServer, days: float) -> tuple[int, float]:
     """(readings, seconds) of writing the synthetic history."""
     rng = np.random.default_rng(12)
     began = time.perf_counter()
-    httpx.post(f"{influx.url}/query", params={"q": f'CREATE DATABASE "{DB}"'}, timeout=30)
+    influx.create_database(DB)
     total = 0
-    with httpx.Client(timeout=120) as client:
+    with influx.client(DB, timeout=120) as client:
         for i, name in enumerate(STATIONS):
             lines = [to_line(r, "nis") for r in station_history(name, i, days, rng)]
             total += len(lines)
             for lo in range(0, len(lines), 20_000):
-                resp = client.post(f"{influx.url}/write", params={"db": DB, "precision": "ns"},
-                                   content="\n".join(lines[lo:lo + 20_000]).encode())
-                resp.raise_for_status()
+                client.write(lines[lo:lo + 20_000])
     return total, time.perf_counter() - began
 
 

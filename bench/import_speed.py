@@ -4,8 +4,8 @@
    as it reads the real files): several stations, 3-minute rows, local time Europe/Belgrade
    across both DST changes, newest row first, 1 % all-zero logger rows and a few bad rows;
 2. raw write ceiling: the same number of readings as pre-built line protocol (same fields,
-   same tags), POSTed by the collector's V1Writer in batches of the collector's batch size,
-   one thread: the most the database takes from one client here;
+   same tags), POSTed by the collector's client (heatwatch.influx) in batches of the
+   collector's batch size, one thread: the most the database takes from one client here;
 3. ``import_files`` end to end (parse, DST, decoder, line protocol, writes, dead-letter) into a
    fresh database, then InfluxDB is asked to count: it must hold exactly the readings stored;
 4. the five real stations from ``../shared/data/xai4heat-scada/`` when present.
@@ -35,7 +35,7 @@ from common import Row, machine, machine_table, table
 
 from collector.import_mapping import load_mapping
 from collector.importer import ImportSummary, import_files
-from collector.writers import V1Writer
+from heatwatch.influx import InfluxClient
 from heatwatch.servers import InfluxServer
 from heatwatch.settings import InfluxSettings
 
@@ -86,7 +86,7 @@ def write_csvs(directory: Path, stations: int, rows: int, seed: int = 7) -> list
 def ceiling(influx: InfluxServer, rows: int, stations: int) -> float:
     """Rows/s of pre-built line protocol through the same writer and batch size."""
     settings = InfluxSettings.model_validate({"url": influx.url, "database": "ceiling"})
-    writer = V1Writer(settings)
+    writer = InfluxClient(settings, create_database=True)
     writer.prepare()
     t0 = 1_600_000_000 * 10**9
     lines = [

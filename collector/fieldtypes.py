@@ -26,13 +26,14 @@ import logging
 import re
 from collections.abc import Callable
 
-from collector.writers import RejectedWriteError
+from heatwatch.influx import InfluxClient, RejectedWriteError, Series
 
 __all__ = [
     "CONFLICT_RE",
     "FieldTypes",
     "parse_field_keys",
     "resolve_conflicts",
+    "stored_field_types",
     "strip_field",
 ]
 
@@ -48,21 +49,23 @@ CONFLICT_RE = re.compile(
 )
 
 
-def parse_field_keys(doc: object) -> FieldTypes:
-    """The types in a 1.x ``/query`` answer to ``SHOW FIELD KEYS`` (one series per
-    measurement, rows of ``[fieldKey, fieldType]``). A field stored with two types in different
-    shards keeps the first one listed: the decoder then drops the other, and a refusal from
-    InfluxDB corrects it."""
+def parse_field_keys(series: list[Series]) -> FieldTypes:
+    """The types in the answer to ``SHOW FIELD KEYS`` (one series per measurement, rows of
+    ``[fieldKey, fieldType]``). A field stored with two types in different shards keeps the
+    first one listed: the decoder then drops the other, and a refusal from InfluxDB corrects
+    it."""
     types: FieldTypes = {}
-    if not isinstance(doc, dict):
-        return types
-    for result in doc.get("results") or []:
-        for series in (result.get("series") or []) if isinstance(result, dict) else []:
-            name = series.get("name")
-            for row in series.get("values") or []:
-                if isinstance(name, str) and isinstance(row, list) and len(row) == 2:
-                    types.setdefault((name, str(row[0])), str(row[1]))
+    for s in series:
+        for row in s.values:
+            if isinstance(row, list) and len(row) == 2:
+                types.setdefault((s.name, str(row[0])), str(row[1]))
     return types
+
+
+def stored_field_types(influx: InfluxClient) -> FieldTypes:
+    """The stored types of the collector's database or bucket (2.x: through its DBRP mapping);
+    needs read permission. Raises :class:`heatwatch.influx.InfluxUnavailable`."""
+    return parse_field_keys(influx.series("SHOW FIELD KEYS"))
 
 
 def strip_field(line: str, name: str) -> str | None:
@@ -86,7 +89,7 @@ def resolve_conflicts(
     conflicting field(s) (one write per line: the decoder's table makes these rare) and learn
     the stored type. Returns the remaining refusals and the dropped fields as ``(original line,
     field, InfluxDB's reason)``. A RetryableWriteError propagates, like
-    :func:`collector.writers.write_or_quarantine`'s."""
+    :func:`heatwatch.influx.write_or_quarantine`'s."""
     others: list[tuple[str, str]] = []
     conflicts: list[tuple[str, str, str]] = []
     for line, detail in refused:

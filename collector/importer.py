@@ -5,8 +5,8 @@ a live MQTT message (as the elements of an array per station and chunk, the form
 uploading its buffer sends: :meth:`~heatwatch.wire.Decoder.decode_items` skips only the JSON
 round trip), so the same validation and rejection reasons apply; rejected rows go to the same
 dead-letter file (:class:`collector.deadletter.DeadLetter`), good ones become the same line
-protocol (:func:`heatwatch.wire.lines_for`) and are written by the same writers (v1 or v2,
-:func:`collector.writers.make_writer`) with the same quarantine of lines InfluxDB refuses.
+protocol (:func:`heatwatch.wire.lines_for`) and are written by the same client (v1 or v2,
+:class:`heatwatch.influx.InfluxClient`) with the same quarantine of lines InfluxDB refuses.
 
 What differs from live ingestion, and why:
 
@@ -48,8 +48,8 @@ from collector.import_csv import (
 )
 from collector.import_mapping import ImportMapping
 from collector.import_time import TimeReader
-from collector.writers import RetryableWriteError, Writer, make_writer, write_or_quarantine
 from heatwatch.extras import require
+from heatwatch.influx import InfluxClient, RetryableWriteError, write_or_quarantine
 from heatwatch.registry import Registry, Station
 from heatwatch.settings import InfluxSettings
 from heatwatch.wire import Decoder, Rejection, lines_for
@@ -150,7 +150,7 @@ def _utc(ns: int) -> str:
 class _WriteThread(threading.Thread):
     """Writes batches handed over by the importer; at most two wait, so memory stays flat."""
 
-    def __init__(self, writer: Writer, deadletter: DeadLetter, summary: ImportSummary,
+    def __init__(self, writer: InfluxClient, deadletter: DeadLetter, summary: ImportSummary,
                  retry_s: float) -> None:
         super().__init__(name="import-writer", daemon=True)
         self.writer = writer
@@ -214,7 +214,7 @@ class _WriteThread(threading.Thread):
 
 
 class _Importer:
-    def __init__(self, mapping: ImportMapping, writer: Writer, deadletter: DeadLetter,
+    def __init__(self, mapping: ImportMapping, writer: InfluxClient, deadletter: DeadLetter,
                  summary: ImportSummary, *, batch_size: int, max_future_s: float,
                  retry_s: float, clock: Callable[[], float]) -> None:
         self.mapping = mapping
@@ -370,7 +370,7 @@ def import_files(
     """
     files = [Path(p) for p in paths]
     summary = ImportSummary(dead_letter=dead_letter)
-    writer = make_writer(influx)
+    writer = InfluxClient(influx, create_database=True)
     deadletter = DeadLetter(dead_letter, None, "import/_rejected")
     started = time.perf_counter()
     total = sum(p.stat().st_size for p in files if p.is_file())

@@ -28,16 +28,16 @@ from typing import Any
 
 from collector.config import CollectorSettings
 from collector.deadletter import DeadLetter
-from collector.fieldtypes import FieldTypes, resolve_conflicts
+from collector.fieldtypes import FieldTypes, resolve_conflicts, stored_field_types
 from collector.metrics import Metrics
 from collector.seqtrack import NOTHING, SeqTracker
 from collector.spool import Spool, SpoolError, SpoolFull
 from collector.summary import SummaryLog
-from collector.writers import (
+from heatwatch.influx import (
+    InfluxClient,
+    InfluxUnavailable,
     RetryableWriteError,
     WriteError,
-    Writer,
-    make_writer,
     write_or_quarantine,
 )
 from heatwatch.mqtt_source import Inbound, MqttSource, topic_filters
@@ -78,7 +78,7 @@ class Collector:
             max_past_s=v.max_past_s, max_extra_fields=v.max_extra_fields,
             max_extra_names=v.max_extra_names, field_types=self.field_types,
         )
-        self.writer: Writer = make_writer(settings.influx)
+        self.writer = InfluxClient(settings.influx, create_database=True)
         sp = settings.spool
         self.spool = Spool(
             sp.dir, max_bytes=sp.max_bytes, segment_bytes=sp.segment_bytes,
@@ -329,8 +329,8 @@ class Collector:
         """Ask InfluxDB for its field types before the first batch is decoded, so the decoder
         drops a conflicting extra field instead of a write failing on it."""
         try:
-            known = self.writer.field_types()
-        except WriteError as exc:
+            known = stored_field_types(self.writer)
+        except InfluxUnavailable as exc:
             log.warning("cannot read field types (SHOW FIELD KEYS; the collector needs read "
                         "permission on its database or bucket): %s; a conflict then costs "
                         "failed writes until InfluxDB names the field", exc)

@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from heatwatch.influx import Series
 from heatwatch.wire import FIELDS, Kind
 from heatwatch.wirefields import NUMBER
 
@@ -52,7 +53,7 @@ MEASUREMENTS: dict[str, tuple[str, ...]] = {
 _NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 _DURATION = r"^(INF|[1-9][0-9]{0,5}[hdw])$"
 
-Query = Callable[[str], Any]
+Query = Callable[[str], Any]  # runs one InfluxQL statement (InfluxClient.series)
 
 
 class RetentionSettings(BaseModel):
@@ -96,21 +97,23 @@ def continuous_queries(db: str, settings: RetentionSettings) -> dict[str, str]:
     return out
 
 
-def _rows(answer: Any) -> list[list[Any]]:
-    """Values of every series of a ``SHOW`` answer (list of series dicts)."""
-    return [row for s in answer or [] for row in s.get("values", [])]
+def _rows(answer: list[Series]) -> list[list[Any]]:
+    """Values of every series of a ``SHOW`` answer."""
+    return [row for s in answer for row in s.values]
 
 
-def apply_retention(query: Query, db: str, settings: RetentionSettings) -> list[str]:
+def apply_retention(query: Callable[[str], list[Series]], db: str, settings: RetentionSettings
+                    ) -> list[str]:
     """Create or alter both policies and (re)create the CQs; idempotent. Returns the
-    statements sent. ``query(q)`` runs one InfluxQL statement and returns its series."""
+    statements sent. ``query(q)`` runs one InfluxQL statement and returns its series
+    (:meth:`heatwatch.influx.InfluxClient.series`)."""
     if not re.match(_NAME, db):
         raise ValueError(f"database name {db!r} is not a plain identifier")
     if not settings.enabled:
         return []
     sent: list[str] = []
 
-    def run(statement: str) -> Any:
+    def run(statement: str) -> list[Series]:
         sent.append(statement)
         return query(statement)
 
@@ -123,8 +126,8 @@ def apply_retention(query: Query, db: str, settings: RetentionSettings) -> list[
         replication = "" if verb == "ALTER" else " REPLICATION 1"
         run(f'{verb} RETENTION POLICY "{name}" ON "{db}" DURATION {duration}{replication}'
             + (" DEFAULT" if default else ""))
-    existing = {row[0] for s in (run("SHOW CONTINUOUS QUERIES") or [])
-                if s.get("name") == db for row in s.get("values", [])}
+    existing = {row[0] for s in run("SHOW CONTINUOUS QUERIES") if s.name == db
+                for row in s.values}
     # 1.x has no CREATE OR REPLACE: a changed definition (new field, new duration) means
     # dropping the old CQ first. Nothing is lost: the next run recomputes resample_for.
     for name, statement in continuous_queries(db, settings).items():

@@ -11,12 +11,12 @@ import argparse
 import os
 import sys
 from datetime import datetime
-from typing import Any
 
-import httpx
 from pydantic import ValidationError
 
+from heatwatch.influx import InfluxClient, InfluxUnavailable
 from heatwatch.retention import RetentionSettings, apply_retention, backfill
+from heatwatch.settings import InfluxSettings
 
 __all__ = ["add_arguments", "main"]
 
@@ -40,40 +40,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             p.add_argument("--to", dest="end", required=True, type=datetime.fromisoformat)
 
 
-class _Influx:
-    def __init__(self, url: str, db: str, user: str | None) -> None:
-        self.url, self.db = url.rstrip("/"), db
-        self.auth = (user, os.environ.get(PASSWORD_ENV, "")) if user else None
-
-    def query(self, q: str) -> Any:
-        resp = httpx.post(f"{self.url}/query", params={"q": q, "db": self.db}, auth=self.auth,
-                          timeout=600)
-        body = resp.json() if resp.headers.get("content-type", "").startswith(
-            "application/json") else {}
-        results = body.get("results") or [{}]
-        error = body.get("error") or results[0].get("error")
-        if resp.status_code != 200 or error:
-            raise RuntimeError(f"InfluxDB said {resp.status_code}: {error or resp.text[:200]}")
-        return results[0].get("series", [])
-
-
 def main(args: argparse.Namespace) -> int:
+    password = os.environ.get(PASSWORD_ENV, "") if args.user else None
     try:
         settings = RetentionSettings(raw_duration=args.raw_retention,
                                      hourly_duration=args.hourly_retention)
+        target = InfluxSettings.model_validate({"url": args.url, "database": args.database,
+                                                "username": args.user, "password": password})
     except ValidationError as exc:
         print(f"heatwatch retention: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}",
               file=sys.stderr)
         return 2
-    influx = _Influx(args.url, args.database, args.user)
-    try:
-        if args.retention_command == "apply":
-            for statement in apply_retention(influx.query, args.database, settings):
-                print(statement)
-        else:
-            backfill(influx.query, args.database, settings, args.start, args.end)
-            print(f"hourly points of {args.start.isoformat()} .. {args.end.isoformat()} written")
-    except (httpx.HTTPError, RuntimeError, ValueError) as exc:
-        print(f"heatwatch retention: {exc}", file=sys.stderr)
-        return 1
+    # A backfill of months runs long in InfluxDB: give it ten minutes per statement.
+    with InfluxClient(target, timeout=600) as influx:
+        try:
+            if args.retention_command == "apply":
+                for statement in apply_retention(influx.series, args.database, settings):
+                    print(statement)
+            else:
+                backfill(influx.series, args.database, settings, args.start, args.end)
+                print(f"hourly points of {args.start.isoformat()} .. {args.end.isoformat()} "
+                      "written")
+        except (InfluxUnavailable, ValueError) as exc:
+            print(f"heatwatch retention: {exc}", file=sys.stderr)
+            return 1
     return 0

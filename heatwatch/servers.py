@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 from typing import IO
 
-import httpx
-
+from heatwatch.influx import InfluxClient, InfluxUnavailable
 from heatwatch.retention import RetentionSettings, apply_retention
+from heatwatch.settings import InfluxSettings
 
 __all__ = [
     "InfluxServer",
@@ -283,39 +283,39 @@ class InfluxServer(_Process):
         )
         return [self.binary, "-config", str(self.conf_path)]
 
+    def client(self, db: str = "heatwatch", *, timeout: float = 60.0) -> InfluxClient:
+        """A client of this server for database ``db`` (close it after use)."""
+        return InfluxClient(InfluxSettings(url=self.url, database=db), timeout=timeout)
+
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
-                raise ServerError(f"influxd exited with code {self._proc.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/ping", timeout=1.0).status_code == 204:
+        with self.client(timeout=1.0) as client:
+            while time.monotonic() < deadline:
+                if self._proc is not None and self._proc.poll() is not None:
+                    raise ServerError(f"influxd exited with code {self._proc.returncode}")
+                if client.ping():
                     return
-            time.sleep(0.1)
+                time.sleep(0.1)
         raise ServerError(f"influxd not answering /ping on port {self.port}")
 
     def query(self, q: str, *, db: str | None = None) -> list[dict[str, object]]:
-        """Run an InfluxQL query and return the series of its first statement."""
-        params = {"q": q, "epoch": "ns"}
-        if db:
-            params["db"] = db
-        resp = httpx.post(f"{self.url}/query", params=params, timeout=60.0)
-        resp.raise_for_status()
-        results = resp.json().get("results", [])
-        if not results:
-            return []
-        first = results[0]
-        if "error" in first:
-            raise ServerError(f"InfluxQL error: {first['error']}")
-        series: list[dict[str, object]] = first.get("series", [])
-        return series
+        """Run an InfluxQL query and return the series of its first statement, as InfluxDB's
+        JSON has them (``name``, ``columns``, ``values``, ``tags`` with ``GROUP BY``)."""
+        with self.client(db or "heatwatch") as client:
+            try:
+                series = client.series(q)
+            except InfluxUnavailable as exc:
+                raise ServerError(f"InfluxQL error: {exc.detail}") from exc
+        return [{"name": s.name, "columns": s.columns, "values": s.values,
+                 **({"tags": s.tags} if s.tags else {})} for s in series]
 
     def create_database(self, db: str, retention: RetentionSettings | None = None) -> None:
         """Create ``db``; with ``retention``, also its policies and hourly continuous queries
         (heatwatch.retention: raw data expires, hourly aggregates stay for years)."""
-        self.query(f'CREATE DATABASE "{db}"')
-        if retention is not None:
-            apply_retention(lambda q: self.query(q, db=db), db, retention)
+        with self.client(db) as client:
+            client.series(f'CREATE DATABASE "{db}"')
+            if retention is not None:
+                apply_retention(client.series, db, retention)
 
     def count(self, measurement: str, field: str, *, db: str, where: str = "") -> int:
         """Number of stored points of a measurement (counted through one field)."""

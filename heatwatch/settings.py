@@ -110,7 +110,12 @@ class MqttSettings(_Block):
 
 
 class InfluxSettings(_Block):
-    """Where readings go. ``v1`` is the InfluxDB 1.x /write API; ``v2`` is influxdb-client."""
+    """How to reach InfluxDB, for every service (:mod:`heatwatch.influx` is the one client).
+
+    ``transport`` picks the write API: ``v1`` is 1.x's ``/write`` into ``database``; ``v2`` is
+    ``/api/v2/write`` into ``bucket`` of ``org`` (2.x, 3.x). Queries are InfluxQL either way
+    (2.x: the bucket's DBRP mapping). A ``token`` is sent as ``Authorization: Token`` (and
+    wins); else ``username``/``password`` as basic auth (1.x)."""
 
     transport: Literal["v1", "v2"] = "v1"
     url: str = "http://127.0.0.1:8086"

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import httpx
 from prometheus_client import Counter
 
 from alerts.model import AlertEvent
 from alerts.store import EventRecord, Store
+from heatwatch.influx import InfluxClient, WriteError
 from heatwatch.lineproto import format_line
+from heatwatch.settings import InfluxSettings
 
 __all__ = ["AlertEventSink", "SinkError", "event_line"]
 
@@ -63,23 +64,13 @@ def event_line(record: EventRecord, measurement: str = MEASUREMENT) -> str:
 
 
 class AlertEventSink:
-    """Writes ``alert_events`` through the InfluxDB 1.x HTTP ``/write`` API (httpx)."""
+    """Writes ``alert_events`` through :class:`heatwatch.influx.InfluxClient` (``/write`` or,
+    with ``transport: v2``, ``/api/v2/write``). It never creates the database: on InfluxDB 2.x
+    the 1.x-compatible ``/write`` serves a bucket that cannot be created that way."""
 
-    def __init__(
-        self, url: str, database: str, *, timeout: float = 10.0,
-        client: httpx.Client | None = None, measurement: str = MEASUREMENT,
-        username: str | None = None, password: str | None = None, token: str | None = None,
-    ) -> None:
-        """``username``/``password`` for InfluxDB 1.x auth; ``token`` for the 1.x-compatible
-        ``/write`` of InfluxDB 2.x (database = bucket), sent as ``Authorization: Token``."""
-        self.url = url.rstrip("/")
-        self.database = database
+    def __init__(self, settings: InfluxSettings, *, measurement: str = MEASUREMENT) -> None:
         self.measurement = measurement
-        self._params = {"db": database, "precision": "ns"}
-        if username is not None:
-            self._params |= {"u": username, "p": password or ""}
-        self._headers = {"Authorization": f"Token {token}"} if token else {}
-        self._client = client or httpx.Client(timeout=timeout)
+        self._influx = InfluxClient(settings)
 
     def write(self, records: Iterable[EventRecord]) -> int:
         """Write a batch; return how many points InfluxDB accepted (0 if it refused them)."""
@@ -90,18 +81,12 @@ class AlertEventSink:
         if not lines:
             return 0
         try:
-            resp = self._client.post(
-                f"{self.url}/write",
-                params=self._params,
-                headers=self._headers,
-                content="\n".join(lines).encode(),
-            )
-        except httpx.HTTPError as exc:
-            raise SinkError(f"InfluxDB unreachable: {exc}") from exc
-        if resp.status_code >= 500:
-            raise SinkError(f"InfluxDB {resp.status_code}: {resp.text[:200]}")
-        if resp.status_code >= 400:
-            # A malformed batch would block the log for ever: count it and move on.
+            self._influx.write(lines)
+        except WriteError as exc:
+            if exc.status is None or exc.status >= 500:
+                raise SinkError(str(exc)) from exc
+            # Any 4xx (a malformed batch, a missing database): retrying would block the log
+            # for ever; count it and move on.
             DROPPED.inc(len(lines))
             return 0
         WRITTEN.inc(len(lines))
@@ -119,4 +104,4 @@ class AlertEventSink:
             store.set_cursor(CURSOR, rows[-1][0])
 
     def close(self) -> None:
-        self._client.close()
+        self._influx.close()

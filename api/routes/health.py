@@ -19,8 +19,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
 from api.deps import Services, ServicesDep
-from api.influx import InfluxUnavailable
 from api.probes import ProbeFailed, mqtt_probe
+from heatwatch.influx import InfluxUnavailable
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)

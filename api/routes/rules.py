@@ -20,8 +20,8 @@ from alerts.history import HistorySource, HistoryUnavailable
 from alerts.rules import FAMILIES
 from api.deps import Admin, Services, ServicesDep, Viewer
 from api.errors import invalid
-from api.influx import InfluxUnavailable
 from api.schemas import BacktestAlertOut, BacktestIn, BacktestOut, RuleOut, errors
+from heatwatch.influx import InfluxUnavailable
 
 router = APIRouter(prefix="/rules", tags=["rules"])
 

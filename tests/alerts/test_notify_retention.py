@@ -23,7 +23,7 @@ from alerts.notify.workers import DAY, Delivery, RetentionSettings
 from alerts.routing import RouteTable
 from alerts.settings import load_alerts_settings
 from alerts.store import Batch, EventRecord, Store
-from heatwatch.settings import ConfigError
+from heatwatch.settings import ConfigError, InfluxSettings
 
 
 @pytest.fixture
@@ -111,7 +111,7 @@ def test_retention_prunes_old_rows_but_not_what_is_still_needed(store: Store) ->
     store.set_cursor(CURSOR, store.events()[1][0])
     delivery = Delivery(store, Pipeline(store, RouteTable([], ["crew"]), {}, lambda: now),
                         {}, interval_s=1, stop=threading.Event(),
-                        sink=AlertEventSink("http://127.0.0.1:1", "unused"),  # its cursor
+                        sink=AlertEventSink(InfluxSettings(url="http://127.0.0.1:1")),  # its cursor
                         retention=RetentionSettings(outbox_days=30, events_days=90,
                                                     alerts_days=365),
                         clock=lambda: now)

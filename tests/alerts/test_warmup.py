@@ -185,8 +185,7 @@ def test_history_credentials_for_1x_and_2x() -> None:
         InfluxSettings.model_validate({"url": "http://influx", "database": "heat",
                                        "username": "u", "password": "pw"}),
     ):
-        src = HistorySource(settings, client=httpx.Client(
-            transport=httpx.MockTransport(handler)))
+        src = HistorySource(settings, transport=httpx.MockTransport(handler))
         assert src.query("SELECT 1") == []
         src.close()
     forms = [dict(httpx.QueryParams(r.content.decode())) for r in seen]

@@ -11,7 +11,7 @@ from api_helpers import fill_fleet, registry, write_lines
 from api.alertsdb import AlertsDb
 from api.config import CacheSettings
 from api.fleet import Fleet
-from api.influx import InfluxQL, InfluxUnavailable
+from heatwatch.influx import AsyncInfluxClient, InfluxUnavailable
 from heatwatch.servers import InfluxServer, free_port
 from heatwatch.settings import InfluxSettings
 
@@ -32,7 +32,7 @@ async def test_stale_snapshot_is_served_while_one_refresh_runs(
     fill_fleet(influx, database)
     clock = Clock(time.time())
     seen: list[str] = []
-    client = InfluxQL(InfluxSettings(url=influx.url, database=database))
+    client = AsyncInfluxClient(InfluxSettings(url=influx.url, database=database))
     db = AlertsDb(tmp_path / "alerts.db")
     fleet = Fleet(client, db, registry(), CacheSettings(fleet_ttl_s=5, max_stale_s=60),
                   clock=clock, on_cache=seen.append)
@@ -65,13 +65,13 @@ async def test_failed_refresh_keeps_serving_then_reports(
     influx: InfluxServer, database: str, tmp_path: Path
 ) -> None:
     clock = Clock(time.time())
-    good = InfluxQL(InfluxSettings(url=influx.url, database=database))
+    good = AsyncInfluxClient(InfluxSettings(url=influx.url, database=database))
     db = AlertsDb(tmp_path / "alerts.db")
     fleet = Fleet(good, db, registry(), CacheSettings(fleet_ttl_s=5, max_stale_s=60),
                   clock=clock)
     try:
         first = await fleet.snapshot()
-        fleet.influx = InfluxQL(InfluxSettings(url=f"http://127.0.0.1:{free_port()}"))
+        fleet.influx = AsyncInfluxClient(InfluxSettings(url=f"http://127.0.0.1:{free_port()}"))
         clock.now += 10
         assert await fleet.snapshot() is first
         assert fleet._task is not None

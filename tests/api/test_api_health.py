@@ -10,7 +10,7 @@ from api_helpers import AppFactory, auth
 
 from api.probes import ProbeFailed, mqtt_probe
 from heatwatch.servers import free_port
-from heatwatch.settings import MqttSettings
+from heatwatch.settings import InfluxSettings, MqttSettings
 
 pytestmark = pytest.mark.anyio
 
@@ -28,11 +28,10 @@ async def test_readyz_names_what_is_down(
     """The answer names the dependency; why it failed is in the log only
     (tests/security/test_api_exposure.py checks that nothing internal is sent)."""
     dead = free_port()
-    app = make_app()
+    app = make_app(influx=InfluxSettings(url=f"http://127.0.0.1:{dead}"))
     services = app.state.services
     services.settings = services.settings.model_copy(
         update={"mqtt": MqttSettings(port=dead)})
-    services.influx.url = f"http://127.0.0.1:{dead}"
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://t") as c:
         resp = await c.get("/readyz")

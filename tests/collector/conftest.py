@@ -8,10 +8,18 @@ from pathlib import Path
 
 import pytest
 from collector_helpers import Publisher
+from influx2_double import Influx2Double, influx2_double
 
 from collector.config import CollectorSettings
 from collector.service import Collector
 from heatwatch.servers import MosquittoServer
+
+
+@pytest.fixture
+def influx2() -> Iterator[Influx2Double]:
+    """An InfluxDB 2.x write API double of this test's own (influx2_double.py)."""
+    with influx2_double() as double:
+        yield double
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""An HTTP double of InfluxDB 2.x's ``POST /api/v2/write`` for the partial-write tests.
+"""An HTTP double of InfluxDB 2.x's ``POST /api/v2/write``, recording every request it gets.
 
 No InfluxDB 2.x server is installable here, so this follows the documented 2.x behaviour
 (docs.influxdata.com/influxdb/v2/write-data/troubleshoot, "Handle write responses"):
@@ -14,16 +14,32 @@ No InfluxDB 2.x server is installable here, so this follows the documented 2.x b
 
 Field types are kept per measurement and field as the server does: the first type written wins.
 It stores whole lines and answers ``/query`` with 404 (no v1 compatibility API configured).
+``status`` makes it answer every request with that status instead (503: InfluxDB down), after
+``delay`` seconds (a slow server). Every request is kept in ``requests``, exactly as received.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from heatwatch.settings import InfluxSettings
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    params: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
 
 
 def _field_type(value: str) -> str:
@@ -40,15 +56,25 @@ def _field_type(value: str) -> str:
 @dataclass
 class Influx2Double:
     port: int = 0
-    down: bool = False  # answer 503 (InfluxDB unavailable)
+    status: int | None = None  # answer every request with this status (503: down)
+    delay: float = 0.0  # seconds before answering
     types: dict[tuple[str, str], str] = field(default_factory=dict)
     stored: list[str] = field(default_factory=list)
+    requests: list[Recorded] = field(default_factory=list)
     writes: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def block(self, **overrides: Any) -> dict[str, Any]:
+        """An ``influx`` settings block for this double (``transport: v2``)."""
+        return {"transport": "v2", "url": self.url, "org": "plant-org", "bucket": "heat-bucket",
+                "token": "s3cr3t-token", "timeout": 2.0, **overrides}
+
+    def settings(self, **overrides: Any) -> InfluxSettings:
+        return InfluxSettings.model_validate(self.block(**overrides))
 
     def write(self, body: str) -> tuple[int, dict[str, str] | None]:
         errors: list[str] = []
@@ -86,6 +112,11 @@ class Influx2Double:
             return 422, {"code": "unprocessable entity", "message": message}
         return 204, None
 
+    def written_lines(self) -> list[str]:
+        """Every line of every write request, as sent (whatever the answer was)."""
+        return [line for r in self.requests if r.path == "/api/v2/write"
+                for line in r.body.decode().splitlines()]
+
 
 @contextmanager
 def influx2_double() -> Iterator[Influx2Double]:
@@ -94,15 +125,24 @@ def influx2_double() -> Iterator[Influx2Double]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            if not self.path.startswith("/api/v2/write"):
+            self._record("POST", body)
+            if double.status is not None:
+                self._answer(double.status, None if double.status == 204 else
+                             {"code": "unavailable", "message": "test says no"})
+            elif not self.path.startswith("/api/v2/write"):
                 self._answer(404, {"code": "not found", "message": "path not found"})
-            elif double.down:
-                self._answer(503, {"code": "unavailable", "message": "service unavailable"})
             else:
                 self._answer(*double.write(body.decode("utf-8")))
 
         def do_GET(self) -> None:
+            self._record("GET", b"")
             self._answer(404, {"code": "not found", "message": "path not found"})
+
+        def _record(self, method: str, body: bytes) -> None:
+            url = urlsplit(self.path)
+            double.requests.append(Recorded(method, url.path, parse_qs(url.query),
+                                            dict(self.headers.items()), body))
+            time.sleep(double.delay)
 
         def _answer(self, status: int, doc: dict[str, str] | None) -> None:
             self.send_response(status)

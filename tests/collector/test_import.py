@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from test_writers import FakeInflux2, fake_influx2, v2_settings  # noqa: F401  (fixture)
+from influx2_double import Influx2Double
 
 from collector.import_mapping import ImportMapping, load_mapping
 from collector.importer import ImportFailed, import_files
@@ -151,13 +151,13 @@ def test_station_per_row_from_a_column(tmp_path: Path, influx: InfluxServer,
     assert influx.count("telemetry", "supply_temp", db=database, where="station = 'P1'") == 2
 
 
-def test_v2_writer_gets_the_same_lines(tmp_path: Path, fake_influx2: FakeInflux2) -> None:  # noqa: F811
+def test_v2_writer_gets_the_same_lines(tmp_path: Path, influx2: Influx2Double) -> None:
     path = csv_file(tmp_path, "scada_V2.csv", [good("2024-01-15 12:00:00"),
                                                good("2024-01-15 12:15:00", 1)])
-    s = import_files(load_mapping(EXAMPLE), [path], v2_settings(fake_influx2.url),
+    s = import_files(load_mapping(EXAMPLE), [path], influx2.settings(),
                      progress=False)
     assert s.stored == 2
-    [req] = fake_influx2.requests
+    [req] = influx2.requests
     assert req.path == "/api/v2/write" and req.params["bucket"] == ["heat-bucket"]
     assert req.body.decode().splitlines() == [
         "telemetry,station=V2,zone=nis outdoor_temp=2.5,supply_setpoint=60.0,"
@@ -248,25 +248,25 @@ def test_short_rows_blank_lines_and_the_progress_bar(
 
 
 def test_influxdb_failing_mid_import_is_retried_then_stops_the_import(
-    tmp_path: Path, fake_influx2: FakeInflux2  # noqa: F811
+    tmp_path: Path, influx2: Influx2Double
 ) -> None:
-    fake_influx2.status = 503
+    influx2.status = 503
     path = csv_file(tmp_path, "scada_F1.csv", [good("2024-01-15 12:00:00")])
     with pytest.raises(ImportFailed, match="unavailable for 1 s") as err:
-        import_files(load_mapping(EXAMPLE), [path], v2_settings(fake_influx2.url),
+        import_files(load_mapping(EXAMPLE), [path], influx2.settings(),
                      progress=False, retry_s=1.0)
-    assert len(fake_influx2.requests) >= 2  # tried again before giving up
+    assert len(influx2.requests) >= 2  # tried again before giving up
     assert err.value.summary.stored == 0 and err.value.summary.rows == 1
 
 
 def test_influxdb_failing_with_batches_queued_still_ends(
-    tmp_path: Path, fake_influx2: FakeInflux2  # noqa: F811
+    tmp_path: Path, influx2: Influx2Double
 ) -> None:
     """Many batches waiting when the writer gives up: the import stops, it does not hang."""
-    fake_influx2.status = 503
+    influx2.status = 503
     rows = [good(f"2024-01-{1 + k // 96:02d} {k % 96 // 4:02d}:{k % 4 * 15:02d}:00", k)
             for k in range(2000)]
     path = csv_file(tmp_path, "scada_F2.csv", rows)
     with pytest.raises(ImportFailed, match="unavailable"):
-        import_files(load_mapping(EXAMPLE), [path], v2_settings(fake_influx2.url),
+        import_files(load_mapping(EXAMPLE), [path], influx2.settings(),
                      progress=False, retry_s=0.6, batch_size=100)

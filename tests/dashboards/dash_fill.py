@@ -30,6 +30,7 @@ from heatwatch.registry import load_registry
 from heatwatch.retention import RetentionSettings, backfill
 from heatwatch.selfstats import SelfStatsReporter
 from heatwatch.servers import InfluxServer, MosquittoServer
+from heatwatch.settings import InfluxSettings
 
 # A topic prefix of our own: the collector's persistent session outlives this module on the
 # shared broker, and must not collect other tests' messages.
@@ -150,7 +151,7 @@ def _alert_events(influx: InfluxServer, db: str, zone: str) -> None:
         AlertEvent(EventKind.RESOLVED, now - 5000, pump, 2),
         AlertEvent(EventKind.FIRING, now - 4000, cold, 1),
     ]
-    sink = AlertEventSink(influx.url, db)
+    sink = AlertEventSink(InfluxSettings(url=influx.url, database=db))
     try:
         assert sink.write(EventRecord(e) for e in events) == len(events)
     finally:
