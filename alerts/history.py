@@ -143,8 +143,6 @@ class HistorySource:
         self.settings = settings
         self.limit = limit
         self._influx = InfluxClient(settings, timeout=timeout, transport=transport)
-        self.url = self._influx.url
-        self.database = self._influx.database
 
     def close(self) -> None:
         self._influx.close()

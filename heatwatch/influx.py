@@ -4,6 +4,9 @@ Every service reaches InfluxDB through this module, configured by the shared ``i
 (:class:`heatwatch.settings.InfluxSettings`), so URL, credentials, timeouts and the meaning of
 an answer are decided once:
 
+* **Connection**: one pooled ``httpx`` client per :class:`InfluxClient` (per event loop for
+  :class:`AsyncInfluxClient`), ``influx.timeout`` on every request. An ``https`` URL is always
+  verified: against certifi's CAs, or a private CA named by ``SSL_CERT_FILE``/``SSL_CERT_DIR``.
 * **Credentials**: a token when one is set (``Authorization: Token``: 2.x, 3.x, or a 1.x
   behind a token-checking proxy), else a user and password (HTTP basic auth, 1.x), else none.
 * **Queries** are InfluxQL over ``POST /query`` with bound ``params`` (user input never
