@@ -16,15 +16,8 @@ from alerts.history import HistorySource, HistoryUnavailable
 from alerts.settings import load_alerts_settings
 from heatwatch.extras import require
 from heatwatch.registry import load_registry
-from heatwatch.settings import InfluxSettings
 
 __all__ = ["run_backtest"]
-
-
-def _influx(base: InfluxSettings, args: argparse.Namespace) -> InfluxSettings:
-    update = {k: v for k, v in (("url", args.influx_url), ("database", args.database))
-              if v is not None}
-    return InfluxSettings.model_validate({**base.model_dump(), **update}) if update else base
 
 
 def run_backtest(args: argparse.Namespace) -> int:
@@ -48,7 +41,7 @@ def run_backtest(args: argparse.Namespace) -> int:
     if step <= 0 or args.chunk <= 0:
         print("heatwatch rules backtest: --step and --chunk must be positive", file=sys.stderr)
         return 2
-    source = HistorySource(_influx(settings.influx, args))
+    source = HistorySource(settings.influx.overridden(args.influx_url, args.database))
     bar = tqdm(total=round(end - start), unit="s", unit_scale=True, desc="history",
                file=sys.stderr, disable=args.no_progress, leave=True)
 

@@ -25,7 +25,6 @@ from alerts.config import RulesConfig, load_rules
 from alerts.history import HistorySource, HistoryUnavailable
 from alerts.settings import load_alerts_settings
 from heatwatch.registry import UNASSIGNED_ZONE, Registry, load_registry
-from heatwatch.settings import InfluxSettings
 
 __all__ = ["FleetCalibration", "calibrate_fleet", "run_calibrate"]
 
@@ -53,7 +52,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     settings = load_alerts_settings(args.config)
     rules = load_rules(args.rules or settings.rules)
     registry = load_registry(args.registry or settings.registry)
-    source = HistorySource(_influx(settings.influx, args))
+    source = HistorySource(settings.influx.overridden(args.influx_url, args.database))
     try:
         return _run(args, rules, registry, source,
                     args.step if args.step is not None else settings.evaluate_interval_s)
@@ -62,12 +61,6 @@ def run_calibrate(args: argparse.Namespace) -> int:
         return 1
     finally:
         source.close()
-
-
-def _influx(base: InfluxSettings, args: argparse.Namespace) -> InfluxSettings:
-    update = {k: v for k, v in (("url", args.influx_url), ("database", args.database))
-              if v is not None}
-    return InfluxSettings.model_validate({**base.model_dump(), **update}) if update else base
 
 
 def _usage(message: str) -> int:

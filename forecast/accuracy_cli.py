@@ -61,8 +61,7 @@ def main(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"heatwatch forecast accuracy: {exc}", file=sys.stderr)
         return 2
-    changes = {k: v for k, v in (("url", args.influx_url), ("database", args.database)) if v}
-    influx = influx.model_copy(update=changes)
+    influx = influx.overridden(args.influx_url or None, args.database or None)
     start, end = args.start.timestamp(), args.end.timestamp()
     source = HistorySource(influx)
     try:

@@ -135,6 +135,13 @@ class InfluxSettings(_Block):
                 raise ValueError(f"transport v2 needs {', '.join(missing)}")
         return self
 
+    def overridden(self, url: str | None = None, database: str | None = None
+                   ) -> InfluxSettings:
+        """This block with a command line's ``--influx-url``/``--database`` (None: keep),
+        validated again."""
+        update = {k: v for k, v in (("url", url), ("database", database)) if v is not None}
+        return InfluxSettings.model_validate({**self.model_dump(), **update}) if update else self
+
 
 class HeatwatchSettings(BaseSettings):
     """Base for every service's settings: YAML file first, environment variables on top."""

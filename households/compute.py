@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from alerts.config import RulesConfig
-from heatwatch.influxql import Param, Series
+from heatwatch.influx import Param, Series
 from heatwatch.lineproto import format_line
 from heatwatch.registry import Registry
 from households.config import ComfortConfig

@@ -18,7 +18,7 @@ from alerts.history import HistorySource, HistoryUnavailable
 from alerts.notify.influx import AlertEventSink, SinkError
 from alerts.settings import load_alerts_settings
 from heatwatch.registry import ID_PATTERN, load_registry
-from heatwatch.settings import ConfigError, InfluxSettings
+from heatwatch.settings import ConfigError
 from households.compute import LedgerReadError, period_rows, write_rows
 from households.config import load_comfort
 from households.report import LEVELS, summary, tables, write_csv, write_xlsx
@@ -77,12 +77,6 @@ def _epoch(value: dt.date | dt.datetime) -> float | dt.date:
     return value.timestamp() if isinstance(value, dt.datetime) else value
 
 
-def _influx(base: InfluxSettings, args: argparse.Namespace) -> InfluxSettings:
-    update = {k: v for k, v in (("url", args.influx_url), ("database", args.database))
-              if v is not None}
-    return InfluxSettings.model_validate({**base.model_dump(), **update}) if update else base
-
-
 def main(args: argparse.Namespace) -> int:
     """Exit codes: 0 done, 1 InfluxDB could not answer, 2 bad arguments or files."""
     try:
@@ -102,17 +96,13 @@ def _comfort(args: argparse.Namespace) -> int:
     rules = load_rules(args.rules or settings.rules)
     registry = load_registry(args.registry or settings.registry)
     cfg = load_comfort(args.comfort or settings.comfort.file)
-    influx = _influx(settings.influx, args)
+    influx = settings.influx.overridden(args.influx_url, args.database)
     source = HistorySource(influx)
     try:
         rows = list(period_rows(source.query, registry, rules, cfg, start, end,
                                 zone=args.zone, station=args.station))
         if args.write:
-            sink = AlertEventSink(
-                influx.url, influx.database, timeout=influx.timeout,
-                username=influx.username,
-                password=influx.password.get_secret_value() if influx.password else None,
-                token=influx.token.get_secret_value() if influx.token else None)
+            sink = AlertEventSink(influx)
             try:
                 written = write_rows(sink.write_lines, rows, cfg.ledger.standard_c)
             finally:

@@ -20,8 +20,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from api.deps import Crew, Hotline, ServicesDep, Viewer
 from api.errors import invalid
 from api.households import evidence
-from api.influx import InfluxUnavailable
 from api.schemas import MAX_TIME, MIN_TIME, errors, ts
+from heatwatch.influx import InfluxUnavailable
 from heatwatch.registry import ID_PATTERN
 from households.complaints import (
     Complaint,

@@ -148,7 +148,7 @@ async def test_comfort_days_from_the_stored_ledger(
 ) -> None:
     now = time.time()
     fill_flats(influx, database, now)
-    sink = AlertEventSink(influx.url, database)
+    sink = AlertEventSink(InfluxSettings(url=influx.url, database=database))
     source = HistorySource(InfluxSettings(url=influx.url, database=database))
     yesterday = datetime.fromtimestamp(now, ZoneInfo("Europe/Helsinki")).date() - timedelta(
         days=1)  # the app's rules: the default time zone

@@ -29,7 +29,7 @@ def influx_settings(influx: InfluxServer, database: str) -> InfluxSettings:
 
 def writer(influx: InfluxServer, database: str) -> Callable[[list[str]], int]:
     """The alerts service's line-protocol writer (what it hands the forecast input)."""
-    return AlertEventSink(influx.url, database).write_lines
+    return AlertEventSink(influx_settings(influx, database)).write_lines
 
 
 def querier(influx: InfluxServer, database: str

@@ -67,7 +67,7 @@ def test_read_samples_pages_in_time_order(source: HistorySource) -> None:
 def test_comfort_day_points_round_trip(influx: InfluxServer, database: str,
                                        source: HistorySource) -> None:
     rows = list(period_rows(source.query, REGISTRY, RULES, CFG, DAY, DAY + timedelta(days=1)))
-    sink = AlertEventSink(influx.url, database)
+    sink = AlertEventSink(InfluxSettings(url=influx.url, database=database))
     assert write_rows(sink.write_lines, rows, 18.0) == 5
     # written twice (a recompute): the points overwrite, no second series
     assert write_rows(sink.write_lines, rows, 18.0) == 5
@@ -152,7 +152,7 @@ def test_report_refuses_bad_arguments(tmp_path: Path, influx: InfluxServer,
 
 def test_day_closer_writes_closed_days_once_and_retries(influx: InfluxServer, database: str,
                                                         source: HistorySource) -> None:
-    sink = AlertEventSink(influx.url, database)
+    sink = AlertEventSink(InfluxSettings(url=influx.url, database=database))
     settings = DayCloseSettings(grace_s=900, catch_up_days=1)
     closer = DayCloser(source.query, sink.write_lines, REGISTRY, RULES, CFG, settings,
                        errors=(HistoryUnavailable,))
