@@ -19,7 +19,7 @@ from api.alertsdb import AlertsDb
 from api.config import CacheSettings
 from api.deps import Services
 from api.fleet import Fleet, FleetNotReady
-from api.influx import InfluxQL
+from heatwatch.influx import AsyncInfluxClient
 from heatwatch.servers import InfluxServer
 from heatwatch.settings import InfluxSettings
 
@@ -56,7 +56,7 @@ async def test_waiting_requests_share_one_build_and_retry_after_counts_down(
     influx: InfluxServer, database: str, tmp_path: Path
 ) -> None:
     fill_fleet(influx, database)
-    client = InfluxQL(InfluxSettings(url=influx.url, database=database))
+    client = AsyncInfluxClient(InfluxSettings(url=influx.url, database=database))
     db = AlertsDb(tmp_path / "alerts.db")
     fleet = Fleet(client, db, registry(),
                   CacheSettings(ready_wait_s=0, fleet_ttl_s=0, max_stale_s=1))

@@ -193,7 +193,6 @@ def _comfort_ledger(influx: InfluxServer, db: str, registry_path: Path
     from alerts.history import HistorySource
     from alerts.notify.influx import AlertEventSink
     from heatwatch.registry import Registry
-    from heatwatch.settings import InfluxSettings
     from households.compute import period_rows, write_rows
     from households.config import ComfortConfig
     from households.ledger import LedgerParams, RefundBand
@@ -209,7 +208,7 @@ def _comfort_ledger(influx: InfluxServer, db: str, registry_path: Path
     rules = RulesConfig()
     today = datetime.now(ZoneInfo(rules.defaults.heating.timezone)).date()
     source = HistorySource(InfluxSettings(url=influx.url, database=db))
-    sink = AlertEventSink(influx.url, db)
+    sink = AlertEventSink(InfluxSettings(url=influx.url, database=db))
     try:
         rows = list(period_rows(source.query, registry, rules, cfg,
                                 today - timedelta(days=1), today + timedelta(days=1)))
