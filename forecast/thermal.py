@@ -13,9 +13,10 @@ heating off), ``c`` (K/h) internal gains and the sensor's bias. With the heating
 settles with the shorter time constant ``1/(a + b)``. Linear in ``T``, so a step with
 constant inputs is exact (an exponential), whatever its length.
 
-Why first order: the simulated and the real flats we have are one slow node (25-45 h); a
-second node (fast air, slow walls) did not lower the 12 h prediction error on the bench
-(docs/forecast.md), and three parameters are what a fortnight of one noisy sensor can carry.
+Why first order: the simulator's flats are one slow node (25-45 h), so its data cannot
+justify a second one (the 12 h error is already the sensor's noise there), no real flat data
+was at hand to show a need, and three parameters are what a fortnight of one noisy sensor can
+carry (docs/forecast.md, "Model limits").
 
 Why fitted on 12 h windows (multiple shooting) rather than one step ahead: the hourly change of
 a 30 h building is a few tenths of a kelvin, the size of the sensor's noise, so a one-step
