@@ -191,8 +191,9 @@ class RulesConfig(ParamsModel):
 
     def rate_window_s(self) -> float:
         """The longest look-back of a rate rule (``lookback``) under any zone/station."""
-        return max((spec.lookback(rs) for rs in self._sets() for spec in RULES
-                    if spec.layered and spec.lookback is not None), default=0.0)
+        spans = (spec.lookback(rs) for rs in self._sets() for spec in RULES
+                 if spec.layered and spec.lookback is not None)
+        return max((s for s in spans if s is not None), default=0.0)
 
     def defaults_of(self, name: str) -> RuleParams:
         """A declared rule's default parameters: its ``defaults`` block, or its top-level

@@ -191,8 +191,9 @@ def _rate_spans(rules: RuleSet) -> frozenset[float]:
     to every ring (a superset of the instants that matter), worked out once per rule set."""
     hit = _SPANS.get(id(rules))
     if hit is None or hit[0] is not rules:
-        spans = frozenset(spec.lookback(rules) for spec in RULES
-                          if spec.layered and spec.lookback is not None)
+        found = (spec.lookback(rules) for spec in RULES
+                 if spec.layered and spec.lookback is not None)
+        spans = frozenset(s for s in found if s is not None)
         hit = _SPANS[id(rules)] = (rules, spans)
     return hit[1]
 

@@ -15,7 +15,7 @@ from alerts.model import Severity, Signal, Verdict
 from alerts.params import FieldNames, RuleParams
 from alerts.rules.base import band
 from alerts.rules.outage import PUMP_STOPPED
-from alerts.rules.plausible import plausibility, plausible
+from alerts.rules.plausible import plausibility, plausible, plausible_range
 from alerts.rules.regime import flow_floor
 from alerts.rules.spec import Prescreen, RuleSpec, ScreenContext, number
 from alerts.window import StationWindow
@@ -115,7 +115,7 @@ def makeup_surge_screen(rules: RuleSet, names: FieldNames) -> Prescreen:
         flow = ctx.flow
         if flow is None:
             return False
-        st = window.fields.get(field)
+        st = ctx.get(field)
         makeup = None if st is None else st.value
         if makeup.__class__ is not float or makeup - makeup != 0.0:
             makeup = number(st)
@@ -168,13 +168,14 @@ def pressure_drop_screen(rules: RuleSet, names: FieldNames) -> Prescreen:
                                        p.window_s / 2)
     field = names.static_pressure
     ok = plausibility(field, rules)
+    lo, hi, exact = plausible_range(field, rules)  # ok(v) is lo <= v <= hi when exact
 
     def check(window: StationWindow, now: float, ctx: ScreenContext) -> bool:
-        st = window.fields.get(field)
+        st = ctx.get(field)
         pressure = None if st is None else st.value
         if pressure.__class__ is not float or pressure - pressure != 0.0:
             pressure = number(st)
-        if pressure is None or not ok(pressure):
+        if pressure is None or not (lo <= pressure <= hi if exact else ok(pressure)):
             return False
         if pressure < floor:
             return True
@@ -185,7 +186,8 @@ def pressure_drop_screen(rules: RuleSet, names: FieldNames) -> Prescreen:
         # (v_i <= top, t_j - t_i >= window / 2, monotonic rounding): if that bound is within
         # the limit, the rate cannot exceed it
         last = ring.values[-1]
-        if ok(last) and (ring.top - last) / half * 60.0 <= max_fall:
+        if ((lo <= last <= hi if exact else ok(last))
+                and (ring.top - last) / half * 60.0 <= max_fall):
             return False
         fall = window.fall_rate_per_min(field, window_s, now, ok)
         return fall is not None and fall > max_fall
@@ -217,13 +219,15 @@ def tank_draining_screen(rules: RuleSet, names: FieldNames) -> Prescreen:
     max_fall, window_s, half = p.max_fall_per_min, p.window_s, p.window_s / 2
     field = names.tank_level
     ok = plausibility(field, rules)
+    lo, hi, exact = plausible_range(field, rules)  # ok(v) is lo <= v <= hi when exact
 
     def check(window: StationWindow, now: float, ctx: ScreenContext) -> bool:
         ring = window.history.get(field)
         if ring is None or not ring.values:
             return False
         last = ring.values[-1]  # the same bound as for the pressure
-        if ok(last) and (ring.top - last) / half * 60.0 <= max_fall:
+        if ((lo <= last <= hi if exact else ok(last))
+                and (ring.top - last) / half * 60.0 <= max_fall):
             return False
         fall = window.fall_rate_per_min(field, window_s, now, ok)
         return fall is not None and fall > max_fall

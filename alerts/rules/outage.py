@@ -108,7 +108,7 @@ def power_loss_screen(rules: RuleSet, names: FieldNames) -> Prescreen:
     field = names.power_ok
 
     def check(window: StationWindow, now: float, ctx: ScreenContext) -> bool:
-        st = window.fields.get(field)
+        st = ctx.get(field)
         if st is None:
             return False
         v = st.value  # flag(power_ok) is False
@@ -162,7 +162,7 @@ def pump_stopped_screen(rules: RuleSet, names: FieldNames) -> Prescreen:
     def check(window: StationWindow, now: float, ctx: ScreenContext) -> bool:
         if not ctx.heating_on:
             return False
-        st = window.fields.get(field)
+        st = ctx.get(field)
         running = None if st is None else st.value
         if running is False or (running is not None and running.__class__ is not bool
                                 and window.flag(field) is False):

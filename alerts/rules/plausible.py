@@ -3,6 +3,7 @@ for the plant rules (``out_of_range`` reports them), so a dead probe is not a co
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, cast
@@ -14,7 +15,7 @@ from alerts.params import ParamsModel, RuleParams
 if TYPE_CHECKING:
     from alerts.config import RuleSet
 
-__all__ = ["OutOfRange", "Range", "plausibility", "plausible", "sentinel_set"]
+__all__ = ["OutOfRange", "Range", "plausibility", "plausible", "plausible_range", "sentinel_set"]
 
 
 class Range(ParamsModel):
@@ -80,3 +81,16 @@ def plausibility(name: str, rules: RuleSet) -> Callable[[float], bool]:
     if any(lo - 0.001 <= s <= hi + 0.001 for s in sentinels):
         return lambda v: lo <= v <= hi and round(v, 3) not in sentinels
     return lambda v: lo <= v <= hi
+
+
+def plausible_range(name: str, rules: RuleSet) -> tuple[float, float, bool]:
+    """``(lo, hi, exact)`` for the hot loops of the pre-screens: with ``exact``, ``lo <= v <=
+    hi`` is :func:`plausible` for every float (a range with no sentinel within 0.001 of it,
+    see :func:`plausibility`), so no call is needed; otherwise ask :func:`plausibility`."""
+    p = _limits(rules)
+    limits = p.ranges.get(name)
+    if limits is None:
+        return -math.inf, math.inf, False
+    lo, hi = limits.min, limits.max
+    near = any(lo - 0.001 <= s <= hi + 0.001 for s in sentinel_set(p.sentinels))
+    return lo, hi, not near

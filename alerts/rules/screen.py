@@ -63,7 +63,7 @@ class Screen:
         ctx = self.context
         if now != ctx.now:
             ctx.clock(now)
-        get = window.fields.get
+        get = ctx.get = window.fields.get
         # numbers several rules read, fetched once
         st = get(self.flow)
         v = None if st is None else st.value

@@ -80,7 +80,7 @@ def stuck_sensor_screen(rules: RuleSet, names: FieldNames) -> Prescreen:
     def check(window: StationWindow, now: float, ctx: ScreenContext) -> bool:
         if window.delivering is False:
             return False
-        get = window.fields.get
+        get = ctx.get
         for name in fields:
             st = get(name)
             if (st is not None and st.same_count >= samples and st.ts - st.changed_at >= after
@@ -126,7 +126,7 @@ def out_of_range_screen(rules: RuleSet, names: FieldNames) -> Prescreen:
     )
 
     def check(window: StationWindow, now: float, ctx: ScreenContext) -> bool:
-        get = window.fields.get
+        get = ctx.get
         for name, lo, hi, near in ranges:
             st = get(name)
             if st is None:
@@ -134,6 +134,8 @@ def out_of_range_screen(rules: RuleSet, names: FieldNames) -> Prescreen:
             v = st.value
             if v.__class__ is float:
                 if lo <= v <= hi:
+                    if not near:
+                        continue
                     hit = False
                     for a, b in near:
                         if a <= v <= b:
@@ -217,7 +219,7 @@ def return_above_supply_screen(rules: RuleSet, names: FieldNames) -> Prescreen:
             hot = circulates(window, ctx.flow,
                              flow_min if design is None else share * design)
         if not hot:
-            get = window.fields.get
+            get = ctx.get
             st = get(p_supply)
             sup = None if st is None else st.value
             if sup.__class__ is not float or sup - sup != 0.0:

@@ -51,7 +51,7 @@ ScreenFactory = Callable[["RuleSet", FieldNames], Prescreen]
 """Builds a rule's pre-screen for one effective rule set (parameters read once, here)."""
 
 FieldsOf = Callable[["RuleSet", FieldNames], Iterable[str]]
-Lookback = Callable[["RuleSet"], float]
+Lookback = Callable[["RuleSet"], "float | None"]
 
 
 def _nothing(rules: RuleSet, names: FieldNames) -> tuple[str, ...]:
@@ -83,7 +83,8 @@ class RuleSpec(Generic[P]):
       :class:`~alerts.params.FieldNames` (the engine keeps the latest value of those only),
       ``rates``: the fields whose recent samples it needs (a ring of ``history_len`` per
       station), ``lookback``: how far back in them it looks, in seconds (warm-up reads that
-      much history; the event-driven replay wakes when a sample leaves it).
+      much history; the event-driven replay wakes when a sample leaves it); both empty / None
+      under a rule set where it keeps no samples (a rule disabled by default costs nothing).
     * Messages: ``rules.<name>`` (the title) and ``lines.<name>`` (one line with the key
       figures from the verdict's value and annotations) in every ``alerts/templates/*.yaml``.
     """
@@ -123,6 +124,10 @@ class RuleSpec(Generic[P]):
         return self.section is None
 
 
+def _no_field(name: str) -> FieldState | None:
+    return None
+
+
 def number(state: FieldState | None) -> float | None:
     """:meth:`StationWindow.number` on a field state (finite numbers; bools are not)."""
     if state is None:
@@ -138,10 +143,11 @@ def number(state: FieldState | None) -> float | None:
 
 class ScreenContext:
     """What the pre-screens of one effective rule set share per window: the heating clock
-    (worked out once per ``now``) and the secondary circuit's flow, supply and return as
-    numbers (read once per window; None when absent or not a finite number)."""
+    (worked out once per ``now``), ``get`` (the window's ``fields.get``) and the secondary
+    circuit's flow, supply and return as numbers (read once per window; None when absent or
+    not a finite number)."""
 
-    __slots__ = ("flow", "heating", "heating_on", "names", "now", "planned_off", "ret",
+    __slots__ = ("flow", "get", "heating", "heating_on", "names", "now", "planned_off", "ret",
                  "rules", "setback", "supply")
 
     def __init__(self, rules: RuleSet, names: FieldNames) -> None:
@@ -151,6 +157,7 @@ class ScreenContext:
         self.flow: float | None = None
         self.supply: float | None = None
         self.ret: float | None = None
+        self.get: Callable[[str], FieldState | None] = _no_field
 
     def clock(self, now: float) -> None:
         self.now = now

@@ -175,12 +175,13 @@ def supply_below_curve_screen(rules: RuleSet, names: FieldNames) -> Prescreen:
         supply = ctx.supply
         if not ctx.heating_on or supply is None:
             return False
-        get = window.fields.get
+        get = ctx.get
         st = get(outdoor_name)
         outdoor = None if st is None else st.value
         if outdoor.__class__ is not float or outdoor - outdoor != 0.0:
             outdoor = number(st)
-        setpoint = number(get(setpoint_name))
+        st = get(setpoint_name)
+        setpoint = None if st is None else number(st)
         if setpoint is not None and supply_ok(setpoint):
             # the controller's own setpoint: no setback (it has its own night reduction)
             return (setpoint - supply > tolerance
