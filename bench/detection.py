@@ -63,6 +63,9 @@ from alertbench import Incident, operator_rules, replay, write_section
 from common import Row, machine, machine_table, table
 
 from alerts.config import HeatingSchedule, RulesConfig, RuleSet
+from alerts.model import Scope
+from alerts.rules import BY_NAME, RULES
+from alerts.rules.spec import RuleSpec
 from alerts.store import Store
 from heatwatch.servers import MosquittoServer, free_port, wait_for_port
 from simulators.fleet import Fleet
@@ -94,7 +97,7 @@ EXPECTED: dict[str, frozenset[str]] = {
 }
 TARGET_KINDS = ("leak", "power_loss", "comm_loss", "pump_trip", "under_supply")
 PHYSICAL = frozenset(TARGET_KINDS)
-SENSOR_RULES = frozenset({"stuck_sensor", "out_of_range", "return_above_supply"})
+SENSOR_RULES = frozenset(s.name for s in RULES if s.family == "sensor")
 
 
 # -- suites ---------------------------------------------------------------------------------
@@ -337,18 +340,39 @@ class _Fall:
         return (v0 - value) / (ts - t0) * 60.0
 
 
+class _Published:
+    """One station's (or zone's) published values at one instant, as a rule's declared
+    ``onset`` reads them (:class:`alerts.rules.spec.Published`)."""
+
+    def __init__(self) -> None:
+        self.season = self.setback = False
+        self.values: dict[str, Any] = {}
+        self.flags: dict[str, Any] = {}
+        self.k = 0
+        self.falls: dict[tuple[str, float], float | None] = {}
+        self.indoor: Any = None
+
+    def number(self, name: str) -> float:
+        return float(self.values[name][self.k])
+
+    def flag(self, name: str) -> bool:
+        return bool(self.flags[name][self.k])
+
+    def fall(self, name: str, window_s: float) -> float | None:
+        return self.falls[name, window_s]
+
+    def flats_below(self, threshold: float) -> tuple[int, int]:
+        return int(np.count_nonzero(self.indoor < threshold)), len(self.indoor)
+
+
 def scan_onsets(data: dict[str, Any], rows: list[Truth], rules: RulesConfig) -> None:
     """Step the scenario's fleet again (same seed: the same published values) and note, per
-    leak and under-supply row, when the published telemetry first met each expected rule's
-    threshold between fault start and end:
-
-    * ``makeup_surge``: makeup_flow / flow >= ratio;
-    * ``pressure_drop``: static pressure < floor_bar, or falling > max_fall_bar_per_min;
-    * ``tank_draining``: tank level falling > max_fall_per_min;
-    * ``supply_below_curve`` (in season): curve(outdoor) - night setback - supply > tolerance;
-    * ``zone_cold`` (in season): share of the zone's flats (0-40 °C readings) under the
-      standard >= share, with at least min_flats reporting;
-    * ``pump_stopped``: ``pump_running`` false; ``power_loss``: ``power_ok`` false.
+    row, when the published telemetry first met each expected rule's threshold between
+    fault start and end: the rule's declared ``onset`` (``RuleSpec.onset``: makeup_surge's
+    share of the flow, pressure_drop's floor or fall, tank_draining's fall, the curve
+    deficit of supply_below_curve in season, pump_running / power_ok false; zone_cold on the
+    zone's flats with 0-40 °C readings), with the fall rates over the rules' declared
+    look-backs, and the rule's ``for_s`` as its hold.
 
     An onset is a rising edge: a condition that already held before the fault started (a
     zone still cold from an earlier fault) is not this fault's doing and gives no onset.
@@ -360,20 +384,30 @@ def scan_onsets(data: dict[str, Any], rows: list[Truth], rules: RulesConfig) -> 
     lay = fleet.layout
     f = rules.fields
     by_station: defaultdict[int, list[Truth]] = defaultdict(list)
+    zone_rows: defaultdict[str, list[Truth]] = defaultdict(list)
     for t in rows:
         by_station[lay.station_index(t.station)].append(t)
+        if any(BY_NAME[r].scope is Scope.ZONE and BY_NAME[r].onset for r in EXPECTED[t.kind]):
+            zone_rows[t.zone].append(t)
     wanted = np.array(sorted(by_station), dtype=np.int64)
-    falls: dict[tuple[int, str], _Fall] = {}
-    for s in by_station:
+
+    def onsets(kind: str, scope: Scope) -> list[RuleSpec[Any]]:
+        return [BY_NAME[r] for r in sorted(EXPECTED[kind])
+                if BY_NAME[r].onset is not None and BY_NAME[r].scope is scope]
+
+    # the fall rates the station rules of each station's rows look at: field, look-back
+    falls: defaultdict[int, dict[tuple[str, float], _Fall]] = defaultdict(dict)
+    for s, ts_rows in by_station.items():
         p = rules.params_for(lay.zone_of(s), lay.station_ids[s])
-        falls[s, "p"] = _Fall(p.pressure_drop.window_s)
-        falls[s, "tank"] = _Fall(p.tank_draining.window_s)
-    zones = sorted({t.zone for t in rows if t.kind == "under_supply"})
-    zone_rows = {z: [t for t in rows if t.kind == "under_supply" and t.zone == z] for z in zones}
+        for spec in {spec for t in ts_rows for spec in onsets(t.kind, Scope.STATION)}:
+            span = spec.lookback(p) if spec.lookback is not None else None
+            if span is not None:
+                for name in spec.rates(p, f):
+                    falls[s].setdefault((name, span), _Fall(span))
     flat_zone = lay.station_zone[lay.flat_station]
-    zone_flats = {z: np.flatnonzero(flat_zone == lay.zones.index(z)) for z in zones}
+    zone_flats = {z: np.flatnonzero(flat_zone == lay.zones.index(z)) for z in zone_rows}
     indoor = np.full(lay.n_flats, np.nan)
-    xs_ys: dict[int, tuple[list[float], list[float]]] = {}
+    pub = _Published()
 
     held: set[tuple[int, str]] = set()  # (row, rule) whose condition held last time
 
@@ -392,58 +426,33 @@ def scan_onsets(data: dict[str, Any], rows: list[Truth], rules: RulesConfig) -> 
         while now < end:
             fr = fleet.step(now)
             pos = np.searchsorted(fr.stations, wanted)
-            v = fr.station_values
+            pub.values = fr.station_values
+            pub.flags = {f.pump_running: fr.pump_running, f.power_ok: fr.power_ok}
             for s, k in zip(wanted.tolist(), pos.tolist(), strict=True):
                 if k >= len(fr.stations) or fr.stations[k] != s:
                     continue  # silent this step
                 ts = float(fr.station_ts[k])
                 p = rules.params_for(lay.zone_of(s), lay.station_ids[s])
-                pressure = float(v[f.static_pressure][k])
-                p_fall = falls[s, "p"].add(ts, pressure)
-                t_fall = falls[s, "tank"].add(ts, float(v[f.tank_level][k]))
+                pub.k = k
+                pub.season, pub.setback = _heating(ts, p.heating)
+                pub.falls = {(name, span): fall.add(ts, float(fr.station_values[name][k]))
+                             for (name, span), fall in falls[s].items()}
                 for row in by_station[s]:
-                    if row.kind == "pump_trip":
-                        hit(row, "pump_stopped", not fr.pump_running[k], ts,
-                            p.pump_stopped.for_s)
-                    elif row.kind == "power_loss":
-                        hit(row, "power_loss", not fr.power_ok[k], ts, p.power_loss.for_s)
-                    elif row.kind == "leak":
-                        mk, circ = float(v[f.makeup_flow][k]), float(v[f.flow][k])
-                        hit(row, "makeup_surge", circ > 0 and mk / circ >= p.makeup_surge.ratio,
-                            ts, p.makeup_surge.for_s)
-                        pd = p.pressure_drop
-                        hit(row, "pressure_drop", pressure < pd.floor_bar or (
-                            p_fall is not None and p_fall > pd.max_fall_bar_per_min),
-                            ts, pd.for_s)
-                        hit(row, "tank_draining", t_fall is not None
-                            and t_fall > p.tank_draining.max_fall_per_min,
-                            ts, p.tank_draining.for_s)
-                    else:
-                        season, setback = _heating(ts, p.heating)
-                        sb = p.supply_below_curve
-                        if s not in xs_ys:
-                            xs_ys[s] = ([c.outdoor_c for c in sb.curve],
-                                        [c.supply_c for c in sb.curve])
-                        xs, ys = xs_ys[s]
-                        setpoint = float(np.interp(float(v[f.outdoor_temp][k]), xs, ys))
-                        setpoint -= p.heating.setback_k if setback else 0.0
-                        hit(row, "supply_below_curve",
-                            season and setpoint - float(v[f.supply_temp][k]) > sb.tolerance_k,
-                            ts, sb.for_s)
-            if zones and len(fr.flats):
+                    for spec in onsets(row.kind, Scope.STATION):
+                        assert spec.onset is not None
+                        hit(row, spec.name, spec.onset(pub, p, f), ts, spec.params(p).for_s)
+            if zone_rows and len(fr.flats):
                 indoor[fr.flats] = fr.flat_values[f.indoor_temp]
-                for z in zones:
+                for z, z_rows in zone_rows.items():
                     pz = rules.params_for(z)
-                    zc = pz.zone_cold
-                    season, setback = _heating(fr.t, pz.heating)
+                    pub.season, pub.setback = _heating(fr.t, pz.heating)
                     vals = indoor[zone_flats[z]]
-                    vals = vals[(vals >= 0) & (vals <= 40)]  # NaN (not yet reported) drops too
-                    standard = zc.night_standard_c if setback and zc.night_standard_c \
-                        is not None else zc.standard_c
-                    cold = season and len(vals) >= zc.min_flats and \
-                        np.count_nonzero(vals < standard) / len(vals) >= zc.share
-                    for row in zone_rows[z]:
-                        hit(row, "zone_cold", bool(cold), fr.t, zc.for_s)
+                    pub.indoor = vals[(vals >= 0) & (vals <= 40)]  # NaN (not yet reported) too
+                    for row in z_rows:
+                        for spec in onsets(row.kind, Scope.ZONE):
+                            assert spec.onset is not None
+                            hit(row, spec.name, spec.onset(pub, pz, f), fr.t,
+                                spec.params(pz).for_s)
             now += fleet.dt
     finally:
         fleet.close()

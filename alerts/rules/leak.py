@@ -17,7 +17,7 @@ from alerts.rules.base import band
 from alerts.rules.outage import PUMP_STOPPED
 from alerts.rules.plausible import plausibility, plausible, plausible_range
 from alerts.rules.regime import flow_floor
-from alerts.rules.spec import Prescreen, RuleSpec, ScreenContext, number
+from alerts.rules.spec import Prescreen, Published, RuleSpec, ScreenContext, number
 from alerts.window import StationWindow
 
 if TYPE_CHECKING:
@@ -235,6 +235,24 @@ def tank_draining_screen(rules: RuleSet, names: FieldNames) -> Prescreen:
     return check
 
 
+def _makeup_onset(pub: Published, rules: RuleSet, names: FieldNames) -> bool:
+    makeup, circ = pub.number(names.makeup_flow), pub.number(names.flow)
+    return circ > 0 and makeup / circ >= MAKEUP_SURGE.params(rules).ratio
+
+
+def _pressure_onset(pub: Published, rules: RuleSet, names: FieldNames) -> bool:
+    p = PRESSURE_DROP.params(rules)
+    fall = pub.fall(names.static_pressure, p.window_s)
+    return (pub.number(names.static_pressure) < p.floor_bar
+            or (fall is not None and fall > p.max_fall_bar_per_min))
+
+
+def _tank_onset(pub: Published, rules: RuleSet, names: FieldNames) -> bool:
+    p = TANK_DRAINING.params(rules)
+    fall = pub.fall(names.tank_level, p.window_s)
+    return fall is not None and fall > p.max_fall_per_min
+
+
 def _pressure_window(rules: RuleSet) -> float:
     return PRESSURE_DROP.params(rules).window_s
 
@@ -245,16 +263,18 @@ def _tank_window(rules: RuleSet) -> float:
 
 MAKEUP_SURGE = RuleSpec(
     name="makeup_surge", family="leak", model=MakeupSurge, order=40,
-    verdict=makeup_surge, screen=makeup_surge_screen,
+    verdict=makeup_surge, screen=makeup_surge_screen, onset=_makeup_onset,
 )
 PRESSURE_DROP = RuleSpec(
     name="pressure_drop", family="leak", model=PressureDrop, order=50,
     verdict=pressure_drop, screen=pressure_drop_screen,
     rates=lambda rules, names: (names.static_pressure,), lookback=_pressure_window,
+    onset=_pressure_onset,
 )
 TANK_DRAINING = RuleSpec(
     name="tank_draining", family="leak", model=TankDraining, order=60,
     verdict=tank_draining, screen=tank_draining_screen,
     rates=lambda rules, names: (names.tank_level,), lookback=_tank_window,
+    onset=_tank_onset,
 )
 RULES: tuple[RuleSpec[Any], ...] = (MAKEUP_SURGE, PRESSURE_DROP, TANK_DRAINING)

@@ -10,7 +10,7 @@ from pydantic import Field
 from alerts.model import Severity, Signal, Verdict
 from alerts.params import FieldNames, RuleParams
 from alerts.rules.regime import flow_floor, heating_paused
-from alerts.rules.spec import Prescreen, RuleSpec, ScreenContext
+from alerts.rules.spec import Prescreen, Published, RuleSpec, ScreenContext
 from alerts.schedule import heating_on, last_off_end, local_time, planned_off
 from alerts.window import StationWindow
 
@@ -255,16 +255,24 @@ def heating_not_resumed_screen(rules: RuleSet, names: FieldNames) -> Prescreen:
     return check
 
 
+def _power_off(pub: Published, rules: RuleSet, names: FieldNames) -> bool:
+    return not pub.flag(names.power_ok)
+
+
+def _pump_off(pub: Published, rules: RuleSet, names: FieldNames) -> bool:
+    return not pub.flag(names.pump_running)
+
+
 STATION_OFFLINE = RuleSpec(
     name="station_offline", family="outage", model=StationOffline, order=10,
 )  # time-driven: the engine steps it per station (offline_verdict), silent ones included
 POWER_LOSS = RuleSpec(
     name="power_loss", family="outage", model=PowerLoss, order=20,
-    verdict=power_loss, screen=power_loss_screen,
+    verdict=power_loss, screen=power_loss_screen, onset=_power_off,
 )
 PUMP_STOPPED = RuleSpec(
     name="pump_stopped", family="outage", model=PumpStopped, order=30,
-    verdict=pump_stopped, screen=pump_stopped_screen,
+    verdict=pump_stopped, screen=pump_stopped_screen, onset=_pump_off,
 )
 HEATING_NOT_RESUMED = RuleSpec(
     name="heating_not_resumed", family="outage", model=HeatingNotResumed, order=120,

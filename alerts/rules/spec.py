@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from alerts.model import Scope, Verdict
 from alerts.params import FieldNames, RuleParams
@@ -36,8 +36,8 @@ from alerts.window import FieldState, StationWindow
 if TYPE_CHECKING:
     from alerts.config import RuleSet
 
-__all__ = ["FieldsOf", "Lookback", "Prescreen", "RuleSpec", "ScreenContext", "ScreenFactory",
-           "StationVerdict", "number"]
+__all__ = ["FieldsOf", "Lookback", "Onset", "Prescreen", "Published", "RuleSpec",
+           "ScreenContext", "ScreenFactory", "StationVerdict", "number"]
 
 P = TypeVar("P", bound=RuleParams)
 
@@ -52,6 +52,37 @@ ScreenFactory = Callable[["RuleSet", FieldNames], Prescreen]
 
 FieldsOf = Callable[["RuleSet", FieldNames], Iterable[str]]
 Lookback = Callable[["RuleSet"], "float | None"]
+
+
+class Published(Protocol):
+    """What a station (or zone) published at one instant, as the detection benchmark replays
+    it (``bench/detection.py``): raw values, no window, no regimes."""
+
+    @property
+    def season(self) -> bool:
+        """In the heating season of the rules' schedule."""
+
+    @property
+    def setback(self) -> bool:
+        """Inside the night setback of the rules' schedule."""
+
+    def number(self, name: str) -> float:
+        """The published value of a field (NaN when not published)."""
+
+    def flag(self, name: str) -> bool:
+        """The published value of a boolean field."""
+
+    def fall(self, name: str, window_s: float) -> float | None:
+        """How fast the field fell over ``window_s`` up to now, per minute (None until the
+        samples span half of it): the same arithmetic as the engine's rings."""
+
+    def flats_below(self, threshold: float) -> tuple[int, int]:
+        """A zone's sample: (flats under ``threshold``, flats reporting a plausible indoor
+        temperature)."""
+
+
+Onset = Callable[[Published, "RuleSet", FieldNames], bool]
+"""``(published, rules, names) -> threshold met``: see :class:`RuleSpec`."""
 
 
 def _nothing(rules: RuleSet, names: FieldNames) -> tuple[str, ...]:
@@ -85,6 +116,9 @@ class RuleSpec(Generic[P]):
       station), ``lookback``: how far back in them it looks, in seconds (warm-up reads that
       much history; the event-driven replay wakes when a sample leaves it); both empty / None
       under a rule set where it keeps no samples (a rule disabled by default costs nothing).
+    * ``onset``: the rule's threshold on one published sample (no hold, hysteresis or regime
+      gates): when a simulated fault first became detectable by the rule, from which the
+      detection benchmark measures its time to detect (against ``for_s``).
     * Messages: ``rules.<name>`` (the title) and ``lines.<name>`` (one line with the key
       figures from the verdict's value and annotations) in every ``alerts/templates/*.yaml``.
     """
@@ -100,6 +134,7 @@ class RuleSpec(Generic[P]):
     rates: FieldsOf = _nothing
     lookback: Lookback | None = None
     section: str | None = None
+    onset: Onset | None = None
 
     def params(self, rules: RuleSet) -> P:
         """This rule's parameters inside an effective (zone/station resolved) rule set."""

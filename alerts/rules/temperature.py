@@ -12,8 +12,8 @@ from alerts.params import CurvePoint, FieldNames, RuleParams
 from alerts.rules.base import band
 from alerts.rules.plausible import plausibility, plausible
 from alerts.rules.regime import heating_paused, supply_reference, switched_off
-from alerts.rules.spec import Prescreen, RuleSpec, ScreenContext, number
-from alerts.schedule import heating_on, in_setback
+from alerts.rules.spec import Prescreen, Published, RuleSpec, ScreenContext, number
+from alerts.schedule import curve_setpoint, heating_on, in_setback
 from alerts.window import StationWindow, ZoneAggregate
 
 if TYPE_CHECKING:
@@ -209,11 +209,31 @@ def supply_below_curve_screen(rules: RuleSet, names: FieldNames) -> Prescreen:
     return check
 
 
+def _curve_onset(pub: Published, rules: RuleSet, names: FieldNames) -> bool:
+    """The curve reference (no setpoint: the simulator publishes none) against supply."""
+    p = SUPPLY_BELOW_CURVE.params(rules)
+    if not pub.season:
+        return False
+    setpoint = curve_setpoint(pub.number(names.outdoor_temp), p.calibrated_curve or p.curve)
+    if pub.setback:
+        setpoint -= rules.heating.setback_k
+    return setpoint - pub.number(names.supply_temp) > p.tolerance_k
+
+
+def _zone_onset(pub: Published, rules: RuleSet, names: FieldNames) -> bool:
+    p = ZONE_COLD.params(rules)
+    standard = p.night_standard_c if pub.setback and p.night_standard_c is not None \
+        else p.standard_c
+    below, flats = pub.flats_below(standard)
+    return pub.season and flats >= p.min_flats and below / flats >= p.share
+
+
 ZONE_COLD = RuleSpec(
     name="zone_cold", family="under_temperature", model=ZoneCold, scope=Scope.ZONE, order=70,
+    onset=_zone_onset,
 )  # per zone, from the zone's flats: the engine steps it with zone_cold_verdict
 SUPPLY_BELOW_CURVE = RuleSpec(
     name="supply_below_curve", family="under_temperature", model=SupplyBelowCurve, order=80,
-    verdict=supply_below_curve, screen=supply_below_curve_screen,
+    verdict=supply_below_curve, screen=supply_below_curve_screen, onset=_curve_onset,
 )
 RULES: tuple[RuleSpec[Any], ...] = (ZONE_COLD, SUPPLY_BELOW_CURVE)
