@@ -102,6 +102,13 @@ DEFAULT_INHIBIT = (
                 "heating_not_resumed"),
     ),
     InhibitRule(source=("pipeline_down",), target=("station_offline",), same_station=False),
+    # a station that does not deliver explains its cold flats: its alert is the page, and it
+    # lists them (alerts.engine); the flats' own alerts are recorded, not paged one by one
+    InhibitRule(
+        source=("station_offline", "power_loss", "pump_stopped", "heating_not_resumed",
+                "supply_below_curve"),
+        target=("flat_cold",),
+    ),
 )
 
 M = TypeVar("M", bound=BaseModel)

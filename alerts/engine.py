@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from alerts.config import RuleParams, RulesConfig, RuleSet
 from alerts.due import CLOCK_VALUED, ScheduleBreaks, ring_break, window_break
+from alerts.flats import FLAT_INHIBITORS, FlatInfo, FlatState, StationView, list_cold_flats
 from alerts.fleet import Fleet
 from alerts.lifecycle import Subject, emit, step
 from alerts.model import (
@@ -45,11 +46,19 @@ from alerts.model import (
 )
 from alerts.routing import Router
 from alerts.rules import STATION_RULES, cold_predicted
+from alerts.rules.flat import (
+    FLAT_COLD_RULE,
+    FLAT_SENSOR_RULE,
+    flat_cold_verdict,
+    flat_sensor_verdict,
+)
 from alerts.rules.outage import STATION_OFFLINE, offline_timeout, offline_verdict
 from alerts.rules.pipeline import InputState, pipeline_verdict
+from alerts.rules.regime import supply_reference
 from alerts.rules.screen import Screen
+from alerts.rules.temperature import SUPPLY_BELOW_CURVE, zone_cold_verdict
 from alerts.rules.temperature import ZONE_COLD as ZONE_COLD_RULE
-from alerts.rules.temperature import zone_cold_verdict
+from alerts.schedule import heating_on, in_setback
 from alerts.store import Batch, MaintenanceWindow, Store
 from alerts.window import StationWindow
 from heatwatch.registry import Registry
@@ -62,6 +71,10 @@ Key = tuple[str, str]
 OFFLINE = "station_offline"
 PIPELINE = "pipeline_down"
 ZONE_COLD = "zone_cold"
+FLAT_COLD = "flat_cold"
+FLAT_SENSOR = "flat_sensor"
+_NO_INFO = FlatInfo()
+_NO_VIEW = StationView()
 _RETIRED = RuleParams(enabled=False)
 _RULE_BIT = {rule.name: 1 << i for i, rule in enumerate(STATION_RULES)}
 
@@ -277,6 +290,7 @@ class Engine:
         fleet.dirty.clear()
         fleet.dirty_zones.clear()
         self._evaluate_forecast(ev)
+        self._evaluate_flats(ev)
 
         self._advance_rest(ev)
         self._changed = ev.changed
@@ -324,7 +338,8 @@ class Engine:
         """
         fleet = self.fleet
         started = self._started_at
-        if started is None or self._changed or fleet.dirty or fleet.dirty_zones:
+        if (started is None or self._changed or fleet.dirty or fleet.dirty_zones
+                or fleet.flats.dirty):
             return now
         due = math.inf
 
@@ -358,6 +373,7 @@ class Engine:
                 if repeat > 0 and alert.acked_by is None and alert.last_notified_at is not None:
                     at(alert.last_notified_at + repeat)
         due = min(due, self._stations_due(now, step_s, started))
+        due = min(due, max(now, fleet.flats.next_timer()))  # a flat's hold ends
         for zone in fleet.zones:
             rs = self.rules.params_for(zone)
             if ZONE_COLD_RULE.params(rs).enabled:
@@ -488,6 +504,7 @@ class Engine:
         """
         fleet, tracks = self.fleet, self._tracks
         if (self._started_at is None or self._changed or fleet.dirty_zones
+                or fleet.flats.dirty
                 or not self._input.connected or (PIPELINE, GLOBAL_SUBJECT) in tracks
                 or self.has_open(OFFLINE)):
             return self.evaluate(now, since=since)
@@ -608,9 +625,94 @@ class Engine:
                 verdict = rule.evaluate(now, window, rs, names)
                 if verdict.signal is not Signal.FIRE and (rule.name, station) not in tracks:
                     continue  # healthy and nothing remembered, so nothing to step
+                if verdict.signal is Signal.FIRE and rule.name in FLAT_INHIBITORS:
+                    verdict = list_cold_flats(verdict, self.fleet.flats, station,
+                                              FLAT_COLD_RULE.params(rs).standard_c)
                 subject = Subject(rule.name, station, Scope.STATION, station, window.zone)
                 self._step(subject, verdict, params, ev, window.last_ts)
         self._offline(window, hold_offline, ev, plan)
+
+    def _evaluate_flats(self, ev: EvaluationPass) -> None:
+        """Judge the flats worth judging (:class:`alerts.flats.FlatBook`: a reading made them
+        so, or their hold timer fell due): ``flat_sensor`` first, then ``flat_cold``, whose
+        message needs the flat's place in its building and what its station is doing."""
+        book = self.fleet.flats
+        dirty = book.due(ev.now, self._delivering)
+        if not dirty:
+            return
+        for flat in dirty:
+            self._judge_flat(flat, ev)
+        dirty.clear()
+
+    def _judge_flat(self, flat: FlatState, ev: EvaluationPass) -> None:
+        now, station = ev.now, flat.station
+        window = self.fleet.windows.get(station)
+        zone = window.zone if window is not None else self.registry.zone_of(station)
+        rs = self.rules.params_for(zone, station)
+        cold, sensor = FLAT_COLD_RULE.params(rs), FLAT_SENSOR_RULE.params(rs)
+        night = cold.night_standard_c
+        standard = night if night is not None and in_setback(now, rs.heating) else (
+            cold.standard_c)
+        delivering = window.delivering if window is not None else None
+        if flat.level < standard:
+            self.fleet.flats.check_neighbours(flat, sensor, delivering)
+        tracks = self._tracks
+        if sensor.enabled:
+            verdict = flat_sensor_verdict(flat, sensor)
+            if verdict.signal is Signal.FIRE or (FLAT_SENSOR, flat.meter) in tracks:
+                subject = Subject(FLAT_SENSOR, flat.meter, Scope.FLAT, station, zone)
+                self._step(subject, verdict, sensor, ev, flat.ts)
+        if cold.enabled:
+            season = heating_on(now, rs.heating)
+            verdict = flat_cold_verdict(now, flat, cold, standard, season, _NO_INFO, _NO_VIEW)
+            if verdict.signal is Signal.FIRE:  # again, with what the message names
+                verdict = flat_cold_verdict(now, flat, cold, standard, season,
+                                            self._flat_info(station, flat.meter),
+                                            self._station_view(now, window, rs))
+            elif (FLAT_COLD, flat.meter) not in tracks:
+                return
+            subject = Subject(FLAT_COLD, flat.meter, Scope.FLAT, station, zone)
+            self._step(subject, verdict, cold, ev, flat.ts)
+
+    def _delivering(self, station: str) -> bool | None:
+        window = self.fleet.windows.get(station)
+        return window.delivering if window is not None else None
+
+    def _station_recovered(self, station: str, ev: EvaluationPass) -> None:
+        """A station alert that explained its cold flats resolved: their flat_cold alerts
+        (held back by it, so never paged) close, and the flats still cold warm back: each
+        pages on its own only once it stops warming (:meth:`FlatBook.due`)."""
+        window = self.fleet.windows.get(station)
+        zone = window.zone if window is not None else self.registry.zone_of(station)
+        cold = FLAT_COLD_RULE.params(self.rules.params_for(zone, station))
+        for flat in self.fleet.flats.station_recovered(station, ev.now, cold):
+            if (FLAT_COLD, flat.meter) in self._tracks:
+                subject = Subject(FLAT_COLD, flat.meter, Scope.FLAT, station, zone)
+                self._step(subject, Verdict.clear(), cold, ev, flat.ts)
+
+    def _flat_info(self, station: str, meter: str) -> FlatInfo:
+        """The registry's floor / top floor / gable end of a flat (only for a message)."""
+        entry = self.registry.get(station)
+        for m in entry.meters if entry is not None else ():
+            if m.id == meter:
+                return FlatInfo(m.floor, m.top_floor, m.gable_end)
+        return _NO_INFO
+
+    def _station_view(self, now: float, window: StationWindow | None, rs: RuleSet
+                      ) -> StationView:
+        """What a cold flat's station is doing: its firing alerts that explain cold flats,
+        whether it delivers heat, and its supply against the reference."""
+        if window is None:
+            return _NO_VIEW
+        firing = tuple(r for r in FLAT_INHIBITORS
+                       if (a := self._open_alert(r, window.station)) is not None
+                       and a.state is AlertState.FIRING)
+        names = self.rules.fields
+        supply = window.number(names.supply_temp)
+        ref = supply_reference(now, window, rs, names)
+        deficit = None if supply is None or ref is None else ref[0] - supply
+        return StationView(window.delivering, deficit, SUPPLY_BELOW_CURVE.params(rs).tolerance_k,
+                           firing)
 
     def _offline(
         self, window: StationWindow, hold: bool, ev: EvaluationPass, plan: _Plan | None = None
@@ -691,6 +793,9 @@ class Engine:
         if track.alert is None:
             self._by_id.pop(live.id, None)
         ev.events.extend(new)
+        if (subject.rule in FLAT_INHIBITORS and subject.station is not None
+                and any(e.kind is EventKind.RESOLVED for e in new)):
+            self._station_recovered(subject.station, ev)
 
     def _advance_rest(self, ev: EvaluationPass) -> None:
         """Step open alerts nobody re-evaluated; drop tracks with nothing left to remember."""

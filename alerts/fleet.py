@@ -24,8 +24,11 @@ from collections import OrderedDict
 from collections.abc import Iterator
 
 from alerts.config import PipelineParams, RulesConfig
+from alerts.flats import FlatBook
+from alerts.rules.flat import FLAT_COLD_RULE, FLAT_SENSOR_RULE, FlatCold, FlatSensor
 from alerts.rules.outage import HEATING_NOT_RESUMED
 from alerts.rules.temperature import ZONE_COLD
+from alerts.schedule import in_setback
 from alerts.window import StationWindow, ZoneAggregate
 from heatwatch.registry import Registry
 from heatwatch.wire import Kind, Reading
@@ -55,6 +58,11 @@ class Fleet:
         # of the station is filed under): a flat reading costs one lookup here instead of
         # registry and zone lookups, and 20 flats share one id string instead of 20 copies.
         self._flat_zone: dict[str, tuple[ZoneAggregate, str, str]] = {}
+        # every flat on its own (flat_cold, flat_sensor): O(1) per reading, see alerts.flats
+        self.flats = FlatBook(self._flat_params)
+        sets = (rules.defaults, *rules.zones.values(), *rules.stations.values())
+        self._flats_on = any(FLAT_COLD_RULE.params(rs).enabled
+                             or FLAT_SENSOR_RULE.params(rs).enabled for rs in sets)
         for station in registry:
             self.window(station.id)
 
@@ -120,6 +128,8 @@ class Fleet:
             agg, zone, station = hit
             agg.observe(station, reading.meter or "", float(temp))
             self.dirty_zones.add(zone)
+            if reading.meter and self._flats_on:
+                self.flats.observe(station, reading.meter, reading.ts_ns / 1e9, float(temp))
         elif kind is Kind.STATUS:
             status = reading.fields.get(self._status_field, reading.fields.get("online"))
             online = status if isinstance(status, bool) else str(status).lower() != "offline"
@@ -131,6 +141,16 @@ class Fleet:
             window.observe(reading.ts_ns / 1e9, reading.fields, received_at)
             self._by_age.move_to_end(station)
             self.dirty.add(station)
+
+    def _flat_params(self, station: str, ts: float) -> tuple[FlatCold, FlatSensor, float]:
+        """The flat rules' parameters for ``station`` and the standard in force at ``ts``
+        (the night standard during its zone's setback)."""
+        rs = self.rules.params_for(self.registry.zone_of(station), station)
+        cold, sensor = FLAT_COLD_RULE.params(rs), FLAT_SENSOR_RULE.params(rs)
+        night = cold.night_standard_c
+        if night is not None and in_setback(ts, rs.heating):
+            return cold, sensor, night
+        return cold, sensor, cold.standard_c
 
     def order_by_seen(self) -> None:
         """Put the stations back in order of their last reading, never-heard first.

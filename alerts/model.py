@@ -62,6 +62,7 @@ class Scope(enum.StrEnum):
     """What an alert is about: one station, one zone, or the engine's own input."""
 
     STATION = "station"
+    FLAT = "flat"  # one flat (subject: its meter id; station: the flat's station)
     ZONE = "zone"
     GLOBAL = "global"
 
@@ -148,6 +149,8 @@ class Alert:
         labels = {"alertname": self.rule, "severity": self.severity.value}
         if self.station:
             labels["station"] = self.station
+        if self.scope is Scope.FLAT:
+            labels["flat"] = self.subject  # else Alertmanager merges a station's flats
         if self.zone:
             labels["zone"] = self.zone
         return labels

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from simulators.faults import FLAT_FIELDS, Active, Fault, FaultSchedule
+from simulators.faults import FLAT_FIELDS, PARTY_UA, Active, Fault, FaultSchedule
 from simulators.flats import K_WATER, FlatModel
 from simulators.layout import Layout, build_layout
 from simulators.model import StationModel
@@ -115,6 +115,7 @@ class Fleet:
         self._gateways_down: frozenset[int] = frozenset()
         self._t: float | None = None
         self._index = 0
+        self.active: Active | None = None  # the faults of the last step (ground truth)
         self._settle(self.start)
 
     def _settle(self, t: float) -> None:
@@ -142,7 +143,7 @@ class Fleet:
         if dt < 0:
             raise ValueError("time cannot run backwards")
         self._t = t
-        active = self.schedule.at(t)
+        active = self.active = self.schedule.at(t)
         fx = active.effects
         st, fl = self.stations, self.flats
         # Long gaps (a paused real-time run) are integrated in sub-steps of one interval.
@@ -152,11 +153,22 @@ class Fleet:
             st.control_step(h, self.weather.temperature(t), self.weather.local_hours(t),
                             fx, self._noise)
             heat = fl.radiator_heat(st.mean_temp(), st.flow_ratio(), st.ntu_design)
+            if active.flat_heat is not None:
+                heat = heat * active.flat_heat + self._party(active.flat_heat)
             drawn = fl.step(h, st.outdoor, heat)
             st.heat_step(h, drawn, fx)
         frame = self._frame(t, active)
         self._index += 1
         return frame
+
+    def _party(self, share: F64) -> F64:
+        """Heat from the neighbours into flats whose radiator fails (``share`` < 1), kW:
+        PARTY_UA x their UA towards the mean of their station's flats (faults.py)."""
+        fl = self.flats
+        mean = np.bincount(fl.station, weights=fl.indoor, minlength=fl.n_stations) / np.maximum(
+            np.bincount(fl.station, minlength=fl.n_stations), 1)
+        gain: F64 = np.where(share < 1.0, PARTY_UA * fl.ua * (mean[fl.station] - fl.indoor), 0.0)
+        return gain
 
     def _frame(self, t: float, active: Active) -> Frame:
         st, lay = self.stations, self.layout
@@ -173,6 +185,8 @@ class Fleet:
         self.flat_seq[due] += 1  # battery meters keep measuring while their station is silent
         due = np.sort(due[~active.silent[lay.flat_station[due]]])
         fvalues = self.flats.readings(due, st.ts, st.flow, self._noise)
+        if active.flat_air is not None:  # an open window: the sensor is in the cold air
+            fvalues["indoor_temp"] = fvalues["indoor_temp"] + active.flat_air[due]
         for f in active.sensor:
             if f.spec.field in FLAT_FIELDS:
                 assert f.flats is not None

@@ -60,6 +60,9 @@ FaultKind = Literal[
     "duplicates",
     "out_of_order",
     "clock_skew",
+    "radiator_blocked",
+    "flat_under_supply",
+    "window_open",
 ]
 
 
@@ -329,8 +332,11 @@ class FaultSpec(_Block):
             raise ValueError("a gateway target only makes sense for power_loss or comm_loss")
         if self.kind.startswith("sensor_") and not self.field:
             raise ValueError(f"{self.kind} needs field (e.g. supply_temp or indoor_temp)")
-        if self.meter and not self.kind.startswith("sensor_"):
-            raise ValueError("meter only applies to sensor faults")
+        flat_kind = self.kind in ("radiator_blocked", "flat_under_supply", "window_open")
+        if self.meter and not (self.kind.startswith("sensor_") or flat_kind):
+            raise ValueError("meter only applies to sensor and flat faults")
+        if flat_kind and not (self.meter and self.station):
+            raise ValueError(f"{self.kind} needs station and meter (the flat)")
         if self.ramp is not None and self.kind != "leak":
             raise ValueError("ramp only applies to leak")
         return self

@@ -56,6 +56,8 @@ class MqttChannelConfig(MqttSettings):
 
 
 def alert_topic(prefix: str, alert: Alert) -> str:
+    if alert.scope is Scope.FLAT and alert.station:
+        return f"{prefix}/_alerts/{alert.station}/{alert.rule}/{alert.subject}"
     if alert.scope is Scope.STATION and alert.station:
         return f"{prefix}/_alerts/{alert.station}/{alert.rule}"
     if alert.scope is Scope.ZONE and alert.zone:

@@ -20,12 +20,13 @@ from zoneinfo import ZoneInfo
 import yaml
 from jinja2 import Environment, StrictUndefined, Template, TemplateError, Undefined
 
-from alerts.model import Alert, EventKind
+from alerts.model import Alert, EventKind, Scope
 from alerts.notify.base import ESCALATED, Notification
 
 __all__ = ["Language", "Rendered", "Renderer", "alert_url"]
 
 Language = Literal["en", "zh"]
+FLATS_LISTED = 10  # a station's cold flats in one message: the coldest this many, then a count
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,10 @@ class Renderer:
             line = template.render(a=alert, ann=alert.annotations, v=alert.value)
         except (TemplateError, TypeError, ValueError):  # never lose a page over wording
             line = alert.summary
+        ann = alert.annotations
+        if ann.get("cold_flats") and alert.scope is not Scope.FLAT:  # a station's alert
+            line += "; " + self.words["cold_flats"].format(n=ann["cold_flats"],
+                                                           worst=ann.get("worst_flats", ""))
         return " ".join(line.split())
 
     def _alert(self, alert: Alert, kind: EventKind) -> dict[str, Any]:
@@ -133,7 +138,8 @@ class Renderer:
             "id": alert.id,
             "station": alert.station or "",
             "zone": alert.zone or "",
-            "subject": alert.station or alert.zone or alert.subject,
+            "subject": alert.subject if alert.scope is Scope.FLAT else (
+                alert.station or alert.zone or alert.subject),
             "severity": alert.severity.value,
             "rule": alert.rule,
             "rule_name": self.rule_names.get(alert.rule, alert.rule),
@@ -147,14 +153,22 @@ class Renderer:
         }
 
     def context(self, note: Notification) -> dict[str, Any]:
-        alerts = [self._alert(i.alert, i.kind) for i in note.items]
-        rules = {a["rule"] for a in alerts}
+        items = list(note.items)
+        flats = all(i.alert.scope is Scope.FLAT for i in items)
+        if flats:  # a station's cold flats: the coldest first, and a count for the rest
+            items.sort(key=lambda i: (i.alert.value is None, i.alert.value or 0.0))
+        alerts = [self._alert(i.alert, i.kind) for i in items[:FLATS_LISTED if flats else None]]
+        rules = {i.alert.rule for i in items}
         zones = {a["zone"] for a in alerts}
+        stations = {i.alert.station for i in items}
         rule = next(iter(rules)) if len(rules) == 1 else ""
         ctx: dict[str, Any] = {
             "w": self.words,
             "status": note.status,
-            "count": len(alerts),
+            "count": len(items),
+            "more": len(items) - len(alerts),
+            "station": next(iter(stations)) or "" if len(stations) == 1 and (
+                flats or len(items) == 1) else "",
             "rule_name": self.rule_names.get(rule, rule) if rule else " / ".join(
                 sorted(self.rule_names.get(r, r) for r in rules)),
             "zone": next(iter(zones)) if len(zones) == 1 else "",
