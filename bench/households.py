@@ -563,7 +563,9 @@ DOC_HEAD = """## Households: cold flats, ledger, complaints (bench/households.py
 
 `.venv/bin/python bench/households.py --write-doc` (issue 16); what is scored and how is in
 the script's docstring. Ground truth: each flat's sensor without its noise (room + bias),
-from the simulator, every 60 s.
+from the simulator, every 60 s. Real data: the xai4heat set (`../shared/data/xai4heat-scada/`)
+has station columns only (no indoor sensor of any flat), so `flat_cold` could not be checked
+on real flats.
 """
 
 

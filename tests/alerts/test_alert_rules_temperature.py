@@ -66,7 +66,8 @@ def test_zone_cold_states_flats_and_min_median(make_engine: EngineFactory,
 
 def test_zone_cold_ignores_sentinels_and_small_share(make_engine: EngineFactory,
                                                      clock: Clock) -> None:
-    rules = quiet_rules(defaults={"zone_cold": {"for_s": 0}})
+    # (the dead probes are flat_sensor's: off here, tests/alerts/test_flats*.py has them)
+    rules = quiet_rules(defaults={"zone_cold": {"for_s": 0}, "flat_sensor": {"enabled": False}})
     engine = make_engine(rules, reg=registry("s1"))
     temps = [-39.9] * 3 + [21.0] * 20  # dead probes are not cold flats
     assert drive(engine, clock, [(0, flats(T0, temps))]) == []
