@@ -59,18 +59,11 @@ from typing import Any
 import numpy as np
 import yaml
 
-# This file's name is the ledger's package's: import the package with bench/ off the path
-# (a script's own folder comes first on it), then put bench/ back for its helpers.
+# This file's name is the ledger's package's (and bench/forecast.py is the forecast package's,
+# which the rules import): import the project with bench/ off the path (a script's own folder
+# comes first on it), then put bench/ back for its helpers.
 _BENCH = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
-sys.modules.pop("households", None)
-from households.ledger import comfort_day, day_bounds, days_between
-from households.verdict import Evidence, OpenAlert, StationSupply, judge
-
-sys.path.insert(0, str(_BENCH))
-from alertbench import SimClock, fleet_registry, operator_rules, write_section
-from common import Row, machine, machine_table, table
-
 from alerts.config import RulesConfig
 from alerts.engine import Engine
 from alerts.flats import FLAT_INHIBITORS
@@ -79,9 +72,15 @@ from alerts.rules.regime import supply_reference
 from alerts.store import Store
 from heatwatch.registry import Registry
 from heatwatch.wire import Decoder, Kind, Reading
+from households.ledger import comfort_day, day_bounds, days_between
+from households.verdict import Evidence, OpenAlert, StationSupply, judge
 from simulators.households import Complaint, ComplaintStream, room_truth, sensor_truth
 from simulators.runner import Simulation
 from simulators.scenario import SCENARIO_DIR, SimulatorSettings
+
+sys.path.insert(0, str(_BENCH))
+from alertbench import SimClock, fleet_registry, operator_rules, write_section
+from common import Row, machine, machine_table, table
 
 STANDARD = 18.0
 TZ = "Asia/Shanghai"
