@@ -295,11 +295,43 @@ async function boardView() {
     byZone.get(st.zone).push(st);
   }
   const zones = [...byZone.keys()].sort();
+  const risk = await morningRisk();
   return h('section', { id: 'board' },
     h('h1', {}, 'Fleet'),
     statusTotals(list.items),
     h('p', { class: 'muted' }, `${list.total} stations · as of `, when(list.as_of)),
-    zones.map((zone) => zoneSection(zone, byZone.get(zone))));
+    zones.map((zone) => zoneSection(zone, byZone.get(zone), risk.get(zone))));
+}
+
+/** Tomorrow morning's risk per zone: the share of its flats the forecast cycle predicts
+ *  under the standard at the next 07:00 (GET /forecast; empty when nothing is predicted). */
+async function morningRisk() {
+  const out = new Map();
+  try {
+    const f = await api('forecast');
+    for (const z of f.zones) out.set(z.zone, z);
+  } catch (err) {
+    // no forecast is no reason to hide the board
+  }
+  return out;
+}
+
+/** [label, share]: at 07:00 when the horizon reaches it (from the evening on), else the
+ *  largest share predicted within the horizon. */
+function riskOf(z) {
+  if (!z || !z.points.length) return null;
+  if (z.morning_share_below !== null) return ['07:00', z.morning_share_below];
+  return ['next 12 h', Math.max(...z.points.map((p) => p.share_below))];
+}
+
+function riskBadge(z) {
+  const r = riskOf(z);
+  if (!r) return null;
+  const pct = Math.round(r[1] * 100);
+  return h('span', {
+    class: `risk ${pct >= 10 ? 'alerting' : 'online'}`, 'data-risk': String(pct),
+    title: 'share of the zone\'s flats predicted under the standard (forecast cycle)',
+  }, `${r[0]}: ${pct} % cold`);
 }
 
 function countByStatus(stations) {
@@ -318,12 +350,13 @@ function statusTotals(stations, { zeros = true } = {}) {
       .map((status) => pill(status, `${c[status]} ${status}`)));
 }
 
-function zoneSection(zone, stations) {
+function zoneSection(zone, stations, risk) {
   const sorted = [...stations].sort((a, b) => STATUS_ORDER[a.status] - STATUS_ORDER[b.status]);
   const details = h('details', { class: 'zone card', open: !foldedZones.has(zone), 'data-zone': zone },
     h('summary', {},
       h('span', {}, zone),
       statusTotals(stations, { zeros: false }),
+      riskBadge(risk),
       h('a', { class: 'zone-link', href: `#/zones/${enc(zone)}` }, 'cold flats →')),
     h('div', { class: 'tiles' }, sorted.map(stationTile)));
   details.addEventListener('toggle', () => {
@@ -727,6 +760,11 @@ async function zoneView(zone) {
   document.title = `${zone} · heatwatch`;
   const d = await api(`zones/${enc(zone)}?${query({ coldest: 20 })}`);
   const share = d.share_below === null ? '—' : `${(d.share_below * 100).toFixed(1)} %`;
+  const r = riskOf((await morningRisk()).get(zone));
+  const morning = r
+    ? stat(`predicted cold, ${r[0]}`, `${(r[1] * 100).toFixed(0)} %`,
+      'forecast cycle (cold_predicted)')
+    : null;
   return h('section', { id: 'zone', 'data-zone': zone },
     h('p', {}, h('a', { href: '#/' }, '← board')),
     h('h1', {}, `Zone ${zone}: cold flats`),
@@ -734,7 +772,8 @@ async function zoneView(zone) {
       stat(`below ${num(d.below_c)} °C`, share, `${d.below} of ${d.flats_reporting} flats`),
       stat('coldest', `${num(d.min)} °C`),
       stat('median', `${num(d.median)} °C`),
-      stat('warmest', `${num(d.max)} °C`)),
+      stat('warmest', `${num(d.max)} °C`),
+      morning),
     h('h2', {}, 'Coldest flats'),
     d.coldest.length ? coldestTable(d.coldest, d.below_c) : h('p', { class: 'muted' }, 'No flat has reported.'));
 }
