@@ -191,6 +191,8 @@ def _rate_spans(rules: RuleSet) -> frozenset[float]:
     to every ring (a superset of the instants that matter), worked out once per rule set."""
     hit = _SPANS.get(id(rules))
     if hit is None or hit[0] is not rules:
+        if len(_SPANS) >= 4096:  # bounded: rule sets of configs long gone (backtests, tests)
+            _SPANS.clear()
         found = (spec.lookback(rules) for spec in RULES
                  if spec.layered and spec.lookback is not None)
         spans = frozenset(s for s in found if s is not None)
