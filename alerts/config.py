@@ -30,7 +30,7 @@ from alerts.params import (
 )
 from alerts.rules import BY_NAME, RULES
 from alerts.rules.outage import HeatingNotResumed, PumpStopped, StationOffline
-from alerts.rules.pipeline import PipelineParams
+from alerts.rules.pipeline_down import PipelineParams
 from alerts.rules.plausible import OutOfRange
 from alerts.rules.temperature import SupplyBelowCurve, ZoneCold
 from heatwatch.settings import ConfigError

@@ -53,7 +53,7 @@ from alerts.rules.flat import (
     flat_sensor_verdict,
 )
 from alerts.rules.outage import STATION_OFFLINE, offline_timeout, offline_verdict
-from alerts.rules.pipeline import InputState, pipeline_verdict
+from alerts.rules.pipeline_down import InputState, pipeline_verdict
 from alerts.rules.regime import supply_reference
 from alerts.rules.screen import Screen
 from alerts.rules.temperature import SUPPLY_BELOW_CURVE, zone_cold_verdict

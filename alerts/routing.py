@@ -20,7 +20,7 @@ rule, rule family (``kinds``) and severity pick receivers, first match wins unle
 ``continue``; each route groups its alerts (by zone and rule by default) with ``group_wait`` /
 ``group_interval`` and may escalate unacknowledged alerts to more receivers. The pieces are
 pure (no store, no clock): :class:`RouteTable` answers "which receivers, which group" and
-:class:`GroupClock` "when does this group go out"; :mod:`alerts.notify.pipeline` runs them.
+:class:`GroupClock` "when does this group go out"; :mod:`alerts.notify.delivery` runs them.
 """
 
 from __future__ import annotations

@@ -51,8 +51,8 @@ from alerts.engine import Engine
 from alerts.history import HistorySource, HistoryUnavailable
 from alerts.model import AlertState, Severity
 from alerts.notify.channels import build_notifiers
+from alerts.notify.delivery import Pipeline
 from alerts.notify.influx import AlertEventSink, SinkError
-from alerts.notify.pipeline import Pipeline
 from alerts.notify.workers import Delivery
 from alerts.routing import ROUTE_INBOX
 from alerts.settings import AlertsSettings

@@ -17,7 +17,7 @@ from typing import Any
 from dashboards.check import problems
 from dashboards.fleet import fleet_overview
 from dashboards.model import Dashboard
-from dashboards.pipeline import pipeline_health
+from dashboards.pipeline_health import pipeline_health
 from dashboards.station import station_detail
 from dashboards.zone import zone_and_flats
 

@@ -1,7 +1,7 @@
 """Deliver the outbox: the send-with-retry stage of the notification pipeline, over SQLite.
 
 The engine only *enqueues* (in the same transaction as the transition) and the routing stage
-(:mod:`alerts.notify.pipeline`) expands and schedules; this drains. Due rows of the same
+(:mod:`alerts.notify.delivery`) expands and schedules; this drains. Due rows of the same
 receiver and group go out as one message (:class:`~alerts.notify.base.Notification`). A row is
 marked sent right after its receiver accepted the message, so a restart resumes with exactly
 the rows that were never accepted: nothing lost, nothing re-sent (bar a crash between the

@@ -35,8 +35,8 @@ from prometheus_client import Counter, Gauge
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.notify.base import GroupNotifier
+from alerts.notify.delivery import Pipeline
 from alerts.notify.influx import CURSOR, AlertEventSink, SinkError
-from alerts.notify.pipeline import Pipeline
 from alerts.store import Store
 
 __all__ = ["Delivery", "RetentionSettings", "Supervised"]

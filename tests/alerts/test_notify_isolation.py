@@ -25,8 +25,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.notify.base import Notification
 from alerts.notify.breaker import Breaker, BreakerPolicy, BreakerState
+from alerts.notify.delivery import Pipeline
 from alerts.notify.dispatcher import RetryPolicy
-from alerts.notify.pipeline import Pipeline
 from alerts.notify.webhook import WebhookConfig, WebhookNotifier
 from alerts.routing import RouteTable
 from alerts.service import AlertsService

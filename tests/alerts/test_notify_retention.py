@@ -15,9 +15,9 @@ from alert_helpers import T0
 from notify_recorder import HttpRecorder, alert, item, resolved
 
 from alerts.model import AlertEvent, EventKind, Signal
+from alerts.notify.delivery import NOTIFICATION_FAILED, Pipeline
 from alerts.notify.dispatcher import RetryPolicy
 from alerts.notify.influx import CURSOR, AlertEventSink
-from alerts.notify.pipeline import NOTIFICATION_FAILED, Pipeline
 from alerts.notify.webhook import WebhookConfig, WebhookNotifier
 from alerts.notify.workers import DAY, Delivery, RetentionSettings
 from alerts.routing import RouteTable

@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 from alerts.engine import Engine
 from alerts.model import Alert, AlertState, Scope, Severity
 from alerts.notify.base import Notification, SendResult
-from alerts.notify.pipeline import Pipeline
+from alerts.notify.delivery import Pipeline
 from alerts.notify.render import Renderer
 from alerts.routing import ROUTE_INBOX, GroupClock, RouteConfig, RouteTable
 from alerts.store import OutboxItem, Store

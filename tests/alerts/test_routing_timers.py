@@ -13,7 +13,7 @@ from test_routing import Recorder
 
 from alerts.config import DEFAULT_INHIBIT
 from alerts.model import Alert, EventKind, Signal
-from alerts.notify.pipeline import Pipeline
+from alerts.notify.delivery import Pipeline
 from alerts.routing import ROUTE_INBOX, Escalation, RouteConfig, RouteTable
 from alerts.store import Batch, OutboxItem, Store
 
