@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 OFFSET_WEIGHT = 1.0 / 96.0  # per delivering cycle: about a day of 15-minute cycles
 RISK_LINE_P = 0.2
 LEADS_H = tuple(range(1, 13))
+RETRY_S = 10.0
 
 
 class ForecastCycle:
@@ -89,8 +90,9 @@ class ForecastCycle:
         return self.models
 
     def run(self, now: float, fleet: Fleet) -> Cycle | None:
-        """One cycle at ``now``; None without models or without any flat's temperature."""
-        self.next_at = now + self.settings.cycle_s
+        """One cycle at ``now``; None without models or without any flat's temperature (then
+        tried again in ``RETRY_S``: after a start the flats report within minutes)."""
+        self.next_at = now + min(RETRY_S, self.settings.cycle_s)
         models = self._load()
         if models is None or not len(models):
             return None
@@ -106,6 +108,7 @@ class ForecastCycle:
                 start[i] = per[meter]
         if not np.isfinite(start).any():
             return None
+        self.next_at = now + self.settings.cycle_s
 
         def outdoor_at(zone: str, t: float) -> float | None:
             f = self.book.latest(zone)

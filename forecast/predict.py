@@ -70,11 +70,13 @@ class Change:
     raise_k: float = 0.0
     from_t: float = -math.inf
     keep_on: bool = False
+    already_off: bool = False  # keep_on of a station that is off now: switch it back on
 
     def describe(self, station: str, when: Callable[[float], str]) -> str:
         parts = []
         if self.keep_on:
-            parts.append(f"do not switch off {station} at {when(self.from_t)}")
+            parts.append(f"switch {station} back on now" if self.already_off
+                         else f"do not switch off {station} at {when(self.from_t)}")
         if self.raise_k > 0:
             parts.append(f"raise supply at {station} by {self.raise_k:g} K from "
                          f"{when(self.from_t)}")
@@ -84,7 +86,8 @@ class Change:
         """The same in Chinese (the zh message templates)."""
         parts = []
         if self.keep_on:
-            parts.append(f"{station} 不要在 {when(self.from_t)} 停止供热")
+            parts.append(f"{station} 立即恢复供热" if self.already_off
+                         else f"{station} 不要在 {when(self.from_t)} 停止供热")
         if self.raise_k > 0:
             parts.append(f"{station} 供水温度从 {when(self.from_t)} 起提高 {self.raise_k:g} K")
         return "，并且".join(parts) or "无需调整"
@@ -101,6 +104,7 @@ class Plan:
     outdoor: F64
     standard: F64  # indoor standard in force at the step's end (°C)
     forecast_missing: B  # per station: no weather forecast covered the horizon
+    off_start: F64  # per station: when its planned off window starts in the horizon (nan)
 
     def heat(self) -> F64:
         out: F64 = self.on * self.supply
@@ -126,7 +130,8 @@ def plan_stations(stations: Sequence[StationNow], now: float, outdoor_at: Outdoo
     standard = np.zeros((n, steps))
     missing = np.zeros(n, dtype=bool)
     zone_cache: dict[str, list[float | None]] = {}
-    rule_cache: dict[int, tuple[list[float], list[float]]] = {}
+    rule_cache: dict[int, tuple[list[float], list[float], float]] = {}
+    off_start = np.full(n, np.nan)
     curve_cache: dict[tuple[int, str, float | None], list[float]] = {}
     for i, st in enumerate(stations):
         fc = zone_cache.get(st.zone)
@@ -145,8 +150,8 @@ def plan_stations(stations: Sequence[StationNow], now: float, outdoor_at: Outdoo
                    for t in mids]
             std = [zc.night_standard_c if zc.night_standard_c is not None
                    and in_setback(float(t), h) else zc.standard_c for t in ends]
-            sched = rule_cache[id(rs)] = (onv, std)
-        on[i], standard[i] = sched
+            sched = rule_cache[id(rs)] = (onv, std, _switch_off(mids, onv, rs))
+        on[i], standard[i], off_start[i] = sched
         # curve_reference applies the setback itself; evaluated at each step's middle, once
         # per rule set and zone (and fallback outdoor, when the forecast has gaps)
         key = (id(rs), st.zone, st.outdoor_now if missing[i] else None)
@@ -158,7 +163,23 @@ def plan_stations(stations: Sequence[StationNow], now: float, outdoor_at: Outdoo
         if st.run_through_below_c is not None:
             on[i] = _run_through(on[i], outdoor[i], st.run_through_below_c)
     return Plan(times=times, step_s=step_s, supply=supply, on=on, outdoor=outdoor,
-                standard=standard, forecast_missing=missing)
+                standard=standard, forecast_missing=missing, off_start=off_start)
+
+
+def _switch_off(mids: F64, onv: list[float], rs: RuleSet) -> float:
+    """The instant (to the minute) the first planned switch-off within the steps happens:
+    between the middles of the last step on and the first step off; nan: none."""
+    for k in range(1, len(onv)):
+        if onv[k - 1] > 0.5 and onv[k] < 0.5:
+            lo, hi = float(mids[k - 1]), float(mids[k])
+            while hi - lo > 60.0:
+                mid = (lo + hi) / 2
+                if planned_off(mid, rs.heating) or not heating_on(mid, rs.heating):
+                    hi = mid
+                else:
+                    lo = mid
+            return math.floor(hi / 60.0) * 60.0  # windows start on a minute: hi is in it
+    return math.nan
 
 
 def _run_through(on: F64, outdoor: F64, below_c: float) -> F64:
@@ -221,7 +242,7 @@ def apply_change(plan: Plan, row: int, change: Change) -> tuple[F64, F64]:
     """(supply, on) of station ``row`` under ``change``."""
     supply = plan.supply[row].copy()
     on = plan.on[row].copy()
-    after = plan.times >= change.from_t
+    after = plan.times + plan.step_s / 2 >= change.from_t  # steps judged at their middle
     if change.keep_on:
         on = np.where(after, 1.0, on)
     supply = np.where(after, supply + change.raise_k, supply)
@@ -340,13 +361,15 @@ def smallest_change(pred: Prediction, flats: I64, max_raise_k: float = 20.0,
     raises = np.arange(raise_step_k, max_raise_k + 1e-9, raise_step_k)
     off = plan.on[row] < 0.5
     if off.any():
-        first_off = float(plan.times[int(np.argmax(off))])
+        already = bool(off[0])
+        first_off = (float(plan.times[0]) if already or math.isnan(plan.off_start[row])
+                     else float(plan.off_start[row]))
         # within the horizon the heating is planned off: keep it on from that moment
-        keep = Change(keep_on=True, from_t=first_off)
+        keep = Change(keep_on=True, from_t=first_off, already_off=already)
         if warm(keep):
             return keep
         for r in raises:
-            both = Change(keep_on=True, raise_k=float(r), from_t=first_off)
+            both = Change(keep_on=True, raise_k=float(r), from_t=first_off, already_off=already)
             if warm(both):
                 return both
         return None

@@ -133,3 +133,18 @@ def _planned(times: np.ndarray) -> np.ndarray:
 
     rules = _rules(off=True)
     return np.array([planned_off(float(t), rules.heating) for t in times])
+
+
+def test_the_advice_names_the_planned_switch_off_to_the_minute_or_says_switch_back_on() -> None:
+    heating = HeatingSchedule(
+        timezone="Asia/Shanghai", season_start="10-15", season_end="04-15",
+        off_windows=(OffWindow(start=dt.time(22, 10), end=dt.time(5)),))
+    rules = RuleSet(heating=heating)
+    fmt = lambda t: dt.datetime.fromtimestamp(t, TZ).strftime("%H:%M")  # noqa: E731
+    for hour, expected in ((20, "do not switch off S1 at 22:10"), (23, "switch S1 back on now")):
+        now = dt.datetime(2026, 12, 7, hour, 0, tzinfo=TZ).timestamp()
+        plan = plan_stations([StationNow("S1", "z", rules)], now, lambda z, t: -22.0)
+        start = 21.0 if hour == 20 else 19.5
+        pred = predict(_models(2), np.zeros(2, dtype=np.int64), np.array([start, start]), plan)
+        change = smallest_change(pred, np.arange(2))
+        assert change is not None and change.describe("S1", fmt) == expected
