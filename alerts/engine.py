@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from alerts.config import RuleParams, RulesConfig, RuleSet
 from alerts.due import CLOCK_VALUED, ScheduleBreaks, ring_break, window_break
 from alerts.flats import FLAT_INHIBITORS, FlatInfo, FlatState, StationView, list_cold_flats
-from alerts.fleet import Fleet
+from alerts.fleet import FleetState
 from alerts.lifecycle import Subject, emit, step
 from alerts.model import (
     GLOBAL_SUBJECT,
@@ -135,7 +135,7 @@ class Engine:
         self.router = Router(
             rules.inhibit, tuple(receivers), rules.repeat_interval_s, self._open_alert
         )
-        self.fleet = Fleet(rules, self.registry)
+        self.fleet = FleetState(rules, self.registry)
         self._tracks: dict[Key, Track] = {}
         self._track_bits: dict[str, int] = {}  # station -> bits of station rules with a track
         self._plans: dict[str, _Plan] = {}
@@ -438,7 +438,7 @@ class Engine:
 
     def _pipeline_due(self, now: float, due: float, started: float, quiet_at: list[float],
                       silent_at: list[float]) -> float:
-        """When the silent count (:meth:`Fleet.count_silent`) next matters: at every change
+        """When the silent count (:meth:`FleetState.count_silent`) next matters: at every change
         while pipeline_down has a track, else when it reaches the fire threshold."""
         p = self.rules.pipeline
         if (PIPELINE, GLOBAL_SUBJECT) in self._tracks:

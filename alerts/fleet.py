@@ -33,10 +33,10 @@ from alerts.window import StationWindow, ZoneAggregate
 from heatwatch.registry import Registry
 from heatwatch.wire import Kind, Reading
 
-__all__ = ["Fleet"]
+__all__ = ["FleetState"]
 
 
-class Fleet:
+class FleetState:
     def __init__(self, rules: RulesConfig, registry: Registry) -> None:
         self.rules = rules
         self.registry = registry

@@ -20,7 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from alerts.config import RulesConfig
 from api.alertsdb import AlertsDb
 from api.config import ApiSettings, Role
-from api.fleet import Fleet
+from api.fleet import SnapshotCache
 from api.keys import KeyRing, Principal
 from api.metrics import ApiMetrics
 from api.probes import Readiness
@@ -44,7 +44,7 @@ class Services:
     rules: RulesConfig
     influx: AsyncInfluxClient
     alerts: AlertsDb
-    fleet: Fleet
+    fleet: SnapshotCache
     metrics: ApiMetrics
     readiness: Readiness
     key_limiter: FailedKeyLimiter

@@ -4,7 +4,7 @@ The station list must answer for 20,000 stations in well under 300 ms, and an op
 polls it. So three InfluxQL statements (:data:`api.queries.LAST_VALUES` and friends, sent in
 parallel) plus one SQLite read build a snapshot of the whole fleet, which serves every client.
 The unfiltered list is also kept pre-serialised, so the common request is a memory copy.
-See :class:`Fleet` for when a request waits for InfluxDB (almost never, and never long).
+See :class:`SnapshotCache` for when a request waits for InfluxDB (almost never, and never long).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from api.queries import LAST_STATUS, LAST_TIMES, LAST_VALUES
 from heatwatch.influx import AsyncInfluxClient, InfluxUnavailable
 from heatwatch.registry import UNASSIGNED_ZONE, Registry
 
-__all__ = ["Fleet", "FleetNotReady", "Snapshot"]
+__all__ = ["FleetNotReady", "Snapshot", "SnapshotCache"]
 
 log = logging.getLogger(__name__)
 _SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
@@ -70,7 +70,7 @@ class Snapshot:
         return body
 
 
-class Fleet:
+class SnapshotCache:
     """Builds and caches :class:`Snapshot`; ``clock`` is injectable for tests.
 
     Stale-while-revalidate: a snapshot is fresh for ``fleet_ttl_s`` (or twice as long as the

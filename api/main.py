@@ -21,7 +21,7 @@ from api.alertsdb import AlertsDb
 from api.config import ApiSettings
 from api.deps import Services
 from api.errors import install_handlers
-from api.fleet import Fleet
+from api.fleet import SnapshotCache
 from api.keys import KeyRing
 from api.metrics import ApiMetrics
 from api.probes import Readiness
@@ -81,7 +81,7 @@ def create_app(
         rules=rules_config,
         influx=influx,
         alerts=alerts_db,
-        fleet=Fleet(influx, alerts_db, registry, settings.cache, clock=clock,
+        fleet=SnapshotCache(influx, alerts_db, registry, settings.cache, clock=clock,
                     on_cache=metrics.observe_cache),
         metrics=metrics,
         readiness=Readiness(lambda: health.probe_dependencies(services),

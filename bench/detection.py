@@ -68,7 +68,7 @@ from alerts.rules import BY_NAME, RULES
 from alerts.rules.spec import RuleSpec
 from alerts.store import Store
 from heatwatch.servers import MosquittoServer, free_port, wait_for_port
-from simulators.fleet import Fleet
+from simulators.fleet import SimFleet
 from simulators.layout import registry_data
 from simulators.publisher import MqttSink
 from simulators.runner import Simulation
@@ -205,7 +205,7 @@ def suite_rules(cfg: SimulatorSettings) -> RulesConfig:
     rules = operator_rules(cfg)
     if not cfg.regimes:
         return rules
-    fleet = Fleet(cfg.model_copy(update={"output": cfg.output.model_copy(
+    fleet = SimFleet(cfg.model_copy(update={"output": cfg.output.model_copy(
         update={"ground_truth": None})}))
     reg, ids = fleet.regimes, fleet.layout.station_ids
     fleet.close()
@@ -380,7 +380,7 @@ def scan_onsets(data: dict[str, Any], rows: list[Truth], rules: RulesConfig) -> 
     if not rows:
         return
     cfg = SimulatorSettings.model_validate({k: v for k, v in data.items() if k != "output"})
-    fleet = Fleet(cfg)
+    fleet = SimFleet(cfg)
     lay = fleet.layout
     f = rules.fields
     by_station: defaultdict[int, list[Truth]] = defaultdict(list)

@@ -2,7 +2,7 @@
 with its readings gridded the way the forecast reads stored history, and weather forecasts
 with an error that grows with lead time.
 
-The fleet is :class:`simulators.fleet.Fleet` (stations, flats, weather, heating regimes) run
+The fleet is :class:`simulators.fleet.SimFleet` (stations, flats, weather, heating regimes) run
 at 5-minute station and 15-minute flat reporting, a city winter with random and scripted cold
 waves; 40 % of the stations switch off at night (22:00-05:00, running through only below
 -15 °C), 20 % set back, the rest heat continuously. The rules an operator would write for that
@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from alerts.config import CurvePoint, HeatingSchedule, OffWindow, RuleSet, SupplyBelowCurve
 from forecast.thermal import delivering
-from simulators.fleet import Fleet
+from simulators.fleet import SimFleet
 from simulators.scenario import SimulatorSettings
 
 F64 = npt.NDArray[np.float64]
@@ -77,7 +77,7 @@ class Season:
 def simulate(stations: int, days: float, seed: int = 7) -> Season:
     start = dt.datetime(2026, 12, 1, tzinfo=dt.timezone(dt.timedelta(hours=8)))
     cfg = scenario(stations, seed, start, days)
-    fleet = Fleet(cfg, seed, start=start.timestamp())
+    fleet = SimFleet(cfg, seed, start=start.timestamp())
     t0 = start.timestamp()
     cols = int(days * 86400 / FLAT_S)
     per = int(FLAT_S / STEP_S)
@@ -118,7 +118,7 @@ def simulate(stations: int, days: float, seed: int = 7) -> Season:
     )
 
 
-def _setback(fleet: Fleet, i: int) -> bool:
+def _setback(fleet: SimFleet, i: int) -> bool:
     r = fleet.regimes
     return bool(r.setback_k[i] > 0 and not r.off[i])
 

@@ -204,7 +204,7 @@ def poll_alertmanager(url: str, arrivals: Arrivals, stop: threading.Event) -> No
                               at)
 
 
-class Fleet:
+class FleetPublisher:
     """The publisher: every station reports every second; a faulty station keeps reporting
     its fault. ``fault`` publishes the first faulty reading at once and returns that instant."""
 
@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         smtp = Controller(SmtpHandler(arrivals), hostname="127.0.0.1", port=free_port())
         am_stop = threading.Event()
         sub: mqtt.Client | None = None
-        fleet: Fleet | None = None
+        fleet: FleetPublisher | None = None
         service: subprocess.Popen[bytes] | None = None
         try:
             broker.start()
@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(3.0)  # connected and subscribed
             if service.poll() is not None:
                 raise SystemExit(f"alerts service exited: {(work / 'alerts.log').read_text()}")
-            fleet = Fleet(broker, stations)
+            fleet = FleetPublisher(broker, stations)
             t0 = time.time()
             for o in onsets:
                 delay = t0 + o.at_s - time.time()

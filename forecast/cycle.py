@@ -2,7 +2,7 @@
 fitted flat from what the engine knows now, hand the risks to ``cold_predicted`` and store the
 predictions (``indoor_forecast``, ``indoor_forecast_flat``) for Grafana and the API.
 
-What the engine knows now (its :class:`~alerts.fleet.Fleet`, read in the engine's thread
+What the engine knows now (its :class:`~alerts.fleet.FleetState`, read in the engine's thread
 between evaluations, so nothing is shared across threads): each flat's latest indoor reading,
 each station's latest supply and outdoor temperature and whether it delivers heat. The
 station's offset from its curve reference is smoothed over cycles (an exponential mean over
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from alerts.config import RulesConfig
-from alerts.fleet import Fleet
+from alerts.fleet import FleetState
 from alerts.history import HistorySource, HistoryUnavailable
 from alerts.rules.cold_predicted import COLD_PREDICTED, Cycle
 from alerts.rules.regime import curve_reference
@@ -89,7 +89,7 @@ class ForecastCycle:
             self._mtime = mtime
         return self.models
 
-    def run(self, now: float, fleet: Fleet) -> Cycle | None:
+    def run(self, now: float, fleet: FleetState) -> Cycle | None:
         """One cycle at ``now``; None without models or without any flat's temperature (then
         tried again in ``RETRY_S``: after a start the flats report within minutes)."""
         self.next_at = now + min(RETRY_S, self.settings.cycle_s)
@@ -139,7 +139,7 @@ class ForecastCycle:
                              zones, flats))
         return cycle
 
-    def _station(self, now: float, station: str, fleet: Fleet) -> StationNow:
+    def _station(self, now: float, station: str, fleet: FleetState) -> StationNow:
         window = fleet.windows.get(station)
         zone = window.zone if window is not None else ""
         rs = self.rules.params_for(zone, station)

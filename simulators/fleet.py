@@ -1,6 +1,6 @@
 """The fleet: weather + stations + flats + faults, advanced one reporting step at a time.
 
-``Fleet(config, seed).step(t)`` returns a :class:`Frame` of plain numpy arrays (what every
+``SimFleet(config, seed).step(t)`` returns a :class:`Frame` of plain numpy arrays (what every
 non-silent station and every flat due this step would report) so that the MQTT simulator, the
 benchmarks and the alert engine's detection benchmark all consume the same model without MQTT.
 Random streams are split by purpose (layout, physics, sensors, faults) from one seed, so the
@@ -24,7 +24,7 @@ from simulators.regimes import Regimes
 from simulators.scenario import SimulatorSettings
 from simulators.weather import Weather
 
-__all__ = ["Fleet", "Frame"]
+__all__ = ["Frame", "SimFleet"]
 
 F64 = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -67,7 +67,7 @@ class Frame:
     delivery: list[Fault] = field(default_factory=list)
 
 
-class Fleet:
+class SimFleet:
     """Simulated stations and flats for one scenario."""
 
     def __init__(

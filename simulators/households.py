@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from simulators.faults import Active
-from simulators.fleet import Fleet
+from simulators.fleet import SimFleet
 
 __all__ = ["CHANNELS", "Complaint", "ComplaintStream", "room_truth", "sensor_truth"]
 
@@ -39,13 +39,13 @@ _TEXTS = {
 }
 
 
-def room_truth(fleet: Fleet) -> F64:
+def room_truth(fleet: SimFleet) -> F64:
     """Each flat's room temperature as its sensor would read it without noise (bias in)."""
     out: F64 = fleet.flats.indoor + fleet.flats.bias
     return out
 
 
-def sensor_truth(fleet: Fleet, active: Active) -> F64:
+def sensor_truth(fleet: SimFleet, active: Active) -> F64:
     """:func:`room_truth` plus the air dip of an open window, as the sensor sees it."""
     truth = room_truth(fleet)
     if active.flat_air is not None:
@@ -71,7 +71,7 @@ class ComplaintStream:
     """Complaints drawn step by step from the fleet's true temperatures."""
 
     def __init__(
-        self, fleet: Fleet, *, seed: int = 0, standard_c: float = 18.0, margin_k: float = 1.0,
+        self, fleet: SimFleet, *, seed: int = 0, standard_c: float = 18.0, margin_k: float = 1.0,
         cold_per_h: float = 0.05, warm_per_day: float = 0.002, address_only: float = 0.1,
     ) -> None:
         self.fleet = fleet

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulators.fleet import Fleet, Frame
+from simulators.fleet import Frame, SimFleet
 from simulators.forecasts import ForecastPublisher, SimForecaster
 from simulators.payloads import Delivery, Encoder, Message
 from simulators.publisher import Sink
@@ -44,11 +44,11 @@ class RunStats:
 
 
 class Simulation:
-    """Fleet + encoder + delivery faults + sink for one scenario."""
+    """SimFleet + encoder + delivery faults + sink for one scenario."""
 
     def __init__(self, settings: SimulatorSettings, *, start: float | None = None) -> None:
         self.settings = settings
-        self.fleet = Fleet(settings, start=start)
+        self.fleet = SimFleet(settings, start=start)
         rep = settings.reporting
         self.encoder = Encoder(
             self.fleet.layout,

@@ -247,12 +247,12 @@ def test_the_sweep_is_a_function_of_event_time() -> None:
     import math
     import random
 
-    from alerts.fleet import Fleet
+    from alerts.fleet import FleetState
 
     rules = RulesConfig.model_validate({"full_sweep_s": 60})
     reg = Registry.model_validate({"stations": [{"id": f"s{i:04d}", "zone": "z"}
                                                 for i in range(300)]})
-    fleet = Fleet(rules, reg)
+    fleet = FleetState(rules, reg)
     rng = random.Random(3)
     t0 = 1_768_000_000.0
     fleet.sweep_slice(t0)
@@ -278,11 +278,11 @@ def test_the_sweep_is_a_function_of_event_time() -> None:
         assert all(53 <= b - a <= 67 for a, b in itertools.pairwise(times))
     assert max(sizes) < 3 * 300 / 60  # flat: about n / period stations per second
     # a replay that skipped evaluations and says where its previous tick was
-    other = Fleet(rules, reg)
+    other = FleetState(rules, reg)
     other.sweep_slice(t0)
     other.dirty.clear()
     other.sweep_slice(t0 + 100.0, since=t0 + 99.0)
-    step = Fleet(rules, reg)
+    step = FleetState(rules, reg)
     step.sweep_slice(t0 + 99.0)
     step.dirty.clear()
     step.sweep_slice(t0 + 100.0)

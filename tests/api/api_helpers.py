@@ -58,14 +58,14 @@ def write_lines(influx: InfluxServer, db: str, lines: list[str]) -> None:
 
 
 @dataclasses.dataclass(frozen=True)
-class Fleet:
+class FilledFleet:
     """What :func:`fill_fleet` wrote, for the assertions."""
 
     minute0: int  # start of s1's minute series (epoch s); it has 1440 points, one per minute
     end: int  # minute0 + 24 h
 
 
-def fill_fleet(influx: InfluxServer, db: str, now: float | None = None) -> Fleet:
+def fill_fleet(influx: InfluxServer, db: str, now: float | None = None) -> FilledFleet:
     now = time.time() if now is None else now
     end = (int(now) // 60) * 60 - 120
     minute0 = end - 86400
@@ -91,7 +91,7 @@ def fill_fleet(influx: InfluxServer, db: str, now: float | None = None) -> Fleet
         lines.append(f"meter,meter={flat},station={station},zone=north indoor_temp={temp} "
                      f"{fresh}")
     write_lines(influx, db, lines)
-    return Fleet(minute0=minute0, end=end)
+    return FilledFleet(minute0=minute0, end=end)
 
 
 def stored_alert(

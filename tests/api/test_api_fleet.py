@@ -10,7 +10,7 @@ from api_helpers import fill_fleet, registry, write_lines
 
 from api.alertsdb import AlertsDb
 from api.config import CacheSettings
-from api.fleet import Fleet
+from api.fleet import SnapshotCache
 from heatwatch.influx import AsyncInfluxClient, InfluxUnavailable
 from heatwatch.servers import InfluxServer, free_port
 from heatwatch.settings import InfluxSettings
@@ -34,7 +34,7 @@ async def test_stale_snapshot_is_served_while_one_refresh_runs(
     seen: list[str] = []
     client = AsyncInfluxClient(InfluxSettings(url=influx.url, database=database))
     db = AlertsDb(tmp_path / "alerts.db")
-    fleet = Fleet(client, db, registry(), CacheSettings(fleet_ttl_s=5, max_stale_s=60),
+    fleet = SnapshotCache(client, db, registry(), CacheSettings(fleet_ttl_s=5, max_stale_s=60),
                   clock=clock, on_cache=seen.append)
     try:
         first = await fleet.snapshot()
@@ -67,7 +67,7 @@ async def test_failed_refresh_keeps_serving_then_reports(
     clock = Clock(time.time())
     good = AsyncInfluxClient(InfluxSettings(url=influx.url, database=database))
     db = AlertsDb(tmp_path / "alerts.db")
-    fleet = Fleet(good, db, registry(), CacheSettings(fleet_ttl_s=5, max_stale_s=60),
+    fleet = SnapshotCache(good, db, registry(), CacheSettings(fleet_ttl_s=5, max_stale_s=60),
                   clock=clock)
     try:
         first = await fleet.snapshot()

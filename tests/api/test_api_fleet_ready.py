@@ -18,7 +18,7 @@ from api_helpers import AppFactory, auth, fill_fleet, registry
 from api.alertsdb import AlertsDb
 from api.config import CacheSettings
 from api.deps import Services
-from api.fleet import Fleet, FleetNotReady
+from api.fleet import FleetNotReady, SnapshotCache
 from heatwatch.influx import AsyncInfluxClient
 from heatwatch.servers import InfluxServer
 from heatwatch.settings import InfluxSettings
@@ -58,7 +58,7 @@ async def test_waiting_requests_share_one_build_and_retry_after_counts_down(
     fill_fleet(influx, database)
     client = AsyncInfluxClient(InfluxSettings(url=influx.url, database=database))
     db = AlertsDb(tmp_path / "alerts.db")
-    fleet = Fleet(client, db, registry(),
+    fleet = SnapshotCache(client, db, registry(),
                   CacheSettings(ready_wait_s=0, fleet_ttl_s=0, max_stale_s=1))
     try:
         with pytest.raises(FleetNotReady) as one:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulators.fleet import Fleet
+from simulators.fleet import SimFleet
 from simulators.scenario import SimulatorSettings
 
 START = "2026-01-12T00:00:00+08:00"
@@ -30,6 +30,6 @@ def settings(
     })
 
 
-def run_hours(fleet: Fleet, hours: float) -> None:
+def run_hours(fleet: SimFleet, hours: float) -> None:
     for _ in range(round(hours * 3600 / fleet.dt)):
         fleet.step()

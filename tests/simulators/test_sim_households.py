@@ -12,16 +12,16 @@ import pytest
 from pydantic import ValidationError
 from sim_helpers import settings
 
-from simulators.fleet import Fleet
+from simulators.fleet import SimFleet
 from simulators.households import ComplaintStream, room_truth, sensor_truth
 
 STEP = {"reporting": {"station_interval_s": 60, "flat_interval_s": 300}}
 
 
 def _fleet(faults: list[dict[str, Any]], duration: str = "2d",
-           truth: Path | None = None) -> Fleet:
+           truth: Path | None = None) -> SimFleet:
     s = settings(faults=faults, duration=duration, outdoor=-10.0, **STEP)
-    return Fleet(s, ground_truth=truth)
+    return SimFleet(s, ground_truth=truth)
 
 
 def _flats() -> tuple[str, str, str, str]:

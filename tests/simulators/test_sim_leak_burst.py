@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sim_helpers import run_hours, settings
 
-from simulators.fleet import Fleet
+from simulators.fleet import SimFleet
 from simulators.scenario import SimulatorSettings
 
 
@@ -16,7 +16,7 @@ def test_burst_leak_shows_in_make_up_within_two_minutes() -> None:
          "ramp": 0},
         {"kind": "leak", "station": "st-00004", "start": "30m", "duration": "2h", "size": 0.04},
     ]
-    f = Fleet(settings(faults=faults))
+    f = SimFleet(settings(faults=faults))
     st = f.stations
     run_hours(f, 0.5)
     assert st.makeup[1] / st.flow[1] < 0.01

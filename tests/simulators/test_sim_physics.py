@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from sim_helpers import run_hours, settings
 
-from simulators.fleet import Fleet
+from simulators.fleet import SimFleet
 from simulators.scenario import WeatherConfig
 from simulators.weather import Weather
 
 
 @pytest.mark.parametrize(("cold", "mild"), [(-20.0, -5.0), (-10.0, 3.0)])
 def test_colder_outside_means_higher_setpoint_and_more_heat(cold: float, mild: float) -> None:
-    fleets = {t: Fleet(settings(outdoor=t)) for t in (cold, mild)}
+    fleets = {t: SimFleet(settings(outdoor=t)) for t in (cold, mild)}
     for f in fleets.values():
         run_hours(f, 1)
     c, m = fleets[cold].stations, fleets[mild].stations
@@ -27,14 +27,14 @@ def test_colder_outside_means_higher_setpoint_and_more_heat(cold: float, mild: f
 
 
 def test_night_setback_lowers_the_setpoint_at_night() -> None:
-    f = Fleet(settings(control={"night_setback": {"start_hour": 22, "end_hour": 5, "delta": 4}}))
+    f = SimFleet(settings(control={"night_setback": {"start_hour": 22, "end_hour": 5, "delta": 4}}))
     day = f.stations.setpoint_for(-10.0, 12.0)
     night = f.stations.setpoint_for(-10.0, 2.0)
     np.testing.assert_allclose(day - night, 4.0)
 
 
 def test_normal_operation_is_plausible() -> None:
-    f = Fleet(settings(stations=10, outdoor=-19.0))
+    f = SimFleet(settings(stations=10, outdoor=-19.0))
     run_hours(f, 2)
     st = f.stations
     assert np.all((st.tps > 70) & (st.tps < 111))
@@ -51,7 +51,7 @@ def test_leak_lowers_pressure_raises_makeup_and_drains_tank() -> None:
         {"kind": "leak", "station": "st-00002", "start": "30m", "duration": "10h", "size": 0.04},
         {"kind": "leak", "station": "st-00004", "start": "30m", "duration": "10h", "size": 0.15},
     ]
-    f = Fleet(settings(faults=faults))
+    f = SimFleet(settings(faults=faults))
     st = f.stations
     run_hours(f, 0.4)
     p0, level0 = st.pr.copy(), st.level.copy()
@@ -72,7 +72,7 @@ def test_leak_lowers_pressure_raises_makeup_and_drains_tank() -> None:
 
 def test_pump_trip_collapses_delta_t_and_flats_cool() -> None:
     faults = [{"kind": "pump_trip", "station": "st-00003", "start": "1h", "duration": "5h"}]
-    f = Fleet(settings(faults=faults))
+    f = SimFleet(settings(faults=faults))
     run_hours(f, 1)
     st, fl = f.stations, f.flats
     flats = fl.station == 2
@@ -90,7 +90,7 @@ def test_pump_trip_collapses_delta_t_and_flats_cool() -> None:
 def test_under_supply_runs_below_the_curve_and_flats_drop_below_18() -> None:
     faults = [{"kind": "under_supply", "station": "st-00001", "start": "0h", "duration": "30h",
                "size": 12}]
-    f = Fleet(settings(faults=faults, outdoor=-15.0))
+    f = SimFleet(settings(faults=faults, outdoor=-15.0))
     run_hours(f, 20)
     st = f.stations
     assert st.ts[0] < st.setpoint[0] - 10
@@ -99,7 +99,7 @@ def test_under_supply_runs_below_the_curve_and_flats_drop_below_18() -> None:
 
 
 def test_top_floor_gable_and_corner_flats_are_colder() -> None:
-    f = Fleet(settings(stations=20, outdoor=-19.0))
+    f = SimFleet(settings(stations=20, outdoor=-19.0))
     lay, ti = f.layout, f.flats.indoor
     mid = ~lay.flat_top & ~lay.flat_gable
     top = lay.flat_top & ~lay.flat_gable
@@ -117,7 +117,7 @@ def test_top_floor_gable_and_corner_flats_are_colder() -> None:
 
 
 def test_energy_counters_are_monotone() -> None:
-    f = Fleet(settings(outdoor=None, faults=[
+    f = SimFleet(settings(outdoor=None, faults=[
         {"kind": "pump_trip", "station": "st-00001", "start": "20m", "duration": "30m"}]))
     last_st = f.stations.energy.copy()
     last_fl = f.flats.energy.copy()
@@ -144,7 +144,7 @@ def test_default_weather_is_a_shenyang_winter_and_reproducible() -> None:
 def test_scripted_cold_wave_deepens_the_cold() -> None:
     wave = {"cold_waves": [{"start": "1d", "duration": "2d", "depth": 12}]}
     s = settings(outdoor=-8.0, weather=wave)
-    f = Fleet(s)
+    f = SimFleet(s)
     w = f.weather
     assert w.temperature(f.start) == pytest.approx(-8.0)
     assert w.temperature(f.start + 2 * 86400) == pytest.approx(-20.0)

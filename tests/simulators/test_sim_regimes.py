@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sim_helpers import settings
 
 from heatwatch.wire import Decoder, Kind, load_schema
-from simulators.fleet import Fleet
+from simulators.fleet import SimFleet
 from simulators.publisher import MemorySink
 from simulators.runner import Simulation
 from simulators.scenario import load_scenario
@@ -59,7 +59,7 @@ def _settings(**kw: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def night() -> Night:
-    fleet = Fleet(_settings())
+    fleet = SimFleet(_settings())
     out = Night(values={n: [] for n in SERIES})
     try:
         for _ in range(round(14 * 3600 / fleet.dt)):
@@ -204,7 +204,7 @@ def test_run_through_on_cold_nights() -> None:
     for outdoor, runs_through in ((-10.0, True), (0.0, False)):
         s = settings(stations=2, outdoor=outdoor, duration="8h", time={"start": EVENING},
                      fleet={"flats_per_station": [5, 8]}, regimes=regimes)
-        fleet = Fleet(s)
+        fleet = SimFleet(s)
         heat, sp = [], []
         for _ in range(round(8 * 3600 / fleet.dt)):
             fr = fleet.step()
@@ -222,10 +222,10 @@ def test_shares_are_seeded_slices_and_give_no_ground_truth(tmp_path: Any) -> Non
                {"share": [0.3, 0.5], "night": "setback"},
                {"share": [0.2, 0.6], "reports_setpoint": True}]
     truth = tmp_path / "truth.jsonl"
-    a = Fleet(settings(stations=200, regimes=regimes, fleet={"flats_per_station": [2, 3]}),
+    a = SimFleet(settings(stations=200, regimes=regimes, fleet={"flats_per_station": [2, 3]}),
               ground_truth=truth)
-    b = Fleet(settings(stations=200, regimes=regimes, fleet={"flats_per_station": [2, 3]}))
-    c = Fleet(settings(stations=200, regimes=regimes, seed=8,
+    b = SimFleet(settings(stations=200, regimes=regimes, fleet={"flats_per_station": [2, 3]}))
+    c = SimFleet(settings(stations=200, regimes=regimes, seed=8,
                        fleet={"flats_per_station": [2, 3]}))
     for _ in range(5):
         a.step()
@@ -259,7 +259,7 @@ def test_invalid_regimes_are_named(entry: dict[str, Any], message: str) -> None:
 
 def test_unknown_zone_or_station_is_an_error() -> None:
     with pytest.raises(ValueError, match="unknown zone"):
-        Fleet(settings(regimes=[{"zone": "nowhere", "night": "off"}]))
+        SimFleet(settings(regimes=[{"zone": "nowhere", "night": "off"}]))
 
 
 def test_bare_yaml_off_means_off(tmp_path: Any) -> None:

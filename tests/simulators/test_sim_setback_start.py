@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulators.fleet import Fleet
+from simulators.fleet import SimFleet
 from simulators.scenario import SimulatorSettings
 
 
-def _fleet(start: str, setback: bool) -> Fleet:
+def _fleet(start: str, setback: bool) -> SimFleet:
     control = {"night_setback": {"start_hour": 23, "end_hour": 5, "delta": 3}} if setback else {}
     cfg = SimulatorSettings.model_validate({
         "seed": 3, "fleet": {"stations": 30, "flats_per_station": [12, 40]},
         "time": {"start": start, "duration": 3600}, "control": control,
     })
-    return Fleet(cfg)
+    return SimFleet(cfg)
 
 
 def test_start_inside_setback_is_not_colder_than_outside() -> None:
