@@ -37,7 +37,7 @@ from alerts.fleet import FleetState
 from alerts.history import HistorySource, HistoryUnavailable
 from alerts.rules.cold_predicted import COLD_PREDICTED, Cycle
 from alerts.rules.regime import curve_reference
-from forecast.history import read_fit_input
+from forecast.history import learned_run_through, read_fit_input
 from forecast.predict import StationNow, plan_stations, predict
 from forecast.risk import FlatRisk, ZoneRisk
 from forecast.settings import ModelSettings
@@ -153,8 +153,10 @@ class ForecastCycle:
             offset = (seen if station not in self._offsets
                       else offset + OFFSET_WEIGHT * (seen - offset))
             self._offsets[station] = offset
-        return StationNow(station, zone, rs, offset, outdoor,
-                          self.settings.run_through_below_c if rs.heating.off_windows else None)
+        through = self.models.run_through.get(station) if self.models is not None else None
+        if through is None and rs.heating.off_windows:
+            through = self.settings.run_through_below_c  # not learned: what was configured
+        return StationNow(station, zone, rs, offset, outdoor, through)
 
 
 def lines(issued: float, ends: np.ndarray, temps: np.ndarray, zone_of: Sequence[str],
@@ -214,6 +216,7 @@ class Refitter:
         finally:
             src.close()
         models = fit(data.flats, data.indoor, data.stations, data.drive, FitOptions())
+        models.run_through = learned_run_through(data, self.rules)
         if not len(models):
             log.warning("forecast refit: no flat could be fitted (keeping the old models)")
             return None

@@ -45,7 +45,7 @@ def main(args: argparse.Namespace) -> int:
     from alerts.config import load_rules
     from alerts.history import HistorySource, HistoryUnavailable
     from alerts.settings import load_alerts_settings
-    from forecast.history import read_fit_input
+    from forecast.history import learned_run_through, read_fit_input
     from forecast.settings import load_forecast_settings
     from forecast.thermal import FitOptions, fit, report, save_models
 
@@ -69,6 +69,10 @@ def main(args: argparse.Namespace) -> int:
         source.close()
     models = fit(data.flats, data.indoor, data.stations, data.drive,
                  FitOptions(min_windows=args.min_windows))
+    models.run_through = learned_run_through(data, rules)
+    for station, below in sorted(models.run_through.items()):
+        print(f"{station}: ran through its planned off windows on nights under "
+              f"{below:.1f} °C", file=sys.stderr)
     if not args.quiet:
         print(f"{'flat':32} {'tau_off_h':>9} {'tau_on_h':>8} {'err_1h_K':>8} {'err_12h_K':>9}")
         for i in range(len(models)):

@@ -21,7 +21,7 @@ from alerts.config import RulesConfig
 from alerts.history import HistorySource
 from forecast.thermal import Drive, Flat, delivering
 
-__all__ = ["FitInput", "read_fit_input"]
+__all__ = ["FitInput", "learned_run_through", "read_fit_input"]
 
 F64 = npt.NDArray[np.float64]
 QUARTER_S = 900.0
@@ -34,6 +34,23 @@ class FitInput:
     indoor: F64  # (flats, hours)
     stations: list[str]
     drive: Drive
+    zones: dict[str, str]  # station -> zone
+
+
+def learned_run_through(data: FitInput, rules: RulesConfig) -> dict[str, float]:
+    """Per station with planned off windows that ran through some of them in the history:
+    the outdoor temperature under which it does (:func:`forecast.predict.learn_run_through`).
+    """
+    from forecast.predict import learn_run_through
+
+    mids = data.drive.times() + data.drive.step_s / 2
+    out: dict[str, float] = {}
+    for i, station in enumerate(data.stations):
+        rs = rules.params_for(data.zones.get(station, ""), station)
+        found = learn_run_through(mids, data.drive.on[i], data.drive.outdoor[i], rs)
+        if found is not None:
+            out[station] = found
+    return out
 
 
 def _ident(name: str) -> str:
@@ -94,4 +111,5 @@ def read_fit_input(source: HistorySource, rules: RulesConfig, start: float, end:
             indoor_rows.append(_column(s.values, 1, start, HOUR_S, hours))
     indoor = np.array(indoor_rows, dtype=np.float64).reshape(len(flats), hours)
     drive = Drive(t0=start, step_s=HOUR_S, heat=heat, on=on, outdoor=outdoor)
-    return FitInput(flats=flats, indoor=indoor, stations=ids, drive=drive)
+    return FitInput(flats=flats, indoor=indoor, stations=ids, drive=drive,
+                    zones={name: zones[name] or "" for name in ids})

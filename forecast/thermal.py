@@ -164,6 +164,9 @@ class Models:
     fitted_from: float
     fitted_to: float
     refused: dict[str, str] = field(default_factory=dict)  # "station/meter" -> reason
+    # per station, the outdoor temperature under which it ran through its planned off
+    # windows in the fit's history (forecast.predict.learn_run_through); absent: never did
+    run_through: dict[str, float] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.meter)
@@ -379,7 +382,8 @@ def save_models(models: Models, path: Path) -> None:
     and converted one by one; nobody queries a single model (the API serves predictions)."""
     tmp = path.with_name(path.name + ".tmp.npz")
     meta = {"step_s": models.step_s, "fitted_from": models.fitted_from,
-            "fitted_to": models.fitted_to, "refused": models.refused, "version": 1}
+            "fitted_to": models.fitted_to, "refused": models.refused, "version": 1,
+            "run_through": models.run_through}
     np.savez(
         tmp, station=np.array(models.station, dtype=str), meter=np.array(models.meter, dtype=str),
         zone=np.array(models.zone, dtype=str), a=models.a, b=models.b, c=models.c,
@@ -400,6 +404,8 @@ def load_models(path: Path) -> Models:
                 err=z["err"], windows=z["windows"], step_s=float(meta["step_s"]),
                 fitted_from=float(meta["fitted_from"]), fitted_to=float(meta["fitted_to"]),
                 refused={str(k): str(v) for k, v in meta["refused"].items()},
+                run_through={str(k): float(v)
+                             for k, v in meta.get("run_through", {}).items()},
             )
     except (OSError, KeyError, ValueError) as exc:
         raise ValueError(f"{path}: not a forecast models file ({exc})") from exc

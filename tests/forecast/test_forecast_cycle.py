@@ -110,3 +110,21 @@ def test_predictions_stored_and_read_back(tmp_path: Path, influx: InfluxServer,
     values = [v for s in rows for v in s.get("values", []) if v[1] is not None]  # type: ignore[union-attr]
     assert len(values) == 1  # the one 6 h-ahead point of this cycle
     assert 15.0 < float(values[0][1]) < 21.0
+
+
+def test_a_station_that_runs_through_cold_nights_is_not_predicted_cold(tmp_path: Path) -> None:
+    """The refit learned that S1 keeps heating on nights under -10 °C: a -22 °C night with its
+    22:00 switch-off planned is predicted warm."""
+    from forecast.thermal import load_models
+
+    engine, cycle, _, now = _setup(tmp_path, -22.0)
+    path = cycle.settings.path
+    models = load_models(path)
+    models.run_through = {"S1": -10.0}
+    save_models(models, path)
+    cycle.models = None
+    engine.evaluate(now)
+    risks = cycle.run(now, engine.fleet)
+    assert risks is not None and risks.zones[0].share_peak == 0.0
+    engine.observe_forecast(risks)
+    assert engine.evaluate(now + 1) == []

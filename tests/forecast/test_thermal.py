@@ -101,9 +101,11 @@ def test_fit_refuses_flats_with_too_little_data_and_lists_them(tmp_path: Path) -
     assert rep.fitted == len(models)
     assert 25 <= rep.tau_off_median_h <= 45 or rep.fitted < 3
     path = tmp_path / "models.npz"
+    models.run_through = {"st-1": -12.5}
     save_models(models, path)
     back = load_models(path)
     assert back.meter == models.meter and back.refused == models.refused
+    assert back.run_through == {"st-1": -12.5}
     assert np.array_equal(back.a, models.a) and np.array_equal(back.err, models.err)
 
 
