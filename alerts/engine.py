@@ -310,10 +310,10 @@ class Engine:
         if cycle is not None:
             self._forecast_issued = cycle.issued_at
         name = cold_predicted.NAME
+        if cycle is None and not self.has_open(name):
+            return  # the common pass: nothing new, nothing open to age out
         open_subjects = [k[1] for k, t in self._tracks.items()
                          if k[0] == name and t.alert is not None]
-        if cycle is None and not open_subjects:
-            return
         for target, verdict, params in cold_predicted.steps(
                 ev.now, cycle, self._forecast_issued,
                 lambda zone, station: self.rules.params_for(zone, station), open_subjects):
