@@ -4,7 +4,7 @@
 validates a rules file exactly as the engine would at start-up (exit code 2 if invalid) and
 prints the effective parameters for a zone and/or station, which is how an operator verifies
 that an override landed where intended. ``backtest`` replays stored history from InfluxDB
-through the rules (``alerts/backtest.py``), prints the alerts they would have raised and can
+through the rules (``alerts/backtest/replay.py``), prints the alerts they would have raised and can
 plot the series with the alert spans, so thresholds are tuned before they page anyone.
 ``calibrate`` learns each station's curve, night regime and normal ranges from its stored
 history (``alerts/calibrate.py``) and writes them as station overrides.
@@ -165,7 +165,7 @@ def main(args: argparse.Namespace) -> int:
         if args.rules_command == "list":
             return _list(RulesConfig())
         if args.rules_command == "backtest":
-            from alerts.backtest_cli import run_backtest
+            from alerts.backtest.cli import run_backtest
 
             return run_backtest(args)
         if args.rules_command == "calibrate":

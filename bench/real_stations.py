@@ -39,7 +39,7 @@ from common import Row, cpu_seconds, machine, machine_table, table
 from realdata import StationData, explain, load_station
 
 from alerts.backtest import BacktestAlert, BacktestResult, backtest
-from alerts.backtest_plot import plot_backtest
+from alerts.backtest.plot import plot_backtest
 from alerts.config import RulesConfig
 from alerts.history import HistorySource
 from collector.import_mapping import load_mapping

@@ -19,7 +19,7 @@ import pytest
 from alert_helpers import T0, healthy, indoor, registry
 
 from alerts.backtest import backtest, format_table
-from alerts.backtest_plot import plot_backtest
+from alerts.backtest.plot import plot_backtest
 from alerts.config import RulesConfig
 from alerts.history import HistorySource, HistoryUnavailable
 from alerts.rules_cli import add_arguments, main

@@ -14,7 +14,7 @@ import pytest
 from alert_helpers import T0, healthy, registry, telemetry
 
 from alerts.backtest import backtest
-from alerts.backtest_plot import backtest_figure, break_gaps, plot_backtest
+from alerts.backtest.plot import backtest_figure, break_gaps, plot_backtest
 from alerts.config import RulesConfig
 from alerts.history import HistorySource
 from alerts.schedule import curve_setpoint

@@ -55,7 +55,7 @@ def run_backtest(args: argparse.Namespace) -> int:
         bar.close()
         print(format_table(result))
         if args.plot is not None:
-            from alerts.backtest_plot import plot_backtest
+            from alerts.backtest.plot import plot_backtest
 
             stations = [args.station] if args.station else result.stations()[
                 : max(0, args.plot_stations)]
