@@ -19,13 +19,10 @@ digits, faster); :func:`to_line` uses it and formats ``fields`` only for reading
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
 
+from heatwatch.readings import Decoded, Reading
 from heatwatch.registry import Registry
 from heatwatch.wirefields import Kind
-
-if TYPE_CHECKING:  # only for annotations: heatwatch.wire imports this module
-    from heatwatch.wire import Decoded, Reading
 
 __all__ = [
     "MEASUREMENTS",
