@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
+from heatwatch.logs import configure, level_for
 from heatwatch.settings import ConfigError
 
 __all__ = ["add_arguments", "main"]
@@ -27,7 +27,7 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         settings = load_alerts_settings(args.config)
-        logging.getLogger().setLevel(settings.log_level)
+        configure(level_for(args, settings.log_level))
         from alerts.service import AlertsService
 
         service = AlertsService(settings)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
 from api.config import load_api_settings
 from api.keys import add_hash_arguments, run_hash_key
+from heatwatch.logs import configure, level_for
 from heatwatch.settings import ConfigError
 
 __all__ = ["add_arguments", "main"]
@@ -35,11 +35,8 @@ def main(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"heatwatch api: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger().setLevel(settings.log_level)
-    # httpx logs every request at INFO: one line per InfluxDB query. Counters say it instead.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    level = level_for(args, settings.log_level)
+    configure(level)
     from api.main import create_app  # after the config check: no FastAPI import on error
 
     try:
@@ -53,7 +50,7 @@ def main(args: argparse.Namespace) -> int:
         app,
         host=settings.server.host,
         port=settings.server.port,
-        log_level=settings.log_level.lower(),
+        log_level=level.lower(),
         access_log=False,
         proxy_headers=True,
     )

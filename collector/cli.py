@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
 from collector.config import load_collector_settings
+from heatwatch.logs import configure, level_for
 from heatwatch.settings import ConfigError
 
 __all__ = ["add_arguments", "main"]
@@ -28,13 +28,7 @@ def main(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"heatwatch collect: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # httpx logs every request at INFO: one line per batch is not "a low rate".
-    for noisy in ("httpx", "httpcore", "urllib3"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    configure(level_for(args, settings.log_level))
     # Imported here so that a config error is reported without importing paho/influx clients.
     from collector.service import Collector
     from collector.spool import SpoolError

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 
 from heatwatch import __version__
 from heatwatch.extras import MissingExtra
+from heatwatch.logs import LEVELS, configure
 
 # subcommand -> (module providing add_arguments/main, help text)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -50,7 +50,8 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="heatwatch", description=__doc__)
     parser.add_argument("--version", action="version", version=f"heatwatch {__version__}")
     parser.add_argument(
-        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+        "--log-level", default=None, choices=LEVELS,
+        help="log level (default: the service's log_level setting, else INFO)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
@@ -71,11 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = next((a for a in args_list if a in SUBCOMMANDS), None)
     parser = build_parser(chosen)
     args = parser.parse_args(args_list)
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # One line per HTTP request would drown the services' own low-rate summaries.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # A service sets its own level once its settings are loaded (heatwatch.logs.level_for).
+    configure(args.log_level or "INFO")
     try:
         code: int = args._main(args)
     except MissingExtra as exc:  # a tool's optional dependency: one line, no traceback

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from heatwatch.logs import configure, level_for
 from heatwatch.settings import ConfigError
 from simulators.layout import write_registry
 from simulators.publisher import FileSink, MqttSink, PublishError, Sink
@@ -166,7 +167,7 @@ def _overrides(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]
 
 
 def main(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure(level_for(args, "INFO"))
     path = _scenario_path(args.scenario)
     try:
         settings = load_scenario(path, **_overrides(args, _raw_scenario(path)))
