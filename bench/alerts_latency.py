@@ -1,6 +1,6 @@
 """Alert latency, live: fault onset in the telemetry -> webhook received, on the wall clock.
 
-Everything is the real thing on loopback: Mosquitto (``heatwatch.servers``), the simulator
+Everything is the real thing on loopback: Mosquitto (``heatwatch.local.servers``), the simulator
 publishing in real time (``heatwatch simulate``, its own process, one gateway connection per
 station), the alert service (``heatwatch alerts``, its own process, default
 ``evaluate_interval_s`` 1 s and outbox drain 1 s) with a webhook receiver pointed at an HTTP
@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from alertbench import write_section
 from common import Row, cpu_seconds, machine, machine_table, table
 
-from heatwatch.servers import MosquittoServer
+from heatwatch.local.servers import MosquittoServer
 
 PUMP_HOLD_S = 5.0
 RULE_OF = {"pump_trip": "pump_stopped", "power_loss": "station_offline",

@@ -3,7 +3,7 @@
 Issue 5 targets: GET /api/v1/stations (20,000 stations) in < 300 ms; GET
 /api/v1/stations/{id}/history for 24 h at 1-minute resolution in < 200 ms.
 
-Everything is the real thing on loopback: Debian's InfluxDB 1.6 (``heatwatch.servers``) filled
+Everything is the real thing on loopback: Debian's InfluxDB 1.6 (``heatwatch.local.servers``) filled
 with a city-size database, and the API as its own process (``heatwatch api``: uvicorn +
 ``create_app`` with real settings, a viewer key, a 20,000-station registry in 40 zones). The
 client is httpx in this process, so every figure includes HTTP, auth, JSON and loopback TCP.
@@ -45,7 +45,7 @@ from alertbench import write_section
 from common import Row, machine, machine_table, table
 
 from api.queries import history_query
-from heatwatch.servers import InfluxServer, free_port
+from heatwatch.local.servers import InfluxServer, free_port
 
 DB = "heatwatch"
 ZONES = 40

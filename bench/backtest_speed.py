@@ -39,8 +39,8 @@ from alerts.backtest import BacktestResult, backtest
 from alerts.config import RulesConfig
 from alerts.history import HistorySource, Selection
 from heatwatch.lineproto import to_line
+from heatwatch.local.servers import InfluxServer
 from heatwatch.registry import Registry
-from heatwatch.servers import InfluxServer
 from heatwatch.settings import InfluxSettings
 from heatwatch.wire import Kind, Reading
 

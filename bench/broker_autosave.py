@@ -6,14 +6,14 @@ configuration saves every 5 s instead of 60 s. A save rewrites the entire queue,
 grows with the backlog, and the case that matters is the one persistence is for: the collector
 is down, its persistent session queues everything, stations keep publishing.
 
-Each setting gets a fresh broker (heatwatch.servers, the test limits) with an offline persistent
-subscriber on ``heat/#``; one publisher process sends ``--readings`` QoS 1 messages (one reading
-each, the ingestion benchmark's payload) as fast as the broker acknowledges them. Reported per
-setting: messages/s acknowledged, the broker's CPU seconds, the saves seen (mtime changes of
-mosquitto.db), the size of the database at the end (the backlog) and how long one save of it
-takes (the broker answers no one meanwhile). The publisher is a Python process, so throughput
-flattens at what it can send; the broker's CPU and the save time show the headroom used.
-The ratio column is against the old 60 s setting measured in the same run.
+Each setting gets a fresh broker (heatwatch.local.servers, the test limits) with an offline
+persistent subscriber on ``heat/#``; one publisher process sends ``--readings`` QoS 1 messages
+(one reading each, the ingestion benchmark's payload) as fast as the broker acknowledges them.
+Reported per setting: messages/s acknowledged, the broker's CPU seconds, the saves seen (mtime
+changes of mosquitto.db), the size of the database at the end (the backlog) and how long one
+save of it takes (the broker answers no one meanwhile). The publisher is a Python process, so
+throughput flattens at what it can send; the broker's CPU and the save time show the headroom
+used. The ratio column is against the old 60 s setting measured in the same run.
 
     .venv/bin/python bench/broker_autosave.py [--readings 400000] [--quick] [--write-doc]
 """
@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Row, cpu_seconds, machine, machine_table, table
 from publisher import publish
 
-from heatwatch.servers import MosquittoServer
+from heatwatch.local.servers import MosquittoServer
 
 SETTINGS = {
     "60 s (old)": "autosave_interval 60\n",

@@ -67,7 +67,7 @@ from alerts.model import Scope
 from alerts.rules import BY_NAME, RULES
 from alerts.rules.spec import RuleSpec
 from alerts.store import Store
-from heatwatch.servers import MosquittoServer, free_port, wait_for_port
+from heatwatch.local.servers import MosquittoServer, free_port, wait_for_port
 from simulators.fleet import SimFleet
 from simulators.layout import registry_data
 from simulators.publisher import MqttSink

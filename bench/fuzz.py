@@ -13,7 +13,7 @@ per run. This goes further, in volume and in kind:
   detail and serialises as a dead letter, every reading belongs to the topic's own station
   (never stored under a wrong one) and becomes valid line protocol;
 * with ``--e2e N``, a sample of N generated messages goes through the real Mosquitto into the
-  real collector and InfluxDB (heatwatch.servers): the collector's counts equal the decoder's
+  real collector and InfluxDB (heatwatch.local.servers): the collector's counts equal the decoder's
   and InfluxDB holds exactly the decoder's readings.
 
     .venv/bin/python bench/fuzz.py                   # 100,000 payloads + 2,000 end to end
@@ -343,7 +343,7 @@ def run_e2e(sample: Sequence[tuple[str, bytes]], work: Path,
 
     from collector.config import load_collector_settings
     from collector.service import Collector
-    from heatwatch.servers import InfluxServer, MosquittoServer
+    from heatwatch.local.servers import InfluxServer, MosquittoServer
 
     out = E2EResult()
     broker = MosquittoServer(work / "mosquitto")

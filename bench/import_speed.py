@@ -36,7 +36,7 @@ from common import Row, machine, machine_table, table
 from collector.import_mapping import load_mapping
 from collector.importer import ImportSummary, import_files
 from heatwatch.influx import InfluxClient
-from heatwatch.servers import InfluxServer
+from heatwatch.local.servers import InfluxServer
 from heatwatch.settings import InfluxSettings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -40,7 +40,7 @@ from common import Row, cpu_seconds, machine, machine_table, rss_mb, table
 from publisher import reading
 
 from collector.config import BatchSettings
-from heatwatch.servers import InfluxServer, MosquittoServer, free_port
+from heatwatch.local.servers import InfluxServer, MosquittoServer, free_port
 
 STATIONS = 500
 

@@ -3,7 +3,7 @@
 Issue 5 target: fault onset in live telemetry -> message received by each channel,
 p95 <= rule hold + 2 s.
 
-Everything is the real thing on loopback: Mosquitto (``heatwatch.servers``), the alert service
+Everything is the real thing on loopback: Mosquitto (``heatwatch.local.servers``), the alert service
 as its own process (``heatwatch alerts``, service defaults: evaluation every 1 s, outbox drain
 every 1 s), and one real receiver per channel, each timestamping arrival on this machine's
 wall clock:
@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from alertbench import write_section
 from common import Row, machine, machine_table, table
 
-from heatwatch.servers import MosquittoServer, ServerError, _find_binary, _Process, free_port
+from heatwatch.local.servers import MosquittoServer, ServerError, _find_binary, _Process, free_port
 
 HOLD_S = 3.0
 CHANNELS = ("webhook", "dingtalk", "wecom", "email", "mqtt", "alertmanager")

@@ -44,8 +44,8 @@ from alerts.config import RulesConfig
 from alerts.history import HistorySource
 from collector.import_mapping import load_mapping
 from collector.importer import ImportSummary, import_files
+from heatwatch.local.servers import InfluxServer
 from heatwatch.registry import Registry, Station
-from heatwatch.servers import InfluxServer
 from heatwatch.settings import InfluxSettings
 
 ROOT = Path(__file__).resolve().parents[1]

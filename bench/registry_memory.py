@@ -44,8 +44,8 @@ from alertbench import write_section
 from common import Row, machine, machine_table, table
 from soak import _heatwatch, _metrics, _write_yaml
 
+from heatwatch.local.servers import InfluxServer, MosquittoServer, free_port
 from heatwatch.registry import ID_PATTERN, Meter, load_registry
-from heatwatch.servers import InfluxServer, MosquittoServer, free_port
 
 TARGET_MB = 300.0
 FLATS = 20

@@ -4,7 +4,7 @@ Target (issue "Simulators"): 20,000 stations reporting every 10 s and 400,000 fl
 in real time on less than one core. Real time needs ``cpu seconds / simulated seconds < 1``, so
 we run a stretch of simulated time flat out and report that ratio ("CPU share"), split into the
 vectorised model step and the per-reading payload encoding (the part that scales per message).
-With ``--mqtt`` the same fleet is also published to a real Mosquitto (heatwatch.servers) over
+With ``--mqtt`` the same fleet is also published to a real Mosquitto (heatwatch.local.servers) over
 QoS 1 gateway connections, which adds paho's per-message cost.
 
     .venv/bin/python bench/simulate.py                      # 20k stations, 400k flats, 10 min
@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from heatwatch.servers import MosquittoServer
+from heatwatch.local.servers import MosquittoServer
 from simulators.publisher import MqttSink
 from simulators.runner import Simulation
 from simulators.scenario import SimulatorSettings

@@ -4,8 +4,8 @@ Target (issue 7): "30 minutes at city load (20,000 stations at 10 s, 400,000 fla
 simulated): 0 lost, RSS growth < 10 % after warm-up for collector and engine, CPU share
 printed."
 
-Everything runs as the deployment runs it (heatwatch/run.py): Mosquitto and InfluxDB from
-heatwatch.servers, then ``heatwatch collect``, ``heatwatch alerts`` and ``heatwatch simulate
+Everything runs as the deployment runs it (heatwatch/local/run.py): Mosquitto and InfluxDB from
+heatwatch.local.servers, then ``heatwatch collect``, ``heatwatch alerts`` and ``heatwatch simulate
 --realtime`` as separate processes with config files in a run directory. Every 10 s the RSS and
 CPU time of each process is sampled from /proc. When the simulator has finished its
 ``--minutes`` of wall-clock time, we wait for the collector to drain and compare what InfluxDB
@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import Row, cpu_seconds, machine, machine_table, rss_mb, table
 
-from heatwatch.servers import InfluxServer, MosquittoServer, free_port
+from heatwatch.local.servers import InfluxServer, MosquittoServer, free_port
 
 DB = "heatwatch"
 SAMPLE_S = 10.0

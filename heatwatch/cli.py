@@ -32,7 +32,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
                   "downsampling (continuous queries)"),
     "forecast": ("forecast.cli", "weather forecast input and cold-flat predictions"),
     "report": ("households.report_cli", "comfort ledger and refund exposure of a past period"),
-    "run": ("heatwatch.run", "run the whole stack on a simulated fleet (the main job)"),
+    "run": ("heatwatch.local.run", "run the whole stack on a simulated fleet (the main job)"),
 }
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from heatwatch.servers import InfluxServer, MosquittoServer
+from heatwatch.local.servers import InfluxServer, MosquittoServer
 
 _db_counter = itertools.count()
 

@@ -35,7 +35,8 @@ def test_tool_packages_are_extras_not_base_dependencies() -> None:
 def test_the_services_import_no_tool_package() -> None:
     code = (
         "import sys\n"
-        "import collector.service, alerts.service, api.main, simulators.runner, heatwatch.run\n"
+        "import collector.service, alerts.service, api.main, simulators.runner\n"
+        "import heatwatch.local.run\n"
         f"print(sorted(m for m in {TOOLS_ONLY!r} if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

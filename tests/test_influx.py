@@ -18,7 +18,7 @@ from heatwatch.influx import (
     RejectedWriteError,
     RetryableWriteError,
 )
-from heatwatch.servers import InfluxServer
+from heatwatch.local.servers import InfluxServer
 from heatwatch.settings import InfluxSettings
 
 V2 = {"transport": "v2", "url": "http://db:8086/", "org": "o", "bucket": "heat",

@@ -22,8 +22,8 @@ from alerts.settings import AlertsSettings
 from api.config import ApiSettings
 from collector.config import CollectorSettings
 from heatwatch.cli import main as heatwatch_main
+from heatwatch.local.servers import MosquittoServer
 from heatwatch.mqtt import Handlers, MqttError, Session, Will, make_client
-from heatwatch.servers import MosquittoServer
 from heatwatch.settings import (
     CLIENT_ID_MAX,
     ConfigError,

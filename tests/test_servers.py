@@ -8,7 +8,7 @@ import paho.mqtt.client as mqtt
 import paho.mqtt.subscribe as subscribe
 from paho.mqtt.enums import CallbackAPIVersion
 
-from heatwatch.servers import InfluxServer, MosquittoServer
+from heatwatch.local.servers import InfluxServer, MosquittoServer
 
 
 def test_influx_write_and_count(influx: InfluxServer, database: str) -> None:

@@ -18,8 +18,8 @@ from alerts.engine import Engine
 from alerts.service import AlertsService, EventClock
 from alerts.settings import load_alerts_settings
 from alerts.store import Store
+from heatwatch.local.servers import MosquittoServer
 from heatwatch.registry import Registry
-from heatwatch.servers import MosquittoServer
 from heatwatch.settings import ConfigError
 from heatwatch.wire import Decoder
 from simulators.layout import registry_data

@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.service import AlertsService
 from alerts.settings import load_alerts_settings
-from heatwatch.servers import InfluxServer, MosquittoServer
+from heatwatch.local.servers import InfluxServer, MosquittoServer
 
 pytestmark = pytest.mark.servers
 

@@ -20,7 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from alerts.engine import Engine
 from alerts.service import AlertsService
 from alerts.settings import AlertsSettings, load_alerts_settings
-from heatwatch.servers import MosquittoServer
+from heatwatch.local.servers import MosquittoServer
 from heatwatch.wire import Reading
 
 pytestmark = pytest.mark.servers

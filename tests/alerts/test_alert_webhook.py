@@ -10,7 +10,7 @@ from alert_helpers import T0, Clock, EngineFactory, Receiver, drive, healthy
 from alerts.notify.dispatcher import Dispatcher, RetryPolicy
 from alerts.notify.webhook import WebhookConfig, WebhookNotifier
 from alerts.store import Store
-from heatwatch.servers import free_port
+from heatwatch.local.servers import free_port
 
 
 @pytest.fixture

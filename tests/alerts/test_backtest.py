@@ -24,7 +24,7 @@ from alerts.config import RulesConfig
 from alerts.history import HistorySource, HistoryUnavailable
 from alerts.rules_cli import add_arguments, main
 from heatwatch.lineproto import to_line
-from heatwatch.servers import InfluxServer, free_port
+from heatwatch.local.servers import InfluxServer, free_port
 from heatwatch.settings import InfluxSettings
 from heatwatch.wire import Reading
 

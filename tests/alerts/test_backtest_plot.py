@@ -19,7 +19,7 @@ from alerts.config import RulesConfig
 from alerts.history import HistorySource
 from alerts.schedule import curve_setpoint
 from heatwatch.lineproto import to_line
-from heatwatch.servers import InfluxServer
+from heatwatch.local.servers import InfluxServer
 from heatwatch.settings import InfluxSettings
 from heatwatch.wire import Reading
 

@@ -18,7 +18,7 @@ from alerts.calibrate_cli import calibrate_fleet
 from alerts.config import RulesConfig, load_rules
 from alerts.history import HistorySource
 from alerts.rules_cli import add_arguments, main
-from heatwatch.servers import InfluxServer, free_port
+from heatwatch.local.servers import InfluxServer, free_port
 from heatwatch.settings import InfluxSettings
 
 START = dt.datetime(2026, 1, 5, tzinfo=TZ)

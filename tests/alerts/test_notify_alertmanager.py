@@ -20,7 +20,7 @@ from alerts.model import EventKind
 from alerts.notify.alertmanager import AlertmanagerConfig, AlertmanagerNotifier
 from alerts.notify.base import Notification
 from alerts.notify.webhook import rfc3339
-from heatwatch.servers import ServerError, _find_binary, _Process, free_port
+from heatwatch.local.servers import ServerError, _find_binary, _Process, free_port
 
 pytestmark = pytest.mark.servers
 

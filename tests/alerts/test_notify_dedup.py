@@ -23,7 +23,7 @@ from alerts.notify.dispatcher import Dispatcher, RetryPolicy
 from alerts.notify.email import EmailConfig, EmailNotifier
 from alerts.notify.webhook import WebhookConfig, WebhookNotifier
 from alerts.store import Batch, Store
-from heatwatch.servers import free_port
+from heatwatch.local.servers import free_port
 
 T = 1768478400.0
 

@@ -21,7 +21,7 @@ from notify_recorder import alert, item, resolved
 from alerts.model import EventKind
 from alerts.notify.base import Notification
 from alerts.notify.email import EmailConfig, EmailNotifier
-from heatwatch.servers import free_port
+from heatwatch.local.servers import free_port
 
 USER, PASSWORD = "heatwatch", "s3cret-pw"
 

@@ -32,7 +32,7 @@ from alerts.routing import RouteTable
 from alerts.service import AlertsService
 from alerts.settings import load_alerts_settings
 from alerts.store import Batch, Store
-from heatwatch.servers import MosquittoServer
+from heatwatch.local.servers import MosquittoServer
 
 
 class HungServer:

@@ -16,7 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from alerts.model import EventKind, Severity
 from alerts.notify.base import Notification
 from alerts.notify.mqtt import MqttChannelConfig, MqttNotifier
-from heatwatch.servers import MosquittoServer, free_port
+from heatwatch.local.servers import MosquittoServer, free_port
 
 pytestmark = pytest.mark.servers
 _prefix = itertools.count()

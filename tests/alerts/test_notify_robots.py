@@ -16,7 +16,7 @@ from alerts.notify.dingtalk import DingTalkConfig, DingTalkNotifier, sign
 from alerts.notify.dispatcher import Dispatcher, RetryPolicy
 from alerts.notify.wecom import MAX_BYTES, WeComConfig, WeComNotifier, fit
 from alerts.store import Batch, Store
-from heatwatch.servers import free_port
+from heatwatch.local.servers import free_port
 
 SECRET = "SEC0123456789abcdef"
 TOKEN = "tok-secret-42"

@@ -29,7 +29,7 @@ from alerts.notify.webhook import WebhookNotifier
 from alerts.notify.workers import Supervised
 from alerts.service import AlertsService
 from alerts.settings import load_alerts_settings
-from heatwatch.servers import MosquittoServer, free_port
+from heatwatch.local.servers import MosquittoServer, free_port
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.service import AlertsService
 from alerts.settings import load_alerts_settings
-from heatwatch.servers import MosquittoServer
+from heatwatch.local.servers import MosquittoServer
 
 pytestmark = pytest.mark.servers
 

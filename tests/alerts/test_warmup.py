@@ -17,7 +17,7 @@ from alerts.settings import load_alerts_settings
 from alerts.store import Store
 from alerts.warmup import rate_window_s, warm_up
 from heatwatch.lineproto import to_line
-from heatwatch.servers import InfluxServer, free_port
+from heatwatch.local.servers import InfluxServer, free_port
 from heatwatch.settings import InfluxSettings
 from heatwatch.wire import Reading
 

@@ -14,7 +14,7 @@ from alerts.history import HistorySource
 from alerts.store import Store
 from alerts.warmup import warm_up
 from heatwatch.lineproto import to_line
-from heatwatch.servers import InfluxServer
+from heatwatch.local.servers import InfluxServer
 from heatwatch.settings import InfluxSettings
 from heatwatch.wire import Reading
 

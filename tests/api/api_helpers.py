@@ -14,8 +14,8 @@ from alerts.model import Alert, AlertState, EventKind, Scope, Severity, Signal
 from alerts.store import Batch, EventRecord, Store
 from api.config import ApiKey
 from api.keys import hash_key
+from heatwatch.local.servers import InfluxServer
 from heatwatch.registry import Meter, Registry, Station
-from heatwatch.servers import InfluxServer
 
 AppFactory = Callable[..., FastAPI]
 

@@ -15,7 +15,7 @@ from alerts.store import Store
 from api.config import ApiSettings, load_api_settings
 from api.deps import Services
 from api.main import create_app
-from heatwatch.servers import InfluxServer, MosquittoServer
+from heatwatch.local.servers import InfluxServer, MosquittoServer
 
 
 @pytest.fixture

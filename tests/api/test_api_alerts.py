@@ -13,7 +13,7 @@ from alerts.config import RulesConfig
 from alerts.engine import Engine
 from alerts.model import Alert, AlertState, EventKind
 from alerts.store import Store
-from heatwatch.servers import InfluxServer
+from heatwatch.local.servers import InfluxServer
 from heatwatch.wire import Kind, Reading
 
 pytestmark = pytest.mark.anyio

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from selenium.webdriver.remote.webdriver import WebDriver
 from test_operator_page import _serve, browser, log_in, script_errors, wait_for, wait_present
 
-from heatwatch.servers import InfluxServer
+from heatwatch.local.servers import InfluxServer
 
 __all__ = ["browser"]  # the fixture, imported for the page test
 

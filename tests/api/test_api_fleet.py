@@ -12,7 +12,7 @@ from api.alertsdb import AlertsDb
 from api.config import CacheSettings
 from api.fleet import SnapshotCache
 from heatwatch.influx import AsyncInfluxClient, InfluxUnavailable
-from heatwatch.servers import InfluxServer, free_port
+from heatwatch.local.servers import InfluxServer, free_port
 from heatwatch.settings import InfluxSettings
 
 pytestmark = pytest.mark.anyio

@@ -20,7 +20,7 @@ from api.config import CacheSettings
 from api.deps import Services
 from api.fleet import FleetNotReady, SnapshotCache
 from heatwatch.influx import AsyncInfluxClient
-from heatwatch.servers import InfluxServer
+from heatwatch.local.servers import InfluxServer
 from heatwatch.settings import InfluxSettings
 
 pytestmark = pytest.mark.anyio

@@ -19,8 +19,8 @@ from forecast.cycle import ForecastCycle
 from forecast.settings import ModelSettings
 from forecast.thermal import Models, save_models
 from forecast.weather import ForecastBook, ForecastPoint, WeatherForecast
+from heatwatch.local.servers import InfluxServer
 from heatwatch.registry import Registry
-from heatwatch.servers import InfluxServer
 from heatwatch.wire import Kind, Reading
 
 pytestmark = pytest.mark.anyio

@@ -24,7 +24,7 @@ from hypothesis.errors import Unsatisfiable
 from alerts.model import AlertState
 from alerts.store import Store
 from api.config import BacktestSettings
-from heatwatch.servers import InfluxServer
+from heatwatch.local.servers import InfluxServer
 
 EXAMPLES = 25
 ADMIN = auth("admin")

@@ -9,7 +9,7 @@ import pytest
 from api_helpers import AppFactory, auth
 
 from api.probes import ProbeFailed, mqtt_probe
-from heatwatch.servers import free_port
+from heatwatch.local.servers import free_port
 from heatwatch.settings import InfluxSettings, MqttSettings
 
 pytestmark = pytest.mark.anyio

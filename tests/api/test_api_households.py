@@ -16,7 +16,7 @@ from alerts.history import HistorySource
 from alerts.notify.influx import AlertEventSink
 from alerts.store import Store
 from api.config import ApiSettings
-from heatwatch.servers import InfluxServer
+from heatwatch.local.servers import InfluxServer
 from heatwatch.settings import InfluxSettings
 from households.compute import day_rows, write_rows
 from households.config import ComfortConfig

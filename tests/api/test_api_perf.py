@@ -11,8 +11,8 @@ import pytest
 from api_helpers import AppFactory, auth, write_lines
 
 from api.main import create_app
+from heatwatch.local.servers import InfluxServer
 from heatwatch.registry import Registry, Station
-from heatwatch.servers import InfluxServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 N = 20_000

@@ -12,7 +12,7 @@ import yaml
 from api_helpers import fill_fleet
 
 from api.config import DEV_KEY
-from heatwatch.servers import InfluxServer, MosquittoServer, free_port, wait_for_port
+from heatwatch.local.servers import InfluxServer, MosquittoServer, free_port, wait_for_port
 
 
 def test_serve_command(

@@ -12,8 +12,8 @@ from api_helpers import auth, fill_fleet, stored_alert, write_lines
 from alerts.model import AlertState
 from alerts.store import Store
 from api.schemas import StationList
+from heatwatch.local.servers import InfluxServer
 from heatwatch.retention import RetentionSettings, backfill
-from heatwatch.servers import InfluxServer
 
 pytestmark = pytest.mark.anyio
 V = auth("viewer")

@@ -14,7 +14,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from test_api_forecast import _cycle_lines
 from test_operator_page import _serve, browser, log_in, script_errors, wait_for, wait_text
 
-from heatwatch.servers import InfluxServer
+from heatwatch.local.servers import InfluxServer
 
 pytestmark = pytest.mark.timeout(120)
 __all__ = ["browser"]  # the fixture, imported for this module's tests

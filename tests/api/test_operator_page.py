@@ -31,7 +31,7 @@ from alerts.config import RulesConfig
 from alerts.engine import Engine
 from alerts.model import AlertState, EventKind
 from alerts.store import Store
-from heatwatch.servers import InfluxServer, free_port
+from heatwatch.local.servers import InfluxServer, free_port
 from heatwatch.wire import Kind, Reading
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -16,7 +16,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 pytestmark = [
     pytest.mark.servers,
-    pytest.mark.skipif(sys.platform != "linux", reason="real servers from heatwatch.servers"),
+    pytest.mark.skipif(sys.platform != "linux", reason="real servers from heatwatch.local.servers"),
 ]
 
 

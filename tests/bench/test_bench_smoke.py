@@ -38,7 +38,7 @@ def test_alerts_scale_quick(capsys: pytest.CaptureFixture[str]) -> None:
     assert "engine observe + evaluate, whole run" in out
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="real Mosquitto from heatwatch.servers")
+@pytest.mark.skipif(sys.platform != "linux", reason="real Mosquitto from heatwatch.local.servers")
 def test_alerts_latency_quick(capsys: pytest.CaptureFixture[str]) -> None:
     out = _run("alerts_latency", capsys)
     assert "| onsets measured | 3.0 | faults | 3 |" in out  # every webhook arrived

@@ -1,7 +1,7 @@
 """The whole stack as real processes, for chaos tests (issue 7).
 
 What ``heatwatch run`` starts, started the same way but owned by one test: Mosquitto and
-InfluxDB (``heatwatch.servers``, in the test's tmp dir), ``heatwatch collect``, ``heatwatch
+InfluxDB (``heatwatch.local.servers``, in the test's tmp dir), ``heatwatch collect``, ``heatwatch
 alerts`` with its webhook pointing at :class:`Recorder` (a loopback HTTP server in the test
 process) and ``heatwatch simulate`` on the wall clock.
 
@@ -41,7 +41,7 @@ import httpx
 import orjson
 import yaml
 
-from heatwatch.servers import InfluxServer, MosquittoServer, ServerError, free_port
+from heatwatch.local.servers import InfluxServer, MosquittoServer, ServerError, free_port
 from simulators.runner import Simulation
 from simulators.scenario import load_scenario
 

@@ -17,7 +17,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from collector.config import CollectorSettings, load_collector_settings
-from heatwatch.servers import InfluxServer, MosquittoServer
+from heatwatch.local.servers import InfluxServer, MosquittoServer
 
 _ids = itertools.count()
 # Distinct, recent millisecond timestamps for every reading of the session: one series

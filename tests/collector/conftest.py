@@ -12,7 +12,7 @@ from influx2_double import Influx2Double, influx2_double
 
 from collector.config import CollectorSettings
 from collector.service import Collector
-from heatwatch.servers import MosquittoServer
+from heatwatch.local.servers import MosquittoServer
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def influx2() -> Iterator[Influx2Double]:
 @pytest.fixture
 def persistent_mosquitto(tmp_path: Path) -> Iterator[MosquittoServer]:
     """A broker of this test's own whose restart keeps sessions and queued messages
-    (heatwatch.servers runs Mosquitto as the current user so it can write its persistence)."""
+    (heatwatch.local.servers runs Mosquitto as the current user so it can write its persistence)."""
     server = MosquittoServer(tmp_path / "persistent-mosquitto")
     server.start()
     yield server

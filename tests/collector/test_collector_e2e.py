@@ -17,7 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from collector.config import CollectorSettings
 from collector.service import Collector
-from heatwatch.servers import InfluxServer, MosquittoServer, free_port
+from heatwatch.local.servers import InfluxServer, MosquittoServer, free_port
 
 RunCollector = Callable[[CollectorSettings], Collector]
 MakePublisher = Callable[[MosquittoServer], Publisher]

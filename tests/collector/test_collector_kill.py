@@ -15,7 +15,7 @@ import httpx
 import yaml
 from collector_helpers import Publisher, telemetry, wait_until
 
-from heatwatch.servers import InfluxServer, MosquittoServer, free_port
+from heatwatch.local.servers import InfluxServer, MosquittoServer, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -21,7 +21,7 @@ from collector_helpers import Publisher, collector_settings, telemetry, wait_unt
 
 from collector.config import CollectorSettings
 from collector.service import Collector
-from heatwatch.servers import InfluxServer, MosquittoServer
+from heatwatch.local.servers import InfluxServer, MosquittoServer
 
 
 @pytest.fixture

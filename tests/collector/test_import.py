@@ -16,7 +16,7 @@ from influx2_double import Influx2Double
 from collector.import_mapping import ImportMapping, load_mapping
 from collector.importer import ImportFailed, import_files
 from heatwatch.cli import main as heatwatch_main
-from heatwatch.servers import InfluxServer, free_port
+from heatwatch.local.servers import InfluxServer, free_port
 from heatwatch.settings import InfluxSettings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "xai4heat-mapping.yaml"

@@ -17,7 +17,7 @@ from influx2_double import Influx2Double
 from collector.config import CollectorSettings
 from collector.service import Collector
 from heatwatch.influx import InfluxClient, RejectedWriteError, refused_lines, write_or_quarantine
-from heatwatch.servers import MosquittoServer
+from heatwatch.local.servers import MosquittoServer
 
 
 def test_422_is_a_rejection_and_quarantines_only_the_conflicting_line(

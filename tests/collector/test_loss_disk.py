@@ -25,7 +25,7 @@ from collector.config import CollectorSettings
 from collector.deadletter import DeadLetter
 from collector.service import Collector
 from collector.spool import Spool, SpoolError
-from heatwatch.servers import InfluxServer, MosquittoServer
+from heatwatch.local.servers import InfluxServer, MosquittoServer
 
 DEV_FULL = Path("/dev/full")
 

@@ -16,8 +16,8 @@ from collections.abc import Callable
 import pytest
 from collector_helpers import Publisher
 
+from heatwatch.local.servers import MosquittoServer
 from heatwatch.mqtt_source import Inbound, MqttSource, topic_filters
-from heatwatch.servers import MosquittoServer
 from heatwatch.settings import MqttSettings
 
 WINDOW = 50

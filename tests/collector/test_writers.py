@@ -23,7 +23,7 @@ from heatwatch.influx import (
     RetryableWriteError,
     write_or_quarantine,
 )
-from heatwatch.servers import InfluxServer, MosquittoServer, free_port
+from heatwatch.local.servers import InfluxServer, MosquittoServer, free_port
 from heatwatch.settings import InfluxSettings
 
 

@@ -26,10 +26,10 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from heatwatch.local.servers import InfluxServer, MosquittoServer
 from heatwatch.registry import load_registry
 from heatwatch.retention import RetentionSettings, backfill
 from heatwatch.selfstats import SelfStatsReporter
-from heatwatch.servers import InfluxServer, MosquittoServer
 from heatwatch.settings import InfluxSettings
 
 # A topic prefix of our own: the collector's persistent session outlives this module on the

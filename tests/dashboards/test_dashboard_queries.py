@@ -18,7 +18,7 @@ from dash_fill import Filled, fill
 
 from dashboards.build import load_json
 from dashboards.influxql import below_expr, curve_expr
-from heatwatch.servers import InfluxServer, MosquittoServer
+from heatwatch.local.servers import InfluxServer, MosquittoServer
 
 pytestmark = pytest.mark.servers
 

@@ -127,7 +127,7 @@ def test_push_to_nothing_listening_is_one_line_and_exit_1(
 ) -> None:
     """Issue 14 item 3: a refused connection (grafana-client lets niquests' ConnectionError
     through) is one line on stderr, no traceback."""
-    from heatwatch.servers import free_port
+    from heatwatch.local.servers import free_port
 
     assert _run("push", "--url", f"http://127.0.0.1:{free_port()}", "--token", "t") == 1
     err = capsys.readouterr().err

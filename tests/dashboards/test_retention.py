@@ -14,8 +14,8 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from heatwatch.local.servers import InfluxServer
 from heatwatch.retention import RetentionSettings, apply_retention, backfill, continuous_queries
-from heatwatch.servers import InfluxServer
 
 pytestmark = pytest.mark.servers
 

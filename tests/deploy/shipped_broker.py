@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from heatwatch.servers import ServerError, free_port, wait_for_port
+from heatwatch.local.servers import ServerError, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 MOSQUITTO_DIR = ROOT / "deploy" / "mosquitto"

@@ -35,7 +35,7 @@ import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from heatwatch.servers import InfluxServer, MosquittoServer, free_port
+from heatwatch.local.servers import InfluxServer, MosquittoServer, free_port
 
 pytestmark = pytest.mark.servers
 ROOT = Path(__file__).resolve().parents[2]

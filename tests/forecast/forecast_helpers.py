@@ -8,7 +8,7 @@ from typing import Any
 from alerts.history import HistorySource
 from alerts.notify.influx import AlertEventSink
 from forecast.weather import ForecastPoint, WeatherForecast
-from heatwatch.servers import InfluxServer
+from heatwatch.local.servers import InfluxServer
 from heatwatch.settings import InfluxSettings
 
 H = 3600.0

@@ -14,7 +14,7 @@ from alerts.service import AlertsService
 from alerts.settings import load_alerts_settings
 from forecast.store import load_forecasts
 from forecast.wire import encode_forecast, forecast_topic
-from heatwatch.servers import InfluxServer, MosquittoServer
+from heatwatch.local.servers import InfluxServer, MosquittoServer
 from heatwatch.settings import ConfigError
 
 

@@ -12,7 +12,7 @@ from openmeteo_server import OpenMeteoServer, recorded_response
 
 from forecast.store import forecast_lines
 from heatwatch.lineproto import format_line
-from heatwatch.servers import InfluxServer
+from heatwatch.local.servers import InfluxServer
 
 
 def heatwatch(*args: str) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,7 @@ import numpy as np
 from thermal_helpers import buildings
 
 from forecast.thermal import load_models
-from heatwatch.servers import InfluxServer
+from heatwatch.local.servers import InfluxServer
 
 T0 = 1_796_083_200  # 2026-12-01T00:00:00Z
 

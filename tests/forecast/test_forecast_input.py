@@ -19,7 +19,7 @@ from forecast.settings import ForecastSettings, build_forecast_settings
 from forecast.store import load_forecasts
 from forecast.weather import ForecastBook
 from forecast.wire import encode_forecast, forecast_topic
-from heatwatch.servers import InfluxServer, MosquittoServer
+from heatwatch.local.servers import InfluxServer, MosquittoServer
 from heatwatch.settings import MqttSettings
 from simulators.publisher import MqttSink
 from simulators.runner import Simulation

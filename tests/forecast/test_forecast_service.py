@@ -18,8 +18,8 @@ from alerts.service import AlertsService
 from alerts.settings import load_alerts_settings
 from forecast.thermal import Models, save_models
 from forecast.wire import encode_forecast, forecast_topic
+from heatwatch.local.servers import InfluxServer, MosquittoServer
 from heatwatch.registry import UNASSIGNED_ZONE
-from heatwatch.servers import InfluxServer, MosquittoServer
 
 
 def test_service_cycle_fires_cold_predicted(tmp_path: Path, mosquitto: MosquittoServer,

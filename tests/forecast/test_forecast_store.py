@@ -13,7 +13,7 @@ from forecast.store import (
     load_forecasts,
 )
 from heatwatch.lineproto import format_line
-from heatwatch.servers import InfluxServer
+from heatwatch.local.servers import InfluxServer
 
 
 def test_lines_carry_tags_fields_and_target_time() -> None:

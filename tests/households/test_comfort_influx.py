@@ -25,7 +25,7 @@ from openpyxl import load_workbook
 
 from alerts.history import HistorySource, HistoryUnavailable
 from alerts.notify.influx import AlertEventSink
-from heatwatch.servers import InfluxServer
+from heatwatch.local.servers import InfluxServer
 from heatwatch.settings import InfluxSettings
 from households.closer import DayCloser
 from households.compute import day_rows, period_rows, read_samples, write_rows

@@ -15,7 +15,7 @@ from households_helpers import TZ, meter_lines, registry_yaml, rules_yaml, write
 
 from alerts.service import AlertsService
 from alerts.settings import load_alerts_settings
-from heatwatch.servers import InfluxServer, MosquittoServer
+from heatwatch.local.servers import InfluxServer, MosquittoServer
 from heatwatch.settings import ConfigError
 from households.ledger import day_bounds
 

@@ -1,6 +1,6 @@
 """A production-like Mosquitto for the security tests: TLS, passwords and the shipped ACL.
 
-The broker is the real one from heatwatch.servers (its plain loopback listener stays, but
+The broker is the real one from heatwatch.local.servers (its plain loopback listener stays, but
 ``allow_anonymous false``, the password file and the ACL apply to every listener: Mosquitto's
 security settings are global unless ``per_listener_settings`` is on). The TLS listener uses a
 CA and a server certificate made here with the ``openssl`` CLI, so no key material lives in the
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from security_helpers import ACCOUNTS, ACL, Pki, SecureBroker, make_passwords, make_pki
 
-from heatwatch.servers import MosquittoServer, free_port, wait_for_port
+from heatwatch.local.servers import MosquittoServer, free_port, wait_for_port
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """Helpers for the security tests: a throw-away PKI, the password file, the broker handle.
 
-The broker is the real one from heatwatch.servers (its plain loopback listener stays, but
+The broker is the real one from heatwatch.local.servers (its plain loopback listener stays, but
 ``allow_anonymous false``, the password file and the ACL apply to every listener: Mosquitto's
 security settings are global unless ``per_listener_settings`` is on). The TLS listener uses a
 CA and a server certificate made here with the ``openssl`` CLI, so no key material lives in the
@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from heatwatch.servers import MosquittoServer
+from heatwatch.local.servers import MosquittoServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ACL = ROOT / "deploy" / "mosquitto" / "acl"

@@ -27,8 +27,8 @@ from fastapi import FastAPI
 
 from api.config import load_api_settings
 from api.main import create_app
+from heatwatch.local.servers import InfluxServer, MosquittoServer, free_port
 from heatwatch.registry import Registry, Station
-from heatwatch.servers import InfluxServer, MosquittoServer, free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.servers]
 

@@ -20,7 +20,7 @@ from security_helpers import ACCOUNTS, SecureBroker
 
 from collector.config import CollectorSettings, load_collector_settings
 from collector.service import Collector
-from heatwatch.servers import InfluxServer
+from heatwatch.local.servers import InfluxServer
 
 pytestmark = pytest.mark.servers
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from heatwatch.servers import free_port
+from heatwatch.local.servers import free_port
 
 SERVICES = {
     "collect": {"dead_letter": {"publish": False}},

@@ -29,7 +29,7 @@ from security_helpers import SecureBroker
 from alerts.settings import load_alerts_settings
 from api.config import load_api_settings
 from collector.config import load_collector_settings
-from heatwatch.servers import free_port, wait_for_port
+from heatwatch.local.servers import free_port, wait_for_port
 from heatwatch.settings import ConfigError, MqttSettings, load_settings
 
 pytestmark = pytest.mark.servers

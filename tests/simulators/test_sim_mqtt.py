@@ -13,7 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from collector.config import load_collector_settings
 from collector.service import Collector
-from heatwatch.servers import InfluxServer, MosquittoServer
+from heatwatch.local.servers import InfluxServer, MosquittoServer
 from simulators.layout import write_registry
 from simulators.publisher import MqttSink
 from simulators.runner import Simulation

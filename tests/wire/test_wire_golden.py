@@ -20,8 +20,8 @@ import jsonschema
 import orjson
 import pytest
 
+from heatwatch.local.servers import InfluxServer
 from heatwatch.registry import Registry
-from heatwatch.servers import InfluxServer
 from heatwatch.wire import Decoder, Kind, lines_for, load_schema
 
 GOLDEN = Path(__file__).parent / "golden"

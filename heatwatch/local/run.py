@@ -23,9 +23,9 @@ from typing import IO
 import yaml
 from pydantic import ValidationError
 
-from heatwatch.alert_console import AlertConsole
+from heatwatch.local.alert_console import AlertConsole
+from heatwatch.local.servers import InfluxServer, MosquittoServer, ServerError, free_port
 from heatwatch.retention import RetentionSettings
-from heatwatch.servers import InfluxServer, MosquittoServer, ServerError, free_port
 
 DATABASE = "heatwatch"
 
