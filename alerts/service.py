@@ -37,6 +37,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from socketserver import ThreadingMixIn
@@ -55,6 +56,7 @@ from alerts.notify.delivery import Pipeline
 from alerts.notify.influx import AlertEventSink, SinkError
 from alerts.notify.workers import Delivery
 from alerts.routing import ROUTE_INBOX
+from alerts.rules.cold_predicted import Cycle
 from alerts.settings import AlertsSettings
 from alerts.store import Store
 from alerts.warmup import WarmupReport, warm_up
@@ -189,6 +191,8 @@ class AlertsService:
         self.forecast_book: ForecastBook | None = None
         self._forecast: ForecastInput | None = None
         self.forecast_cycle: ForecastCycle | None = None  # cold_predicted's predictions
+        self._forecast_pool: ThreadPoolExecutor | None = None
+        self._forecast_job: Future[Cycle | None] | None = None
         self._refitter: Refitter | None = None
         if settings.forecast is not None:
             self._forecast = self._forecast_input(settings.forecast)
@@ -364,6 +368,8 @@ class AlertsService:
                 self._forecast.stop()
             if refits is not None:
                 refits.join(timeout=30)
+            if self._forecast_pool is not None:
+                self._forecast_pool.shutdown(wait=True, cancel_futures=True)
             delivery.store.close()
             if httpd is not None:
                 httpd.shutdown()
@@ -454,14 +460,32 @@ class AlertsService:
         return thread
 
     def _forecast_cycle(self, now: float) -> None:
-        """Every ``model.cycle_s``: predict every flat and hand the risks to the engine
-        (``cold_predicted``), in the engine's thread: it reads the engine's fleet."""
+        """Every ``model.cycle_s``: copy what the prediction needs from the engine's fleet
+        (here, in the engine's thread), predict in the forecast thread (a city's cycle is
+        seconds of CPU: evaluation must not wait for it), and hand the finished cycle's risks
+        to the engine (``cold_predicted``) at the next pass."""
         cycle = self.forecast_cycle
-        if cycle is None or not cycle.due(now):
+        if cycle is None:
             return
-        risks = cycle.run(now, self.engine.fleet)
-        if risks is not None:
-            self.engine.observe_forecast(risks)
+        running = self._forecast_job
+        if running is not None:
+            if not running.done():
+                return
+            self._forecast_job = None
+            try:
+                risks = running.result()
+            except (OSError, ValueError, ArithmeticError) as exc:  # a bad cycle, not a crash
+                log.error("forecast: cycle failed: %s", exc)
+                risks = None
+            if risks is not None:
+                self.engine.observe_forecast(risks)
+        if not cycle.due(now):
+            return
+        snap = cycle.snapshot(now, self.engine.fleet)
+        if snap is not None:
+            if self._forecast_pool is None:
+                self._forecast_pool = ThreadPoolExecutor(1, thread_name_prefix="forecast")
+            self._forecast_job = self._forecast_pool.submit(cycle.compute, snap)
 
     def _forecast_write(self, lines: list[str]) -> None:
         """Predictions to InfluxDB; a failed write is logged and the cycle goes on (the next

@@ -28,6 +28,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,7 @@ from forecast.thermal import FitOptions, Models, fit, load_models, save_models
 from forecast.weather import ForecastBook
 from heatwatch.lineproto import escape_string_value, escape_tag
 
-__all__ = ["ForecastCycle", "Refitter", "lines"]
+__all__ = ["ForecastCycle", "Refitter", "Snapshot", "lines"]
 
 log = logging.getLogger(__name__)
 OFFSET_WEIGHT = 1.0 / 96.0  # per delivering cycle: about a day of 15-minute cycles
@@ -90,15 +91,19 @@ class ForecastCycle:
         return self.models
 
     def run(self, now: float, fleet: FleetState) -> Cycle | None:
-        """One cycle at ``now``; None without models or without any flat's temperature (then
-        tried again in ``RETRY_S``: after a start the flats report within minutes)."""
+        """One cycle at ``now`` in one go (tests; the service splits it: :meth:`snapshot` in
+        the engine's thread, :meth:`compute` in its own)."""
+        snap = self.snapshot(now, fleet)
+        return None if snap is None else self.compute(snap)
+
+    def snapshot(self, now: float, fleet: FleetState) -> Snapshot | None:
+        """What the cycle needs from the engine's fleet, copied (O(flats), in the engine's
+        thread); None without models or without any flat's temperature (then tried again in
+        ``RETRY_S``: after a start the flats report within minutes)."""
         self.next_at = now + min(RETRY_S, self.settings.cycle_s)
         models = self._load()
         if models is None or not len(models):
             return None
-        stations = sorted(set(models.station))
-        row = {s: i for i, s in enumerate(stations)}
-        now_list = [self._station(now, s, fleet) for s in stations]
         start = np.full(len(models), np.nan)
         for i, (st, meter, zone) in enumerate(zip(models.station, models.meter, models.zone,
                                                   strict=True)):
@@ -109,6 +114,24 @@ class ForecastCycle:
         if not np.isfinite(start).any():
             return None
         self.next_at = now + self.settings.cycle_s
+        names = self.rules.fields
+        stations: dict[str, StationSeen] = {}
+        for st in sorted(set(models.station)):
+            w = fleet.windows.get(st)
+            stations[st] = StationSeen(
+                zone=w.zone if w is not None else "",
+                outdoor=w.number(names.outdoor_temp) if w is not None else None,
+                supply=w.number(names.supply_temp) if w is not None else None,
+                delivering=bool(w is not None and w.delivering))
+        return Snapshot(now, models, start, stations)
+
+    def compute(self, snap: Snapshot) -> Cycle | None:
+        """Predict, summarise and write (any thread: it reads only the snapshot, the rules,
+        the thread-safe forecast book, and the offsets only it keeps)."""
+        now, models, start = snap.now, snap.models, snap.start
+        stations = list(snap.stations)
+        row = {s: i for i, s in enumerate(stations)}
+        now_list = [self._station(now, s, snap.stations[s], models) for s in stations]
 
         def outdoor_at(zone: str, t: float) -> float | None:
             f = self.book.latest(zone)
@@ -139,24 +162,39 @@ class ForecastCycle:
                              zones, flats))
         return cycle
 
-    def _station(self, now: float, station: str, fleet: FleetState) -> StationNow:
-        window = fleet.windows.get(station)
-        zone = window.zone if window is not None else ""
-        rs = self.rules.params_for(zone, station)
-        names = self.rules.fields
-        outdoor = window.number(names.outdoor_temp) if window is not None else None
-        supply = window.number(names.supply_temp) if window is not None else None
+    def _station(self, now: float, station: str, seen: StationSeen,
+                 models: Models) -> StationNow:
+        rs = self.rules.params_for(seen.zone, station)
         offset = self._offsets.get(station, 0.0)
-        if (window is not None and window.delivering and supply is not None
-                and outdoor is not None):
-            seen = supply - curve_reference(now, outdoor, rs)[0]
-            offset = (seen if station not in self._offsets
-                      else offset + OFFSET_WEIGHT * (seen - offset))
+        if seen.delivering and seen.supply is not None and seen.outdoor is not None:
+            measured = seen.supply - curve_reference(now, seen.outdoor, rs)[0]
+            offset = (measured if station not in self._offsets
+                      else offset + OFFSET_WEIGHT * (measured - offset))
             self._offsets[station] = offset
-        through = self.models.run_through.get(station) if self.models is not None else None
+        through = models.run_through.get(station)
         if through is None and rs.heating.off_windows:
             through = self.settings.run_through_below_c  # not learned: what was configured
-        return StationNow(station, zone, rs, offset, outdoor, through)
+        return StationNow(station, seen.zone, rs, offset, seen.outdoor, through)
+
+
+@dataclass(frozen=True, slots=True)
+class StationSeen:
+    """A station as the engine saw it at the snapshot."""
+
+    zone: str
+    outdoor: float | None
+    supply: float | None
+    delivering: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything one cycle reads from the engine, copied in the engine's thread."""
+
+    now: float
+    models: Models
+    start: np.ndarray  # each model flat's latest reading (NaN: none)
+    stations: dict[str, StationSeen]
 
 
 def lines(issued: float, ends: np.ndarray, temps: np.ndarray, zone_of: Sequence[str],
