@@ -2,8 +2,10 @@
 fitted flat from what the engine knows now, hand the risks to ``cold_predicted`` and store the
 predictions (``indoor_forecast``, ``indoor_forecast_flat``) for Grafana and the API.
 
-What the engine knows now (its :class:`~alerts.fleet.FleetState`, read in the engine's thread
-between evaluations, so nothing is shared across threads): each flat's latest indoor reading,
+What the engine knows now (its :class:`~alerts.fleet.FleetState`, copied by
+:meth:`ForecastCycle.snapshot` in the engine's thread between evaluations;
+:meth:`ForecastCycle.compute` then works on the copy in the service's forecast thread): each
+flat's latest indoor reading,
 each station's latest supply and outdoor temperature and whether it delivers heat. The
 station's offset from its curve reference is smoothed over cycles (an exponential mean over
 about a day of delivering cycles), as bench/forecast_bench.py measures it over the last day.
