@@ -4,7 +4,8 @@ Telemetry, flats and station status: the simulator (``heatwatch simulate``, a su
 publishes an accelerated 4-hour scenario to the real Mosquitto; the real collector (in this
 process, so its metrics registry is at hand) stores it. Alert events: the alert engine's own
 InfluxDB sink writes a few events. Self statistics: :class:`SelfStatsReporter` snapshots the
-collector's registry and the alert engine's counters into ``heatwatch_internal``.
+collector's registry and the alert engine's counters into ``heatwatch_internal``. Forecasts:
+the forecast cycle's own code writes ``indoor_forecast``.
 """
 
 from __future__ import annotations
@@ -224,6 +225,44 @@ def _comfort_ledger(influx: InfluxServer, db: str, registry_path: Path
     return out
 
 
+def _forecasts(influx: InfluxServer, db: str, registry_path: Path) -> None:
+    """Predictions as the alerts service's forecast cycle writes them (``indoor_forecast``,
+    through :meth:`forecast.cycle.ForecastCycle.compute` and the engine's InfluxDB sink),
+    issued 13 h and 4 h ago so that the panel's 3 h and 12 h leads both have points inside
+    the last 5 h (a prediction is stamped with the time it predicts)."""
+    import numpy as np
+
+    from alerts.config import RulesConfig
+    from alerts.notify.influx import AlertEventSink
+    from forecast.cycle import ForecastCycle, Snapshot, StationSeen
+    from forecast.settings import ModelSettings
+    from forecast.thermal import Models
+    from forecast.weather import ForecastBook, ForecastPoint, WeatherForecast
+
+    reg = load_registry(registry_path)
+    flats = [(st.id, m.id, st.zone) for st in reg for m in st.meters]
+    n = len(flats)
+    b = np.full(n, 1 / 30)
+    c = np.full(n, 0.1)
+    models = Models(station=[f[0] for f in flats], meter=[f[1] for f in flats],
+                    zone=[f[2] for f in flats], a=(b * 31.0 - c) / 30.0, b=b, c=c,
+                    err=np.full((n, 12), 0.3, dtype=np.float32), windows=np.full(n, 50),
+                    step_s=3600.0, fitted_from=0.0, fitted_to=1.0)
+    sink = AlertEventSink(InfluxSettings(url=influx.url, database=db))
+    try:
+        for ago_h in (13, 4):
+            now = time.time() - ago_h * 3600
+            book = ForecastBook()
+            for zone in {f[2] for f in flats}:
+                book.put(WeatherForecast(zone, now, "sim", tuple(
+                    ForecastPoint(now + 3600 * k, -10.0) for k in range(16))))
+            cycle = ForecastCycle(ModelSettings(), RulesConfig(), book, sink.write_lines)
+            seen = {st.id: StationSeen(st.zone, -10.0, 50.0, True) for st in reg}
+            assert cycle.compute(Snapshot(now, models, np.full(n, 20.5), seen)) is not None
+    finally:
+        sink.close()
+
+
 def fill(tmp: Path, broker: MosquittoServer, influx: InfluxServer, db: str) -> Filled:
     from collector.service import Collector
 
@@ -253,6 +292,7 @@ def fill(tmp: Path, broker: MosquittoServer, influx: InfluxServer, db: str) -> F
         _alert_events(influx, db, zone)
         _self_stats(influx, db, collector.metrics.registry)
         comfort = _comfort_ledger(influx, db, registry)
+        _forecasts(influx, db, registry)
     finally:
         collector.stop(timeout=10)
     # The continuous queries run at each hour's end; the panels on hourly data need their
