@@ -70,3 +70,27 @@ def test_fit_cli_writes_models_and_lists_refusals(tmp_path: Path, influx: Influx
     for i, meter in enumerate(models.meter):
         j = int(meter[1:])
         assert abs(1 / models.b[i] - 1 / b[j]) * b[j] < 0.35
+
+
+def test_service_refit_from_influxdb(tmp_path: Path, influx: InfluxServer, database: str) -> None:
+    """The alerts service's refit (forecast.cycle.Refitter): nothing stored, nothing written;
+    a fortnight stored, the models file is (re)written."""
+    from alerts.config import RulesConfig
+    from alerts.history import HistorySource
+    from forecast.cycle import Refitter
+    from forecast.settings import ModelSettings
+    from heatwatch.settings import InfluxSettings
+
+    path = tmp_path / "refit.npz"
+    refitter = Refitter(ModelSettings(path=path, fit_days=16), RulesConfig(),
+                        lambda: HistorySource(InfluxSettings(url=influx.url, database=database)))
+    end = T0 + 16 * 86400
+    assert refitter.refit(end) is None and not path.exists()
+    lines, _, _ = _lines(stations=2, flats=6)
+    for lo in range(0, len(lines), 5000):
+        resp = httpx.post(f"{influx.url}/write", params={"db": database, "precision": "ns"},
+                          content="\n".join(lines[lo:lo + 5000]).encode())
+        assert resp.status_code == 204, resp.text
+    models = refitter.refit(end)
+    assert models is not None and len(models) == 5 and path.exists()
+    assert load_models(path).meter == models.meter
