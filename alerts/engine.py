@@ -312,7 +312,7 @@ class Engine:
         name = cold_predicted.NAME
         if cycle is None and not self.has_open(name):
             return  # the common pass: nothing new, nothing open to age out
-        open_subjects = [k[1] for k, t in self._tracks.items()
+        open_subjects = [(k[1], t.alert.scope) for k, t in self._tracks.items()
                          if k[0] == name and t.alert is not None]
         for target, verdict, params in cold_predicted.steps(
                 ev.now, cycle, self._forecast_issued,

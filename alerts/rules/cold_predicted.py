@@ -170,45 +170,44 @@ class Cycle:
 
 def steps(now: float, cycle: Cycle | None, last_issued: float | None,
           params_for: Callable[[str, str | None], RuleSet],
-          open_subjects: Iterable[str]) -> Iterator[tuple[Target, Verdict, ColdPredicted]]:
+          open_subjects: Iterable[tuple[str, Scope]],
+          ) -> Iterator[tuple[Target, Verdict, ColdPredicted]]:
     """What the engine steps for ``cold_predicted`` in one pass: every zone and flat of a new
     ``cycle`` (flats only when FIRE or already open: a city has 400,000 quiet ones), then a
-    CLEAR for every open subject the new cycle did not name, or, without a new cycle, for
-    every open subject once the last one (``last_issued``) is older than ``max_age_s``."""
-    named: set[str] = set()
+    CLEAR for every open (subject, scope) the new cycle did not name, or, without a new
+    cycle, for every open one once the last cycle (``last_issued``) is older than
+    ``max_age_s`` (the defaults': an open subject's zone is on its alert, not needed here).
+
+    Subjects as the household rules have them: a zone's id (ZONE), a flat's meter id (FLAT,
+    with its station and zone on the alert)."""
+    opened = list(open_subjects)
+    named: set[tuple[str, Scope]] = set()
     if cycle is not None:
         for z in cycle.zones:
             rs = params_for(z.zone, None)
             p = COLD_PREDICTED.params(rs)
-            named.add(z.zone)
+            named.add((z.zone, Scope.ZONE))
             if p.enabled:
                 yield Target(z.zone, Scope.ZONE, None, z.zone), zone_verdict(now, z, rs, p), p
-        open_now = set(open_subjects)
+        open_flats = {s for s, scope in opened if scope is Scope.FLAT}
         for f in cycle.flats:
             rs = params_for(f.zone, f.station)
             p = COLD_PREDICTED.params(rs)
             v = flat_verdict(now, f, rs, p)
-            key = f.key
-            named.add(key)
-            if p.enabled and (v.signal is Signal.FIRE or key in open_now):
-                yield Target(key, Scope.STATION, f.station, f.zone), v, p
-    stale = cycle is None and last_issued is not None
-    for subject in open_subjects:
-        if subject in named:
-            continue
-        station, _, _meter = subject.partition("/")
-        if cycle is None:
-            rs = params_for("", station or None)
-            if not stale or now - (last_issued or now) <= COLD_PREDICTED.params(rs).max_age_s:
-                continue
-        rs = params_for("", station or None)
-        scope = Scope.STATION if _meter else Scope.ZONE
-        yield (Target(subject, scope, station if _meter else None, None if _meter else subject),
-               Verdict.clear(), COLD_PREDICTED.params(rs))
+            named.add((f.meter, Scope.FLAT))
+            if p.enabled and (v.signal is Signal.FIRE or f.meter in open_flats):
+                yield Target(f.meter, Scope.FLAT, f.station, f.zone), v, p
+    p_default = COLD_PREDICTED.params(params_for("", None))
+    if cycle is None and (last_issued is None or now - last_issued <= p_default.max_age_s):
+        return
+    for subject, scope in opened:
+        if (subject, scope) not in named:
+            yield (Target(subject, scope, None, subject if scope is Scope.ZONE else None),
+                   Verdict.clear(), p_default)
 
 
 # Stepped by the engine from each forecast cycle's risks (Engine.observe_forecast): zones as
-# ZONE alerts (subject: the zone), flats as STATION-scoped alerts (subject "station/meter").
+# ZONE alerts (subject: the zone), flats as FLAT alerts (subject: the meter id).
 COLD_PREDICTED = RuleSpec(name=NAME, family="under_temperature", model=ColdPredicted,
                           scope=Scope.ZONE)
 RULES: tuple[RuleSpec[Any], ...] = (COLD_PREDICTED,)

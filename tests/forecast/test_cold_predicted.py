@@ -95,8 +95,8 @@ def test_zone_alert_resolves_when_the_cold_arrives() -> None:
 
 
 def test_flat_alert_lifecycle_and_stale_prediction() -> None:
-    track = Track("cold_predicted", "S1/m0")
-    subject = Subject("cold_predicted", "S1/m0", Scope.STATION, station="S1", zone="north")
+    track = Track("cold_predicted", "m0")
+    subject = Subject("cold_predicted", "m0", Scope.FLAT, station="S1", zone="north")
     flats, _ = _cycle(_at(18), -22.0, [21.0, 21.0, 20.8, 21.2])
     v = flat_verdict(_at(18), flats[0], RULES, P)
     assert v.signal is Signal.FIRE
@@ -137,9 +137,9 @@ def test_messages_in_english_and_chinese() -> None:
     assert "% sure; to keep warm: do not switch off S1 at 22:00" in en
     zh = Renderer("zh").what(track.alert)
     assert "4 户中 4 户预计自" in zh and "建议: S1 不要在 22:00 停止供热" in zh
-    flat = Track("cold_predicted", "S1/m0")
+    flat = Track("cold_predicted", "m0")
     step(flat, flat_verdict(_at(18), flats[0], RULES, P), _at(18), P,
-         Subject("cold_predicted", "S1/m0", Scope.STATION, station="S1", zone="north"))
+         Subject("cold_predicted", "m0", Scope.FLAT, station="S1", zone="north"))
     assert flat.alert is not None
     assert Renderer("en").what(flat.alert).startswith("flat m0 predicted under 18 °C from ")
     assert Renderer("zh").what(flat.alert).startswith("住户 m0预计自")
@@ -164,9 +164,10 @@ def test_engine_steps_cycles_and_clears_what_a_later_cycle_no_longer_names() -> 
     engine.observe_forecast(Cycle(now, tuple(zones), tuple(flats)))
     events = engine.evaluate(now)
     fired = sorted((e.alert.subject, e.kind.value) for e in events)
-    assert fired == [("S1/m0", "firing"), ("S1/m1", "firing"), ("S1/m2", "firing"),
-                     ("S1/m3", "firing"), ("north", "firing")]
-    assert {e.alert.scope for e in events} == {Scope.ZONE, Scope.STATION}
+    assert fired == [("m0", "firing"), ("m1", "firing"), ("m2", "firing"),
+                     ("m3", "firing"), ("north", "firing")]
+    assert {e.alert.scope for e in events} == {Scope.ZONE, Scope.FLAT}
+    assert {e.alert.station for e in events if e.alert.scope is Scope.FLAT} == {"S1"}
     # 15 min later the same prediction without flat m3 (say it was refused by a refit)
     later = now + 900
     flats, zones = _cycle(later, -22.0, [21.0, 21.0, 20.8, 21.2])
@@ -177,8 +178,8 @@ def test_engine_steps_cycles_and_clears_what_a_later_cycle_no_longer_names() -> 
     stale = later + P.max_age_s + 1
     assert engine.evaluate(stale) == []
     events = engine.evaluate(later + P.keep_firing_for_s)
-    assert [(e.alert.subject, e.kind.value) for e in events] == [("S1/m3", "resolved")]
+    assert [(e.alert.subject, e.kind.value) for e in events] == [("m3", "resolved")]
     events = engine.evaluate(stale + P.keep_firing_for_s)
     assert sorted(e.alert.subject for e in events if e.kind is EventKind.RESOLVED) == [
-        "S1/m0", "S1/m1", "S1/m2", "north"]
+        "m0", "m1", "m2", "north"]
     assert not engine.has_open("cold_predicted")

@@ -67,8 +67,7 @@ def test_cycle_predicts_from_the_fleet_and_fires_cold_predicted(tmp_path: Path) 
     assert risks.zones[0].actions == ("do not switch off S1 at 22:00",)
     engine.observe_forecast(risks)
     events = engine.evaluate(now + 1)
-    assert sorted(e.alert.subject for e in events) == ["S1/m0", "S1/m1", "S1/m2", "S1/m3",
-                                                       "north"]
+    assert sorted(e.alert.subject for e in events) == ["m0", "m1", "m2", "m3", "north"]
     lines = written[0]
     assert sum(ln.startswith("indoor_forecast,zone=north,lead=") for ln in lines) == 12
     assert sum(ln.startswith("indoor_forecast_flat,") for ln in lines) == 4
