@@ -47,7 +47,7 @@ def main(args: argparse.Namespace) -> int:
     from alerts.settings import load_alerts_settings
     from forecast.history import learned_run_through, read_fit_input
     from forecast.settings import load_forecast_settings
-    from forecast.thermal import FitOptions, fit, report, save_models
+    from forecast.thermal import FitOptions, by_zone, fit, report, save_models
 
     if args.end <= args.start:
         print("heatwatch forecast fit: --to must be after --from", file=sys.stderr)
@@ -81,6 +81,11 @@ def main(args: argparse.Namespace) -> int:
                   f"{models.err[i, 0]:8.2f} {models.err[i, -1]:9.2f}")
     for key, why in sorted(models.refused.items()):
         print(f"{key}: refused: {why}", file=sys.stderr)
+    for zone, d in by_zone(models).items():
+        print(f"zone {zone}: {d['flats']:.0f} flats, time constant (heating off) p10 "
+              f"{d['tau_off_p10_h']:.0f} h, median {d['tau_off_median_h']:.0f} h, p90 "
+              f"{d['tau_off_p90_h']:.0f} h; error at 12 h median {d['err_12h_median_k']:.2f} K",
+              file=sys.stderr)
     rep = report(models)
     print(f"fitted {rep.fitted} flats, refused {len(rep.refused)}; error at 12 h: median "
           f"{rep.rmse_horizon_median:.2f} K, p90 {rep.rmse_horizon_p90:.2f} K; median time "

@@ -48,6 +48,7 @@ __all__ = [
     "Flat",
     "Models",
     "advance",
+    "by_zone",
     "delivering",
     "fit",
     "fit_arrays",
@@ -372,6 +373,24 @@ def report(models: Models) -> FitReport:
         rmse_horizon_p90=float(np.percentile(last, 90)) if last.size else float("nan"),
         tau_off_median_h=float(np.median(tau)) if tau.size else float("nan"),
     )
+
+
+def by_zone(models: Models) -> dict[str, dict[str, float]]:
+    """A zone's model as the distribution of its flats' models: per zone the flats fitted,
+    the heating-off time constant (p10, median, p90, hours) and the median 12 h error."""
+    zones = np.asarray(models.zone)
+    out: dict[str, dict[str, float]] = {}
+    for zone in sorted(set(models.zone)):
+        m = zones == zone
+        tau = 1.0 / models.b[m]
+        out[zone] = {
+            "flats": float(m.sum()),
+            "tau_off_p10_h": float(np.percentile(tau, 10)),
+            "tau_off_median_h": float(np.median(tau)),
+            "tau_off_p90_h": float(np.percentile(tau, 90)),
+            "err_12h_median_k": float(np.median(models.err[m, -1])),
+        }
+    return out
 
 
 def save_models(models: Models, path: Path) -> None:

@@ -62,6 +62,7 @@ def test_fit_cli_writes_models_and_lists_refusals(tmp_path: Path, influx: Influx
     assert "st-" in proc.stdout and "err_12h_K" in proc.stdout
     assert f"st-{station_of[0]}/f0: refused: too little data" in proc.stderr
     assert "fitted 5 flats, refused 1" in proc.stderr
+    assert "zone north: 5 flats, time constant (heating off) p10 " in proc.stderr
     models = load_models(out)
     assert sorted(models.meter) == [f"f{j}" for j in range(1, 6)]
     assert models.refused == {f"st-{station_of[0]}/f0": "too little data"}
