@@ -204,17 +204,19 @@ def learn_run_through(times: F64, on: F64, outdoor: F64, rules: RuleSet) -> floa
     from its own history (``on``: share of each step delivering heat, on the grid
     ``times``): real controllers keep heating on their coldest nights (docs/simulators.md).
 
-    For every planned off window seen whole, the outdoor temperature at its start and whether
-    the station delivered heat through most of it. None when it never ran through one (or
-    no window was seen); else the midpoint between the warmest night it ran through and the
-    coldest it switched off on (above that warmest night when it never switched off).
+    For every planned off window seen whole in the heating season, the outdoor temperature
+    just before it starts and whether the station delivered heat through most of it. None
+    when it never ran through one (or no window was seen); else the threshold that separates
+    the nights it ran through (colder) from those it switched off (warmer) with the fewest
+    exceptions, midway between the two nights around it: a sensor's odd reading or a manual
+    run-through on a mild night costs one exception, not the threshold.
     """
     h = rules.heating
     if not h.off_windows:
         return None
-    planned = np.array([planned_off(float(t), h) for t in times], dtype=bool)
-    ran: list[float] = []
-    off: list[float] = []
+    planned = np.array([planned_off(float(t), h) and heating_on(float(t), h) for t in times],
+                       dtype=bool)
+    nights: list[tuple[float, bool]] = []  # (outdoor before the window, ran through)
     k = 0
     n = times.size
     while k < n:
@@ -226,16 +228,22 @@ def learn_run_through(times: F64, on: F64, outdoor: F64, rules: RuleSet) -> floa
             end += 1
         seen = np.isfinite(on[k:end])
         if k > 0 and end < n and seen.mean() > 0.8 and np.isfinite(outdoor[k - 1]):
-            share = float(np.nanmean(on[k:end]))
-            (ran if share > 0.5 else off).append(float(outdoor[k - 1]))
+            nights.append((float(outdoor[k - 1]), float(np.nanmean(on[k:end])) > 0.5))
         k = end
-    if not ran:
+    if not any(ran for _, ran in nights):
         return None
-    warmest_ran = max(ran)
-    colder_off = [o for o in off if o > warmest_ran]
-    if not colder_off:
-        return warmest_ran + 1.0
-    return (warmest_ran + min(colder_off)) / 2.0
+    nights.sort()
+    temps = [o for o, _ in nights]
+    # errors of "run through below the i-th night": off nights below + ran nights at/above
+    off_below = np.cumsum([0] + [0 if ran else 1 for _, ran in nights])
+    ran_above = np.cumsum([0] + [1 if ran else 0 for _, ran in nights[::-1]])[::-1]
+    errors = off_below + ran_above
+    i = int(np.argmin(errors))  # the first of the best (the coldest threshold on ties)
+    if i == 0:
+        return None  # it switches off on its coldest nights too
+    if i == len(nights):
+        return temps[-1] + 1.0  # it ran through on every night seen
+    return (temps[i - 1] + temps[i]) / 2.0
 
 
 def apply_change(plan: Plan, row: int, change: Change) -> tuple[F64, F64]:
