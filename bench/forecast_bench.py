@@ -75,7 +75,6 @@ MIN_EPISODE_H = 2.0
 EARLY_H = 2.0
 P_ALERT = 0.8  # cold_predicted min_probability
 ALERT_MIN_DURATION_H = 3.0  # cold_predicted min_duration_s
-DEBUG = False
 KEEP_CYCLES = 12  # cold_predicted keep_firing_for_s (3 h) in 15-minute cycles
 
 
@@ -150,7 +149,8 @@ def references(season: Season, rules: list[RuleSet]) -> F64:
     return out
 
 
-def run_season(stations: int, fit_days: int, days: int, seed: int) -> dict[str, object]:
+def run_season(stations: int, fit_days: int, days: int, seed: int,
+               show_false: bool = False) -> dict[str, object]:
     t = time.monotonic()
     season = simulate(stations, fit_days + days + 1, seed)
     sim_s = time.monotonic() - t
@@ -258,7 +258,7 @@ def run_season(stations: int, fit_days: int, days: int, seed: int) -> dict[str, 
             if not any(col - 8 * per_h <= s <= window and _covers(cold_now[f], s, col, window)
                        for s in starts):
                 false += 1
-                if DEBUG:
+                if show_false:
                     seg = smooth[f, col:window]
                     print("false", f, season.regime[station_row[f]],
                           dt.datetime.fromtimestamp(season.t0 + col * season.grid_s,
@@ -464,13 +464,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--city-stations", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--write-doc", action="store_true")
+    parser.add_argument("--show-false", action="store_true",
+                        help="print each alert followed by no cold episode (stderr)")
     args = parser.parse_args(argv)
     if args.quick:
         args.stations, args.days = 24, 6
         args.city_flats, args.city_stations = 20_000, 1_000
     # the city first: its peak memory is then its own, not the season's
     city = city_cost(args.city_flats, args.city_stations, 14, args.seed)
-    season = run_season(args.stations, args.fit_days, args.days, args.seed)
+    season = run_season(args.stations, args.fit_days, args.days, args.seed,
+                        args.show_false)
     text = render(season, city)
     print(text)
     if args.write_doc:

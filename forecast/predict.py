@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy.special import erf
 
 from alerts.config import RuleSet
 from alerts.rules.regime import curve_reference
@@ -311,8 +312,6 @@ class Prediction:
 
 def _erf(x: F64) -> F64:
     """numpy has no erf; scipy's is vectorised and exact."""
-    from scipy.special import erf
-
     out: F64 = np.asarray(erf(x), dtype=np.float64)
     return out
 
