@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from alerts.model import Scope, Verdict
 from alerts.params import FieldNames, RuleParams
@@ -138,7 +138,8 @@ class RuleSpec(Generic[P]):
 
     def params(self, rules: RuleSet) -> P:
         """This rule's parameters inside an effective (zone/station resolved) rule set."""
-        return cast(P, getattr(rules, self.name))
+        params: P = getattr(rules, self.name)  # no cast(): a call on every verdict
+        return params
 
     def evaluate(
         self, now: float, window: StationWindow, rules: RuleSet, names: FieldNames
@@ -182,23 +183,35 @@ class ScreenContext:
     circuit's flow, supply and return as numbers (read once per window; None when absent or
     not a finite number)."""
 
-    __slots__ = ("flow", "get", "heating", "heating_on", "names", "now", "planned_off", "ret",
-                 "rules", "setback", "supply")
+    __slots__ = ("_breaks", "_until", "flow", "get", "heating", "heating_on", "names", "now",
+                 "planned_off", "ret", "rules", "setback", "supply")
 
     def __init__(self, rules: RuleSet, names: FieldNames) -> None:
+        from alerts.due import ScheduleBreaks  # due reads the rules' declarations
+
         self.rules, self.names, self.heating = rules, names, rules.heating
         self.now = math.nan
         self.heating_on = self.setback = self.planned_off = False
+        self._breaks = ScheduleBreaks(rules)
+        self._until = -math.inf
         self.flow: float | None = None
         self.supply: float | None = None
         self.ret: float | None = None
         self.get: Callable[[str], FieldState | None] = _no_field
 
     def clock(self, now: float) -> None:
+        """The schedule's state at ``now``, worked out again only past the next breakpoint
+        of the schedule (:class:`~alerts.due.ScheduleBreaks`: every configured time of day,
+        local midnight, UTC-offset change), between which it cannot change: a replay asks at
+        a new instant for almost every reading."""
+        if self.now <= now < self._until:
+            self.now = now
+            return
         self.now = now
         self.heating_on = heating_on(now, self.heating)
         self.setback = in_setback(now, self.heating)
         self.planned_off = planned_off(now, self.heating)
+        self._until = self._breaks.after(now)
 
     def paused(self, window: StationWindow, now: float) -> bool:
         """:func:`~alerts.rules.regime.heating_paused`, with the planned-off test cached."""

@@ -8,6 +8,7 @@ defaults and field descriptions), to be commented by hand.
 
 from __future__ import annotations
 
+import datetime as dt
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,9 @@ from rule_properties import WINDOW_ARGS, screen_agrees, script_for
 from alerts.config import RulesConfig, RuleSet
 from alerts.params import RuleParams
 from alerts.rules import BY_NAME, FAMILIES, RULES, STATION_RULES
+from alerts.rules.screen import Screen
 from alerts.rules.spec import RuleSpec
+from alerts.schedule import heating_on, in_setback, planned_off
 from heatwatch.wire import FieldValue
 
 SAMPLE = Path(__file__).resolve().parents[2] / "alerts" / "rules.sample.yaml"
@@ -152,3 +155,23 @@ def test_screen_flags_exactly_the_rules_that_fire(
         script_for(rules))
     screen_agrees(rules, script, station=station, design_flow=design_flow,
                   history_len=history_len, base=base, later=later, repeat=repeat, drift=drift)
+
+
+def test_screen_clock_between_schedule_breakpoints() -> None:
+    """The screen works the schedule out again only past its next breakpoint: asked every 7
+    minutes over three days around a DST change, a season start and setback and off windows,
+    it says what the schedule functions say at each instant."""
+    rules = RulesConfig.model_validate({"defaults": {"heating": {
+        "timezone": "Europe/Helsinki", "season_start": "03-30", "season_end": "10-01",
+        "setback_start": "22:30", "setback_end": "05:15", "setback_k": 3,
+        "off_windows": [{"start": "01:00", "end": "04:00"}, {"start": "12:10", "end": "12:20"}],
+    }}})
+    rs = rules.params_for("north", "s1")
+    screen = Screen(rs, rules.fields, STATION_RULES)
+    ctx = screen.context
+    t = dt.datetime(2026, 3, 28, tzinfo=dt.UTC).timestamp()  # DST starts on the 29th
+    for _ in range(3 * 24 * 60 // 7):
+        ctx.clock(t)
+        assert (ctx.heating_on, ctx.setback, ctx.planned_off) == (
+            heating_on(t, rs.heating), in_setback(t, rs.heating), planned_off(t, rs.heating)), t
+        t += 420.0
