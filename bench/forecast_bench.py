@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import resource
 import sys
 import time
@@ -480,7 +481,9 @@ def main(argv: list[str] | None = None) -> int:
         from alertbench import write_section
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         write_section("forecast", f"## Forecast: cold flats predicted hours ahead (#17)\n\n"
-                                  f"`bench/forecast_bench.py`, {stamp}\n\n{text}")
+                                  f"`bench/forecast_bench.py`, {stamp} (load average "
+                                  f"{os.getloadavg()[0]:.1f}; CPU times are process times)"
+                                  f"\n\n{text}")
     # --quick is a smoke run (6 days, few cold nights): too small to judge the targets by
     return 0 if args.quick or "| NO |" not in text else 1
 
