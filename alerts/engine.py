@@ -32,7 +32,7 @@ from alerts.config import RuleParams, RulesConfig, RuleSet
 from alerts.due import CLOCK_VALUED, ScheduleBreaks, ring_break, window_break
 from alerts.flats import FLAT_INHIBITORS, FlatInfo, FlatState, StationView, list_cold_flats
 from alerts.fleet import FleetState
-from alerts.lifecycle import Subject, emit, step
+from alerts.lifecycle import Subject, step
 from alerts.model import (
     GLOBAL_SUBJECT,
     Alert,
@@ -45,6 +45,7 @@ from alerts.model import (
     Verdict,
 )
 from alerts.routing import Router
+from alerts.rows import Batch
 from alerts.rules import STATION_RULES, cold_predicted
 from alerts.rules.flat import (
     FLAT_COLD_RULE,
@@ -59,7 +60,7 @@ from alerts.rules.screen import Screen
 from alerts.rules.temperature import SUPPLY_BELOW_CURVE, zone_cold_verdict
 from alerts.rules.temperature import ZONE_COLD as ZONE_COLD_RULE
 from alerts.schedule import heating_on, in_setback
-from alerts.store import Batch, MaintenanceWindow, Store
+from alerts.store import Store
 from alerts.window import StationWindow
 from heatwatch.registry import Registry
 from heatwatch.wire import Reading
@@ -187,43 +188,6 @@ class Engine:
         if connected != self._input.connected:
             self._input.connected = connected
             self._input.changed_at = ts
-
-    # -- acks and maintenance ---------------------------------------------------------------
-
-    def ack(
-        self, alert_id: str, by: str, comment: str = "", now: float | None = None,
-        *, assignee: str | None = None,
-    ) -> Alert:
-        """Acknowledge an open alert; the ack ends with the alert (a new incident is unacked).
-
-        An ack stops repeat notifications; escalations and the resolved message still go out.
-        """
-        key = self._by_id.get(alert_id)
-        track = self._tracks.get(key) if key else None
-        alert = track.alert if track else None
-        if track is None or alert is None:
-            raise KeyError(f"no open alert {alert_id!r}")
-        ts = self.clock() if now is None else now
-        alert.acked_by, alert.ack_comment, alert.acked_at = by, comment, ts
-        alert.assignee = assignee
-        event = emit(alert, EventKind.ACKNOWLEDGED, ts)
-        batch = Batch()
-        self.router.on_event(event, alert, ts, batch)
-        batch.alerts[alert.id] = (alert, track.signal)
-        self.store.commit(batch)
-        return alert
-
-    def add_maintenance(
-        self, scope: Scope, target: str, starts_at: float, ends_at: float,
-        reason: str = "", created_by: str = "",
-    ) -> MaintenanceWindow:
-        window = self.store.add_window(scope, target, starts_at, ends_at, reason, created_by)
-        self.router.windows.append(window)
-        return window
-
-    def remove_maintenance(self, window_id: int) -> None:
-        self.store.remove_window(window_id)
-        self.router.windows = [w for w in self.router.windows if w.id != window_id]
 
     # -- queries ----------------------------------------------------------------------------
 

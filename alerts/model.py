@@ -18,16 +18,21 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "GLOBAL_SUBJECT",
+    "TIMER_ESCALATED",
+    "TIMER_REPEAT",
     "Alert",
     "AlertEvent",
     "AlertState",
     "EventKind",
+    "OutboxKey",
     "Scope",
     "Severity",
     "Signal",
     "Track",
     "Verdict",
     "fingerprint",
+    "format_key",
+    "parse_key",
 ]
 
 GLOBAL_SUBJECT = "pipeline"
@@ -186,7 +191,74 @@ class AlertEvent:
     alert: Alert
     seq: int
 
+    def outbox_key(self, receiver: str | None = None) -> OutboxKey:
+        """This transition's key, for ``receiver``'s outbox row (None: the event log's)."""
+        return OutboxKey(self.alert.id, self.kind.value, self.seq, receiver)
+
     @property
     def key(self) -> str:
         """Idempotency key (alert id + event + sequence) shared by log, outbox and sinks."""
-        return f"{self.alert.id}:{self.kind.value}:{self.seq}"
+        return format_key(self.outbox_key())
+
+
+# The timer stages' rows (alerts.notify.pipeline): once per incident and route, not per event.
+TIMER_ESCALATED = "escalated"
+TIMER_REPEAT = "repeat"
+_TIMERS = frozenset({TIMER_ESCALATED, TIMER_REPEAT})
+_KINDS = frozenset(k.value for k in EventKind)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxKey:
+    """The idempotency key of a notification (an outbox row) or of a logged transition.
+
+    As text (:func:`format_key`, :func:`parse_key`): ``receiver/alert_id:event:step``, the
+    ``receiver/`` part absent in the event log. Enqueueing a key twice is a no-op, so every
+    stage that may re-run after a crash (the engine's commit, routing, the timer stages)
+    builds the same key for the same notification. ``event`` is an :class:`EventKind` value
+    with ``step`` the alert's event sequence number, or a timer stage (:data:`TIMER_ESCALATED`,
+    :data:`TIMER_REPEAT`) with ``step`` the route (and, for a repeat, ``.n``: the n-th interval).
+    """
+
+    alert_id: str
+    event: str
+    step: int | str
+    receiver: str | None = None
+
+    def to(self, receiver: str) -> OutboxKey:
+        """The same notification for another receiver (routing fans one row out)."""
+        return OutboxKey(self.alert_id, self.event, self.step, receiver)
+
+    @property
+    def seq(self) -> int:
+        """The event sequence number of a transition's key."""
+        if not isinstance(self.step, int):
+            raise ValueError(f"{format_key(self)!r} is a timer key, not a transition's")
+        return self.step
+
+
+def format_key(key: OutboxKey) -> str:
+    head = "" if key.receiver is None else f"{key.receiver}/"
+    return f"{head}{key.alert_id}:{key.event}:{key.step}"
+
+
+def parse_key(text: str, *, receiver: bool = True) -> OutboxKey:
+    """The key ``text`` spells (:func:`format_key` backwards); ``receiver``: ``text`` is an
+    outbox row's (``receiver/...``), not the event log's.
+
+    A transition's key is read from the right (the id of a ``notification_failed`` alert holds
+    the key of the row it is about), a timer's from the left (a route's name may hold ``:``).
+    """
+    who: str | None = None
+    rest = text
+    if receiver:
+        who, slash, rest = text.partition("/")
+        if not slash:
+            raise ValueError(f"outbox key {text!r} has no receiver")
+    parts = rest.rsplit(":", 2)
+    if len(parts) == 3 and parts[1] in _KINDS and parts[2].isdigit():
+        return OutboxKey(parts[0], parts[1], int(parts[2]), who)
+    parts = rest.split(":", 2)
+    if len(parts) == 3 and parts[1] in _TIMERS:
+        return OutboxKey(parts[0], parts[1], parts[2], who)
+    raise ValueError(f"not an outbox key: {text!r}")

@@ -12,7 +12,7 @@ The decisions, in the order Alertmanager's pipeline makes them:
 * still-firing, unacknowledged alerts are re-notified every ``repeat_interval_s``.
 
 Everything is *recorded* regardless (events carry ``muted`` / ``inhibited`` flags).
-Dedup is the outbox primary key: the idempotency key ``receiver/alert id:event:sequence``.
+Dedup is the outbox primary key: the idempotency key (:class:`~alerts.model.OutboxKey`).
 
 Who gets what is the second half of this module (Alertmanager's route tree, flattened to a
 list because a crew per zone needs no deeper nesting): :class:`RouteConfig` matchers on zone,
@@ -34,9 +34,18 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alerts.config import InhibitRule
-from alerts.model import GLOBAL_SUBJECT, Alert, AlertEvent, AlertState, EventKind, Severity
+from alerts.model import (
+    GLOBAL_SUBJECT,
+    Alert,
+    AlertEvent,
+    AlertState,
+    EventKind,
+    OutboxKey,
+    Severity,
+    format_key,
+)
+from alerts.rows import Batch, EventRecord, GroupTimer, MaintenanceWindow, OutboxItem
 from alerts.rules import FAMILIES
-from alerts.store import Batch, EventRecord, GroupTimer, MaintenanceWindow, OutboxItem
 
 __all__ = [
     "PER_ALERT",
@@ -88,7 +97,7 @@ class Router:
         for receiver in self.receivers:
             batch.outbox.append(
                 OutboxItem(
-                    key=f"{receiver}/{alert.id}:{kind.value}:{seq}",
+                    key=format_key(OutboxKey(alert.id, kind.value, seq, receiver)),
                     receiver=receiver,
                     kind=kind,
                     ts=now,

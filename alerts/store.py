@@ -8,7 +8,8 @@ exist together or neither does (and the next evaluation re-derives it).
 
 Tables: ``alerts`` (current and past incidents, acks inline), ``events`` (every transition,
 read by the InfluxDB sink through a cursor), ``outbox`` (one row per receiver and event, keyed by
-the idempotency key), ``maintenance`` (windows), ``cursors`` and ``meta``.
+the idempotency key), ``maintenance`` (windows), ``group_timers`` and ``cursors``. The row
+types are in :mod:`alerts.rows`.
 """
 
 from __future__ import annotations
@@ -18,21 +19,33 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from alerts.lifecycle import emit
-from alerts.model import Alert, AlertEvent, AlertState, EventKind, Scope, Severity, Signal
+from alerts.model import (
+    Alert,
+    AlertEvent,
+    AlertState,
+    EventKind,
+    Scope,
+    Severity,
+    Signal,
+    parse_key,
+)
+from alerts.rows import (
+    AlertFilter,
+    Batch,
+    EventRecord,
+    GroupTimer,
+    MaintenanceWindow,
+    OutboxItem,
+)
 
 __all__ = [
     "AlertNotFound",
     "AlertNotOpen",
-    "Batch",
-    "EventRecord",
-    "GroupTimer",
-    "MaintenanceWindow",
-    "OutboxItem",
     "Pruned",
     "Store",
     "alert_from_dict",
@@ -78,8 +91,9 @@ CREATE TABLE IF NOT EXISTS group_timers (
 CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
 CREATE INDEX IF NOT EXISTS alerts_resolved ON alerts(resolved_at) WHERE state = 'resolved';
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+DROP TABLE IF EXISTS meta;
 """
+# ``meta`` (key/value) was created by earlier versions and never written: dropped on open.
 
 
 # The engine's evaluation batches keep whatever ack the row already has: acks are written by
@@ -108,41 +122,6 @@ def alert_from_dict(data: dict[str, Any]) -> Alert:
 
 
 @dataclass(frozen=True, slots=True)
-class EventRecord:
-    """An event as logged: the transition plus whether its notification was held back."""
-
-    event: AlertEvent
-    muted: bool = False
-    inhibited: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxItem:
-    """One notification to one receiver; ``key`` makes enqueueing it twice a no-op."""
-
-    key: str
-    receiver: str
-    kind: EventKind
-    ts: float
-    alert: Alert
-    status: str = "pending"
-    attempts: int = 0
-    next_attempt_at: float = 0.0
-    last_error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class GroupTimer:
-    """A message group's timers (Alertmanager's aggregation group): kept with the outbox so a
-    restart neither sends a group early nor forgets when its last message went out."""
-
-    receiver: str
-    key: str
-    next_flush: float | None = None
-    last_flush: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Pruned:
     """Rows one retention pass deleted, per table."""
 
@@ -152,47 +131,21 @@ class Pruned:
     group_timers: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class MaintenanceWindow:
-    """Time-bound mute for a station or a zone; alerts are still recorded, just not sent."""
-
-    id: int
-    scope: Scope
-    target: str
-    starts_at: float
-    ends_at: float
-    reason: str = ""
-    created_by: str = ""
-
-    def covers(self, station: str | None, zone: str | None, now: float) -> bool:
-        if not self.starts_at <= now < self.ends_at:
-            return False
-        if self.scope is Scope.STATION:
-            return station == self.target
-        return zone == self.target
-
-
-@dataclass(slots=True)
-class Batch:
-    """Everything one evaluation changed, committed atomically by :meth:`Store.commit`."""
-
-    alerts: dict[str, tuple[Alert, Signal]] = field(default_factory=dict)
-    events: list[EventRecord] = field(default_factory=list)
-    outbox: list[OutboxItem] = field(default_factory=list)
-    keep_acks: bool = False  # True: ack fields already in the row win (engine evaluations)
-    groups: list[GroupTimer] = field(default_factory=list)  # written with the outbox rows
-
-    def __bool__(self) -> bool:
-        return bool(self.alerts or self.events or self.outbox or self.groups)
-
-
 class Store:
     """One connection to the state database; safe to share between threads (serialised)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
+        """``readonly``: a connection that only reads (the API's lists, so a slow one never
+        holds the writing connection's lock); the database must exist already."""
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        if readonly:
+            self._db = sqlite3.connect(
+                f"file:{self.path.resolve()}?mode=ro", uri=True, isolation_level=None,
+                check_same_thread=False, timeout=10.0,
+            )
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=30.0
         )
@@ -331,22 +284,68 @@ class Store:
             rows = self._db.execute(sql + " ORDER BY active_at, id", args).fetchall()
         return [alert_from_dict(json.loads(r[0])) for r in rows]
 
-    def events(self, *, after: int = 0, limit: int = 10000) -> list[tuple[int, EventRecord]]:
-        """Logged events with their row id (a cursor position), in commit order."""
+    def search(self, f: AlertFilter) -> tuple[list[Alert], int]:
+        """Matching alerts, newest first, and how many match in total (for paging)."""
+        where: list[str] = ["1=1"]
+        args: list[object] = []
+        if f.states:
+            where.append(f"state IN ({','.join('?' * len(f.states))})")
+            args += [s.value for s in f.states]
+        if f.rules:
+            where.append(f"rule IN ({','.join('?' * len(f.rules))})")
+            args += list(f.rules)
+        if f.zone is not None:
+            where.append("json_extract(body, '$.zone') = ?")
+            args.append(f.zone)
+        if f.station is not None:
+            where.append("json_extract(body, '$.station') = ?")
+            args.append(f.station)
+        if f.until is not None:
+            where.append("active_at < ?")
+            args.append(f.until)
+        if f.since is not None:
+            where.append("(resolved_at IS NULL OR resolved_at >= ?)")
+            args.append(f.since)
+        if f.acked is not None:
+            op = "IS NOT NULL" if f.acked else "IS NULL"
+            where.append(f"json_extract(body, '$.acked_at') {op}")
+        clause = " AND ".join(where)
+        with self._lock:
+            total = self._db.execute(f"SELECT count(*) FROM alerts WHERE {clause}",
+                                     args).fetchone()[0]
+            rows = self._db.execute(
+                f"SELECT body FROM alerts WHERE {clause} ORDER BY active_at DESC, id"
+                " LIMIT ? OFFSET ?",
+                [*args, f.limit, f.offset],
+            ).fetchall()
+        return [alert_from_dict(json.loads(r[0])) for r in rows], int(total)
+
+    def ping(self) -> None:
+        """One read of the alerts table; raises :class:`sqlite3.Error` if it fails."""
+        with self._lock:
+            self._db.execute("SELECT count(*) FROM alerts WHERE 0").fetchone()
+
+    def events(self, *, after: int = 0, limit: int | None = 10000,
+               alert_id: str | None = None) -> list[tuple[int, EventRecord]]:
+        """Logged events with their row id (a cursor position), in commit order; of one
+        alert if ``alert_id`` is given; ``limit`` None: all of them."""
+        where, args = "id > ?", cast(tuple[object, ...], (after,))
+        if alert_id is not None:
+            where, args = where + " AND alert_id = ?", (after, alert_id)
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, kind, ts, muted, inhibited, body, key FROM events WHERE id > ?"
+                f"SELECT id, kind, ts, muted, inhibited, body, key FROM events WHERE {where}"
                 " ORDER BY id LIMIT ?",
-                (after, limit),
+                (*args, -1 if limit is None else limit),
             ).fetchall()
         out = []
         for row_id, kind, ts, muted, inhibited, body, key in rows:
-            seq = int(key.rsplit(":", 1)[1])
+            seq = parse_key(key, receiver=False).seq
             event = AlertEvent(EventKind(kind), ts, alert_from_dict(json.loads(body)), seq)
             out.append((row_id, EventRecord(event, bool(muted), bool(inhibited))))
         return out
 
-    # -- cursors and meta -------------------------------------------------------------------
+    # -- cursors ----------------------------------------------------------------------------
 
     def cursor(self, name: str) -> int:
         with self._lock:
@@ -361,19 +360,6 @@ class Store:
                 "INSERT INTO cursors(name, position) VALUES (?,?) ON CONFLICT(name)"
                 " DO UPDATE SET position=excluded.position",
                 (name, position),
-            )
-
-    def meta(self, key: str) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return str(row[0]) if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO meta(key, value) VALUES (?,?) ON CONFLICT(key)"
-                " DO UPDATE SET value=excluded.value",
-                (key, value),
             )
 
     # -- maintenance windows ----------------------------------------------------------------
@@ -410,10 +396,6 @@ class Store:
                 return None
             db.execute("UPDATE maintenance SET ends_at = ? WHERE id = ?", (now, window_id))
         return MaintenanceWindow(i, Scope(scope), target, starts_at, now, reason, by)
-
-    def remove_window(self, window_id: int) -> None:
-        with self._tx() as db:
-            db.execute("DELETE FROM maintenance WHERE id=?", (window_id,))
 
     def windows(self, *, not_ended_at: float | None = None) -> list[MaintenanceWindow]:
         sql, args = "SELECT * FROM maintenance", cast(tuple[object, ...], ())

@@ -1,32 +1,24 @@
-"""The API's access to the alert engine's SQLite store (``alerts/store.py``).
+"""The API's access to the alert engine's SQLite store (:class:`alerts.store.Store`).
 
-Reads that :class:`alerts.store.Store` has no query for (filtered lists, one alert's events,
-the signal column) are plain SQL against its schema on a separate read-only connection, so a slow
-list never holds the store's lock. Writes go through the store's public API only (``set_ack``,
+Reads go through a second, read-only :class:`~alerts.store.Store` connection, so a slow list
+never holds the writing connection's lock. Writes go through the store's API (``set_ack``,
 ``add_window``/``end_window``), each one transaction, so they land in the same rows, events and
-idempotency keys the engine writes and never race its commits.
+idempotency keys the engine writes and never race its commits. This module only turns the
+store's answers and errors into the API's.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import threading
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from alerts.model import Alert, AlertState, Scope
-from alerts.store import (
-    AlertNotFound,
-    AlertNotOpen,
-    MaintenanceWindow,
-    Store,
-    alert_from_dict,
-)
+from alerts.model import Alert, Scope
+from alerts.rows import AlertFilter, MaintenanceWindow
+from alerts.store import AlertNotFound, AlertNotOpen, Store
 from api.probes import ProbeFailed
 
-__all__ = ["AlertConflict", "AlertFilter", "AlertsDb", "HistoryEntry", "NotFound"]
+__all__ = ["AlertConflict", "AlertsDb", "HistoryEntry", "NotFound"]
 
 
 class NotFound(KeyError):
@@ -35,19 +27,6 @@ class NotFound(KeyError):
 
 class AlertConflict(ValueError):
     """The request does not fit the alert's state (acking a resolved alert, ...)."""
-
-
-@dataclass(frozen=True, slots=True)
-class AlertFilter:
-    states: tuple[AlertState, ...] = ()
-    rules: tuple[str, ...] = ()
-    zone: str | None = None
-    station: str | None = None
-    since: float | None = None  # alerts still open at or after this time
-    until: float | None = None  # alerts that became active before this time
-    acked: bool | None = None
-    limit: int = 100
-    offset: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,29 +40,20 @@ class HistoryEntry:
 
 
 class AlertsDb:
-    """Read path (SQL on a read-only connection) plus write path (the store's API)."""
+    """Read path (a read-only store connection) plus write path (the store's API)."""
 
     def __init__(self, path: Path) -> None:
         self.store = Store(path)  # creates the file and schema if the engine has not yet
-        self._lock = threading.Lock()
-        self._ro = sqlite3.connect(
-            f"file:{Path(path).resolve()}?mode=ro", uri=True, check_same_thread=False,
-            timeout=10.0,
-        )
+        self._ro = Store(path, readonly=True)
 
     def close(self) -> None:
-        with self._lock:
-            self._ro.close()
+        self._ro.close()
         self.store.close()
-
-    def _rows(self, sql: str, args: Iterable[object] = ()) -> list[tuple[object, ...]]:
-        with self._lock:
-            return self._ro.execute(sql, tuple(args)).fetchall()
 
     def ping(self) -> None:
         """Raise :class:`api.probes.ProbeFailed` unless the store answers a read."""
         try:
-            self._rows("SELECT count(*) FROM alerts WHERE 0")
+            self._ro.ping()
         except sqlite3.Error as exc:
             raise ProbeFailed(f"alert store {self.store.path} cannot be read: {exc}") from exc
 
@@ -91,58 +61,22 @@ class AlertsDb:
 
     def search(self, f: AlertFilter) -> tuple[list[Alert], int]:
         """Matching alerts, newest first, and how many match in total (for paging)."""
-        where: list[str] = ["1=1"]
-        args: list[object] = []
-        if f.states:
-            where.append(f"state IN ({','.join('?' * len(f.states))})")
-            args += [s.value for s in f.states]
-        if f.rules:
-            where.append(f"rule IN ({','.join('?' * len(f.rules))})")
-            args += list(f.rules)
-        if f.zone is not None:
-            where.append("json_extract(body, '$.zone') = ?")
-            args.append(f.zone)
-        if f.station is not None:
-            where.append("json_extract(body, '$.station') = ?")
-            args.append(f.station)
-        if f.until is not None:
-            where.append("active_at < ?")
-            args.append(f.until)
-        if f.since is not None:
-            where.append("(resolved_at IS NULL OR resolved_at >= ?)")
-            args.append(f.since)
-        if f.acked is not None:
-            op = "IS NOT NULL" if f.acked else "IS NULL"
-            where.append(f"json_extract(body, '$.acked_at') {op}")
-        clause = " AND ".join(where)
-        total = self._rows(f"SELECT count(*) FROM alerts WHERE {clause}", args)[0][0]
-        rows = self._rows(
-            f"SELECT body FROM alerts WHERE {clause} ORDER BY active_at DESC, id"
-            " LIMIT ? OFFSET ?",
-            [*args, f.limit, f.offset],
-        )
-        return [_alert(r[0]) for r in rows], int(str(total))
+        return self._ro.search(f)
 
     def get(self, alert_id: str) -> Alert:
-        rows = self._rows("SELECT body FROM alerts WHERE id = ?", [alert_id])
-        if not rows:
+        alert = self._ro.alert(alert_id)
+        if alert is None:
             raise NotFound(alert_id)
-        return _alert(rows[0][0])
+        return alert
 
     def open_alerts(self) -> list[Alert]:
-        rows = self._rows("SELECT body FROM alerts WHERE state != 'resolved'")
-        return [_alert(r[0]) for r in rows]
+        return [alert for alert, _signal in self._ro.open_alerts()]
 
     def history(self, alert_id: str) -> list[HistoryEntry]:
         self.get(alert_id)  # 404 for an unknown id rather than an empty list
-        rows = self._rows(
-            "SELECT id, kind, ts, muted, inhibited, body FROM events WHERE alert_id = ?"
-            " ORDER BY id",
-            [alert_id],
-        )
         return [
-            HistoryEntry(int(str(i)), str(k), float(str(ts)), bool(m), bool(inh), _alert(b))
-            for i, k, ts, m, inh, b in rows
+            HistoryEntry(i, r.event.kind.value, r.event.ts, r.muted, r.inhibited, r.event.alert)
+            for i, r in self._ro.events(alert_id=alert_id, limit=None)
         ]
 
     # -- writes (through the store) ---------------------------------------------------------
@@ -188,6 +122,3 @@ class AlertsDb:
         except AlertNotOpen as exc:
             raise AlertConflict(str(exc)) from exc
 
-
-def _alert(body: object) -> Alert:
-    return alert_from_dict(json.loads(str(body)))

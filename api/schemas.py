@@ -12,8 +12,8 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from alerts.model import Alert
+from alerts.rows import MaintenanceWindow
 from alerts.rules import FAMILIES
-from alerts.store import MaintenanceWindow
 from api.alertsdb import HistoryEntry
 from heatwatch.registry import ID_PATTERN
 

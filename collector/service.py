@@ -123,7 +123,6 @@ class Collector:
         self._deadletter_failing = False
         self._spool_corrupt_seen = 0
         self._unregistered: set[str] = set()
-        self._extra: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
         self.crashed = False
         self.selfstats: SelfStatsReporter | None = None
         self.counts: dict[str, int] = dict.fromkeys(
@@ -231,12 +230,6 @@ class Collector:
         )
         return snap
 
-    def submit_lines(self, lines: list[str]) -> None:
-        """Store extra line protocol (e.g. self-statistics from the metrics registry) through
-        the same batch, spool and replay path as readings. Thread-safe; returns at once."""
-        if lines:
-            self._extra.put(list(lines))
-
     def _connection_changed(self, up: bool) -> None:
         (self.metrics.connects if up else self.metrics.disconnects).inc()
 
@@ -259,13 +252,6 @@ class Collector:
             if (batch.messages or batch.lines) and not self._handoff_put(batch):
                 return  # stopping while the flusher holds a batch: this one stays unacked
             self.summary.maybe_log()
-        # Lines submitted during the last collect (the final self-stats snapshot) get one
-        # last write.
-        last = _Batch()
-        while not self._extra.empty():
-            last.lines.extend(self._extra.get_nowait())
-        if last.lines:
-            self._handoff_put(last)
 
     def _handoff_put(self, batch: _Batch | None) -> bool:
         """Hand a batch to the flusher, waiting while it is busy; False if the flusher is gone
@@ -281,8 +267,6 @@ class Collector:
                     return False
 
     def _collect(self, batch: _Batch) -> None:
-        while not self._extra.empty():
-            batch.lines.extend(self._extra.get_nowait())
         get = self.source.get
         size = self.settings.batch.size
         deadline = time.monotonic() + self.settings.batch.flush_interval

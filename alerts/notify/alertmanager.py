@@ -32,7 +32,6 @@ from alerts.notify.webhook import (
     rfc3339,
     transport_error,
 )
-from alerts.store import OutboxItem
 
 __all__ = ["AlertmanagerConfig", "AlertmanagerNotifier", "v2_alerts"]
 
@@ -103,9 +102,6 @@ class AlertmanagerNotifier:
         except httpx.HTTPError as exc:
             return transport_error(exc)
         return http_result(resp)  # 400: alerts Alertmanager refuses; retrying cannot help
-
-    def send(self, item: OutboxItem) -> SendResult:
-        return self.deliver(Notification.single(item))
 
     def close(self) -> None:
         self._client.close()

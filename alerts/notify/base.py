@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from alerts.model import Alert, EventKind
-from alerts.store import OutboxItem
+from alerts.rows import OutboxItem
 
-__all__ = ["ESCALATED", "GroupNotifier", "Notification", "Notifier", "SendResult"]
+__all__ = ["ESCALATED", "GroupNotifier", "Notification", "SendResult"]
 
 # Namespace of the message UUIDs (uuid5 of the message's row keys): any fixed value will do.
 _MESSAGE_NS = uuid.UUID("5f0c6a52-9a3e-4d59-8d0e-3a8a1f1c2b7e")
@@ -93,28 +93,13 @@ def group_key(labels: dict[str, str]) -> str:
     return "{}:{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
 
 
-class Notifier(Protocol):
-    """One alert per call (the original contract; still accepted by the dispatcher)."""
-
-    name: str
-
-    def send(self, item: OutboxItem) -> SendResult:
-        """Deliver one notification; never raises for delivery problems."""
-        ...
-
-    def close(self) -> None: ...
-
-
-@runtime_checkable
 class GroupNotifier(Protocol):
-    """A channel that takes a whole group in one message (every shipped channel)."""
+    """A channel: takes a whole group in one message."""
 
     name: str
 
     def deliver(self, note: Notification) -> SendResult:
         """Deliver one grouped message; never raises for delivery problems."""
         ...
-
-    def send(self, item: OutboxItem) -> SendResult: ...
 
     def close(self) -> None: ...

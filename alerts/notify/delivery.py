@@ -38,15 +38,28 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from alerts.config import InhibitRule
-from alerts.model import Alert, AlertEvent, AlertState, EventKind, Scope, Severity
-from alerts.notify.base import ESCALATED, GroupNotifier, Notification, Notifier, SendResult
+from alerts.model import (
+    TIMER_ESCALATED,
+    TIMER_REPEAT,
+    Alert,
+    AlertEvent,
+    AlertState,
+    EventKind,
+    OutboxKey,
+    Scope,
+    Severity,
+    format_key,
+    parse_key,
+)
+from alerts.notify.base import ESCALATED, GroupNotifier, Notification, SendResult
 from alerts.notify.breaker import BreakerPolicy
 from alerts.notify.dispatcher import DeliveryStats, Dispatcher, Hold, RetryPolicy
 from alerts.routing import ROUTE_INBOX, GroupClock, RouteConfig, Router, RouteTable
-from alerts.store import Batch, EventRecord, MaintenanceWindow, OutboxItem, Store
+from alerts.rows import Batch, EventRecord, MaintenanceWindow, OutboxItem
+from alerts.store import Store
 
 __all__ = ["NOTIFICATION_FAILED", "Pipeline", "failure_alert"]
 
@@ -77,6 +90,11 @@ def failure_alert(item: OutboxItem, detail: str, now: float) -> Alert:
     )
 
 
+def _fan_out(key: OutboxKey, receivers: Iterable[str]) -> dict[str, str]:
+    """Receiver -> the key of ``key``'s notification to it."""
+    return {r: format_key(key.to(r)) for r in receivers}
+
+
 def _chunks(keys: list[str], size: int = 500) -> Iterator[list[str]]:
     for i in range(0, len(keys), size):
         yield keys[i:i + size]
@@ -89,7 +107,7 @@ class Pipeline:
         self,
         store: Store,
         table: RouteTable,
-        notifiers: Mapping[str, Notifier | GroupNotifier],
+        notifiers: Mapping[str, GroupNotifier],
         clock: Callable[[], float],
         policy: RetryPolicy | None = None,
         *,
@@ -130,12 +148,12 @@ class Pipeline:
                 return added
             rows: list[OutboxItem] = []
             for intent in intents:
-                tail = intent.key.split("/", 1)[1]
+                key = parse_key(intent.key)
                 if intent.kind is EventKind.RESOLVED:
                     receivers = self.notified_receivers(intent.alert)
                 else:
                     receivers = self.table.receivers_for(intent.alert)
-                rows += self._rows(intent, {r: f"{r}/{tail}" for r in receivers})
+                rows += self._rows(intent, _fan_out(key, receivers))
             self.store.commit(Batch(outbox=rows, groups=self.groups.changes()))
             added += len(rows)
             for intent in intents:
@@ -162,9 +180,11 @@ class Pipeline:
         for receiver in self.table.receivers:
             for seq in range(1, alert.seq + 1):
                 for kind in (EventKind.FIRING, EventKind.SEVERITY):
-                    candidates[f"{receiver}/{alert.id}:{kind.value}:{seq}"] = receiver
+                    key = OutboxKey(alert.id, kind.value, seq, receiver)
+                    candidates[format_key(key)] = receiver
             for i, route in enumerate(self.table.routes):
-                candidates[f"{receiver}/{alert.id}:escalated:{_rid(i, route)}"] = receiver
+                key = OutboxKey(alert.id, TIMER_ESCALATED, _rid(i, route), receiver)
+                candidates[format_key(key)] = receiver
         found: set[str] = set()
         for chunk in _chunks(list(candidates)):
             found |= {candidates[k] for k in self.store.keys(chunk)}
@@ -191,20 +211,20 @@ class Pipeline:
             for i, route in self.table.match(alert):
                 if route.repeat_interval_s and now - fired >= route.repeat_interval_s:
                     n = int((now - fired) // route.repeat_interval_s)
-                    tail = f"{alert.id}:repeat:{_rid(i, route)}.{n}"
-                    source = OutboxItem(f"{ROUTE_INBOX}/{tail}", ROUTE_INBOX, EventKind.FIRING,
-                                        fired + n * route.repeat_interval_s, alert)
-                    added += self._enqueue(source, {r: f"{r}/{tail}" for r in route.receivers})
+                    key = OutboxKey(alert.id, TIMER_REPEAT, f"{_rid(i, route)}.{n}")
+                    source = OutboxItem(format_key(key.to(ROUTE_INBOX)), ROUTE_INBOX,
+                                        EventKind.FIRING, fired + n * route.repeat_interval_s,
+                                        alert)
+                    added += self._enqueue(source, _fan_out(key, route.receivers))
                 esc = route.escalate
                 if esc is None or now - fired < esc.after_s:
                     continue
                 snap = dataclasses.replace(
                     alert, annotations={**alert.annotations, ESCALATED: f"{esc.after_s:g}"})
-                tail = f"{alert.id}:escalated:{_rid(i, route)}"
-                keys = {r: f"{r}/{tail}" for r in esc.receivers}
-                source = OutboxItem(f"{ROUTE_INBOX}/{tail}", ROUTE_INBOX,
+                key = OutboxKey(alert.id, TIMER_ESCALATED, _rid(i, route))
+                source = OutboxItem(format_key(key.to(ROUTE_INBOX)), ROUTE_INBOX,
                                     EventKind.FIRING, fired + esc.after_s, snap)
-                added += self._enqueue(source, keys)
+                added += self._enqueue(source, _fan_out(key, esc.receivers))
         return added
 
     # -- stage 4: send ---------------------------------------------------------------------
@@ -254,8 +274,8 @@ class Pipeline:
             return
         alert = failure_alert(item, detail, now)
         event = AlertEvent(EventKind.FIRING, now, alert, 1)
-        row = OutboxItem(f"{fallback}/{event.key}", fallback, EventKind.FIRING, now, alert,
-                         next_attempt_at=now)
+        row = OutboxItem(format_key(event.outbox_key(fallback)), fallback, EventKind.FIRING,
+                         now, alert, next_attempt_at=now)
         self.store.commit(Batch(events=[EventRecord(event)], outbox=[row]))
 
     def run_once(self, now: float | None = None) -> DeliveryStats:

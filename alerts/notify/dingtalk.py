@@ -27,7 +27,6 @@ from alerts.notify.base import Notification, SendResult
 from alerts.notify.render import Language, Renderer
 from alerts.notify.robot import robot_result, transport_failure
 from alerts.notify.webhook import CONNECT_TIMEOUT_S, http_timeout
-from alerts.store import OutboxItem
 
 __all__ = ["RETRYABLE", "DingTalkConfig", "DingTalkNotifier", "sign"]
 
@@ -95,9 +94,6 @@ class DingTalkNotifier:
         except httpx.HTTPError as exc:
             return transport_failure(exc, self._secrets)
         return robot_result(resp, RETRYABLE, self._secrets)
-
-    def send(self, item: OutboxItem) -> SendResult:
-        return self.deliver(Notification.single(item))
 
     def close(self) -> None:
         self._client.close()

@@ -33,9 +33,10 @@ from typing import Literal
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, ConfigDict, Field
 
-from alerts.notify.base import GroupNotifier, Notification, Notifier, SendResult
+from alerts.notify.base import GroupNotifier, Notification, SendResult
 from alerts.notify.breaker import Breaker, BreakerPolicy
-from alerts.store import OutboxItem, Store
+from alerts.rows import OutboxItem
+from alerts.store import Store
 
 __all__ = ["NOTIFICATIONS", "DeliveryStats", "Dispatcher", "GroupOf", "Hold", "RetryPolicy"]
 
@@ -109,7 +110,7 @@ class Dispatcher:
     def __init__(
         self,
         store: Store,
-        notifiers: Mapping[str, Notifier | GroupNotifier],
+        notifiers: Mapping[str, GroupNotifier],
         clock: Callable[[], float],
         policy: RetryPolicy | None = None,
         *,
@@ -197,14 +198,7 @@ class Dispatcher:
         notifier = self.notifiers.get(note.receiver)
         if notifier is None:
             return SendResult(ok=False, detail=f"no receiver named {note.receiver!r}")
-        if isinstance(notifier, GroupNotifier):
-            return notifier.deliver(note)
-        result = SendResult(ok=True)  # one alert per call: sent row by row, all retried
-        for item in note.items:
-            result = notifier.send(item)
-            if not result.ok:
-                break
-        return result
+        return notifier.deliver(note)
 
     def _give_up_expired(self, note: Notification, now: float, stats: DeliveryStats) -> None:
         """Rows past the retry budget fail even while their receiver rests (someone must be

@@ -22,7 +22,6 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from alerts.notify.base import Notification, SendResult
 from alerts.notify.render import Language, Renderer
-from alerts.store import OutboxItem
 
 __all__ = ["EmailConfig", "EmailNotifier"]
 
@@ -110,9 +109,6 @@ class EmailNotifier:
         if refused:  # some recipients took it: retrying would duplicate theirs
             return SendResult(ok=True, detail=f"refused by {sorted(refused)}")
         return SendResult(ok=True, detail=f"to {len(c.to)} recipient(s)")
-
-    def send(self, item: OutboxItem) -> SendResult:
-        return self.deliver(Notification.single(item))
 
     def close(self) -> None:
         """Nothing to close: a connection per message (alert mail is rare, servers drop

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from prometheus_client import Counter
 
 from alerts.model import AlertEvent
-from alerts.store import EventRecord, Store
+from alerts.rows import EventRecord
+from alerts.store import Store
 from heatwatch.influx import InfluxClient, WriteError
 from heatwatch.lineproto import format_line
 from heatwatch.settings import InfluxSettings

@@ -34,7 +34,7 @@ from alerts.model import Alert, EventKind, Scope
 from alerts.notify.base import Notification, SendResult
 from alerts.notify.render import Language, Renderer, alert_url
 from alerts.notify.webhook import ZERO_TIME, rfc3339
-from alerts.store import OutboxItem
+from alerts.rows import OutboxItem
 from heatwatch.mqtt import Handlers, MqttClient, MqttError, make_client
 from heatwatch.settings import ClientId, MqttSettings, ReconnectDelay
 
@@ -140,9 +140,6 @@ class MqttNotifier:
         if not all(info.is_published() for info in infos):
             return SendResult(ok=False, retryable=True, detail="broker did not acknowledge")
         return SendResult(ok=True, detail=f"{len(infos)} state(s) retained")
-
-    def send(self, item: OutboxItem) -> SendResult:
-        return self.deliver(Notification.single(item))
 
     def close(self) -> None:
         if self._client is not None:

@@ -17,13 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from alerts.model import Alert, EventKind
 from alerts.notify.base import Notification, SendResult
 from alerts.notify.render import alert_url
-from alerts.store import OutboxItem
 
 __all__ = [
     "WebhookConfig",
     "WebhookNotifier",
     "alert_annotations",
-    "alertmanager_payload",
     "group_payload",
     "http_result",
     "http_timeout",
@@ -113,14 +111,6 @@ def group_payload(note: Notification, external_url: str) -> dict[str, Any]:
     }
 
 
-def alertmanager_payload(item: OutboxItem, receiver: str, external_url: str) -> dict[str, Any]:
-    """The body for a group holding just this alert (grouped by identity, not severity)."""
-    note = Notification.single(item)
-    return group_payload(
-        Notification(receiver, note.group_key, note.group_labels, note.items), external_url
-    )
-
-
 def http_result(resp: httpx.Response) -> SendResult:
     """2xx ok; 5xx and 429 retryable; any other status is the request's fault."""
     if resp.is_success:
@@ -162,9 +152,6 @@ class WebhookNotifier:
         except httpx.HTTPError as exc:
             return transport_error(exc)
         return http_result(resp)
-
-    def send(self, item: OutboxItem) -> SendResult:
-        return self.deliver(Notification.single(item))
 
     def close(self) -> None:
         self._client.close()

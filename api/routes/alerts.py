@@ -1,8 +1,8 @@
 """``/alerts``: filtered lists, one alert, its event history, acknowledge and un-acknowledge.
 
-Reads are SQL against the alert store's schema (:mod:`api.alertsdb`); acks are written through
-the store's API. The routes are plain ``def``: SQLite calls block, so FastAPI runs them in its
-thread pool instead of on the event loop.
+Reads and acks go through the alert store's API (:mod:`api.alertsdb`). The routes are plain
+``def``: SQLite calls block, so FastAPI runs them in its thread pool instead of on the event
+loop.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query
 
 from alerts.model import AlertState
+from alerts.rows import AlertFilter
 from alerts.rules import FAMILIES
-from api.alertsdb import AlertFilter
 from api.deps import Crew, ServicesDep, Viewer
 from api.errors import invalid
 from api.schemas import (

@@ -16,7 +16,9 @@ from typing import Any
 
 from alerts.config import RulesConfig
 from alerts.engine import Engine
-from alerts.model import AlertEvent, EventKind
+from alerts.model import Alert, AlertEvent, EventKind, Scope
+from alerts.rows import MaintenanceWindow
+from alerts.store import Store
 from heatwatch.registry import Registry, Station
 from heatwatch.wire import FieldValue, Kind, Reading
 
@@ -101,6 +103,27 @@ def drive(
             engine.observe(r)
         out += [(offset, e.alert.rule, e.kind.value) for e in engine.evaluate(clock.now)]
     return out
+
+
+def api_ack(store: Store, alert_id: str, by: str, now: float, comment: str = "",
+            assignee: str | None = None) -> Alert:
+    """Acknowledge as the API does: :meth:`Store.set_ack` on a connection of its own, which
+    the engine adopts at its next evaluation (it watches the store's ``data_version``)."""
+    api = Store(store.path)
+    try:
+        return api.set_ack(alert_id, by=by, comment=comment, assignee=assignee, now=now)
+    finally:
+        api.close()
+
+
+def api_window(store: Store, scope: Scope, target: str, starts_at: float, ends_at: float,
+               reason: str = "", by: str = "") -> MaintenanceWindow:
+    """Add a maintenance window as the API does (own connection; the engine adopts it)."""
+    api = Store(store.path)
+    try:
+        return api.add_window(scope, target, starts_at, ends_at, reason, by)
+    finally:
+        api.close()
 
 
 def every(

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from alerts.model import Alert, AlertState, EventKind, Scope, Severity
-from alerts.store import OutboxItem
+from alerts.rows import OutboxItem
 
 
 @dataclass

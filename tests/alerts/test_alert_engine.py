@@ -8,6 +8,8 @@ from alert_helpers import (
     T0,
     Clock,
     EngineFactory,
+    api_ack,
+    api_window,
     drive,
     every,
     healthy,
@@ -19,7 +21,8 @@ from alert_helpers import (
 
 from alerts.config import RulesConfig
 from alerts.model import EventKind, Scope, Signal
-from alerts.store import Batch, Store
+from alerts.rows import Batch
+from alerts.store import AlertNotOpen, Store
 
 
 def outbox(store: Store) -> list[tuple[str, str]]:
@@ -143,7 +146,7 @@ def test_ack_records_and_resolved_still_sent(make_engine: EngineFactory, clock: 
     engine = make_engine()
     drive(engine, clock, [(0, [healthy("s1", T0, power_ok=False)])])
     alert = engine.open_alerts()[0]
-    engine.ack(alert.id, by="crew-north", comment="on our way", now=T0 + 5)
+    api_ack(store, alert.id, by="crew-north", comment="on our way", now=T0 + 5)
     stored = store.alert(alert.id)
     assert stored is not None and stored.acked_by == "crew-north"
     assert stored.ack_comment == "on our way" and stored.acked_at == T0 + 5
@@ -154,8 +157,8 @@ def test_ack_records_and_resolved_still_sent(make_engine: EngineFactory, clock: 
     assert engine.open_alerts()[0].acked_by is None  # the ack ended with its alert
     logged = [r.event.kind for _, r in store.events()]
     assert EventKind.ACKNOWLEDGED in logged
-    with pytest.raises(KeyError):
-        engine.ack(alert.id, by="late", now=T0 + 30)
+    with pytest.raises(AlertNotOpen):
+        api_ack(store, alert.id, by="late", now=T0 + 30)
 
 
 def test_repeat_notifications_stop_when_acked(make_engine: EngineFactory, clock: Clock,
@@ -163,7 +166,7 @@ def test_repeat_notifications_stop_when_acked(make_engine: EngineFactory, clock:
     engine = make_engine(quiet_rules(repeat_interval_s=600))
     drive(engine, clock, every(0, 1300, 100, lambda t: [healthy("s1", t, power_ok=False)]))
     assert outbox(store) == [("power_loss", "firing")] * 3  # 0, 600, 1200
-    engine.ack(engine.open_alerts()[0].id, by="me", now=T0 + 1300)
+    api_ack(store, engine.open_alerts()[0].id, by="me", now=T0 + 1300)
     drive(engine, clock, every(1300, 3000, 100, lambda t: [healthy("s1", t, power_ok=False)]))
     assert len(store.outbox()) == 3
     assert len({o.key for o in store.outbox()}) == 3
@@ -172,7 +175,7 @@ def test_repeat_notifications_stop_when_acked(make_engine: EngineFactory, clock:
 def test_maintenance_mutes_but_records(make_engine: EngineFactory, clock: Clock,
                                        store: Store) -> None:
     engine = make_engine(reg=registry("s1", "s2", zone="north"))
-    engine.add_maintenance(Scope.ZONE, "north", T0, T0 + 100, reason="valve swap", created_by="x")
+    api_window(store, Scope.ZONE, "north", T0, T0 + 100, reason="valve swap", by="x")
     drive(engine, clock, [
         (0, [healthy("s1", T0, power_ok=False), healthy("s3", T0, power_ok=False)]),
         (50, [healthy("s1", T0 + 50), healthy("s3", T0 + 50)]),
@@ -190,7 +193,7 @@ def test_firing_held_by_maintenance_is_sent_when_window_ends(
     make_engine: EngineFactory, clock: Clock, store: Store
 ) -> None:
     engine = make_engine()
-    engine.add_maintenance(Scope.STATION, "s1", T0, T0 + 100)
+    api_window(store, Scope.STATION, "s1", T0, T0 + 100)
     drive(engine, clock, every(0, 150, 10, lambda t: [healthy("s1", t, power_ok=False)]))
     assert [(o.kind.value, o.ts) for o in store.outbox()] == [("firing", T0 + 100)]
 
@@ -200,7 +203,7 @@ def test_resolved_sent_during_maintenance_when_firing_was_sent(
 ) -> None:
     engine = make_engine()
     drive(engine, clock, [(0, [healthy("s1", T0, power_ok=False)])])
-    engine.add_maintenance(Scope.STATION, "s1", T0 + 5, T0 + 100)
+    api_window(store, Scope.STATION, "s1", T0 + 5, T0 + 100)
     drive(engine, clock, [(10, [healthy("s1", T0 + 10)])])
     assert outbox(store) == [("power_loss", "firing"), ("power_loss", "resolved")]
 
@@ -263,7 +266,7 @@ def test_zone_window_mutes_zone_cold(make_engine: EngineFactory, clock: Clock,
                                      store: Store) -> None:
     engine = make_engine(quiet_rules(defaults={"zone_cold": {"for_s": 0}}),
                          reg=registry("s1", zone="north"))
-    engine.add_maintenance(Scope.ZONE, "north", T0, T0 + 600, reason="network works")
+    api_window(store, Scope.ZONE, "north", T0, T0 + 600, reason="network works")
     cold = [indoor("s1", f"f{i}", T0, 15.0) for i in range(5)]
     drive(engine, clock, [(0, cold)])
     assert outbox(store) == []
@@ -275,7 +278,7 @@ def test_muted_severity_change_is_not_sent_but_release_carries_it(
 ) -> None:
     engine = make_engine(quiet_rules(defaults={"zone_cold": {"for_s": 0}}),
                          reg=registry("s1", zone="north"))
-    engine.add_maintenance(Scope.ZONE, "north", T0, T0 + 100)
+    api_window(store, Scope.ZONE, "north", T0, T0 + 100)
     drive(engine, clock, [
         (0, [indoor("s1", f"f{i}", T0, 16.0) for i in range(5)]),
         (50, [indoor("s1", f"f{i}", T0 + 50, 12.0) for i in range(5)]),

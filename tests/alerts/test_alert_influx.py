@@ -7,7 +7,8 @@ from alert_helpers import T0, Clock, EngineFactory, drive, healthy
 
 from alerts.model import Alert, AlertEvent, AlertState, EventKind, Scope, Severity
 from alerts.notify.influx import AlertEventSink, SinkError, event_line
-from alerts.store import EventRecord, Store
+from alerts.rows import EventRecord
+from alerts.store import Store
 from heatwatch.local.servers import InfluxServer, free_port
 from heatwatch.settings import InfluxSettings
 

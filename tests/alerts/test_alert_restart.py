@@ -9,9 +9,10 @@ from alert_helpers import T0, Clock, healthy, quiet_rules
 
 from alerts.engine import Engine
 from alerts.model import AlertState, EventKind, Signal
-from alerts.notify.base import SendResult
+from alerts.notify.base import Notification, SendResult
 from alerts.notify.dispatcher import Dispatcher
-from alerts.store import Batch, OutboxItem, Store
+from alerts.rows import Batch
+from alerts.store import Store
 
 
 class Recorder:
@@ -22,8 +23,8 @@ class Recorder:
     def __init__(self) -> None:
         self.got: list[str] = []
 
-    def send(self, item: OutboxItem) -> SendResult:
-        self.got.append(item.key)
+    def deliver(self, note: Notification) -> SendResult:
+        self.got += [item.key for item in note.items]
         return SendResult(ok=True)
 
     def close(self) -> None:

@@ -22,7 +22,8 @@ from alerts.notify.dingtalk import DingTalkConfig, DingTalkNotifier
 from alerts.notify.dispatcher import Dispatcher, RetryPolicy
 from alerts.notify.email import EmailConfig, EmailNotifier
 from alerts.notify.webhook import WebhookConfig, WebhookNotifier
-from alerts.store import Batch, Store
+from alerts.rows import Batch
+from alerts.store import Store
 from heatwatch.local.servers import free_port
 
 T = 1768478400.0

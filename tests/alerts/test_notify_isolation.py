@@ -29,9 +29,10 @@ from alerts.notify.delivery import Pipeline
 from alerts.notify.dispatcher import RetryPolicy
 from alerts.notify.webhook import WebhookConfig, WebhookNotifier
 from alerts.routing import RouteTable
+from alerts.rows import Batch
 from alerts.service import AlertsService
 from alerts.settings import load_alerts_settings
-from alerts.store import Batch, Store
+from alerts.store import Store
 from heatwatch.local.servers import MosquittoServer
 
 

@@ -21,8 +21,9 @@ from alerts.notify.influx import CURSOR, AlertEventSink
 from alerts.notify.webhook import WebhookConfig, WebhookNotifier
 from alerts.notify.workers import DAY, Delivery, RetentionSettings
 from alerts.routing import RouteTable
+from alerts.rows import Batch, EventRecord
 from alerts.settings import load_alerts_settings
-from alerts.store import Batch, EventRecord, Store
+from alerts.store import Store
 from heatwatch.settings import ConfigError, InfluxSettings
 
 

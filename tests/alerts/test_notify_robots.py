@@ -15,7 +15,8 @@ from alerts.notify.base import Notification
 from alerts.notify.dingtalk import DingTalkConfig, DingTalkNotifier, sign
 from alerts.notify.dispatcher import Dispatcher, RetryPolicy
 from alerts.notify.wecom import MAX_BYTES, WeComConfig, WeComNotifier, fit
-from alerts.store import Batch, Store
+from alerts.rows import Batch
+from alerts.store import Store
 from heatwatch.local.servers import free_port
 
 SECRET = "SEC0123456789abcdef"

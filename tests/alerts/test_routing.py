@@ -8,7 +8,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from alert_helpers import T0, Clock, drive, every, healthy, quiet_rules, registry
+from alert_helpers import (
+    T0,
+    Clock,
+    api_ack,
+    api_window,
+    drive,
+    every,
+    healthy,
+    quiet_rules,
+    registry,
+)
 from prometheus_client import REGISTRY
 
 from alerts.engine import Engine
@@ -17,7 +27,7 @@ from alerts.notify.base import Notification, SendResult
 from alerts.notify.delivery import Pipeline
 from alerts.notify.render import Renderer
 from alerts.routing import ROUTE_INBOX, GroupClock, RouteConfig, RouteTable
-from alerts.store import OutboxItem, Store
+from alerts.store import Store
 
 
 class Recorder:
@@ -31,9 +41,6 @@ class Recorder:
     def deliver(self, note: Notification) -> SendResult:
         self.got.append(note)
         return self.results.pop(0) if self.results else SendResult(ok=True)
-
-    def send(self, item: OutboxItem) -> SendResult:
-        return self.deliver(Notification.single(item))
 
     def close(self) -> None:
         pass
@@ -155,7 +162,7 @@ def test_repeat_while_unacked_goes_to_the_route(store: Store, clock: Clock) -> N
         drive(engine, clock, [(t, [healthy("s1", T0 + t, power_ok=False)])])
         pipeline.run_once(clock.now)
     assert len(rec["ops"].got) == 3  # 0, 600, 1200
-    engine.ack(engine.open_alerts()[0].id, by="crew", now=T0 + 1300)
+    api_ack(store, engine.open_alerts()[0].id, by="crew", now=T0 + 1300)
     for t in range(1300, 3000, 100):
         drive(engine, clock, [(t, [healthy("s1", T0 + t, power_ok=False)])])
         pipeline.run_once(clock.now)
@@ -174,7 +181,7 @@ def test_route_repeat_interval_while_unacked(store: Store, clock: Clock) -> None
     reopened = Store(store.path)  # a restart repeats nothing twice
     engine, pipeline, again = setup(reopened, clock, routes, ["ops"], ("s1",),
                                     repeat_interval_s=0)
-    engine.ack(engine.open_alerts()[0].id, by="crew", now=T0 + 1300)
+    api_ack(reopened, engine.open_alerts()[0].id, by="crew", now=T0 + 1300)
     for t in range(1300, 2500, 50):
         drive(engine, clock, [(t, [healthy("s1", T0 + t, power_ok=False)])])
         pipeline.run_once(clock.now)
@@ -221,7 +228,7 @@ def test_no_escalation_once_acked(store: Store, clock: Clock) -> None:
     engine, pipeline, rec = setup(store, clock, ESCALATING, ["crew", "boss"], ("s1",))
     drive(engine, clock, [(0, [healthy("s1", T0, power_ok=False)])])
     pipeline.run_once(clock.now)
-    engine.ack(engine.open_alerts()[0].id, by="crew-north", now=T0 + 300)
+    api_ack(store, engine.open_alerts()[0].id, by="crew-north", now=T0 + 300)
     for t in range(300, 2000, 60):
         drive(engine, clock, [(t, [healthy("s1", T0 + t, power_ok=False)])])
         pipeline.run_once(clock.now)
@@ -236,7 +243,7 @@ def test_no_escalation_during_maintenance(store: Store, clock: Clock) -> None:
     engine, pipeline, rec = setup(store, clock, ESCALATING, ["crew", "boss"], ("s1",))
     drive(engine, clock, [(0, [healthy("s1", T0, power_ok=False)])])
     pipeline.run_once(clock.now)
-    engine.add_maintenance(Scope.STATION, "s1", T0 + 60, T0 + 1200, "pump swap", "crew")
+    api_window(store, Scope.STATION, "s1", T0 + 60, T0 + 1200, "pump swap", "crew")
     for t in range(60, 1200, 60):
         drive(engine, clock, [(t, [healthy("s1", T0 + t, power_ok=False)])])
         pipeline.run_once(clock.now)

@@ -15,7 +15,8 @@ from alerts.config import DEFAULT_INHIBIT
 from alerts.model import Alert, EventKind, Signal
 from alerts.notify.delivery import Pipeline
 from alerts.routing import ROUTE_INBOX, Escalation, RouteConfig, RouteTable
-from alerts.store import Batch, OutboxItem, Store
+from alerts.rows import Batch, OutboxItem
+from alerts.store import Store
 
 
 def commit(store: Store, a: Alert, kind: EventKind | None = None, *, seq: int = 1) -> None:

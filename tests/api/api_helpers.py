@@ -11,7 +11,8 @@ from fastapi import FastAPI
 
 from alerts.lifecycle import emit, new_alert_id
 from alerts.model import Alert, AlertState, EventKind, Scope, Severity, Signal
-from alerts.store import Batch, EventRecord, Store
+from alerts.rows import Batch, EventRecord
+from alerts.store import Store
 from api.config import ApiKey
 from api.keys import hash_key
 from heatwatch.local.servers import InfluxServer

@@ -172,19 +172,6 @@ def test_registered_stations_get_their_zone(
     assert collector.stats()["unregistered_stations"] == ["zone-b"]
 
 
-def test_submitted_lines_take_the_same_path(
-    tmp_path: Path,
-    mosquitto: MosquittoServer,
-    influx: InfluxServer,
-    database: str,
-    run_collector: RunCollector,
-) -> None:
-    collector = run_collector(collector_settings(tmp_path, mosquitto, influx, database))
-    collector.submit_lines([f"heatwatch_internal,service=collector up=1.0 {i}" for i in (1, 2)])
-    wait_until(lambda: influx.count("heatwatch_internal", "up", db=database) == 2, 20,
-               "submitted lines stored")
-
-
 def test_own_counters_are_stored_for_grafana(
     tmp_path: Path,
     mosquitto: MosquittoServer,

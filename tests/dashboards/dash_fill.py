@@ -132,7 +132,7 @@ def _bad_messages(broker: MosquittoServer, influx: InfluxServer, db: str) -> Non
 def _alert_events(influx: InfluxServer, db: str, zone: str) -> None:
     from alerts.model import Alert, AlertEvent, AlertState, EventKind, Scope, Severity
     from alerts.notify.influx import AlertEventSink
-    from alerts.store import EventRecord
+    from alerts.rows import EventRecord
 
     now = time.time()
 
