@@ -201,7 +201,7 @@ class AlertEvent:
         return format_key(self.outbox_key())
 
 
-# The timer stages' rows (alerts.notify.pipeline): once per incident and route, not per event.
+# The timer stages' rows (alerts.notify.delivery): once per incident and route, not per event.
 TIMER_ESCALATED = "escalated"
 TIMER_REPEAT = "repeat"
 _TIMERS = frozenset({TIMER_ESCALATED, TIMER_REPEAT})
@@ -246,8 +246,9 @@ def parse_key(text: str, *, receiver: bool = True) -> OutboxKey:
     """The key ``text`` spells (:func:`format_key` backwards); ``receiver``: ``text`` is an
     outbox row's (``receiver/...``), not the event log's.
 
-    A transition's key is read from the right (the id of a ``notification_failed`` alert holds
-    the key of the row it is about), a timer's from the left (a route's name may hold ``:``).
+    A timer's key is read from the left (a route's name may hold anything): its alert is one
+    of the engine's, whose id holds neither ``:`` nor ``/``. A transition's is read from the
+    right: the id of a ``notification_failed`` alert holds the key of the row it is about.
     """
     who: str | None = None
     rest = text
@@ -255,10 +256,11 @@ def parse_key(text: str, *, receiver: bool = True) -> OutboxKey:
         who, slash, rest = text.partition("/")
         if not slash:
             raise ValueError(f"outbox key {text!r} has no receiver")
+    alert_id, _, tail = rest.partition(":")
+    event, colon, step = tail.partition(":")
+    if event in _TIMERS and colon and "/" not in alert_id:
+        return OutboxKey(alert_id, event, step, who)
     parts = rest.rsplit(":", 2)
     if len(parts) == 3 and parts[1] in _KINDS and parts[2].isdigit():
         return OutboxKey(parts[0], parts[1], int(parts[2]), who)
-    parts = rest.split(":", 2)
-    if len(parts) == 3 and parts[1] in _TIMERS:
-        return OutboxKey(parts[0], parts[1], parts[2], who)
     raise ValueError(f"not an outbox key: {text!r}")

@@ -45,12 +45,12 @@ from types import FrameType
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client import make_wsgi_app
 
 from alerts.config import load_rules
 from alerts.engine import Engine
 from alerts.history import HistorySource, HistoryUnavailable
-from alerts.model import AlertState, Severity
+from alerts.metrics import AlertMetrics
 from alerts.notify.channels import build_notifiers
 from alerts.notify.delivery import Pipeline
 from alerts.notify.influx import AlertEventSink, SinkError
@@ -77,11 +77,6 @@ from households.config import load_comfort
 __all__ = ["AlertsService", "EventClock"]
 
 log = logging.getLogger(__name__)
-
-READINGS = Counter("heatwatch_alert_readings_total", "Readings observed by the alert engine")
-REJECTED = Counter("heatwatch_alert_rejected_total", "Messages the alert engine could not decode")
-EVALUATE = Histogram("heatwatch_alert_evaluate_seconds", "Duration of one engine evaluation")
-FIRING = Gauge("heatwatch_alerts_firing", "Alerts firing now", ["severity"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +159,7 @@ class AlertsService:
         # read at start, so a bad comfort file stops the service with the other config errors
         self.comfort = load_comfort(settings.comfort.file) if settings.comfort.enabled else None
         self.delivery: Delivery | None = None
+        self.metrics = AlertMetrics()
         self.store = Store(settings.state_db)
         self.engine = Engine(
             rules, self.store, clock, registry=load_registry(settings.registry),
@@ -249,9 +245,9 @@ class AlertsService:
 
     def _decode(self, item: _Message) -> list[Reading]:
         decoded = self.decoder.decode(item.topic, item.payload)
-        READINGS.inc(len(decoded.readings))
+        self.metrics.readings.inc(len(decoded.readings))
         if decoded.rejections:
-            REJECTED.inc(len(decoded.rejections))
+            self.metrics.rejected.inc(len(decoded.rejections))
         return decoded.readings
 
     # -- event time (clock: event) ---------------------------------------------------------
@@ -315,7 +311,7 @@ class AlertsService:
         self._now = max(self._now, now)
 
     def _evaluate(self, now: float) -> None:
-        with EVALUATE.time():
+        with self.metrics.evaluate.time():
             events = self.engine.evaluate(now)
         if events:
             self._wake()
@@ -348,7 +344,7 @@ class AlertsService:
                 now = self.clock()
                 if now >= next_eval:  # evaluation is never starved by a busy inbox
                     self._forecast_cycle(now)
-                    with EVALUATE.time():
+                    with self.metrics.evaluate.time():
                         if self.engine.evaluate(now):
                             self._wake()
                     self._count_firing()
@@ -396,7 +392,7 @@ class AlertsService:
     def _serve_metrics(self) -> WSGIServer:
         """``/metrics`` (Prometheus) and ``/healthz`` (200, or 503 while a delivery thread is
         down or stuck; JSON body with each thread's state) on ``metrics.host:port``."""
-        metrics = make_wsgi_app(REGISTRY)
+        metrics = make_wsgi_app(self.metrics.registry)
 
         def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
             if environ.get("PATH_INFO") == "/healthz":
@@ -420,7 +416,7 @@ class AlertsService:
         if not s.metrics.selfstats_interval:
             return None
         reporter = SelfStatsReporter(
-            REGISTRY, self._influx_writer().write_lines, service="alerts",
+            self.metrics.registry, self._influx_writer().write_lines, service="alerts",
             instance=s.mqtt.client_id, interval=s.metrics.selfstats_interval,
             errors=(SinkError,),
         )
@@ -524,12 +520,7 @@ class AlertsService:
                              write=self._influx_writer().write_lines, write_errors=(SinkError,))
 
     def _count_firing(self) -> None:
-        counts = dict.fromkeys(Severity, 0)
-        for alert in self.engine.open_alerts():
-            if alert.state is AlertState.FIRING:
-                counts[alert.severity] += 1
-        for severity, n in counts.items():
-            FIRING.labels(severity.value).set(n)
+        self.metrics.count_firing(self.engine.open_alerts())
 
     def run_forever(self) -> int:
         """:meth:`run` with SIGTERM/SIGINT stopping it cleanly."""

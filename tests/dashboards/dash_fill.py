@@ -25,7 +25,7 @@ import orjson
 import paho.mqtt.client as mqtt
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
-from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client import CollectorRegistry
 
 from heatwatch.local.servers import InfluxServer, MosquittoServer
 from heatwatch.registry import load_registry
@@ -160,18 +160,19 @@ def _alert_events(influx: InfluxServer, db: str, zone: str) -> None:
 
 
 def _self_stats(influx: InfluxServer, db: str, collector_registry: CollectorRegistry) -> None:
+    from alerts.metrics import AlertMetrics
     from alerts.notify.dispatcher import NOTIFICATIONS
-    from alerts.service import EVALUATE, FIRING, READINGS
 
-    # The alert engine's own counters (module-level, in the default registry), moved the way
-    # a running engine moves them.
+    # The alert service's counters (its own registry, which also shows the delivery stages'
+    # module-level ones), moved the way a running service moves them.
+    alerts = AlertMetrics()
     NOTIFICATIONS.labels("crew-north", "sent").inc()
-    READINGS.inc(1000)
-    EVALUATE.observe(0.02)
-    FIRING.labels("critical").set(2)
+    alerts.readings.inc(1000)
+    alerts.evaluate.observe(0.02)
+    alerts.firing.labels("critical").set(2)
     now = time.time()
     for service, instance, registry in (("collector", "c1", collector_registry),
-                                        ("alerts", "a1", REGISTRY)):
+                                        ("alerts", "a1", alerts.registry)):
         # Two snapshots ten minutes apart: rates need two points in different intervals.
         for ago in (600.0, 0.0):
             reporter = SelfStatsReporter(
