@@ -128,7 +128,7 @@ class Engine:
         record: bool = True,
     ) -> None:
         """``record=False``: evaluations write nothing to ``store`` (a backtest's throw-away
-        store, read by nobody); acks and maintenance windows still go there."""
+        store, read by nobody)."""
         self.rules = rules
         self.store = store
         self.clock = clock

@@ -294,18 +294,15 @@ class Store:
         if f.rules:
             where.append(f"rule IN ({','.join('?' * len(f.rules))})")
             args += list(f.rules)
-        if f.zone is not None:
-            where.append("json_extract(body, '$.zone') = ?")
-            args.append(f.zone)
-        if f.station is not None:
-            where.append("json_extract(body, '$.station') = ?")
-            args.append(f.station)
-        if f.until is not None:
-            where.append("active_at < ?")
-            args.append(f.until)
-        if f.since is not None:
-            where.append("(resolved_at IS NULL OR resolved_at >= ?)")
-            args.append(f.since)
+        for test, value in (
+            ("json_extract(body, '$.zone') = ?", f.zone),
+            ("json_extract(body, '$.station') = ?", f.station),
+            ("active_at < ?", f.until),  # became active before it
+            ("(resolved_at IS NULL OR resolved_at >= ?)", f.since),  # still open at it
+        ):
+            if value is not None:
+                where.append(test)
+                args.append(value)
         if f.acked is not None:
             op = "IS NOT NULL" if f.acked else "IS NULL"
             where.append(f"json_extract(body, '$.acked_at') {op}")
