@@ -12,9 +12,9 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from alerts.model import AlertState, Scope
+from alerts.rows import AlertFilter
 from alerts.rules.temperature import SUPPLY_BELOW_CURVE
 from alerts.schedule import curve_setpoint, in_setback
-from api.alertsdb import AlertFilter
 from api.deps import Services
 from heatwatch.registry import Meter, Station
 from households.compute import zone_timezone
