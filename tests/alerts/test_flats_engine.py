@@ -8,7 +8,8 @@ from alert_helpers import T0, Clock, EngineFactory, drive, healthy, indoor, quie
 from alerts.model import Alert, AlertState, EventKind, Scope, Severity
 from alerts.notify.base import Notification
 from alerts.notify.render import FLATS_LISTED, Renderer
-from alerts.store import OutboxItem, Store
+from alerts.rows import OutboxItem
+from alerts.store import Store
 from heatwatch.registry import Registry, Station
 
 STEP = 300.0
