@@ -100,12 +100,15 @@ async def comfort_days(
     """Stored ``comfort_day`` lines, newest day first, then by station and meter. Days are
     local to each zone; ``from``/``to`` select the days whose local start falls in them. At
     most 100,000 flat-days match (422 beyond: narrow by zone, station or days)."""
+    # the bounds first: a default computed from a day near date.min would overflow
+    for name, given in (("from", from_), ("to", to)):
+        if given is not None and not MIN_TIME.date() <= given < MAX_TIME.date():
+            raise invalid("query", name, "must be between 2000-01-01 and 2100-01-01")
     today = datetime.fromtimestamp(services.clock(), UTC).date()
     last = to or today - timedelta(days=1)
     first = from_ or last - timedelta(days=6)
-    for name, bound in (("from", first), ("to", last)):
-        if not MIN_TIME.date() <= bound < MAX_TIME.date():
-            raise invalid("query", name, "must be between 2000-01-01 and 2100-01-01")
+    if first < MIN_TIME.date():
+        raise invalid("query", "to", "must be between 2000-01-07 and 2100-01-01 without from")
     if last < first:
         raise invalid("query", "to", "to must not be before from")
     if (last - first).days >= MAX_DAYS:

@@ -179,6 +179,10 @@ async def test_comfort_days_from_the_stored_ledger(
     bad = await client.get("/api/v1/comfort", params={"from": "2026-01-10", "to": "2026-01-09"},
                            headers=auth("viewer"))
     assert bad.status_code == 422
+    for params in ({"to": "0001-01-03"}, {"from": "0001-01-01"}, {"to": "2000-01-03"},
+                   {"to": "9999-12-31"}):  # a default from near date.min overflowed: a 500
+        far = await client.get("/api/v1/comfort", params=params, headers=auth("viewer"))
+        assert far.status_code == 422, (params, far.text)
 
 
 async def test_station_flats_today(client: httpx.AsyncClient, influx: InfluxServer,
