@@ -2,7 +2,7 @@
 
 Why templates in files (``alerts/templates/<language>.yaml``, Jinja2): the crews read Chinese
 or English, and the wording of a page at 3 a.m. is tuned by the people who receive it, not in
-code. Each rule has one line that says what is wrong in plain words with the key figures from
+code (an operator's directory overrides them key by key: :mod:`alerts.notify.templates`). Each rule has one line that says what is wrong in plain words with the key figures from
 the alert's value and annotations (make-up share of circulating flow, pressure, flats below
 the standard with min and median), followed by since when (local time) and a link to the
 alert in the operator page (``{external_url}/#/alerts/{alert_id}``).
@@ -11,17 +11,15 @@ alert in the operator page (``{external_url}/#/alerts/{alert_id}``).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
-import yaml
 from jinja2 import Environment, StrictUndefined, Template, TemplateError, Undefined
 
 from alerts.model import Alert, EventKind, Scope
 from alerts.notify.base import ESCALATED, Notification
+from alerts.notify.templates import TemplateSet, load_templates
 
 __all__ = ["Language", "Rendered", "Renderer", "alert_url"]
 
@@ -73,19 +71,14 @@ class _Lenient(Undefined):
         return "?"
 
 
-@functools.cache
-def _load(language: str) -> dict[str, Any]:
-    text = resources.files("alerts.templates").joinpath(f"{language}.yaml").read_text("utf-8")
-    data: dict[str, Any] = yaml.safe_load(text)
-    return data
-
-
 class Renderer:
     """Templates of one language, compiled once; ``render`` is pure (no clock, no I/O)."""
 
     def __init__(self, language: Language = "en", *, external_url: str = "",
-                 timezone: str = "UTC") -> None:
-        data = _load(language)
+                 timezone: str = "UTC", templates: TemplateSet | None = None) -> None:
+        """``templates``: the operator's overrides (:func:`load_templates`); None: shipped."""
+        self.templates = templates or load_templates(None)
+        data = self.templates.data(language)
         self.language = language
         self._others: dict[str, Renderer] = {}
         self.words: dict[str, str] = data["words"]
@@ -111,7 +104,7 @@ class Renderer:
         if language not in self._others:
             self._others[language] = Renderer(cast(Language, language),
                                               external_url=self.external_url,
-                                              timezone=self.tz.key)
+                                              timezone=self.tz.key, templates=self.templates)
         return self._others[language]
 
     def local(self, ts: float | None) -> str:

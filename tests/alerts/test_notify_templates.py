@@ -8,7 +8,8 @@ from notify_recorder import alert, item, resolved
 
 from alerts.model import EventKind, Severity
 from alerts.notify.base import Notification
-from alerts.notify.render import Renderer, _load
+from alerts.notify.render import Renderer
+from alerts.notify.templates import shipped
 from alerts.rules import FAMILIES
 
 COLD = {"flats_affected": "37", "flats_total": "120", "min_indoor_c": "14.2",
@@ -82,7 +83,7 @@ def test_html_is_escaped() -> None:
 
 
 def test_every_rule_has_words_in_both_languages() -> None:
-    en, zh = _load("en"), _load("zh")
+    en, zh = shipped("en"), shipped("zh")
     for data in (en, zh):
         assert set(FAMILIES) <= set(data["rules"]) and set(FAMILIES) <= set(data["lines"])
     assert set(en["words"]) == set(zh["words"])
