@@ -2,7 +2,9 @@
 
 The recorder keeps every request (path, query, headers, JSON body) and answers with scripted
 replies. With ``dingtalk_secret`` set it checks DingTalk's signature on the server side, as
-DingTalk does: a wrong or stale ``sign`` gets ``errcode 310000``.
+DingTalk does: a wrong or stale ``sign`` gets ``errcode 310000``. With ``limit=(n, window_s)``
+it enforces a robot's quota as DingTalk does: the request over ``n`` within ``window_s`` and
+everything for ``throttle_s`` after it get ``throttle_code`` (130101; WeCom's is 45009).
 """
 
 from __future__ import annotations
@@ -32,8 +34,16 @@ class Request:
 
 
 class HttpRecorder:
-    def __init__(self, *, dingtalk_secret: str | None = None) -> None:
+    def __init__(self, *, dingtalk_secret: str | None = None,
+                 limit: tuple[int, float] | None = None, throttle_s: float = 600.0,
+                 throttle_code: int = 130101) -> None:
         self.requests: list[Request] = []
+        self.limit = limit
+        self.throttle_s = throttle_s
+        self.throttle_code = throttle_code
+        self.accepted: list[float] = []  # wall times of the messages let through
+        self.throttled_until = float("-inf")
+        self.refused = 0
         self.replies: list[tuple[int, dict[str, Any]]] = []  # (status, JSON) in order
         self.dingtalk_secret = dingtalk_secret
         recorder = self
@@ -67,6 +77,17 @@ class HttpRecorder:
             return 200, {"errcode": 310000, "errmsg": "sign not match"}
         if self.replies:
             return self.replies.pop(0)
+        if self.limit is not None:
+            n, window = self.limit
+            now = time.monotonic()
+            recent = [t for t in self.accepted if t > now - window]
+            if now >= self.throttled_until and len(recent) >= n:
+                self.throttled_until = now + self.throttle_s  # over the quota: throttled
+            if now < self.throttled_until:
+                self.refused += 1
+                return 200, {"errcode": self.throttle_code,
+                             "errmsg": "send too fast, exceed 20 times per minute"}
+            self.accepted.append(now)
         return 200, {"errcode": 0, "errmsg": "ok"}
 
     def _signed(self, query: dict[str, str]) -> bool:

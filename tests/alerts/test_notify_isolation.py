@@ -199,7 +199,8 @@ def test_open_breaker_rests_the_receiver_and_gives_up_expired_rows(store: Store)
         pipeline = Pipeline(store, RouteTable([], ["down", "ops"]), notifiers, lambda: now[0],
                             RetryPolicy(give_up_after_s=100), fallback_receiver="ops",
                             breaker=BreakerPolicy(failures=2, cooldown_s=30))
-        rows = [item(alert(station=f"S-{i}", ts=1000.0), receiver="down") for i in range(5)]
+        rows = [item(alert(station=f"S-{i}", zone=f"z{i}", ts=1000.0), receiver="down")
+                    for i in range(5)]  # five zones: five groups
         store.commit(Batch(outbox=rows))
         stats = pipeline.dispatcher.run_once(1000.0, receiver="down")
         assert (stats.messages, stats.resting) == (2, 3)
