@@ -39,6 +39,9 @@ class SendResult:
     ok: bool
     retryable: bool = False
     detail: str = ""
+    # The receiver said when to come back (a robot's throttle, HTTP Retry-After): no retry,
+    # and for a paced receiver no message at all, before this many seconds.
+    retry_after_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,11 @@ class Notification:
     group_labels: dict[str, str]
     items: tuple[OutboxItem, ...]
     language: str | None = None  # the route's language, if it sets one (else the channel's)
+    # The group's other alerts still firing at this receiver (sent before, still open), for
+    # channels that carry a group's whole state as Alertmanager does (the webhook).
+    firing: tuple[Alert, ...] = ()
+    # A summary folded from several due messages (a paced robot out of tokens): the parts.
+    parts: tuple[Notification, ...] = ()
 
     @classmethod
     def single(cls, item: OutboxItem) -> Notification:

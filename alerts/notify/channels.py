@@ -9,6 +9,7 @@ log line or an error.
 
 from __future__ import annotations
 
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -19,6 +20,7 @@ from alerts.notify.dingtalk import DingTalkConfig, DingTalkNotifier
 from alerts.notify.email import EmailConfig, EmailNotifier
 from alerts.notify.mqtt import MqttChannelConfig, MqttNotifier
 from alerts.notify.render import Language
+from alerts.notify.templates import load_templates
 from alerts.notify.webhook import WebhookConfig, WebhookNotifier
 from alerts.notify.wecom import WeComConfig, WeComNotifier
 from alerts.routing import RouteConfig, RouteTable
@@ -34,6 +36,8 @@ class ChannelSettings(BaseModel):
     external_url: str = Field(default="", description="operator page, for alert links")
     language: Language = "en"
     timezone: str = "UTC"
+    templates: Path | None = Field(default=None, description="directory of en.yaml / zh.yaml "
+                                   "overriding the shipped message templates key by key")
     webhooks: dict[str, WebhookConfig] = {}
     email: dict[str, EmailConfig] = {}
     mqtt: dict[str, MqttChannelConfig] = {}
@@ -50,6 +54,12 @@ class ChannelSettings(BaseModel):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("templates")
+    @classmethod
+    def _templates(cls, value: Path | None) -> Path | None:
+        load_templates(value)  # every problem (file, key, Jinja line) stops the start here
         return value
 
     def receiver_names(self) -> list[str]:
@@ -80,17 +90,23 @@ class ChannelSettings(BaseModel):
 def build_notifiers(s: ChannelSettings) -> dict[str, GroupNotifier]:
     """One notifier per configured receiver (nothing connects until the first message)."""
     lang, url, tz = s.language, s.external_url, s.timezone
+    t = load_templates(s.templates)
     out: dict[str, GroupNotifier] = {}
     for name, web in s.webhooks.items():
         out[name] = WebhookNotifier(name, web, external_url=s.external_url)
     for name, mail in s.email.items():
-        out[name] = EmailNotifier(name, mail, language=lang, external_url=url, timezone=tz)
+        out[name] = EmailNotifier(name, mail, language=lang, external_url=url, timezone=tz,
+                                  templates=t)
     for name, broker in s.mqtt.items():
-        out[name] = MqttNotifier(name, broker, language=lang, external_url=url, timezone=tz)
+        out[name] = MqttNotifier(name, broker, language=lang, external_url=url, timezone=tz,
+                                 templates=t)
     for name, am in s.alertmanager.items():
-        out[name] = AlertmanagerNotifier(name, am, language=lang, external_url=url, timezone=tz)
+        out[name] = AlertmanagerNotifier(name, am, language=lang, external_url=url,
+                                         timezone=tz, templates=t)
     for name, ding in s.dingtalk.items():
-        out[name] = DingTalkNotifier(name, ding, language=lang, external_url=url, timezone=tz)
+        out[name] = DingTalkNotifier(name, ding, language=lang, external_url=url, timezone=tz,
+                                     templates=t)
     for name, wecom in s.wecom.items():
-        out[name] = WeComNotifier(name, wecom, language=lang, external_url=url, timezone=tz)
+        out[name] = WeComNotifier(name, wecom, language=lang, external_url=url, timezone=tz,
+                                  templates=t)
     return out

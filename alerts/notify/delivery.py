@@ -131,7 +131,10 @@ class Pipeline:
             store, notifiers, clock, policy, group_of=self._group_of,
             skip=frozenset({ROUTE_INBOX}), on_result=self._on_result,
             on_failed=self._on_failed, hold=self.hold, breaker=breaker,
+            group_state=self.group_state,
         )
+        self._open: tuple[float, list[Alert]] | None = None  # open alerts, one read per pass
+        self._next_refresh: dict[str, float] = {}
 
     # -- stage 1-3: route, group, dedup ----------------------------------------------------
 
@@ -232,6 +235,43 @@ class Pipeline:
     def _group_of(self, item: OutboxItem) -> tuple[str, dict[str, str], str | None]:
         group = self.table.group(item.alert, item.receiver)
         return group.key, group.labels, group.language
+
+    def _firing(self, now: float) -> list[Alert]:
+        if self._open is None or self._open[0] != now:
+            self._open = (now, [a for a, _ in self.store.open_alerts()
+                                if a.state is AlertState.FIRING])
+        return self._open[1]
+
+    def firing_at(self, receiver: str, now: float) -> list[Alert]:
+        """The alerts firing now that ``receiver`` was sent (what it holds as firing)."""
+        return [a for a in self._firing(now) if self.store.was_sent(receiver, a.id)]
+
+    def group_state(self, note: Notification, now: float) -> tuple[Alert, ...]:
+        """The other alerts of ``note``'s group still firing at its receiver: what an
+        Alertmanager aggregation group would still hold (the webhook sends them along)."""
+        listed = {i.alert.id for i in note.items}
+        keys = {note.group_key} | {p.group_key for p in note.parts}
+        return tuple(
+            a for a in self._firing(now)
+            if a.id not in listed
+            and self.table.group(a, note.receiver).key in keys
+            and self.store.was_sent(note.receiver, a.id))
+
+    def refresh(self, receiver: str, now: float) -> SendResult | None:
+        """Renew the leases of a receiver that keeps firing alerts on a lease (Alertmanager:
+        ``resend_s``); None when it has none or it is not time yet."""
+        notifier = self.dispatcher.notifiers.get(receiver)
+        refresh = getattr(notifier, "refresh", None)
+        resend_s = getattr(notifier, "resend_s", None)
+        if refresh is None or not isinstance(resend_s, float):
+            return None
+        if now < self._next_refresh.get(receiver, float("-inf")):
+            return None
+        self._next_refresh[receiver] = now + resend_s
+        result: SendResult = refresh(self.firing_at(receiver, now))
+        if not result.ok:
+            log.warning("%s: firing alerts not re-pushed (%s)", receiver, result.detail)
+        return result
 
     def _on_result(self, note: Notification, result: SendResult, at: float) -> None:
         self.groups.flushed(note.receiver, note.group_key, at)

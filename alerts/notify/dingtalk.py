@@ -3,8 +3,10 @@
 The robot's "加签" security mode: ``sign = urlencode(base64(HMAC-SHA256(key=secret,
 msg=f"{timestamp}\\n{secret}")))`` with the timestamp in milliseconds (DingTalk refuses it
 more than an hour off), sent as ``&timestamp=..&sign=..`` next to ``access_token``. The
-reply's ``errcode`` decides: 0 ok, 130101 (over 20 messages a minute) and -1 (busy) are
-retried with backoff, the rest (310000: signature, keyword or IP rule) fail at once. Every
+reply's ``errcode`` decides: 0 ok, -1 (busy) is retried with backoff, 130101 (over 20
+messages a minute: DingTalk then refuses the robot for 10 minutes) is retried after
+``throttle_s`` and blocks the receiver's pacing as long, the rest (310000: signature, keyword
+or IP rule) fail at once. Messages are paced to ``rate_limit`` (20 a minute). Every
 message carries ``msgUuid``, the same on a resend of the same rows (a retry, or a restart
 after a kill mid-send), for DingTalk's own de-duplication.
 ``url`` defaults to DingTalk's endpoint; tests point it at a loopback recorder.
@@ -24,13 +26,16 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from alerts.notify.base import Notification, SendResult
+from alerts.notify.pacing import RateLimit
 from alerts.notify.render import Language, Renderer
 from alerts.notify.robot import robot_result, transport_failure
+from alerts.notify.templates import TemplateSet
 from alerts.notify.webhook import CONNECT_TIMEOUT_S, http_timeout
 
-__all__ = ["RETRYABLE", "DingTalkConfig", "DingTalkNotifier", "sign"]
+__all__ = ["RETRYABLE", "THROTTLED", "DingTalkConfig", "DingTalkNotifier", "sign"]
 
-RETRYABLE = frozenset({-1, 130101})
+RETRYABLE = frozenset({-1})
+THROTTLED = 130101  # "send too fast, exceed 20 times per minute"
 
 
 class DingTalkConfig(BaseModel):
@@ -44,6 +49,8 @@ class DingTalkConfig(BaseModel):
     language: Language | None = None
     timeout_s: float = Field(default=10.0, gt=0)
     connect_timeout_s: float = Field(default=CONNECT_TIMEOUT_S, gt=0)
+    rate_limit: RateLimit = RateLimit()
+    throttle_s: float = Field(default=600.0, gt=0, description="DingTalk's throttle after 130101")
 
 
 def sign(timestamp_ms: int, secret: str) -> str:
@@ -56,12 +63,13 @@ def sign(timestamp_ms: int, secret: str) -> str:
 class DingTalkNotifier:
     def __init__(self, name: str, config: DingTalkConfig, *, language: Language = "zh",
                  external_url: str = "", timezone: str = "UTC",
-                 client: httpx.Client | None = None,
+                 client: httpx.Client | None = None, templates: TemplateSet | None = None,
                  wall_clock: Callable[[], float] = time.time) -> None:
         self.name = name
         self.config = config
+        self.rate_limit = config.rate_limit  # the dispatcher paces this receiver to it
         self.renderer = Renderer(config.language or language, external_url=external_url,
-                                 timezone=timezone)
+                                 timezone=timezone, templates=templates)
         self._client = client or httpx.Client(
             timeout=http_timeout(config.timeout_s, config.connect_timeout_s))
         self._wall_clock = wall_clock  # the signature needs real time, not event time
@@ -93,7 +101,7 @@ class DingTalkNotifier:
             resp = self._client.post(self.url(), json=self.body(note))
         except httpx.HTTPError as exc:
             return transport_failure(exc, self._secrets)
-        return robot_result(resp, RETRYABLE, self._secrets)
+        return robot_result(resp, RETRYABLE, self._secrets, {THROTTLED: self.config.throttle_s})
 
     def close(self) -> None:
         self._client.close()

@@ -12,10 +12,14 @@ Stages of one message, in order (each a small method, Alertmanager's ``notify`` 
 1. **hold** (the routing stage's hook): a firing row whose alert is inhibited or muted *now*
    waits, and is dropped if its alert resolves meanwhile - inhibition is re-checked before
    every send, repeats and escalations included, not only when the alert fired;
-2. **breaker** (:mod:`alerts.notify.breaker`): a receiver that keeps failing is rested;
-3. **send** through the receiver's notifier, which says whether a failure is retryable;
-4. **retry**: backoff for retryable failures within the retry budget; a row given up is
-   reported to ``on_failed`` (the routing stage raises ``notification_failed``).
+2. **pace** (:mod:`alerts.notify.pacing`): a receiver with a message quota (the robots)
+   sends only with a token; what is due beyond the tokens goes out folded into one summary;
+3. **breaker** (:mod:`alerts.notify.breaker`): a receiver that keeps failing is rested;
+4. **send** through the receiver's notifier, which says whether a failure is retryable (and
+   may say when to come back: ``retry_after_s``, a robot's throttle, HTTP ``Retry-After``);
+5. **retry**: backoff for retryable failures within the retry budget, never before the
+   receiver's ``retry_after_s`` (a paced receiver sends nothing at all until then); a row
+   given up is reported to ``on_failed`` (the routing stage raises ``notification_failed``).
 
 Latency hook for the benchmarks: ``heatwatch_alert_notification_latency_seconds{receiver}``
 is the time from the alert event (the row's ``ts``, event time of the transition) to the send
@@ -33,12 +37,15 @@ from typing import Literal
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, ConfigDict, Field
 
+from alerts.model import Alert
 from alerts.notify.base import GroupNotifier, Notification, SendResult
 from alerts.notify.breaker import Breaker, BreakerPolicy
+from alerts.notify.pacing import RateLimit, TokenBucket
 from alerts.rows import OutboxItem
 from alerts.store import Store
 
-__all__ = ["NOTIFICATIONS", "DeliveryStats", "Dispatcher", "GroupOf", "Hold", "RetryPolicy"]
+__all__ = ["NOTIFICATIONS", "DeliveryStats", "Dispatcher", "GroupOf", "GroupState", "Hold",
+           "RetryPolicy", "fold"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +65,8 @@ LATENCY = Histogram(
 GroupOf = Callable[[OutboxItem], tuple[str, dict[str, str], str | None]]
 # Called after each attempt: (message, result, completed at) - the routing stage's group clock.
 OnResult = Callable[[Notification, SendResult, float], None]
+# The group's other alerts still firing at the message's receiver: (message, now).
+GroupState = Callable[[Notification, float], tuple[Alert, ...]]
 # Called for each row given up: (row, last error, now).
 OnFailed = Callable[[OutboxItem, str, float], None]
 
@@ -99,6 +108,17 @@ class DeliveryStats:
     messages: int = 0
     held: int = 0  # waiting (inhibited, muted) or dropped by the hold stage
     resting: int = 0  # messages not tried: the receiver's circuit breaker is open
+    paced: int = 0  # messages left due: a paced receiver had no token (or is throttled)
+    folded: int = 0  # messages folded into a summary for want of tokens
+
+
+def fold(notes: list[Notification]) -> Notification:
+    """One summary message carrying the rows of ``notes`` (each remains a part, so its
+    group's timer is flushed as if it had gone out alone)."""
+    items = tuple(sorted((i for n in notes for i in n.items), key=lambda i: i.ts))
+    first = notes[0]
+    return Notification(first.receiver, f"{{}}/{{folded}}:{{{len(notes)} groups}}", {}, items,
+                        first.language, parts=tuple(notes))
 
 
 def _single(item: OutboxItem) -> tuple[str, dict[str, str], str | None]:
@@ -120,9 +140,12 @@ class Dispatcher:
         on_failed: OnFailed | None = None,
         hold: HoldCheck | None = None,
         breaker: BreakerPolicy | None = None,
+        group_state: GroupState | None = None,
     ) -> None:
         """``skip``: receivers whose rows are not for sending (the routing stage's inbox);
-        ``breaker``: None sends every message whatever the receiver's recent failures."""
+        ``breaker``: None sends every message whatever the receiver's recent failures;
+        ``group_state``: the group's other alerts still firing at the receiver, for channels
+        with a true ``group_state`` attribute (the webhook)."""
         self.store = store
         self.notifiers = notifiers
         self.clock = clock
@@ -133,6 +156,12 @@ class Dispatcher:
         self.on_failed = on_failed
         self.hold = hold
         self.breakers = {name: Breaker(name, breaker) for name in notifiers} if breaker else {}
+        self.group_state = group_state
+        self.buckets: dict[str, TokenBucket] = {}
+        for name, notifier in notifiers.items():
+            limit = getattr(notifier, "rate_limit", None)
+            if isinstance(limit, RateLimit):
+                self.buckets[name] = TokenBucket(limit, clock())
         # Set by the service while it stops: a pass then ends at the first failed message
         # instead of waiting out a hung receiver's timeout for each of its groups.
         self.stopping: Callable[[], bool] = lambda: False
@@ -156,25 +185,64 @@ class Dispatcher:
         ``receiver``'s when given (its delivery worker)."""
         now = self.clock() if now is None else now
         stats = DeliveryStats()
-        for note in self.groups(now, limit, receiver):
-            held = self._hold(note, now, stats)
-            if not held.items:
-                continue
+        ready = [held for note in self.groups(now, limit, receiver)
+                 if (held := self._hold(note, now, stats)).items]
+        for held in self._pace(ready, now, stats):
             breaker = self.breakers.get(held.receiver)
             if breaker is not None and not breaker.allow(now):
                 stats.resting += 1
                 self._give_up_expired(held, now, stats)
                 continue
-            result = self._send(held)
+            bucket = self.buckets.get(held.receiver)
+            if bucket is not None and not bucket.take(now):  # throttled during this pass
+                stats.paced += 1
+                continue
+            result = self._send(self._with_state(held, now))
             if breaker is not None:
                 breaker.record(ok=result.ok, retryable=result.retryable, now=self.clock())
+            if bucket is not None and result.retry_after_s is not None:
+                bucket.block(now + result.retry_after_s, now)  # never send into a throttle
             stats.messages += 1
             self._record(held, result, now, stats)
             if self.on_result is not None:
-                self.on_result(held, result, now)
+                for part in held.parts or (held,):
+                    self.on_result(part, result, now)
             if not result.ok and self.stopping():
                 break
         return stats
+
+    def _pace(self, notes: list[Notification], now: float,
+              stats: DeliveryStats) -> list[Notification]:
+        """Stage 2: a paced receiver (a robot with a quota, :mod:`alerts.notify.pacing`)
+        sends only with tokens; what is due beyond them is folded into one summary message
+        on the last token, and with no token at all it stays due (no attempt counted)."""
+        out: list[Notification] = []
+        by_receiver: dict[str, list[Notification]] = {}
+        for note in notes:
+            if note.receiver in self.buckets:
+                by_receiver.setdefault(note.receiver, []).append(note)
+            else:
+                out.append(note)
+        for name, due in by_receiver.items():
+            tokens = self.buckets[name].available(now)
+            if tokens == 0:
+                stats.paced += len(due)
+                continue
+            if len(due) <= tokens:
+                out += due
+                continue
+            rest = due[tokens - 1:]
+            out += due[:tokens - 1]
+            out.append(fold(rest))
+            stats.folded += len(rest)
+            log.info("%s: %d messages over the robot's quota folded into one", name, len(rest))
+        return out
+
+    def _with_state(self, note: Notification, now: float) -> Notification:
+        notifier = self.notifiers.get(note.receiver)
+        if self.group_state is None or not getattr(notifier, "group_state", False):
+            return note
+        return dataclasses.replace(note, firing=self.group_state(note, now))
 
     def _hold(self, note: Notification, now: float, stats: DeliveryStats) -> Notification:
         """Stage 1: the rows of ``note`` that may go out now."""
@@ -225,8 +293,8 @@ class Dispatcher:
                 stats.sent += 1
                 LATENCY.labels(item.receiver).observe(max(self.clock() - item.ts, 0.0))
             elif result.retryable and now - item.ts < self.policy.give_up_after_s:
-                self.store.mark_retry(item.key, now + self.policy.backoff(item.attempts + 1),
-                                      result.detail)
+                delay = max(self.policy.backoff(item.attempts + 1), result.retry_after_s or 0.0)
+                self.store.mark_retry(item.key, now + delay, result.detail)
                 stats.retried += 1
                 outcome = "retry"
             else:

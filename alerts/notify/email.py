@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from alerts.notify.base import Notification, SendResult
 from alerts.notify.render import Language, Renderer
+from alerts.notify.templates import TemplateSet
 
 __all__ = ["EmailConfig", "EmailNotifier"]
 
@@ -64,11 +65,12 @@ def smtp_result(exc: smtplib.SMTPException | OSError) -> SendResult:
 
 class EmailNotifier:
     def __init__(self, name: str, config: EmailConfig, *, language: Language = "en",
-                 external_url: str = "", timezone: str = "UTC") -> None:
+                 external_url: str = "", timezone: str = "UTC",
+                 templates: TemplateSet | None = None) -> None:
         self.name = name
         self.config = config
         self.renderer = Renderer(config.language or language, external_url=external_url,
-                                 timezone=timezone)
+                                 timezone=timezone, templates=templates)
         self._tls = ssl.create_default_context(
             cafile=str(config.ca_file) if config.ca_file else None)
 

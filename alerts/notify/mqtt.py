@@ -33,6 +33,7 @@ from pydantic import Field
 from alerts.model import Alert, EventKind, Scope
 from alerts.notify.base import Notification, SendResult
 from alerts.notify.render import Language, Renderer, alert_url
+from alerts.notify.templates import TemplateSet
 from alerts.notify.webhook import ZERO_TIME, rfc3339
 from alerts.rows import OutboxItem
 from heatwatch.mqtt import Handlers, MqttClient, MqttError, make_client
@@ -92,11 +93,12 @@ def state_payload(item: OutboxItem, renderer: Renderer, updated_at: float) -> di
 
 class MqttNotifier:
     def __init__(self, name: str, config: MqttChannelConfig, *, language: Language = "en",
-                 external_url: str = "", timezone: str = "UTC") -> None:
+                 external_url: str = "", timezone: str = "UTC",
+                 templates: TemplateSet | None = None) -> None:
         self.name = name
         self.config = config
         self.renderer = Renderer(config.language or language, external_url=external_url,
-                                 timezone=timezone)
+                                 timezone=timezone, templates=templates)
         self._connected = threading.Event()
         self._client: MqttClient | None = None
 

@@ -2,8 +2,9 @@
 
 Why templates in files (``alerts/templates/<language>.yaml``, Jinja2): the crews read Chinese
 or English, and the wording of a page at 3 a.m. is tuned by the people who receive it, not in
-code (an operator's directory overrides them key by key: :mod:`alerts.notify.templates`). Each rule has one line that says what is wrong in plain words with the key figures from
-the alert's value and annotations (make-up share of circulating flow, pressure, flats below
+code (an operator's directory overrides them key by key: :mod:`alerts.notify.templates`).
+Each rule has one line that says what is wrong in plain words with the key figures from the
+alert's value and annotations (make-up share of circulating flow, pressure, flats below
 the standard with min and median), followed by since when (local time) and a link to the
 alert in the operator page (``{external_url}/#/alerts/{alert_id}``).
 """

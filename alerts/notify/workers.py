@@ -9,7 +9,9 @@ the good receiver's five pages came 11, 21, 31, 41 and 51 s late). Now:
   retention pass - only SQLite, never the network, so it cannot hang on a receiver;
 * ``events``: the InfluxDB ``alert_events`` sink (a slow InfluxDB delays only itself);
 * ``receiver:<name>``: one per receiver, draining only that receiver's due rows through the
-  dispatcher (hold, breaker, send, retry). It is woken when the routing thread adds rows.
+  dispatcher (hold, pacing, breaker, send, retry), and renewing the leases of the alerts it
+  holds firing when its channel keeps them on a lease (Alertmanager, every ``resend_s``). It
+  is woken when the routing thread adds rows.
 
 Why supervised: an unexpected exception (a bug in a channel, a corrupt row) used to end the
 delivery thread silently while evaluation carried on, so alerts were recorded and never sent.
@@ -223,6 +225,7 @@ class Delivery:
             try:
                 while self.pipeline.dispatcher.run_once(receiver=receiver).sent:
                     pass  # keep going while there is a backlog
+                self.pipeline.refresh(receiver, self.pipeline.clock())  # leases (Alertmanager)
             except sqlite3.OperationalError as exc:
                 log.warning("alert store busy, delivery to %s retried: %s", receiver, exc)
         return step

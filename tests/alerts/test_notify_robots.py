@@ -1,6 +1,7 @@
 """DingTalk and WeCom robots against a loopback recorder playing the robot API: payloads,
 DingTalk's signature checked on the server side, errcode -> retryable or not, secrets kept
-out of error details, and a rate-limited message retried by the dispatcher."""
+out of error details, and a rate-limited message retried by the dispatcher after the
+robot's throttle."""
 
 from __future__ import annotations
 
@@ -83,8 +84,11 @@ def test_dingtalk_rate_limit_is_retried_by_the_dispatcher(robot: HttpRecorder,
     dispatcher = Dispatcher(store, {"ding": notifier}, lambda: row.ts,
                             RetryPolicy(initial_backoff_s=2))
     assert dispatcher.run_once(row.ts).retried == 1
-    assert dispatcher.run_once(row.ts + 1).sent == 0  # backing off
-    assert dispatcher.run_once(row.ts + 2).sent == 1
+    # DingTalk throttles the robot for 10 minutes: no retry at 2, 4, 8 s into it
+    assert all(dispatcher.run_once(row.ts + t).sent == 0 for t in (2, 4, 8, 599))
+    assert len(robot.requests) == 1
+    assert dispatcher.run_once(row.ts + 600).paced == 1  # the bucket refills after it
+    assert dispatcher.run_once(row.ts + 604).sent == 1
     assert len(robot.requests) == 2 and store.outbox()[0].status == "sent"
     notifier.close()
     store.close()

@@ -73,3 +73,23 @@ def test_every_problem_at_once_and_missing_directory(tmp_path: Path) -> None:
     assert "rules.nope" in str(info.value) and "words.nada" in str(info.value)
     with pytest.raises(TemplateError, match="does not exist"):
         load_templates(tmp_path / "missing")
+
+
+def test_settings_check_at_start_and_channels_use_the_overrides(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    from alerts.notify.channels import ChannelSettings, build_notifiers
+    from alerts.notify.dingtalk import DingTalkNotifier
+
+    bad = write(tmp_path / "bad", "zh.yaml", "lines:\n  makeup_srge: x\n")
+    with pytest.raises(ValidationError, match=r"zh.yaml: lines.makeup_srge: unknown rule"):
+        ChannelSettings.model_validate({"templates": str(bad)})
+    good = write(tmp_path / "good", "zh.yaml", "rules:\n  makeup_surge: 补水异常 (本厂措辞)\n")
+    settings = ChannelSettings.model_validate({
+        "templates": str(good), "language": "zh",
+        "dingtalk": {"d": {"access_token": "tok-1", "url": "http://127.0.0.1:9/robot/send"}}})
+    notifier = build_notifiers(settings)["d"]
+    assert isinstance(notifier, DingTalkNotifier)
+    body = notifier.body(Notification.single(item(alert())))
+    assert "补水异常 (本厂措辞)" in body["markdown"]["title"]
+    notifier.close()
