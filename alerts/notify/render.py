@@ -22,10 +22,14 @@ from alerts.model import Alert, EventKind, Scope
 from alerts.notify.base import ESCALATED, Notification
 from alerts.notify.templates import TemplateSet, load_templates
 
-__all__ = ["Language", "Rendered", "Renderer", "alert_url"]
+__all__ = ["ALERTS_LISTED", "Language", "Rendered", "Renderer", "alert_url"]
 
 Language = Literal["en", "zh"]
 FLATS_LISTED = 10  # a station's cold flats in one message: the coldest this many, then a count
+# Alerts listed in one message, then a count: a big group, or a robot's summary of everything
+# over its quota, stays a readable message within the robots' size limits (the operator page
+# has them all).
+ALERTS_LISTED = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,13 +155,14 @@ class Renderer:
         flats = all(i.alert.scope is Scope.FLAT for i in items)
         if flats:  # a station's cold flats: the coldest first, and a count for the rest
             items.sort(key=lambda i: (i.alert.value is None, i.alert.value or 0.0))
-        alerts = [self._alert(i.alert, i.kind) for i in items[:FLATS_LISTED if flats else None]]
+        alerts = [self._alert(i.alert, i.kind)
+                  for i in items[:FLATS_LISTED if flats else ALERTS_LISTED]]
         rules = {i.alert.rule for i in items}
         zones = {a["zone"] for a in alerts}
         stations = {i.alert.station for i in items}
         rule = next(iter(rules)) if len(rules) == 1 else ""
         ctx: dict[str, Any] = {
-            "w": self.words,
+            "w": self.words if flats else {**self.words, "more": self.words["more_alerts"]},
             "status": note.status,
             "count": len(items),
             "more": len(items) - len(alerts),

@@ -51,7 +51,7 @@ def test_over_the_quota_is_folded_into_one_summary(store: Store) -> None:
         assert robot.refused == 0 and len(robot.requests) == 5
         summary = robot.requests[-1].body["markdown"]
         assert "[FIRING:36]" in summary["title"]
-        assert "S-39" in summary["text"] and "S-4" in summary["text"]
+        assert "S-4" in summary["text"] and "... and 6 more alerts" in summary["text"]
         assert all(r.status == "sent" for r in store.outbox())
         # more due at once: no token left, they wait (not tried, not failed)
         store.commit(Batch(outbox=rows(3, start=40, ts=T0 + 1)))
@@ -116,6 +116,21 @@ def test_throttle_reply_waits_out_the_throttle(store: Store, code: int, wait_s: 
         for t in (T0 + 11, T0 + 12, T0 + 14, T0 + wait_s):  # 1, 2, 4 s: nothing is sent
             dispatcher.run_once(t)
         assert len(robot.requests) == asked
+    finally:
+        notifier.close()
+        robot.close()
+
+
+def test_a_big_summary_lists_thirty_and_counts_the_rest(store: Store) -> None:
+    robot = HttpRecorder()
+    notifier = ding(robot.url, RateLimit())
+    try:
+        store.commit(Batch(outbox=rows(300)))
+        stats = Dispatcher(store, {"ding": notifier}, lambda: T0).run_once(T0, limit=500)
+        assert stats.sent == 300 and stats.messages == 5
+        text = robot.requests[-1].body["markdown"]["text"]
+        assert "... and 266 more alerts" in text  # 296 folded, 30 listed
+        assert len(text.encode()) < 20000
     finally:
         notifier.close()
         robot.close()
