@@ -7,6 +7,15 @@ the alerts of one zone and rule that arrived within the group window into one me
 zone-wide fault is one page naming every station instead of a page per station. Every channel
 answers with the same :class:`SendResult`; library errors are translated into it at the
 channel's boundary, never raised into the dispatcher.
+
+Optional attributes a channel may have, read by the delivery stages:
+
+* ``group_state = True``: the dispatcher fills :attr:`Notification.firing` with the group's
+  other alerts still firing at the receiver (the webhook: Alertmanager's group state);
+* ``rate_limit: RateLimit``: the dispatcher paces the receiver to it and folds what is over
+  it (the robots, :mod:`alerts.notify.pacing`);
+* ``resend_s: float`` and ``refresh(alerts) -> SendResult``: the receiver's worker hands it
+  every ``resend_s`` the alerts it holds firing, to renew their leases (Alertmanager).
 """
 
 from __future__ import annotations
