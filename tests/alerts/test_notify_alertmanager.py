@@ -26,7 +26,8 @@ from alerts.notify.base import Notification
 from alerts.notify.delivery import Pipeline
 from alerts.notify.webhook import WebhookConfig, WebhookNotifier, rfc3339
 from alerts.routing import RouteTable
-from alerts.store import Batch, Store
+from alerts.rows import Batch
+from alerts.store import Store
 from heatwatch.local.servers import ServerError, _find_binary, _Process, free_port
 
 pytestmark = pytest.mark.servers

@@ -16,7 +16,8 @@ from alerts.model import Alert, EventKind, Scope, Signal
 from alerts.notify.delivery import Pipeline
 from alerts.notify.webhook import WebhookConfig, WebhookNotifier
 from alerts.routing import RouteConfig, RouteTable
-from alerts.store import Batch, Store
+from alerts.rows import Batch
+from alerts.store import Store
 
 T0 = 1768478400.0
 

@@ -16,7 +16,8 @@ from alerts.notify.dingtalk import DingTalkConfig, DingTalkNotifier
 from alerts.notify.dispatcher import Dispatcher
 from alerts.notify.pacing import RateLimit
 from alerts.notify.wecom import WeComConfig, WeComNotifier
-from alerts.store import Batch, Store
+from alerts.rows import Batch
+from alerts.store import Store
 
 T0 = 1768478400.0
 
