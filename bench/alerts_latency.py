@@ -42,6 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from alertbench import write_section
 from common import Row, cpu_seconds, machine, machine_table, table
 
+from alerts.notify.webhook import WebhookConfig
+from alerts.settings import AlertsSettings, MetricsSettings, NotifySettings
+from heatwatch.local.processes import write_settings
 from heatwatch.local.servers import MosquittoServer
 
 PUMP_HOLD_S = 5.0
@@ -186,16 +189,16 @@ def main(argv: list[str] | None = None) -> int:
                 "pipeline": {"startup_grace_s": 10},
             }
             (work / "rules.yaml").write_text(yaml.safe_dump(rules))
-            (work / "alerts.yaml").write_text(yaml.safe_dump({
-                "mqtt": {"host": broker.host, "port": broker.port},
-                "rules": str(work / "rules.yaml"),
-                "state_db": str(work / "alerts.db"),
-                "write_events": False,
-                "metrics": {"port": 0},
-                "notifications": {"webhooks": {
-                    "bench": {"url": f"http://127.0.0.1:{receiver.port}/hook"}}},
-                "log_level": "WARNING",
-            }))
+            write_settings(work / "alerts.yaml", AlertsSettings(
+                mqtt=broker.settings("heatwatch-alerts"),
+                rules=work / "rules.yaml",
+                state_db=work / "alerts.db",
+                write_events=False,
+                metrics=MetricsSettings(port=0),
+                notifications=NotifySettings(webhooks={
+                    "bench": WebhookConfig(url=f"http://127.0.0.1:{receiver.port}/hook")}),
+                log_level="WARNING",
+            ))
             faults = []
             for p in planned:
                 spec: dict[str, Any] = {"kind": "power_loss" if p.kind == "backup" else p.kind,

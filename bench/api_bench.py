@@ -38,13 +38,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from alertbench import write_section
 from common import Row, machine, machine_table, table
 
+from api.config import ApiKey, ApiSettings, ServerSettings
 from api.queries import history_query
+from heatwatch.local.processes import write_settings
 from heatwatch.local.servers import InfluxServer, free_port
 
 DB = "heatwatch"
@@ -189,15 +190,15 @@ def main(argv: list[str] | None = None) -> int:
                                       "name": f"Station {i}"} for i in range(size.stations)]}
             (work / "stations.yaml").write_text(json.dumps(registry))  # JSON is YAML
             port = free_port()
-            (work / "api.yaml").write_text(yaml.safe_dump({
-                "server": {"host": "127.0.0.1", "port": port},
-                "keys": [{"name": "bench", "role": "viewer",
-                          "sha256": hashlib.sha256(key.encode()).hexdigest()}],
-                "alerts_db": str(work / "alerts.db"),
-                "registry": str(work / "stations.yaml"),
-                "influx": {"url": influx.url, "database": DB},
-                "log_level": "WARNING",
-            }))
+            write_settings(work / "api.yaml", ApiSettings(
+                server=ServerSettings(host="127.0.0.1", port=port),
+                keys=(ApiKey(name="bench", role="viewer",
+                             sha256=hashlib.sha256(key.encode()).hexdigest()),),
+                alerts_db=work / "alerts.db",
+                registry=work / "stations.yaml",
+                influx=influx.settings(DB),
+                log_level="WARNING",
+            ))
             log = (work / "api.log").open("wb")
             api = subprocess.Popen([sys.executable, "-m", "heatwatch.cli", "api", "-c",
                                     str(work / "api.yaml")], stdout=log, stderr=subprocess.STDOUT)

@@ -66,7 +66,9 @@ from alerts.config import HeatingSchedule, RulesConfig, RuleSet
 from alerts.model import Scope
 from alerts.rules import BY_NAME, RULES
 from alerts.rules.spec import RuleSpec
+from alerts.settings import AlertsSettings, MetricsSettings, WarmupSettings
 from alerts.store import Store
+from heatwatch.local.processes import write_settings
 from heatwatch.local.servers import MosquittoServer, free_port, wait_for_port
 from simulators.fleet import SimFleet
 from simulators.layout import registry_data
@@ -780,16 +782,14 @@ def run_suite_mqtt(name: str, data: dict[str, Any], work: Path, broker: Mosquitt
         st["report_interval_s"] = cfg.reporting.station_interval_s
     (svc_dir / "registry.yaml").write_text(orjson.dumps(reg).decode())
     metrics = free_port()
-    settings = {
-        "mqtt": {"host": broker.host, "port": broker.port, "prefix": prefix,
-                 "client_id": f"alerts-{prefix}"},
-        "rules": str(svc_dir / "rules.yaml"), "registry": str(svc_dir / "registry.yaml"),
-        "state_db": str(svc_dir / "alerts.db"), "evaluate_interval_s": 1.0,
-        "clock": "event", "warmup": {"enabled": False}, "write_events": False,
-        "metrics": {"host": "127.0.0.1", "port": metrics, "selfstats_interval": 0},
-        "log_level": "WARNING",
-    }
-    (svc_dir / "alerts.yaml").write_text(orjson.dumps(settings).decode())
+    write_settings(svc_dir / "alerts.yaml", AlertsSettings(
+        mqtt=broker.settings(f"alerts-{prefix}", prefix=prefix),
+        rules=svc_dir / "rules.yaml", registry=svc_dir / "registry.yaml",
+        state_db=svc_dir / "alerts.db", evaluate_interval_s=1.0,
+        clock="event", warmup=WarmupSettings(enabled=False), write_events=False,
+        metrics=MetricsSettings(host="127.0.0.1", port=metrics, selfstats_interval=0),
+        log_level="WARNING",
+    ))
     exe = Path(sys.executable).with_name("heatwatch")
     log = (svc_dir / "alerts.log").open("wb")
     proc = subprocess.Popen([str(exe), "alerts", "-c", str(svc_dir / "alerts.yaml")],

@@ -29,7 +29,6 @@ from pathlib import Path
 import httpx
 import orjson
 import paho.mqtt.client as mqtt
-import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -39,7 +38,8 @@ import resource
 from common import Row, cpu_seconds, machine, machine_table, rss_mb, table
 from publisher import reading
 
-from collector.config import BatchSettings
+from collector.config import BatchSettings, CollectorSettings, MetricsSettings, SpoolSettings
+from heatwatch.local.processes import write_settings
 from heatwatch.local.servers import InfluxServer, MosquittoServer, free_port
 
 STATIONS = 500
@@ -148,17 +148,12 @@ def collector_run(
     database), its peak RSS in MB and its CPU microseconds per reading."""
     influx.create_database(db)
     metrics_port = free_port()
-    cfg = work / f"collector-{per_message}.yaml"
-    cfg.write_text(
-        yaml.safe_dump(
-            {
-                "mqtt": {"host": broker.host, "port": broker.port, "client_id": f"bench-{db}"},
-                "influx": {"transport": "v1", "url": influx.url, "database": db},
-                "spool": {"dir": str(work / f"spool-{db}")},
-                "metrics": {"host": "127.0.0.1", "port": metrics_port},
-            }
-        )
-    )
+    cfg = write_settings(work / f"collector-{per_message}.yaml", CollectorSettings(
+        mqtt=broker.settings(f"bench-{db}"),
+        influx=influx.settings(db, transport="v1"),
+        spool=SpoolSettings(dir=work / f"spool-{db}"),
+        metrics=MetricsSettings(host="127.0.0.1", port=metrics_port),
+    ))
     log = (work / f"collector-{db}.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "collector", "-c", str(cfg)], stdout=log, stderr=subprocess.STDOUT

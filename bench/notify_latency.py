@@ -54,6 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from alertbench import write_section
 from common import Row, machine, machine_table, table
 
+from alerts.settings import AlertsSettings, MetricsSettings, NotifySettings
+from heatwatch.local.processes import write_settings
 from heatwatch.local.servers import MosquittoServer, ServerError, _find_binary, _Process, free_port
 
 HOLD_S = 3.0
@@ -320,14 +322,14 @@ def main(argv: list[str] | None = None) -> int:
                 "pump_stopped": {"for_s": HOLD_S},
                 "heating": {"season_start": "01-01", "season_end": "12-31"},
             }}))
-            (work / "alerts.yaml").write_text(yaml.safe_dump({
-                "mqtt": {"host": broker.host, "port": broker.port},
-                "rules": str(work / "rules.yaml"),
-                "state_db": str(work / "alerts.db"),
-                "write_events": False,
-                "metrics": {"port": 0},
-                "log_level": "WARNING",
-                "notifications": {
+            write_settings(work / "alerts.yaml", AlertsSettings(
+                mqtt=broker.settings("heatwatch-alerts"),
+                rules=work / "rules.yaml",
+                state_db=work / "alerts.db",
+                write_events=False,
+                metrics=MetricsSettings(port=0),
+                log_level="WARNING",
+                notifications=NotifySettings.model_validate({
                     "webhooks": {"hook": {"url": f"{http.url}/hook"}},
                     "dingtalk": {"ding": {"access_token": "bench", "url": f"{http.url}/ding"}},
                     "wecom": {"wecom": {"key": "bench", "url": f"{http.url}/wecom"}},
@@ -338,8 +340,8 @@ def main(argv: list[str] | None = None) -> int:
                                        "prefix": "heat",
                                        "client_id": "heatwatch-alerts-notify"}},
                     "alertmanager": {"am": {"url": am.url}},
-                },
-            }))
+                }),
+            ))
             log = (work / "alerts.log").open("wb")
             service = subprocess.Popen(
                 [sys.executable, "-m", "heatwatch.cli", "alerts", "-c", str(work / "alerts.yaml")],

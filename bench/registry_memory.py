@@ -42,8 +42,14 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from alertbench import write_section
 from common import Row, machine, machine_table, table
-from soak import _heatwatch, _metrics, _write_yaml
+from soak import _metrics
 
+from alerts.settings import AlertsSettings
+from alerts.settings import MetricsSettings as AlertsMetrics
+from api.config import ApiKey, ApiSettings, ServerSettings
+from collector.config import CollectorSettings, DeadLetterSettings, SpoolSettings
+from collector.config import MetricsSettings as CollectorMetrics
+from heatwatch.local.processes import heatwatch_argv, write_settings
 from heatwatch.local.servers import InfluxServer, MosquittoServer, free_port
 from heatwatch.registry import ID_PATTERN, Meter, load_registry
 
@@ -196,27 +202,25 @@ def services(registry: Path, work: Path, broker: MosquittoServer, influx: Influx
     """Start collector, alert engine and API on ``registry`` together; once each is up (MQTT
     connected, /metrics or /healthz answering), its peak and steady RSS and seconds to up."""
     tag = registry.suffix.lstrip(".")
-    mqtt = {"host": broker.host, "port": broker.port}
-    influx_block = {"transport": "v1", "url": influx.url, "database": DB}
     ports = {name: free_port() for name in ("collector", "alerts", "api")}
     cfgs = {
-        "collector": _write_yaml(work / f"collector-{tag}.yaml", {
-            "mqtt": {**mqtt, "client_id": f"regbench-collector-{tag}"},
-            "influx": influx_block, "registry": str(registry),
-            "spool": {"dir": str(work / f"spool-{tag}")},
-            "dead_letter": {"file": str(work / f"rejected-{tag}.jsonl")},
-            "metrics": {"host": "127.0.0.1", "port": ports["collector"]}}),
-        "alerts": _write_yaml(work / f"alerts-{tag}.yaml", {
-            "mqtt": {**mqtt, "client_id": f"regbench-alerts-{tag}"},
-            "influx": influx_block, "registry": str(registry),
-            "state_db": str(work / f"alerts-{tag}.db"),
-            "metrics": {"host": "127.0.0.1", "port": ports["alerts"]}}),
-        "api": _write_yaml(work / f"api-{tag}.yaml", {
-            "server": {"host": "127.0.0.1", "port": ports["api"]},
-            "keys": [{"name": "bench", "role": "viewer",
-                      "sha256": hashlib.sha256(b"hw_registry_bench_key").hexdigest()}],
-            "alerts_db": str(work / f"api-alerts-{tag}.db"), "registry": str(registry),
-            "influx": {"url": influx.url, "database": DB}, "log_level": "WARNING"}),
+        "collector": write_settings(work / f"collector-{tag}.yaml", CollectorSettings(
+            mqtt=broker.settings(f"regbench-collector-{tag}"),
+            influx=influx.settings(DB, transport="v1"), registry=registry,
+            spool=SpoolSettings(dir=work / f"spool-{tag}"),
+            dead_letter=DeadLetterSettings(file=work / f"rejected-{tag}.jsonl"),
+            metrics=CollectorMetrics(host="127.0.0.1", port=ports["collector"]))),
+        "alerts": write_settings(work / f"alerts-{tag}.yaml", AlertsSettings(
+            mqtt=broker.settings(f"regbench-alerts-{tag}"),
+            influx=influx.settings(DB, transport="v1"), registry=registry,
+            state_db=work / f"alerts-{tag}.db",
+            metrics=AlertsMetrics(host="127.0.0.1", port=ports["alerts"]))),
+        "api": write_settings(work / f"api-{tag}.yaml", ApiSettings(
+            server=ServerSettings(host="127.0.0.1", port=ports["api"]),
+            keys=(ApiKey(name="bench", role="viewer",
+                         sha256=hashlib.sha256(b"hw_registry_bench_key").hexdigest()),),
+            alerts_db=work / f"api-alerts-{tag}.db", registry=registry,
+            influx=influx.settings(DB), log_level="WARNING")),
     }
     commands = {"collector": "collect", "alerts": "alerts", "api": "api"}
     procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -226,7 +230,7 @@ def services(registry: Path, work: Path, broker: MosquittoServer, influx: Influx
     try:
         for name, cfg in cfgs.items():
             log = (work / f"{name}-{tag}.log").open("wb")
-            procs[name] = subprocess.Popen(_heatwatch(commands[name], "-c", str(cfg)),
+            procs[name] = subprocess.Popen(heatwatch_argv(commands[name], "-c", str(cfg)),
                                            stdout=log, stderr=subprocess.STDOUT,
                                            stdin=subprocess.DEVNULL)
         while len(up) < len(procs):
@@ -273,12 +277,12 @@ def build(work: Path, stations: int) -> tuple[Path, Path, float, float]:
     """The city registry as the simulator writes it, and its compact form (seconds each)."""
     yaml_path, compact = work / "registry.yaml", work / "registry.jsonl"
     t0 = time.monotonic()
-    subprocess.run(_heatwatch("simulate", "--scenario", "normal_week", "--seed", "7",
+    subprocess.run(heatwatch_argv("simulate", "--scenario", "normal_week", "--seed", "7",
                               "--stations", str(stations), "--flats", str(FLATS),
                               "--write-registry", str(yaml_path), "--registry-only"),
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t1 = time.monotonic()
-    subprocess.run(_heatwatch("registry", "convert", str(yaml_path), str(compact)),
+    subprocess.run(heatwatch_argv("registry", "convert", str(yaml_path), str(compact)),
                    check=True, stdout=subprocess.DEVNULL)
     return yaml_path, compact, t1 - t0, time.monotonic() - t1
 

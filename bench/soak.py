@@ -35,12 +35,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import Row, cpu_seconds, machine, machine_table, rss_mb, table
 
+from alerts.settings import AlertsSettings
+from alerts.settings import MetricsSettings as AlertsMetrics
+from collector.config import CollectorSettings, DeadLetterSettings, SpoolSettings
+from collector.config import MetricsSettings as CollectorMetrics
+from heatwatch.local.processes import heatwatch_argv, write_settings
 from heatwatch.local.servers import InfluxServer, MosquittoServer, free_port
 
 DB = "heatwatch"
@@ -79,15 +83,6 @@ class Proc:
             return 0.0
         (t0, _r0, c0), (t1, _r1, c1) = self.samples[0], self.samples[-1]
         return (c1 - c0) / (t1 - t0) if t1 > t0 else 0.0
-
-
-def _write_yaml(path: Path, data: dict[str, object]) -> Path:
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
-def _heatwatch(*args: str) -> list[str]:
-    return [sys.executable, "-m", "heatwatch.cli", *args]
 
 
 def _metrics(port: int) -> dict[str, float]:
@@ -149,7 +144,7 @@ def run_soak(
     logs = work / "logs"
     logs.mkdir(exist_ok=True)
     registry = work / "registry.yaml"
-    sim_cmd = _heatwatch(
+    sim_cmd = heatwatch_argv(
         "simulate", "--scenario", "normal_week", "--realtime", "--seed", "7",
         "--stations", str(stations), "--flats", str(flats),
         "--stations-per-gateway", str(per_gateway),
@@ -158,30 +153,28 @@ def run_soak(
     )  # fmt: skip
     subprocess.run([*sim_cmd, "--write-registry", str(registry), "--registry-only"], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    influx_block = {"transport": "v1", "url": influx.url, "database": DB}
-    mqtt = {"host": broker.host, "port": broker.port}
     ports = {"collector": free_port(), "alerts": free_port()}
-    collector_cfg = _write_yaml(work / "collector.yaml", {
-        "mqtt": {**mqtt, "client_id": "soak-collector"},
-        "influx": influx_block,
-        "registry": str(registry),
-        "spool": {"dir": str(work / "spool")},
-        "dead_letter": {"file": str(work / "rejected.jsonl")},
-        "metrics": {"host": "127.0.0.1", "port": ports["collector"]},
-    })
-    alerts_cfg = _write_yaml(work / "alerts.yaml", {
-        "mqtt": {**mqtt, "client_id": "soak-alerts"},
-        "influx": influx_block,
-        "registry": str(registry),
-        "state_db": str(work / "alerts.db"),
-        "metrics": {"host": "127.0.0.1", "port": ports["alerts"]},
-    })
+    collector_cfg = write_settings(work / "collector.yaml", CollectorSettings(
+        mqtt=broker.settings("soak-collector"),
+        influx=influx.settings(DB, transport="v1"),
+        registry=registry,
+        spool=SpoolSettings(dir=work / "spool"),
+        dead_letter=DeadLetterSettings(file=work / "rejected.jsonl"),
+        metrics=CollectorMetrics(host="127.0.0.1", port=ports["collector"]),
+    ))
+    alerts_cfg = write_settings(work / "alerts.yaml", AlertsSettings(
+        mqtt=broker.settings("soak-alerts"),
+        influx=influx.settings(DB, transport="v1"),
+        registry=registry,
+        state_db=work / "alerts.db",
+        metrics=AlertsMetrics(host="127.0.0.1", port=ports["alerts"]),
+    ))
     procs = [Proc("collector"), Proc("alert engine"), Proc("simulator"),
              Proc("mosquitto", pid=broker.pid or 0), Proc("influxdb", pid=influx.pid or 0)]
     handles = []
     try:
-        for p, argv in ((procs[0], _heatwatch("collect", "-c", str(collector_cfg))),
-                        (procs[1], _heatwatch("alerts", "-c", str(alerts_cfg)))):
+        for p, argv in ((procs[0], heatwatch_argv("collect", "-c", str(collector_cfg))),
+                        (procs[1], heatwatch_argv("alerts", "-c", str(alerts_cfg)))):
             fh = (logs / f"{p.name.replace(' ', '_')}.log").open("wb")
             handles.append(fh)
             p.proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT,

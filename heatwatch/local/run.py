@@ -15,15 +15,20 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO
 
 import yaml
 from pydantic import ValidationError
 
+from alerts.notify.webhook import WebhookConfig
+from alerts.settings import AlertsSettings, NotifySettings
+from alerts.settings import MetricsSettings as AlertsMetrics
+from api.config import ApiKey, ApiSettings, ServerSettings
+from collector.config import CollectorSettings, DeadLetterSettings, SpoolSettings
+from collector.config import MetricsSettings as CollectorMetrics
 from heatwatch.local.alert_console import AlertConsole
+from heatwatch.local.processes import Child, heatwatch_argv, write_settings
 from heatwatch.local.servers import InfluxServer, MosquittoServer, ServerError, free_port
 from heatwatch.retention import RetentionSettings
 
@@ -55,44 +60,6 @@ def _port_or_free(port: int) -> int:
         except OSError:
             return free_port()
     return port
-
-
-@dataclass
-class Child:
-    name: str
-    argv: list[str]
-    log_path: Path
-    proc: subprocess.Popen[bytes] | None = None
-    _log: IO[bytes] | None = field(default=None, repr=False)
-
-    def start(self) -> None:
-        self._log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            self.argv, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout: float = 20.0) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self._log is not None:
-            self._log.close()
-
-
-def _heatwatch(*args: str) -> list[str]:
-    return [sys.executable, "-m", "heatwatch.cli", *args]
-
-
-def _write_yaml(path: Path, data: dict[str, object]) -> Path:
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
 
 
 class _Stop(Exception):
@@ -132,7 +99,7 @@ def main(args: argparse.Namespace) -> int:
         influx.start()
         influx.create_database(DATABASE, retention)
         console.start()
-        children = _plan_children(args, run_dir, ports, console.url, api_key)
+        children = _plan_children(args, run_dir, broker, influx, ports, console.url, api_key)
         for child in children:
             child.start()
         _banner(run_dir, broker, influx, ports, children, api_key)
@@ -170,21 +137,21 @@ def _new_api_key(run_dir: Path) -> str:
 
 
 def _plan_children(
-    args: argparse.Namespace, run_dir: Path, ports: dict[str, int], hook_url: str, api_key: str
+    args: argparse.Namespace,
+    run_dir: Path,
+    broker: MosquittoServer,
+    influx: InfluxServer,
+    ports: dict[str, int],
+    hook_url: str,
+    api_key: str,
 ) -> list[Child]:
     logs = run_dir / "logs"
     registry = run_dir / "registry.yaml"
-    influx_block = {
-        "transport": "v1",
-        "url": f"http://127.0.0.1:{ports['influx']}",
-        "database": DATABASE,
-    }
-    mqtt = {"host": "127.0.0.1", "port": ports["mqtt"]}
-    sim_cmd = _heatwatch(
+    sim_cmd = heatwatch_argv(
         "simulate",
         "--scenario", str(args.scenario),
-        "--mqtt-host", "127.0.0.1",
-        "--mqtt-port", str(ports["mqtt"]),
+        "--mqtt-host", broker.host,
+        "--mqtt-port", str(broker.port),
         "--write-registry", str(registry),
         "--ground-truth", str(run_dir / "ground_truth.jsonl"),
     )  # fmt: skip
@@ -192,58 +159,43 @@ def _plan_children(
         sim_cmd += ["--stations", str(args.stations)]
     # The registry must exist before the collector and the engine read it: write it first.
     subprocess.run([*sim_cmd, "--registry-only"], check=True, stdout=subprocess.DEVNULL)
-    collector_cfg = _write_yaml(
-        run_dir / "collector.yaml",
-        {
-            "mqtt": {**mqtt, "client_id": "heatwatch-collector"},
-            "influx": influx_block,
-            "registry": str(registry),
-            "spool": {"dir": str(run_dir / "spool")},
-            "dead_letter": {"file": str(run_dir / "rejected.jsonl")},
-            "metrics": {"host": "127.0.0.1", "port": ports["collector_metrics"]},
-        },
-    )
+    collector_cfg = write_settings(run_dir / "collector.yaml", CollectorSettings(
+        mqtt=broker.settings("heatwatch-collector"),
+        influx=influx.settings(DATABASE, transport="v1"),
+        registry=registry,
+        spool=SpoolSettings(dir=run_dir / "spool"),
+        dead_letter=DeadLetterSettings(file=run_dir / "rejected.jsonl"),
+        metrics=CollectorMetrics(host="127.0.0.1", port=ports["collector_metrics"]),
+    ))
     # The simulator publishes weather forecasts (scenario forecast.enabled); the alert engine
     # reads and stores them (docs/forecast.md).
-    forecast_cfg = _write_yaml(run_dir / "forecast.yaml",
-                               {"mqtt": {"enabled": True}, "store": {"enabled": True}})
-    alerts_cfg = _write_yaml(
-        run_dir / "alerts.yaml",
-        {
-            "mqtt": {**mqtt, "client_id": "heatwatch-alerts"},
-            "influx": influx_block,
-            "registry": str(registry),
-            "forecast": str(forecast_cfg),
-            "state_db": str(run_dir / "alerts.db"),
-            "notifications": {
-                "webhooks": {
-                    "console": {"url": hook_url, "external_url": f"http://127.0.0.1:{ports['api']}"}
-                }
-            },
-            "metrics": {"host": "127.0.0.1", "port": ports["alerts_metrics"]},
-        },
-    )
-    api_cfg = _write_yaml(
-        run_dir / "api.yaml",
-        {
-            "server": {"host": "127.0.0.1", "port": ports["api"]},
-            "keys": [
-                {
-                    "name": "run-admin",
-                    "role": "admin",
-                    "sha256": hashlib.sha256(api_key.encode()).hexdigest(),
-                }
-            ],
-            "alerts_db": str(run_dir / "alerts.db"),
-            "mqtt": {**mqtt, "client_id": "heatwatch-api"},
-            "influx": influx_block,
-            "registry": str(registry),
-        },
-    )
+    forecast_cfg = run_dir / "forecast.yaml"
+    forecast_cfg.write_text(yaml.safe_dump(
+        {"mqtt": {"enabled": True}, "store": {"enabled": True}}, sort_keys=False))
+    alerts_cfg = write_settings(run_dir / "alerts.yaml", AlertsSettings(
+        mqtt=broker.settings("heatwatch-alerts"),
+        influx=influx.settings(DATABASE, transport="v1"),
+        registry=registry,
+        forecast=forecast_cfg,
+        state_db=run_dir / "alerts.db",
+        notifications=NotifySettings(webhooks={"console": WebhookConfig(
+            url=hook_url, external_url=f"http://127.0.0.1:{ports['api']}")}),
+        metrics=AlertsMetrics(host="127.0.0.1", port=ports["alerts_metrics"]),
+    ))
+    api_cfg = write_settings(run_dir / "api.yaml", ApiSettings(
+        server=ServerSettings(host="127.0.0.1", port=ports["api"]),
+        keys=(ApiKey(name="run-admin", role="admin",
+                     sha256=hashlib.sha256(api_key.encode()).hexdigest()),),
+        alerts_db=run_dir / "alerts.db",
+        mqtt=broker.settings("heatwatch-api"),
+        influx=influx.settings(DATABASE, transport="v1"),
+        registry=registry,
+    ))
     return [
-        Child("collector", _heatwatch("collect", "-c", str(collector_cfg)), logs / "collector.log"),
-        Child("api", _heatwatch("api", "-c", str(api_cfg)), logs / "api.log"),
-        Child("alerts", _heatwatch("alerts", "-c", str(alerts_cfg)), logs / "alerts.log"),
+        Child("collector", heatwatch_argv("collect", "-c", str(collector_cfg)),
+              logs / "collector.log"),
+        Child("api", heatwatch_argv("api", "-c", str(api_cfg)), logs / "api.log"),
+        Child("alerts", heatwatch_argv("alerts", "-c", str(alerts_cfg)), logs / "alerts.log"),
         Child("simulator", sim_cmd, logs / "simulator.log"),
     ]
 

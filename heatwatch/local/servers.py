@@ -17,11 +17,11 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from heatwatch.influx import InfluxClient, InfluxUnavailable
 from heatwatch.retention import RetentionSettings, apply_retention
-from heatwatch.settings import InfluxSettings
+from heatwatch.settings import InfluxSettings, MqttSettings
 
 __all__ = [
     "InfluxServer",
@@ -192,6 +192,11 @@ class MosquittoServer(_Process):
         self.extra_conf = extra_conf
         self.conf_path = self.run_dir / "mosquitto.conf"
 
+    def settings(self, client_id: str, **more: Any) -> MqttSettings:
+        """The ``mqtt`` block of a service connecting here as ``client_id`` (``more``: other
+        keys of the block, validated)."""
+        return MqttSettings(host=self.host, port=self.port, client_id=client_id, **more)
+
     def _command(self) -> list[str]:
         data = self.run_dir / "data"
         data.mkdir(exist_ok=True)
@@ -282,6 +287,11 @@ class InfluxServer(_Process):
             )
         )
         return [self.binary, "-config", str(self.conf_path)]
+
+    def settings(self, database: str, **more: Any) -> InfluxSettings:
+        """The ``influx`` block of a service using ``database`` here (``more``: other keys of
+        the block, validated)."""
+        return InfluxSettings(url=self.url, database=database, **more)
 
     def client(self, db: str = "heatwatch", *, timeout: float = 60.0) -> InfluxClient:
         """A client of this server for database ``db`` (close it after use)."""

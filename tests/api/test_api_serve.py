@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import httpx
-import yaml
 from api_helpers import fill_fleet
 
-from api.config import DEV_KEY
+from api.config import DEV_KEY, ApiSettings, CacheSettings
+from heatwatch.local.processes import write_settings
 from heatwatch.local.servers import InfluxServer, MosquittoServer, free_port, wait_for_port
 
 
@@ -20,14 +20,13 @@ def test_serve_command(
 ) -> None:
     fill_fleet(influx, database)
     port = free_port()
-    config = tmp_path / "api.yaml"
-    config.write_text(yaml.safe_dump({
-        "dev_mode": True,
-        "alerts_db": str(tmp_path / "alerts.db"),
-        "influx": {"url": influx.url, "database": database},
-        "mqtt": {"host": mosquitto.host, "port": mosquitto.port},
-        "cache": {"ready_wait_s": 30.0},  # the list, not a 503, even on a loaded machine
-    }))
+    config = write_settings(tmp_path / "api.yaml", ApiSettings(
+        dev_mode=True,
+        alerts_db=tmp_path / "alerts.db",
+        influx=influx.settings(database),
+        mqtt=mosquitto.settings("heatwatch-api"),
+        cache=CacheSettings(ready_wait_s=30.0),  # the list, not a 503, even on a loaded machine
+    ))
     env = {**os.environ, "HEATWATCH_SERVER__PORT": str(port)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "heatwatch.cli", "api", "serve", "-c", str(config)],

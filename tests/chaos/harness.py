@@ -22,25 +22,28 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import orjson
 import yaml
 
+from alerts.notify.webhook import WebhookConfig
+from alerts.settings import AlertsSettings, NotifySettings
+from alerts.settings import MetricsSettings as AlertsMetrics
+from collector.config import BatchSettings, CollectorSettings, DeadLetterSettings, SpoolSettings
+from collector.config import MetricsSettings as CollectorMetrics
+from heatwatch.local.processes import Child, heatwatch_argv, write_settings
 from heatwatch.local.servers import InfluxServer, MosquittoServer, ServerError, free_port
 from simulators.runner import Simulation
 from simulators.scenario import load_scenario
@@ -275,63 +278,10 @@ class Recorder:
 # -- service processes ------------------------------------------------------------------------
 
 
-@dataclass
-class Service:
-    """One heatwatch command as a child process in its own process group."""
-
-    name: str
-    argv: list[str]
-    log_path: Path
-    proc: subprocess.Popen[bytes] | None = None
-    _log: IO[bytes] | None = field(default=None, repr=False)
-
-    def start(self) -> None:
-        assert not self.alive(), f"{self.name} already running"
-        self._log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            self.argv, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group: what an OOM kill or a power cut does."""
-        self._signal(signal.SIGKILL, 10.0)
-
-    def stop(self, timeout: float = 20.0) -> int | None:
-        """SIGTERM (clean stop), SIGKILL if it does not exit in time; the exit code."""
-        return self._signal(signal.SIGTERM, timeout)
-
-    def wait(self, timeout: float) -> int:
-        assert self.proc is not None
-        return self.proc.wait(timeout)
-
-    def _signal(self, sig: signal.Signals, timeout: float) -> int | None:
-        proc = self.proc
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, sig)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        return proc.returncode
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-
-def _heatwatch(*args: str) -> list[str]:
-    return [sys.executable, "-m", "heatwatch.cli", *args]
+def service(name: str, argv: list[str], log_path: Path) -> Child:
+    """One heatwatch command as a child process in its own process group (so a kill takes
+    its children too), run from the checkout."""
+    return Child(name, argv, log_path, cwd=REPO, own_group=True)
 
 
 def metric(port: int, name: str) -> float:
@@ -358,9 +308,9 @@ class Stack:
         self.registry = root / "registry.yaml"
         self.collector_metrics = free_port()
         self.alerts_metrics = free_port()
-        self.collector: Service | None = None
-        self.alerts: Service | None = None
-        self.simulators: list[Service] = []
+        self.collector: Child | None = None
+        self.alerts: Child | None = None
+        self.simulators: list[Child] = []
         self.burst_scenarios: list[Path] = []
 
     @property
@@ -379,19 +329,19 @@ class Stack:
         self.influx.create_database(DATABASE)
         self._write_scenario(time.time())  # the registry does not depend on the start
         subprocess.run(
-            _heatwatch("simulate", "--scenario", str(self.scenario), "--write-registry",
+            heatwatch_argv("simulate", "--scenario", str(self.scenario), "--write-registry",
                        str(self.registry), "--registry-only"),
             cwd=REPO, check=True, stdout=subprocess.DEVNULL,
         )
-        self.collector = Service(
-            "collector", _heatwatch("collect", "-c", str(self._collector_cfg())),
+        self.collector = service(
+            "collector", heatwatch_argv("collect", "-c", str(self._collector_cfg())),
             self.root / "logs" / "collector.log")
-        self.alerts = Service("alerts", _heatwatch("alerts", "-c", str(self._alerts_cfg())),
+        self.alerts = service("alerts", heatwatch_argv("alerts", "-c", str(self._alerts_cfg())),
                               self.root / "logs" / "alerts.log")
         self.start_collector()
         self.start_alerts()
         self._write_scenario(time.time() + lead_s)
-        sim = Service("simulator", _heatwatch("simulate", "--scenario", str(self.scenario)),
+        sim = service("simulator", heatwatch_argv("simulate", "--scenario", str(self.scenario)),
                       self.root / "logs" / "simulator.log")
         sim.start()
         self.simulators.append(sim)
@@ -424,7 +374,7 @@ class Stack:
         scenario(path, start=float(int(time.time() + 2)), broker=self.broker_address,
                  client_id=f"chaos-burst-{len(self.burst_scenarios)}", stations=15 * factor,
                  duration_s=duration_s, station_id_format="bx-{:05d}", faults=False, seed=23)
-        sim = Service(path.stem, _heatwatch("simulate", "--scenario", str(path)),
+        sim = service(path.stem, heatwatch_argv("simulate", "--scenario", str(path)),
                       self.root / "logs" / f"{path.stem}.log")
         sim.start()
         self.simulators.append(sim)
@@ -457,44 +407,37 @@ class Stack:
     # ---- configs ----
 
     def _collector_cfg(self) -> Path:
-        path = self.root / "collector.yaml"
-        path.write_text(yaml.safe_dump({
-            "mqtt": {"host": self.broker.host, "port": self.broker.port,
-                     "client_id": "chaos-collector", "reconnect_min_delay": 0.2,
-                     "reconnect_max_delay": 2.0},
-            "influx": {"transport": "v1", "url": self.influx.url, "database": DATABASE,
-                       "timeout": 5.0},
-            "registry": str(self.registry),
-            "batch": {"flush_interval": 0.2},
-            "spool": {"dir": str(self.root / "spool"), "retry_min_delay": 0.2,
-                      "retry_max_delay": 2.0},
-            "dead_letter": {"file": str(self.root / "rejected.jsonl")},
-            "metrics": {"host": "127.0.0.1", "port": self.collector_metrics},
-        }))
-        return path
+        return write_settings(self.root / "collector.yaml", CollectorSettings(
+            mqtt=self.broker.settings("chaos-collector", reconnect_min_delay=0.2,
+                                      reconnect_max_delay=2.0),
+            influx=self.influx.settings(DATABASE, transport="v1", timeout=5.0),
+            registry=self.registry,
+            batch=BatchSettings(flush_interval=0.2),
+            spool=SpoolSettings(dir=self.root / "spool", retry_min_delay=0.2,
+                                retry_max_delay=2.0),
+            dead_letter=DeadLetterSettings(file=self.root / "rejected.jsonl"),
+            metrics=CollectorMetrics(host="127.0.0.1", port=self.collector_metrics),
+        ))
 
     def _alerts_cfg(self) -> Path:
         rules = self.root / "rules.yaml"
         rules.write_text(yaml.safe_dump(RULES))
-        path = self.root / "alerts.yaml"
-        path.write_text(yaml.safe_dump({
-            "mqtt": {"host": self.broker.host, "port": self.broker.port,
-                     "client_id": "chaos-alerts", "reconnect_min_delay": 0.2,
-                     "reconnect_max_delay": 2.0},
-            "influx": {"url": self.influx.url, "database": DATABASE},
-            "registry": str(self.registry),
-            "rules": str(rules),
-            "state_db": str(self.root / "alerts.db"),
-            "evaluate_interval_s": 0.5,
-            "notifications": {
-                "interval_s": 0.2,
-                "external_url": EXTERNAL_URL,
-                "webhooks": {"chaos": {"url": self.recorder.url,
-                                       "external_url": EXTERNAL_URL}},
-            },
-            "metrics": {"host": "127.0.0.1", "port": self.alerts_metrics},
-        }))
-        return path
+        return write_settings(self.root / "alerts.yaml", AlertsSettings(
+            mqtt=self.broker.settings("chaos-alerts", reconnect_min_delay=0.2,
+                                      reconnect_max_delay=2.0),
+            influx=self.influx.settings(DATABASE),
+            registry=self.registry,
+            rules=rules,
+            state_db=self.root / "alerts.db",
+            evaluate_interval_s=0.5,
+            notifications=NotifySettings(
+                interval_s=0.2,
+                external_url=EXTERNAL_URL,
+                webhooks={"chaos": WebhookConfig(url=self.recorder.url,
+                                                 external_url=EXTERNAL_URL)},
+            ),
+            metrics=AlertsMetrics(host="127.0.0.1", port=self.alerts_metrics),
+        ))
 
     # ---- verdicts ----
 

@@ -6,31 +6,36 @@ from __future__ import annotations
 
 import re
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
-import yaml
 from collector_helpers import Publisher, telemetry, wait_until
 
+from collector.config import (
+    BatchSettings,
+    CollectorSettings,
+    DeadLetterSettings,
+    MetricsSettings,
+    SpoolSettings,
+)
+from heatwatch.local.processes import Child, write_settings
 from heatwatch.local.servers import InfluxServer, MosquittoServer, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 class CollectorProcess:
+    """``python -m collector`` as a child process, and its metrics."""
+
     def __init__(self, config: Path, log: Path, metrics_port: int) -> None:
-        self.config, self.log, self.metrics_port = config, log, metrics_port
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.child = Child("collector", [sys.executable, "-m", "collector", "-c", str(config)],
+                           log, cwd=REPO)
+        self.metrics_port = metrics_port
 
     def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "collector", "-c", str(self.config)],
-                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            )
+        self.child.start()
         wait_until(lambda: self.metric("mqtt_connects_total") >= 1, 30, "collector connected")
         time.sleep(0.3)
 
@@ -43,14 +48,11 @@ class CollectorProcess:
         return float(m.group(1)) if m else 0.0
 
     def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        assert self.proc.wait(10) == -signal.SIGKILL
+        self.child.kill()
+        assert self.child.proc is not None and self.child.proc.returncode == -signal.SIGKILL
 
-    def terminate(self) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(20)
+    def terminate(self) -> int | None:
+        return self.child.stop(20)
 
 
 def test_sigkill_mid_stream_and_with_a_full_spool_loses_nothing(
@@ -58,25 +60,21 @@ def test_sigkill_mid_stream_and_with_a_full_spool_loses_nothing(
 ) -> None:
     db = "killed"
     port = free_port()
-    config = tmp_path / "collector.yaml"
-    config.write_text(yaml.safe_dump({
-        "mqtt": {"host": mosquitto.host, "port": mosquitto.port, "client_id": "kill-test",
-                 "reconnect_min_delay": 0.2, "reconnect_max_delay": 2.0},
-        "influx": {"url": own_influx.url, "database": db, "timeout": 5.0},
-        "batch": {"flush_interval": 0.2},
-        "spool": {"dir": str(tmp_path / "spool"), "retry_min_delay": 0.2, "retry_max_delay": 1.0},
-        "dead_letter": {"file": str(tmp_path / "rejected.jsonl")},
-        "metrics": {"port": port},
-    }))
+    config = write_settings(tmp_path / "collector.yaml", CollectorSettings(
+        mqtt=mosquitto.settings("kill-test", reconnect_min_delay=0.2, reconnect_max_delay=2.0),
+        influx=own_influx.settings(db, timeout=5.0),
+        batch=BatchSettings(flush_interval=0.2),
+        spool=SpoolSettings(dir=tmp_path / "spool", retry_min_delay=0.2, retry_max_delay=1.0),
+        dead_letter=DeadLetterSettings(file=tmp_path / "rejected.jsonl"),
+        metrics=MetricsSettings(port=port),
+    ))
     collector = CollectorProcess(config, tmp_path / "collector.log", port)
     pub = Publisher(mosquitto)
     try:
         _scenario(collector, pub, own_influx, db, tmp_path)
     finally:
         pub.close()
-        if collector.proc is not None and collector.proc.poll() is None:
-            collector.proc.kill()
-            collector.proc.wait(10)
+        collector.child.kill()
 
 
 def _scenario(

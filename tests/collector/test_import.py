@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from influx2_double import Influx2Double
 
+from collector.config import CollectorSettings, DeadLetterSettings
 from collector.import_mapping import ImportMapping, load_mapping
 from collector.importer import ImportFailed, import_files
 from heatwatch.cli import main as heatwatch_main
+from heatwatch.local.processes import write_settings
 from heatwatch.local.servers import InfluxServer, free_port
 from heatwatch.settings import InfluxSettings
 
@@ -178,12 +179,10 @@ def test_influxdb_unreachable_stops_the_import(tmp_path: Path) -> None:
 
 
 def _config(tmp_path: Path, influx: InfluxServer, database: str) -> Path:
-    cfg = tmp_path / "collector.yaml"
-    cfg.write_text(yaml.safe_dump({
-        "influx": {"url": influx.url, "database": database},
-        "dead_letter": {"file": str(tmp_path / "dl.jsonl"), "publish": False},
-    }), encoding="utf-8")
-    return cfg
+    return write_settings(tmp_path / "collector.yaml", CollectorSettings(
+        influx=influx.settings(database),
+        dead_letter=DeadLetterSettings(file=tmp_path / "dl.jsonl", publish=False),
+    ))
 
 
 def test_cli_imports_and_reports_files_it_cannot_read(
