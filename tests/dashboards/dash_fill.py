@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,6 +26,14 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import CollectorRegistry
 
+from collector.config import (
+    BatchSettings,
+    CollectorSettings,
+    DeadLetterSettings,
+    MetricsSettings,
+    SpoolSettings,
+)
+from heatwatch.local.processes import heatwatch_argv
 from heatwatch.local.servers import InfluxServer, MosquittoServer
 from heatwatch.registry import load_registry
 from heatwatch.retention import RetentionSettings, backfill
@@ -66,10 +73,6 @@ class Filled:
     comfort: dict[str, tuple[int, float]]  # zone -> (flat-days under the standard, refund)
 
 
-def _heatwatch(*args: str) -> list[str]:
-    return [sys.executable, "-m", "heatwatch.cli", *args]
-
-
 def _write(influx: InfluxServer, database: str, lines: list[str]) -> None:
     resp = httpx.post(f"{influx.url}/write", params={"db": database, "precision": "ns"},
                       content="\n".join(lines).encode(), timeout=30)
@@ -77,24 +80,16 @@ def _write(influx: InfluxServer, database: str, lines: list[str]) -> None:
 
 
 def _collector_settings(tmp: Path, broker: MosquittoServer, influx: InfluxServer, db: str,
-                        registry: Path) -> Any:
-    from collector.config import CollectorSettings, load_collector_settings
-
-    fields = CollectorSettings.model_fields
-    overrides: dict[str, Any] = {
-        "mqtt": {"host": broker.host, "port": broker.port, "client_id": "dash-collector",
-                 "prefix": PREFIX},
-        "influx": {"url": influx.url, "database": db, "timeout": 10.0},
-        "batch": {"flush_interval": 0.2},
-        "spool": {"dir": str(tmp / "spool")},
-        "dead_letter": {"file": str(tmp / "rejected.jsonl"), "publish": False},
-        "metrics": {"port": 0},
-    }
-    if "registry" in fields:  # the key moved from batch.registry to the top level
-        overrides["registry"] = str(registry)
-    else:
-        overrides["batch"]["registry"] = str(registry)
-    return load_collector_settings(None, **overrides)
+                        registry: Path) -> CollectorSettings:
+    return CollectorSettings(
+        mqtt=broker.settings("dash-collector", prefix=PREFIX),
+        influx=influx.settings(db, timeout=10.0),
+        batch=BatchSettings(flush_interval=0.2),
+        spool=SpoolSettings(dir=tmp / "spool"),
+        dead_letter=DeadLetterSettings(file=tmp / "rejected.jsonl", publish=False),
+        metrics=MetricsSettings(port=0),
+        registry=registry,
+    )
 
 
 def _wait_stored(influx: InfluxServer, db: str, collector: Any, timeout: float = 90.0) -> None:
@@ -272,7 +267,7 @@ def fill(tmp: Path, broker: MosquittoServer, influx: InfluxServer, db: str) -> F
     scenario = tmp / "scenario.yaml"
     scenario.write_text(yaml.safe_dump(SCENARIO), encoding="utf-8")
     registry = tmp / "stations.yaml"
-    subprocess.run(_heatwatch("simulate", "-c", str(scenario), "--write-registry",
+    subprocess.run(heatwatch_argv("simulate", "-c", str(scenario), "--write-registry",
                               str(registry), "--no-run"), check=True, timeout=60,
                    capture_output=True)
     zone = load_registry(registry).zone_of(STATION)
@@ -283,7 +278,7 @@ def fill(tmp: Path, broker: MosquittoServer, influx: InfluxServer, db: str) -> F
         assert collector.source.wait_connected(20)
         time.sleep(0.3)
         subprocess.run(
-            _heatwatch("simulate", "-c", str(scenario), "--host", broker.host,
+            heatwatch_argv("simulate", "-c", str(scenario), "--host", broker.host,
                        "--port", str(broker.port)),
             check=True, timeout=120, capture_output=True,
         )
