@@ -44,6 +44,7 @@ class HttpRecorder:
         self.accepted: list[float] = []  # wall times of the messages let through
         self.throttled_until = float("-inf")
         self.refused = 0
+        self.headers: dict[str, str] = {}  # extra response headers (Retry-After, ...)
         self.replies: list[tuple[int, dict[str, Any]]] = []  # (status, JSON) in order
         self.dingtalk_secret = dingtalk_secret
         recorder = self
@@ -59,6 +60,8 @@ class HttpRecorder:
                 data = json.dumps(reply).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
+                for name, value in recorder.headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

@@ -135,3 +135,16 @@ def test_default_groups_flats_per_station() -> None:
     assert table.group(flat, "r").labels == {"alertname": "flat_cold", "station": "S-01"}
     assert table.group(alert(station="S-01"), "r").key == table.group(
         alert("pressure_drop", station="S-02"), "r").key
+
+
+def test_retry_after_is_honoured(tmp_path: Path, hook: HttpRecorder) -> None:
+    """A 429 with ``Retry-After: 120``: retried, but not before 120 s (not at 1, 2, 4 s)."""
+    store = Store(tmp_path / "s.db")
+    hook.replies = [(429, {"error": "slow down"})]
+    hook.headers = {"Retry-After": "120"}
+    a = alert(ts=T0)
+    bodies = run(store, hook, [], [(T0, [a], [(a, EventKind.FIRING)])])
+    assert len(bodies) == 1
+    (row,) = store.outbox()
+    assert row.status == "pending" and row.next_attempt_at == T0 + 120
+    store.close()
