@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -44,7 +43,7 @@ from common import Row, cpu_seconds, machine, machine_table, table
 
 from alerts.notify.webhook import WebhookConfig
 from alerts.settings import AlertsSettings, MetricsSettings, NotifySettings
-from heatwatch.local.processes import write_settings
+from heatwatch.local.processes import Child, heatwatch_argv, write_settings
 from heatwatch.local.servers import MosquittoServer
 
 PUMP_HOLD_S = 5.0
@@ -172,7 +171,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     planned, duration = plan(args.quick)
     stations = max(args.stations, len(planned) + 2)
-    heatwatch = [sys.executable, "-m", "heatwatch.cli"]
 
     with tempfile.TemporaryDirectory(prefix="hw-latency-") as tmp:
         work = Path(tmp)
@@ -180,7 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         receiver = Receiver()
         broker.start()
         receiver.start()
-        procs: list[subprocess.Popen[bytes]] = []
+        service = Child("alerts", heatwatch_argv("alerts", "-c", str(work / "alerts.yaml")),
+                        work / "alerts.log")
+        sim = Child("simulate", heatwatch_argv("simulate", "-c", str(work / "scenario.yaml")),
+                    work / "simulate.log")
         stop_s = float("nan")
         watcher: Watcher | None = None
         try:
@@ -215,44 +216,34 @@ def main(argv: list[str] | None = None) -> int:
                 "faults": faults,
                 "output": {"ground_truth": str(work / "truth.jsonl")},
             }))
-            alerts_log = (work / "alerts.log").open("wb")
-            service = subprocess.Popen([*heatwatch, "alerts", "-c", str(work / "alerts.yaml")],
-                                       stdout=alerts_log, stderr=subprocess.STDOUT)
-            procs.append(service)
+            service.start()
+            assert service.proc is not None
             watcher = Watcher(broker)
             time.sleep(3.0)  # the service is connected and subscribed
-            if service.poll() is not None:
-                raise SystemExit(f"alerts service exited: {(work / 'alerts.log').read_text()}")
-            cpu0 = cpu_seconds(service.pid)
+            if not service.alive():
+                raise SystemExit(f"alerts service exited: {service.log_text()}")
+            cpu0 = cpu_seconds(service.proc.pid)
             wall0 = time.time()
             for p in planned:
                 watcher.armed[p.station] = wall0 + p.start_s - 1.0
-            sim_log = (work / "simulate.log").open("wb")
-            sim = subprocess.Popen([*heatwatch, "simulate", "-c", str(work / "scenario.yaml")],
-                                   stdout=sim_log, stderr=subprocess.STDOUT)
-            procs.append(sim)
+            sim.start()
             deadline = time.time() + duration + 60
             while time.time() < deadline and not receiver.has_all(planned):
-                if sim.poll() is not None and time.time() > wall0 + duration + 15:
+                if not sim.alive() and time.time() > wall0 + duration + 15:
                     break  # simulator done and the last webhooks had their chance
                 time.sleep(0.2)
-            service_cpu = cpu_seconds(service.pid) - cpu0
+            service_cpu = cpu_seconds(service.proc.pid) - cpu0
             service_wall = time.time() - wall0
             truth = [orjson.loads(line) for line in
                      (work / "truth.jsonl").read_bytes().splitlines() if line.strip()]
         finally:
             if watcher is not None:
                 watcher.stop()
-            for proc in procs:
-                if proc.poll() is None:
+            for child in (service, sim):
+                if child.alive():
                     t0 = time.perf_counter()
-                    proc.terminate()
-                    try:
-                        proc.wait(60)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait(10)
-                    if proc is procs[0]:
+                    child.stop(timeout=60)
+                    if child is service:
                         stop_s = time.perf_counter() - t0
             receiver.stop()
             broker.stop()

@@ -28,7 +28,6 @@ import hashlib
 import json
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,7 +44,7 @@ from common import Row, machine, machine_table, table
 
 from api.config import ApiKey, ApiSettings, ServerSettings
 from api.queries import history_query
-from heatwatch.local.processes import write_settings
+from heatwatch.local.processes import Child, heatwatch_argv, write_settings
 from heatwatch.local.servers import InfluxServer, free_port
 
 DB = "heatwatch"
@@ -181,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="hw-apibench-") as tmp:
         work = Path(tmp)
         influx = InfluxServer(work / "influx")
-        api: subprocess.Popen[bytes] | None = None
+        api = Child("api", heatwatch_argv("api", "-c", str(work / "api.yaml")), work / "api.log")
         influx.start()
         try:
             points, fill_s = fill(influx, size, now)
@@ -199,15 +198,13 @@ def main(argv: list[str] | None = None) -> int:
                 influx=influx.settings(DB),
                 log_level="WARNING",
             ))
-            log = (work / "api.log").open("wb")
-            api = subprocess.Popen([sys.executable, "-m", "heatwatch.cli", "api", "-c",
-                                    str(work / "api.yaml")], stdout=log, stderr=subprocess.STDOUT)
+            api.start()
             base = f"http://127.0.0.1:{port}"
             with httpx.Client(base_url=base, headers=headers, timeout=120) as c:
                 t_start = time.perf_counter()
                 while True:
-                    if api.poll() is not None:
-                        raise SystemExit(f"API exited: {(work / 'api.log').read_text()}")
+                    if not api.alive():
+                        raise SystemExit(f"API exited: {api.log_text()}")
                     try:
                         if c.get("/healthz").status_code == 200:
                             break
@@ -273,13 +270,7 @@ def main(argv: list[str] | None = None) -> int:
                 lst = timed(n, 3, get_list)
                 metrics = c.get("/metrics").text
         finally:
-            if api is not None and api.poll() is None:
-                api.terminate()
-                try:
-                    api.wait(30)
-                except subprocess.TimeoutExpired:
-                    api.kill()
-                    api.wait(10)
+            api.stop(timeout=30)
             influx.stop()
 
     refreshes = [ln for ln in metrics.splitlines() if "cache" in ln and not ln.startswith("#")]

@@ -41,9 +41,7 @@ is reported too). Run: ``.venv/bin/python bench/detection.py [--quick] [--mqtt]`
 from __future__ import annotations
 
 import argparse
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -68,7 +66,7 @@ from alerts.rules import BY_NAME, RULES
 from alerts.rules.spec import RuleSpec
 from alerts.settings import AlertsSettings, MetricsSettings, WarmupSettings
 from alerts.store import Store
-from heatwatch.local.processes import write_settings
+from heatwatch.local.processes import Child, heatwatch_argv, write_settings
 from heatwatch.local.servers import MosquittoServer, free_port, wait_for_port
 from simulators.fleet import SimFleet
 from simulators.layout import registry_data
@@ -790,10 +788,9 @@ def run_suite_mqtt(name: str, data: dict[str, Any], work: Path, broker: Mosquitt
         metrics=MetricsSettings(host="127.0.0.1", port=metrics, selfstats_interval=0),
         log_level="WARNING",
     ))
-    exe = Path(sys.executable).with_name("heatwatch")
-    log = (svc_dir / "alerts.log").open("wb")
-    proc = subprocess.Popen([str(exe), "alerts", "-c", str(svc_dir / "alerts.yaml")],
-                            stdout=log, stderr=subprocess.STDOUT)
+    service = Child("alerts", heatwatch_argv("alerts", "-c", str(svc_dir / "alerts.yaml")),
+                    svc_dir / "alerts.log")
+    service.start()
     wall0 = time.perf_counter()
     try:
         wait_for_port(metrics, timeout=60)
@@ -813,17 +810,10 @@ def run_suite_mqtt(name: str, data: dict[str, Any], work: Path, broker: Mosquitt
                 metrics, "heatwatch_alert_rejected_total")
             still = still + 1.0 if got == last and got >= sent else 0.0
             last = got
-            if proc.poll() is not None:
-                raise RuntimeError(f"heatwatch alerts exited ({proc.returncode}), see "
-                                   f"{svc_dir / 'alerts.log'}")
+            if not service.alive():
+                raise RuntimeError(f"heatwatch alerts exited, see {service.log_path}")
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        service.stop(timeout=60)
     wall = time.perf_counter() - wall0
     store = Store(svc_dir / "alerts.db")
     incidents = [Incident(a.rule, a.subject, a.station, a.zone, a.fired_at, a.active_at,

@@ -33,7 +33,6 @@ import email
 import email.policy
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -55,7 +54,7 @@ from alertbench import write_section
 from common import Row, machine, machine_table, table
 
 from alerts.settings import AlertsSettings, MetricsSettings, NotifySettings
-from heatwatch.local.processes import write_settings
+from heatwatch.local.processes import Child, heatwatch_argv, write_settings
 from heatwatch.local.servers import MosquittoServer, ServerError, _find_binary, _Process, free_port
 
 HOLD_S = 3.0
@@ -264,16 +263,10 @@ def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> float:
+def _stop(child: Child) -> float:
     """SIGTERM, wait (kill after 60 s); return seconds to exit."""
     t0 = time.perf_counter()
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+    child.stop(timeout=60)
     return time.perf_counter() - t0
 
 
@@ -297,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
         am_stop = threading.Event()
         sub: mqtt.Client | None = None
         fleet: FleetPublisher | None = None
-        service: subprocess.Popen[bytes] | None = None
+        service = Child("alerts", heatwatch_argv("alerts", "-c", str(work / "alerts.yaml")),
+                        work / "alerts.log")
         try:
             broker.start()
             am.start()
@@ -342,13 +336,10 @@ def main(argv: list[str] | None = None) -> int:
                     "alertmanager": {"am": {"url": am.url}},
                 }),
             ))
-            log = (work / "alerts.log").open("wb")
-            service = subprocess.Popen(
-                [sys.executable, "-m", "heatwatch.cli", "alerts", "-c", str(work / "alerts.yaml")],
-                stdout=log, stderr=subprocess.STDOUT)
+            service.start()
             time.sleep(3.0)  # connected and subscribed
-            if service.poll() is not None:
-                raise SystemExit(f"alerts service exited: {(work / 'alerts.log').read_text()}")
+            if not service.alive():
+                raise SystemExit(f"alerts service exited: {service.log_text()}")
             fleet = FleetPublisher(broker, stations)
             t0 = time.time()
             for o in onsets:
@@ -361,8 +352,7 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(0.1)
             stop_s = _stop(service)
         finally:
-            if service is not None:
-                _stop(service)
+            _stop(service)
             if fleet is not None:
                 fleet.stop()
             if sub is not None:

@@ -49,7 +49,7 @@ from alerts.settings import MetricsSettings as AlertsMetrics
 from api.config import ApiKey, ApiSettings, ServerSettings
 from collector.config import CollectorSettings, DeadLetterSettings, SpoolSettings
 from collector.config import MetricsSettings as CollectorMetrics
-from heatwatch.local.processes import heatwatch_argv, write_settings
+from heatwatch.local.processes import Child, heatwatch_argv, write_settings
 from heatwatch.local.servers import InfluxServer, MosquittoServer, free_port
 from heatwatch.registry import ID_PATTERN, Meter, load_registry
 
@@ -223,38 +223,31 @@ def services(registry: Path, work: Path, broker: MosquittoServer, influx: Influx
             influx=influx.settings(DB), log_level="WARNING")),
     }
     commands = {"collector": "collect", "alerts": "alerts", "api": "api"}
-    procs: dict[str, subprocess.Popen[bytes]] = {}
+    children = {name: Child(name, heatwatch_argv(commands[name], "-c", str(cfg)),
+                            work / f"{name}-{tag}.log") for name, cfg in cfgs.items()}
     up: dict[str, float] = {}
     out: dict[str, dict[str, float]] = {}
     t0 = time.monotonic()
     try:
-        for name, cfg in cfgs.items():
-            log = (work / f"{name}-{tag}.log").open("wb")
-            procs[name] = subprocess.Popen(heatwatch_argv(commands[name], "-c", str(cfg)),
-                                           stdout=log, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL)
-        while len(up) < len(procs):
+        for child in children.values():
+            child.start()
+        while len(up) < len(children):
             if time.monotonic() - t0 > 900:
-                raise SystemExit(f"registry bench: not up in 900 s: {set(procs) - set(up)}")
-            for name, proc in procs.items():
-                if proc.poll() is not None:
-                    log_text = (work / f"{name}-{tag}.log").read_text()[-2000:]
-                    raise SystemExit(f"registry bench: {name} exited:\n{log_text}")
+                raise SystemExit(f"registry bench: not up in 900 s: {set(children) - set(up)}")
+            for name, child in children.items():
+                if not child.alive():
+                    raise SystemExit(f"registry bench: {name} exited:\n{child.log_text()[-2000:]}")
                 if name not in up and _is_up(name, ports[name]):
                     up[name] = time.monotonic() - t0
             time.sleep(0.5)
         time.sleep(settle_s)  # the engine's warm-up query and the API's first snapshot
-        for name, proc in procs.items():
-            st = _proc_status(proc.pid)
+        for name, child in children.items():
+            assert child.proc is not None
+            st = _proc_status(child.proc.pid)
             out[name] = {"peak": st["VmHWM"], "steady": st["VmRSS"], "up_s": up[name]}
     finally:
-        for proc in procs.values():
-            proc.terminate()
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        for child in children.values():
+            child.stop(timeout=30)
     return out
 
 

@@ -57,7 +57,7 @@ BENCHES = [
     Bench("backtest_speed", "backtest_speed.py", writes_doc=False,
           title="Backtest throughput (event-driven replay from InfluxDB)"),
     Bench("alerts_scale", "alerts_scale.py"),
-    Bench("households", "households.py"),
+    Bench("households", "households_bench.py"),
     Bench("alerts_latency", "alerts_latency.py"),
     Bench("notify_latency", "notify_latency.py"),
     Bench("api", "api_bench.py"),

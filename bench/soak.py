@@ -44,7 +44,7 @@ from alerts.settings import AlertsSettings
 from alerts.settings import MetricsSettings as AlertsMetrics
 from collector.config import CollectorSettings, DeadLetterSettings, SpoolSettings
 from collector.config import MetricsSettings as CollectorMetrics
-from heatwatch.local.processes import heatwatch_argv, write_settings
+from heatwatch.local.processes import Child, heatwatch_argv, write_settings
 from heatwatch.local.servers import InfluxServer, MosquittoServer, free_port
 
 DB = "heatwatch"
@@ -61,9 +61,20 @@ class Proc:
     """One service process under observation: its samples of (time, RSS MB, CPU seconds)."""
 
     name: str
-    proc: subprocess.Popen[bytes] | None = None
+    child: Child | None = None  # None: a server started elsewhere, sampled by its pid
     pid: int = 0
     samples: list[tuple[float, float, float]] = field(default_factory=list)
+
+    def start(self) -> None:
+        assert self.child is not None
+        self.child.start()
+        assert self.child.proc is not None
+        self.pid = self.child.proc.pid
+
+    def exit_code(self) -> int | None:
+        """The child's exit code once it has exited, else None."""
+        proc = self.child.proc if self.child is not None else None
+        return proc.poll() if proc is not None else None
 
     def sample(self, now: float) -> None:
         # A process that exited between two samples is reported by the caller, not here.
@@ -169,33 +180,29 @@ def run_soak(
         state_db=work / "alerts.db",
         metrics=AlertsMetrics(host="127.0.0.1", port=ports["alerts"]),
     ))
-    procs = [Proc("collector"), Proc("alert engine"), Proc("simulator"),
-             Proc("mosquitto", pid=broker.pid or 0), Proc("influxdb", pid=influx.pid or 0)]
-    handles = []
+    procs = [
+        Proc("collector", Child("collector", heatwatch_argv("collect", "-c", str(collector_cfg)),
+                                logs / "collector.log")),
+        Proc("alert engine", Child("alert engine", heatwatch_argv("alerts", "-c", str(alerts_cfg)),
+                                   logs / "alert_engine.log")),
+        Proc("simulator", Child("simulator", sim_cmd, logs / "simulator.log")),
+        Proc("mosquitto", pid=broker.pid or 0), Proc("influxdb", pid=influx.pid or 0),
+    ]
     try:
-        for p, argv in ((procs[0], heatwatch_argv("collect", "-c", str(collector_cfg))),
-                        (procs[1], heatwatch_argv("alerts", "-c", str(alerts_cfg)))):
-            fh = (logs / f"{p.name.replace(' ', '_')}.log").open("wb")
-            handles.append(fh)
-            p.proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL)
-            p.pid = p.proc.pid
+        procs[0].start()
+        procs[1].start()
         # A city registry takes both services a while to read (heatwatch/registry.py).
         say(f"waiting for collector and alert engine to start ({stations:,} stations)")
         _wait_metrics(ports["collector"], "heatwatch_collector_mqtt_connects", 900.0, procs)
         _wait_metrics(ports["alerts"], "", 900.0, procs)
         time.sleep(5.0)  # the engine's warm-up query against an empty database
-        sim_log = (logs / "simulator.log").open("wb")
-        handles.append(sim_log)
         t0 = time.monotonic()
-        procs[2].proc = subprocess.Popen(sim_cmd, stdout=sim_log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
-        procs[2].pid = procs[2].proc.pid
+        procs[2].start()
         warmup_end = t0 + min(600.0, minutes * 60 / 3)
         say(f"soak: {stations:,} stations x {flats} flats for {minutes:g} min, run dir {work}")
         next_sample = t0
         load_samples: list[float] = []
-        while procs[2].proc.poll() is None:
+        while procs[2].exit_code() is None:
             now = time.monotonic()
             if now >= next_sample:
                 for p in procs:
@@ -230,15 +237,8 @@ def run_soak(
                           warmup_end, lag, wall, load, drain_s)
     finally:
         for p in procs[:3]:
-            if p.proc is not None and p.proc.poll() is None:
-                p.proc.terminate()
-                try:
-                    p.proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    p.proc.kill()
-                    p.proc.wait(10)
-        for fh in handles:
-            fh.close()
+            if p.child is not None:
+                p.child.stop(timeout=30)
         influx.stop()
         broker.stop()
 
@@ -257,8 +257,8 @@ def _wait_metrics(port: int, name: str, timeout: float, procs: Sequence[Proc]) -
 
 def _check_alive(procs: Sequence[Proc]) -> None:
     for p in procs:
-        if p.proc is not None and p.proc.poll() is not None:
-            raise SystemExit(f"soak: {p.name} exited with code {p.proc.returncode}")
+        if (code := p.exit_code()) is not None:
+            raise SystemExit(f"soak: {p.name} exited with code {code}")
 
 
 def _published(sim_log: Path) -> dict[str, int]:

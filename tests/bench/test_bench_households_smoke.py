@@ -1,26 +1,20 @@
-"""bench/households.py end to end at its --quick size (no timing assertions: the figures are
-recorded by full runs in docs/benchmarks.md). The script shares its name with the ledger's
-package, so it is loaded from its file under another name."""
+"""bench/households_bench.py end to end at its --quick size (no timing assertions: the figures
+are recorded by full runs in docs/benchmarks.md)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import importlib
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "households.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
 def test_households_quick(capsys: pytest.CaptureFixture[str],
                           monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = importlib.util.spec_from_file_location("households_bench", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "households_bench", module)
-    monkeypatch.setattr(sys, "path", list(sys.path))  # the script puts bench/ on it
-    spec.loader.exec_module(module)
+    monkeypatch.syspath_prepend(str(BENCH))
+    module = importlib.import_module("households_bench")
     assert module.main(["--quick"]) == 0  # every target met at the quick size
     out = capsys.readouterr().out
     assert "| flat-level recall | 100.0 |" in out

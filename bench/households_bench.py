@@ -37,9 +37,8 @@ every second, 1 % of them cold (judged at every reading, firing during the run),
 rules on and off in the same process: the difference is the rules' cost, added to the
 engine's city figure (bench/alerts_scale.py) against its 0.2-core budget.
 
-Run: ``.venv/bin/python bench/households.py [--quick] [--write-doc]``.
+Run: ``.venv/bin/python bench/households_bench.py [--quick] [--write-doc]``.
 """
-# ruff: noqa: E402  (the ledger's package shares this file's name: see the imports)
 
 from __future__ import annotations
 
@@ -58,12 +57,9 @@ from typing import Any
 
 import numpy as np
 import yaml
+from alertbench import DOC, SimClock, fleet_registry, operator_rules, write_section
+from common import Row, machine, machine_table, table
 
-# This file's name is the ledger's package's (and bench/forecast.py is the forecast package's,
-# which the rules import): import the project with bench/ off the path (a script's own folder
-# comes first on it), then put bench/ back for its helpers.
-_BENCH = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
 from alerts.config import RulesConfig
 from alerts.engine import Engine
 from alerts.flats import FLAT_INHIBITORS
@@ -78,10 +74,6 @@ from households.verdict import Evidence, OpenAlert, StationSupply, judge
 from simulators.households import Complaint, ComplaintStream, room_truth, sensor_truth
 from simulators.runner import Simulation
 from simulators.scenario import SCENARIO_DIR, SimulatorSettings
-
-sys.path.insert(0, str(_BENCH))
-from alertbench import DOC, SimClock, fleet_registry, operator_rules, write_section
-from common import Row, machine, machine_table, table
 
 STANDARD = 18.0
 TZ = "Asia/Shanghai"
@@ -592,9 +584,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if all(r.ok is not False for r in rows) else 1
 
 
-DOC_HEAD = """## Households: cold flats, ledger, complaints (bench/households.py)
+DOC_HEAD = """## Households: cold flats, ledger, complaints (bench/households_bench.py)
 
-`.venv/bin/python bench/households.py --write-doc` (issue 16); what is scored and how is in
+`.venv/bin/python bench/households_bench.py --write-doc` (issue 16); what is scored and how is in
 the script's docstring. Ground truth: each flat's sensor without its noise (room + bias),
 from the simulator, every 60 s. Real data: the xai4heat set (`../shared/data/xai4heat-scada/`)
 has station columns only (no indoor sensor of any flat), so `flat_cold` could not be checked
