@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import IO, Any
 
 import yaml
-from pydantic import SecretStr
-from pydantic_core import to_jsonable_python
+from pydantic import SecretStr, TypeAdapter
 
 from heatwatch.settings import HeatwatchSettings, load_settings
 
 __all__ = ["Child", "heatwatch_argv", "settings_data", "write_settings"]
+
+_ANY: TypeAdapter[Any] = TypeAdapter(Any)
 
 
 def heatwatch_argv(*args: str) -> list[str]:
@@ -111,7 +112,7 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    return to_jsonable_python(value)
+    return _ANY.dump_python(value, mode="json")
 
 
 def settings_data(settings: HeatwatchSettings) -> dict[str, Any]:
