@@ -35,6 +35,29 @@ def test_detection_quick(capsys: pytest.CaptureFixture[str]) -> None:
     assert "| false alerts, all suites run | 0.0 |" in out
 
 
+def test_flat_truth_tells_a_warm_flat_its_sensor_reads_cold() -> None:
+    """The detection score lists a flat_cold apart when the flat was warm by its true
+    temperature all along (a biased sensor), and keeps it false when the flat was cold."""
+    import numpy as np
+    from alertbench import TRUTH_BUCKET_S, FlatTruth, Incident
+    from detection import warm_by_truth
+
+    from alerts.config import RulesConfig
+
+    truth = FlatTruth(0.0, 2)
+    for t in range(0, 3 * int(TRUTH_BUCKET_S), 60):
+        truth.add(float(t), np.array([19.0 + t / 1e4, 17.5]))
+    assert truth.low(0, 0.0, 2 * TRUTH_BUCKET_S) == 19.0
+    assert truth.low(0, TRUTH_BUCKET_S, 2 * TRUTH_BUCKET_S) == pytest.approx(19.09)
+    assert truth.low(1, 0.0, 10 * TRUTH_BUCKET_S) == 17.5
+    assert truth.low(0, 10 * TRUTH_BUCKET_S, 11 * TRUTH_BUCKET_S) is None  # not recorded
+    rules = RulesConfig()
+    warm = Incident("flat_cold", "st-1-f1-1", "st-1", "z", 100.0, 0.0, true_low=18.4)
+    cold = Incident("flat_cold", "st-1-f1-2", "st-1", "z", 100.0, 0.0, true_low=17.9)
+    other = Incident("zone_cold", "z", None, "z", 100.0, 0.0, true_low=19.0)
+    assert [warm_by_truth(i, rules) for i in (warm, cold, other)] == [True, False, False]
+
+
 def test_alerts_scale_quick(capsys: pytest.CaptureFixture[str]) -> None:
     out = _run("alerts_scale", capsys)
     assert "engine observe + evaluate, whole run" in out
