@@ -176,5 +176,7 @@ def test_accelerated_scenario_through_mqtt_on_event_time(
     # the start) may be observed while event time is still up to one interval behind it
     assert T0 + 300 + 120 - 10 <= pump[2] <= T0 + 300 + 120 + 20
     assert T0 + 360 - 10 <= offline[2] <= T0 + 360 + 10  # the will: at once
-    assert offline[3] is not None and T0 + 600 <= offline[3] <= T0 + 620  # power back
+    # power back: the `online` status happens at event time, which may still be up to one
+    # interval behind the frame that published it (seen 0.9 s early under load)
+    assert offline[3] is not None and T0 + 600 - 10 <= offline[3] <= T0 + 620
     assert sent > 100 and wall < 30, (sent, wall)  # 16 simulated minutes in seconds
