@@ -22,7 +22,7 @@ warm-up and ``heating_not_resumed.after_window_s``); :func:`ring_break` gives th
 next instant where the second can. The engine's :meth:`~alerts.engine.Engine.next_due` uses
 them to know which sweeps of an unchanged station can be skipped in a replay; a rule that
 makes its verdict depend on the clock in another way must be added here, or event-driven
-backtests will miss its transitions (``tests/alerts/test_backtest_events.py`` compares them
+backtests will miss its transitions (``tests/alerts/backtest/test_backtest_events.py`` compares them
 with step-by-step replays).
 """
 

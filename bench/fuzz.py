@@ -1,7 +1,7 @@
 """Fuzzing the wire decoder with Hypothesis: no crash, every reading stored or rejected.
 
-tests/wire/test_wire_properties.py proves the decoder's properties on a few hundred examples
-per run. This goes further, in volume and in kind:
+tests/heatwatch/wire/test_wire_properties.py proves the decoder's properties on a few hundred
+examples per run. This goes further, in volume and in kind:
 
 * payloads a station or an attacker could send: readings with mutated fields (wrong types,
   NaN/Infinity, huge numbers, nested objects, odd keys), arrays of them, deeply nested JSON
@@ -19,7 +19,7 @@ per run. This goes further, in volume and in kind:
     .venv/bin/python bench/fuzz.py                   # 100,000 payloads + 2,000 end to end
     .venv/bin/python bench/fuzz.py --examples 2000 --e2e 200
 
-tests/security/test_fuzz.py runs the same checks with small numbers in CI.
+tests/heatwatch/wire/test_wire_fuzz.py runs the same checks with small numbers in CI.
 """
 
 from __future__ import annotations

@@ -157,7 +157,7 @@ class SmtpHandler:
 
 class AlertmanagerServer(_Process):
     """Debian's prometheus-alertmanager with its own config and storage, clustering off
-    (as ``tests/alerts/test_notify_alertmanager.py`` starts it)."""
+    (as ``tests/alerts/notify/test_notify_alertmanager.py`` starts it)."""
 
     name = "alertmanager"
 

@@ -11,7 +11,7 @@ effective rule set instead of per rule and reading); the screen composes them an
 numbers several of them need (the secondary flow, supply and return) once per window. The
 contract is one-sided: a bit may be set for a rule that would not fire (that only costs its
 full evaluation), but a rule that would fire must never be left out;
-``tests/alerts/test_rule_declarations.py`` holds every registered rule's pre-screen to its
+``tests/alerts/rules/test_rule_declarations.py`` holds every registered rule's pre-screen to its
 verdict on random windows. The heating-regime gates (planned off, idle, warm-up:
 :mod:`alerts.rules.regime`) are asked only once a rule's own condition holds.
 """

@@ -10,7 +10,7 @@ those of every module in the package, and from them
 * the engine evaluates the declared verdicts (station rules), keeps the declared fields and
   rate histories, and the API and routing learn names and families;
 * tests hold every rule to its sample-file section, its messages in every language and its
-  pre-screen against its verdict (``tests/alerts/test_rule_declarations.py``).
+  pre-screen against its verdict (``tests/alerts/rules/test_rule_declarations.py``).
 
 Rules keep no state and never see alerts (Prometheus' split between the expression and the
 alerting rule): a verdict is a pure function of ``(now, window, rules, names)``, so each can be

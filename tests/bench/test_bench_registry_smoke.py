@@ -1,7 +1,7 @@
 """bench/registry_memory.py runs end to end at a toy size (``--quick``: 200 stations, the old
 and new loaders, the three services on the compact form with real Mosquitto and InfluxDB), so
 it keeps working as the code under it changes. No memory or timing assertions here: full runs
-record the figures in docs/benchmarks.md; tests/security/test_registry_scale.py checks the
+record the figures in docs/benchmarks.md; tests/heatwatch/test_registry_scale.py checks the
 memory properties."""
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""The issue-5 benchmarks (API at city size, notification latency per channel) run end to end
-at toy sizes (``--quick``), so they keep working as the code under them changes. No timing
-assertions: CI machines are shared and noisy; full runs record the figures in
-docs/benchmarks.md. Both use the real servers (InfluxDB, Mosquitto, Alertmanager)."""
+"""The latency benchmarks (bench/api_bench.py: the API at city size; bench/notify_latency.py:
+notification latency per channel) run end to end at toy sizes (``--quick``), so they keep
+working as the code under them changes. No timing assertions: CI machines are shared and
+noisy; full runs record the figures in docs/benchmarks.md. Both use the real servers
+(InfluxDB, Mosquitto, Alertmanager)."""
 
 from __future__ import annotations
 

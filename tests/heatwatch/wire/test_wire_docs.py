@@ -12,7 +12,7 @@ import pytest
 from heatwatch.wire import FIELDS, Decoder, Kind, Reason
 from heatwatch.wirefields import FLAG, NUMBER
 
-DOC = (Path(__file__).parents[2] / "docs" / "wire-format.md").read_text(encoding="utf-8")
+DOC = (Path(__file__).parents[3] / "docs" / "wire-format.md").read_text(encoding="utf-8")
 GOLDEN = Path(__file__).parent / "golden"
 
 

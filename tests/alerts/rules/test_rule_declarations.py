@@ -27,7 +27,7 @@ from alerts.rules.spec import RuleSpec
 from alerts.schedule import heating_on, in_setback, planned_off
 from heatwatch.wire import FieldValue
 
-SAMPLE = Path(__file__).resolve().parents[2] / "alerts" / "rules.sample.yaml"
+SAMPLE = Path(__file__).resolve().parents[3] / "alerts" / "rules.sample.yaml"
 LANGUAGES = sorted(p.name for p in resources.files("alerts.templates").iterdir()
                    if p.name.endswith(".yaml"))
 

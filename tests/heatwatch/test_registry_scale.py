@@ -11,19 +11,16 @@ flats, ~31 MB of YAML), loaded by every service:
 
 from __future__ import annotations
 
-import sys
 import tracemalloc
 from pathlib import Path
 
 import pytest
 import yaml
+from test_registry import fleet
 
 import heatwatch.registry as registry_module
 from heatwatch.registry import load_registry
 from heatwatch.settings import ConfigError
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_registry import fleet
 
 
 @pytest.mark.skipif(not getattr(yaml, "__with_libyaml__", False), reason="PyYAML without libyaml")

@@ -6,8 +6,8 @@ the expected rejections and dropped-field count, followed by the expected lines.
 files are valid InfluxDB input as they stand, and one test writes them all to a real InfluxDB.
 
 After an intended change of the output, regenerate with
-``HEATWATCH_UPDATE_GOLDEN=1 .venv/bin/pytest tests/wire/test_wire_golden.py`` and review the
-diff like code.
+``HEATWATCH_UPDATE_GOLDEN=1 .venv/bin/pytest tests/heatwatch/wire/test_wire_golden.py`` and
+review the diff like code.
 """
 
 from __future__ import annotations

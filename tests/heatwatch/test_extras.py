@@ -12,7 +12,7 @@ import pytest
 
 from heatwatch.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 TOOLS_ONLY = ("matplotlib", "tqdm", "grafana_client", "openpyxl")
 
