@@ -10,8 +10,9 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from alert_helpers import Receiver, wait_for
+from alert_helpers import Receiver
 from paho.mqtt.enums import CallbackAPIVersion
+from support import wait_for
 
 from alerts.service import AlertsService
 from alerts.settings import load_alerts_settings

@@ -13,9 +13,9 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
-from alert_helpers import wait_for
 from notify_recorder import HttpRecorder
 from paho.mqtt.enums import CallbackAPIVersion
+from support import wait_for
 
 from alerts.service import AlertsService
 from alerts.settings import load_alerts_settings

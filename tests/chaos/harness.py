@@ -27,7 +27,7 @@ import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +37,7 @@ from typing import Any
 import httpx
 import orjson
 import yaml
+from support import wait_for
 
 from alerts.notify.webhook import WebhookConfig
 from alerts.settings import AlertsSettings, NotifySettings
@@ -87,16 +88,6 @@ EXPECTED_RULES: dict[tuple[str, bool], frozenset[str]] = {
     ("power_loss", False): frozenset({"station_offline", "power_loss"}),
     ("power_loss", True): frozenset({"power_loss"}),
 }
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``predicate`` until true; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def rfc3339(t: float) -> str:
@@ -356,17 +347,17 @@ class Stack:
         before = metric(self.collector_metrics, "heatwatch_collector_mqtt_connects_total")
         assert before < 0, "a collector already answers on its metrics port"
         self.collector.start()
-        wait_until(lambda: metric(self.collector_metrics,
-                                  "heatwatch_collector_mqtt_connects_total") >= 1,
-                   30, "collector connected to the broker")
+        wait_for(lambda: metric(self.collector_metrics,
+                                "heatwatch_collector_mqtt_connects_total") >= 1,
+                 30, "collector connected to the broker")
 
     def start_alerts(self) -> None:
         assert self.alerts is not None
         marker = self.alerts.log_text().count("alert engine connected to MQTT")
         self.alerts.start()
-        wait_until(lambda: self.alerts is not None
-                   and self.alerts.log_text().count("alert engine connected to MQTT") > marker,
-                   30, "alert engine connected to the broker")
+        wait_for(lambda: self.alerts is not None
+                 and self.alerts.log_text().count("alert engine connected to MQTT") > marker,
+                 30, "alert engine connected to the broker")
 
     def burst(self, *, factor: int = 10, duration_s: float = 20.0) -> Path:
         """A second fleet, ``factor`` times the main one, publishing for ``duration_s``."""
@@ -464,8 +455,8 @@ class Stack:
 
     def wait_all_stored(self, expected: set[ReadingKey], timeout: float = 90.0) -> None:
         """Wait until InfluxDB holds every published reading (it may take a spool replay)."""
-        wait_until(lambda: expected <= stored_readings(self.influx), timeout,
-                   f"all {len(expected)} published readings in InfluxDB")
+        wait_for(lambda: expected <= stored_readings(self.influx), timeout,
+                 f"all {len(expected)} published readings in InfluxDB")
 
     def assert_nothing_lost(self, expected: set[ReadingKey]) -> None:
         stored = stored_readings(self.influx)

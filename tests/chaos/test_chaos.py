@@ -25,8 +25,8 @@ from harness import (
     ground_truth,
     metric,
     notification_problems,
-    wait_until,
 )
+from support import wait_for
 
 pytestmark = [pytest.mark.servers, pytest.mark.chaos, pytest.mark.timeout(300)]
 
@@ -38,8 +38,8 @@ def _finish(stack: Stack) -> set[ReadingKey]:
     expected = stack.published()
     assert len(expected) > 500, "the scenario published too little to prove anything"
     stack.wait_all_stored(expected, timeout=90)
-    wait_until(lambda: not stack.recorder.open_alerts() and stack.outbox_pending() == 0,
-               30, "every fired alert resolved and every notification delivered")
+    wait_for(lambda: not stack.recorder.open_alerts() and stack.outbox_pending() == 0,
+             30, "every fired alert resolved and every notification delivered")
     stack.assert_nothing_lost(expected)
     truth = ground_truth(stack.scenario)
     assert {row["kind"] for row in truth} == {"pump_trip", "leak", "power_loss"}
@@ -48,8 +48,8 @@ def _finish(stack: Stack) -> set[ReadingKey]:
     assert not problems, "\n".join(problems)
     # The event log reaches InfluxDB too (Grafana annotations), whatever happened meanwhile.
     events = stack.store_event_count()
-    wait_until(lambda: stack.influx.count("alert_events", "seq", db=DATABASE) == events, 30,
-               f"all {events} alert events in InfluxDB")
+    wait_for(lambda: stack.influx.count("alert_events", "seq", db=DATABASE) == events, 30,
+             f"all {events} alert events in InfluxDB")
     for svc in (stack.collector, stack.alerts):
         assert svc is not None and svc.alive(), f"{svc and svc.name} died"
         assert "Traceback" not in svc.log_text(), f"{svc.name} logged a traceback"
@@ -67,9 +67,9 @@ def test_broker_restart_mid_run(stack: Stack) -> None:
     time.sleep(3)  # a restart that takes a few seconds, as a package upgrade's would
     down_to = time.time()
     stack.broker.start()
-    wait_until(lambda: metric(stack.collector_metrics,
-                              "heatwatch_collector_mqtt_connects_total") >= 2,
-               30, "collector reconnected after the broker restart")
+    wait_for(lambda: metric(stack.collector_metrics,
+                            "heatwatch_collector_mqtt_connects_total") >= 2,
+             30, "collector reconnected after the broker restart")
     expected = _finish(stack)
     # Readings the simulator made while the broker was down were queued by its gateways and
     # sent after they reconnected; _finish found them all stored.
@@ -84,9 +84,9 @@ def test_influxdb_stopped_for_60s(stack: Stack) -> None:
     stack.at(8)
     stack.influx.stop()
     stopped = time.monotonic()
-    wait_until(lambda: metric(stack.collector_metrics,
-                              "heatwatch_collector_lines_spooled_total") > 0,
-               30, "collector spooling while InfluxDB is down")
+    wait_for(lambda: metric(stack.collector_metrics,
+                            "heatwatch_collector_lines_spooled_total") > 0,
+             30, "collector spooling while InfluxDB is down")
     time.sleep(max(0.0, 60 - (time.monotonic() - stopped)))  # the outage itself is the point
     stack.influx.start()
     _finish(stack)
@@ -112,8 +112,8 @@ def test_alert_engine_sigkill_mid_incident(stack: Stack) -> None:
     # Killed once the firing is delivered *and* recorded as sent: a kill between the POST and
     # that record would redeliver it with the same Idempotency-Key (at-least-once, by design),
     # which this test would report as a duplicate by chance rather than by a bug.
-    wait_until(lambda: stack.recorder.seen("firing", "pump_stopped", "st-00002")
-               and stack.outbox_pending() == 0, 40, "pump_stopped firing for st-00002 sent")
+    wait_for(lambda: stack.recorder.seen("firing", "pump_stopped", "st-00002")
+             and stack.outbox_pending() == 0, 40, "pump_stopped firing for st-00002 sent")
     assert stack.alerts is not None
     stack.alerts.kill()
     assert not stack.recorder.seen("resolved", "pump_stopped", "st-00002"), (

@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from support import wait_for
 
 from collector.config import CollectorSettings, load_collector_settings
 from heatwatch.local.servers import InfluxServer, MosquittoServer
@@ -23,15 +23,6 @@ _ids = itertools.count()
 # Distinct, recent millisecond timestamps for every reading of the session: one series
 # (station) + timestamp is one point in InfluxDB, so counts equal readings.
 _ts = itertools.count(int(time.time() * 1000) - 3_600_000)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def telemetry(station: str, seq: int | None = None, **extra: Any) -> dict[str, Any]:
@@ -78,7 +69,7 @@ class Publisher:
         self.publish(f"{self.prefix}/{station}/telemetry", orjson.dumps(docs))
 
     def wait_all(self, timeout: float = 60.0) -> None:
-        wait_until(lambda: self._acked >= self._sent, timeout, "broker PUBACK for every publish")
+        wait_for(lambda: self._acked >= self._sent, timeout, "broker PUBACK for every publish")
 
     def close(self) -> None:
         self.client.disconnect()

@@ -12,8 +12,9 @@ from pathlib import Path
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
-from collector_helpers import Publisher, collector_settings, telemetry, wait_until
+from collector_helpers import Publisher, collector_settings, telemetry
 from paho.mqtt.enums import CallbackAPIVersion
+from support import wait_for
 
 from collector.config import CollectorSettings
 from collector.service import Collector
@@ -78,10 +79,10 @@ def test_single_and_array_payloads_all_stored_bad_ones_dead_lettered(
     bad_reasons.append("invalid_json")
     pub.wait_all()
 
-    wait_until(lambda: influx.count("telemetry", "supply_temp", db=database) >= good, 60,
-               f"{good} readings in InfluxDB")
-    wait_until(lambda: collector.stats()["dead_lettered"] >= len(bad_reasons), 30,
-               "dead letters written")
+    wait_for(lambda: influx.count("telemetry", "supply_temp", db=database) >= good, 60,
+             f"{good} readings in InfluxDB")
+    wait_for(lambda: collector.stats()["dead_lettered"] >= len(bad_reasons), 30,
+             "dead letters written")
     assert influx.count("telemetry", "supply_temp", db=database) == good
     stats = collector.stats()
     assert stats["messages"] == 341
@@ -93,7 +94,7 @@ def test_single_and_array_payloads_all_stored_bad_ones_dead_lettered(
     lines = Path(settings.dead_letter.file or "").read_text().splitlines()
     reasons = sorted(json.loads(line)["reason"] for line in lines)
     assert reasons == sorted(bad_reasons)
-    wait_until(lambda: len(listener.payloads) >= len(bad_reasons), 20, "rejections on MQTT")
+    wait_for(lambda: len(listener.payloads) >= len(bad_reasons), 20, "rejections on MQTT")
     assert sorted(str(p["reason"]) for p in listener.payloads) == sorted(bad_reasons)
     listener.close()
 
@@ -129,7 +130,7 @@ def test_seq_gaps_duplicates_and_late_are_totals_and_the_log_names_the_stations(
     pub.publish("heat/seq-b/meter/m1", json.dumps(
         [{"ts": telemetry("x")["ts"], "indoor_temp": 21.0, "seq": s} for s in (1, 2)]).encode())
     pub.wait_all()
-    wait_until(lambda: collector.stats()["readings"] >= 12, 30, "12 readings decoded")
+    wait_for(lambda: collector.stats()["readings"] >= 12, 30, "12 readings decoded")
     stats = collector.stats()
     assert (stats["seq_gaps"], stats["seq_duplicates"]) == (5, 1)
     body = httpx.get(f"http://127.0.0.1:{collector.metrics_port}/metrics").text
@@ -164,7 +165,7 @@ def test_registered_stations_get_their_zone(
     pub.station("zone-a", [telemetry("zone-a") for _ in range(7)])
     pub.station("zone-b", [telemetry("zone-b") for _ in range(3)])
     pub.wait_all()
-    wait_until(lambda: collector.stats()["stored"] >= 10, 30, "10 stored")
+    wait_for(lambda: collector.stats()["stored"] >= 10, 30, "10 stored")
     assert influx.count("telemetry", "supply_temp", db=database,
                         where="\"zone\" = 'north'") == 7
     assert influx.count("telemetry", "supply_temp", db=database,
@@ -187,9 +188,9 @@ def test_own_counters_are_stored_for_grafana(
     pub.station("self-1", [telemetry("self-1", seq=i) for i in range(5)])
     pub.wait_all()
     pub.close()
-    wait_until(lambda: influx.count("telemetry", "supply_temp", db=database) == 5, 20, "stored")
+    wait_for(lambda: influx.count("telemetry", "supply_temp", db=database) == 5, 20, "stored")
     # The counter moves just after the write returns: wait for it, then stop (final snapshot).
-    wait_until(lambda: collector.stats()["stored"] == 5, 20, "counted")
+    wait_for(lambda: collector.stats()["stored"] == 5, 20, "counted")
     collector.stop(timeout=60)
     series = influx.query(
         "SELECT last(heatwatch_collector_readings_stored_total) FROM heatwatch_internal "
@@ -212,4 +213,4 @@ def test_v1_database_is_created_at_start(
 
     assert not exists()
     run_collector(collector_settings(tmp_path, mosquitto, influx, name))  # nothing published
-    wait_until(exists, 10, f"database {name} created")
+    wait_for(exists, 10, f"database {name} created")

@@ -7,7 +7,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from collector_helpers import Publisher, collector_settings, telemetry, wait_until
+from collector_helpers import Publisher, collector_settings, telemetry
+from support import wait_for
 
 from collector.config import CollectorSettings
 from collector.service import Collector
@@ -46,8 +47,8 @@ def test_broker_restart_mid_stream_loses_nothing(
     persistent_mosquitto.start()
     total += publish_arrays(pub, "br-3", 100)
     pub.wait_all(60)
-    wait_until(lambda: influx.count("telemetry", "supply_temp", db=database) >= total, 90,
-               f"{total} readings stored")
+    wait_for(lambda: influx.count("telemetry", "supply_temp", db=database) >= total, 90,
+             f"{total} readings stored")
     time.sleep(1)  # anything extra would be a bug in the counting, not a duplicate point
     assert influx.count("telemetry", "supply_temp", db=database) == total
     assert sample(collector, "heatwatch_collector_mqtt_connects_total") >= 2, "reconnected"
@@ -85,15 +86,15 @@ def test_resubscribes_when_a_killed_broker_forgot_the_session(
     collector = run_collector(collector_settings(tmp_path, persistent_mosquitto, influx, database))
     persistent_mosquitto.kill()
     persistent_mosquitto.start()
-    wait_until(lambda: sample(collector, "heatwatch_collector_mqtt_connects_total") >= 2, 30,
-               "collector reconnected")
+    wait_for(lambda: sample(collector, "heatwatch_collector_mqtt_connects_total") >= 2, 30,
+             "collector reconnected")
     assert collector.source.session_present is False
     time.sleep(0.5)  # SUBACK
     pub = make_publisher(persistent_mosquitto)
     total = publish_arrays(pub, "rs-1", 50)
     pub.wait_all()
-    wait_until(lambda: influx.count("telemetry", "supply_temp", db=database) >= total, 30,
-               f"{total} readings stored after resubscribing")
+    wait_for(lambda: influx.count("telemetry", "supply_temp", db=database) >= total, 30,
+             f"{total} readings stored after resubscribing")
     assert influx.count("telemetry", "supply_temp", db=database) == total
 
 
@@ -114,8 +115,8 @@ def test_influx_down_30s_spools_applies_back_pressure_and_replays(
     pub = make_publisher(mosquitto)
     total = publish_arrays(pub, "db-1", 100)
     pub.wait_all()
-    wait_until(lambda: own_influx.count("telemetry", "supply_temp", db=db) >= total, 30,
-               "first readings stored")
+    wait_for(lambda: own_influx.count("telemetry", "supply_temp", db=db) >= total, 30,
+             "first readings stored")
 
     own_influx.stop()
     down_until = time.monotonic() + 30
@@ -130,9 +131,9 @@ def test_influx_down_30s_spools_applies_back_pressure_and_replays(
     own_influx.start()
     total += publish_arrays(pub, "db-3", 100)
     pub.wait_all()
-    wait_until(lambda: own_influx.count("telemetry", "supply_temp", db=db) >= total, 90,
-               f"{total} readings stored after InfluxDB returned")
-    wait_until(lambda: collector.stats()["spool_pending_bytes"] == 0, 30, "spool drained")
+    wait_for(lambda: own_influx.count("telemetry", "supply_temp", db=db) >= total, 90,
+             f"{total} readings stored after InfluxDB returned")
+    wait_for(lambda: collector.stats()["spool_pending_bytes"] == 0, 30, "spool drained")
     assert own_influx.count("telemetry", "supply_temp", db=db) == total
     stats = collector.stats()
     assert stats["replayed"] >= stats["spooled"] > 0
@@ -156,7 +157,7 @@ def test_shared_subscription_splits_load_and_stores_each_reading_once(
     for i in range(600):
         pub.station(f"sh-{i % 3}", telemetry(f"sh-{i % 3}"))
     pub.wait_all()
-    wait_until(lambda: a.stats()["stored"] + b.stats()["stored"] >= 600, 30, "600 stored")
+    wait_for(lambda: a.stats()["stored"] + b.stats()["stored"] >= 600, 30, "600 stored")
     assert influx.count("telemetry", "supply_temp", db=database) == 600
     assert a.stats()["messages"] + b.stats()["messages"] == 600, "each message to one collector"
     assert a.stats()["messages"] > 0 and b.stats()["messages"] > 0
@@ -181,6 +182,6 @@ def test_turning_shared_group_on_drops_the_old_plain_subscription(
     for _ in range(100):
         pub.station("sg-1", telemetry("sg-1"))
     pub.wait_all()
-    wait_until(lambda: shared.stats()["stored"] >= 100, 20, "100 stored")
+    wait_for(lambda: shared.stats()["stored"] >= 100, 20, "100 stored")
     time.sleep(1)
     assert shared.stats()["messages"] == 100

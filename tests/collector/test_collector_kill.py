@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import httpx
-from collector_helpers import Publisher, telemetry, wait_until
+from collector_helpers import Publisher, telemetry
+from support import wait_for
 
 from collector.config import (
     BatchSettings,
@@ -36,7 +37,7 @@ class CollectorProcess:
 
     def start(self) -> None:
         self.child.start()
-        wait_until(lambda: self.metric("mqtt_connects_total") >= 1, 30, "collector connected")
+        wait_for(lambda: self.metric("mqtt_connects_total") >= 1, 30, "collector connected")
         time.sleep(0.3)
 
     def metric(self, name: str) -> float:
@@ -93,8 +94,8 @@ def _scenario(
         if i == 160:
             collector.start()
     pub.wait_all()
-    wait_until(lambda: own_influx.count("telemetry", "supply_temp", db=db) >= total, 60,
-               f"{total} readings stored after the first SIGKILL")
+    wait_for(lambda: own_influx.count("telemetry", "supply_temp", db=db) >= total, 60,
+             f"{total} readings stored after the first SIGKILL")
 
     # 2. InfluxDB away: readings are acked once in the spool; SIGKILL; restart replays the spool.
     own_influx.stop()
@@ -102,13 +103,13 @@ def _scenario(
         pub.station("kill-2", [telemetry("kill-2") for _ in range(10)])
         total += 10
     pub.wait_all()
-    wait_until(lambda: collector.metric("lines_spooled_total") >= 500, 30, "500 lines spooled")
+    wait_for(lambda: collector.metric("lines_spooled_total") >= 500, 30, "500 lines spooled")
     collector.kill()
     assert any((tmp_path / "spool").glob("seg-*.spool")), "spool left on disk"
     own_influx.start()
     collector.start()
-    wait_until(lambda: own_influx.count("telemetry", "supply_temp", db=db) >= total, 60,
-               f"{total} readings stored after the spool was replayed")
+    wait_for(lambda: own_influx.count("telemetry", "supply_temp", db=db) >= total, 60,
+             f"{total} readings stored after the spool was replayed")
     assert own_influx.count("telemetry", "supply_temp", db=db) == total
     assert collector.metric("lines_replayed_total") >= 500
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from collector_helpers import Publisher, collector_settings, telemetry, wait_until
+from collector_helpers import Publisher, collector_settings, telemetry
+from support import wait_for
 
 from collector.config import CollectorSettings
 from collector.service import Collector
@@ -84,7 +85,7 @@ def test_5000_readings_with_50_conflicting_fields_all_stored_in_few_writes(
             docs[m % 50]["valve"] = 2.5
         pub.station("ft", docs)
     pub.wait_all()
-    wait_until(lambda: collector.stats()["acked"] >= 100, 30, "every message acked")
+    wait_for(lambda: collector.stats()["acked"] >= 100, 30, "every message acked")
     assert influx.count("telemetry", "supply_temp", db=database,
                         where="station = 'ft'") == 5000
     entries = dead(tmp_path / "rejected-c.jsonl")
@@ -108,7 +109,7 @@ def test_conflict_the_table_did_not_know_keeps_the_reading(
     pub = make_publisher(mosquitto)
     pub.station("late", [telemetry("late", damper=0.5), telemetry("late")])
     pub.wait_all()
-    wait_until(lambda: collector.stats()["acked"] >= 1, 20, "message acked")
+    wait_for(lambda: collector.stats()["acked"] >= 1, 20, "message acked")
     assert influx.count("telemetry", "supply_temp", db=database,
                         where="station = 'late'") == 2
     [entry] = dead(tmp_path / "rejected-c.jsonl")

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from collector_helpers import Publisher, collector_settings, telemetry, wait_until
+from collector_helpers import Publisher, collector_settings, telemetry
 from influx2_double import Influx2Double
+from support import wait_for
 
 from collector.config import CollectorSettings
 from collector.service import Collector
@@ -73,9 +74,9 @@ def test_spool_head_with_refused_lines_drains_on_v2(
     for i in range(10):
         pub.station("v2p", [telemetry("v2p"), telemetry("v2p"), telemetry("v2p", valve=2.5 + i)])
     pub.wait_all()
-    wait_until(lambda: collector.stats()["spooled"] >= 30, 20, "30 lines spooled")
+    wait_for(lambda: collector.stats()["spooled"] >= 30, 20, "30 lines spooled")
     influx2.status = None
-    wait_until(lambda: not collector.spool, 20, "spool drained")
+    wait_for(lambda: not collector.spool, 20, "spool drained")
     stats = collector.stats()
     assert stats["stored"] >= 20
     kept = {line for line in influx2.stored if "supply_temp" in line}  # rewrites overwrite

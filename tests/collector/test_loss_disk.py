@@ -19,7 +19,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from collector_helpers import Publisher, collector_settings, telemetry, wait_until
+from collector_helpers import Publisher, collector_settings, telemetry
+from support import wait_for
 
 from collector.config import CollectorSettings
 from collector.deadletter import DeadLetter
@@ -162,12 +163,12 @@ def test_collector_holds_the_batch_unacked_while_the_deadletter_cannot_be_writte
     pub.station("dl", telemetry("dl"))
     pub.station("dl", {"supply_temp": "hot"})  # rejected (missing ts), goes to the dead-letter
     pub.wait_all()
-    wait_until(lambda: collector.stats()["rejected"] >= 1 and collector.stats()["stored"] >= 1,
-               20, "one stored, one rejected")
+    wait_for(lambda: collector.stats()["rejected"] >= 1 and collector.stats()["stored"] >= 1,
+             20, "one stored, one rejected")
     time.sleep(1.0)
     assert collector.stats()["acked"] == 0, "nothing acked while the dead-letter fails"
     assert collector.stats()["deadletter_failing"]
     collector.deadletter.path = tmp_path / "freed.jsonl"  # the disk has room again
-    wait_until(lambda: collector.stats()["acked"] == 2, 20, "both acked")
+    wait_for(lambda: collector.stats()["acked"] == 2, 20, "both acked")
     [entry] = [orjson.loads(x) for x in (tmp_path / "freed.jsonl").read_bytes().splitlines()]
     assert entry["reason"] == "missing_field"

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from collector_helpers import Publisher, collector_settings, telemetry, wait_until
+from collector_helpers import Publisher, collector_settings, telemetry
 from influx2_double import Influx2Double
+from support import wait_for
 
 from collector.config import CollectorSettings
 from collector.service import Collector
@@ -133,11 +134,11 @@ def test_collector_spools_while_v2_answers_500_then_replays_everything(
     for _ in range(20):
         pub.station("v2-1", [telemetry("v2-1") for _ in range(10)])
     pub.wait_all()
-    wait_until(lambda: collector.stats()["spooled"] >= 200, 30, "200 lines spooled")
+    wait_for(lambda: collector.stats()["spooled"] >= 200, 30, "200 lines spooled")
     assert collector.stats()["stored"] == 0
     assert collector.stats()["acked"] == 20, "acked once durable in the spool"
     influx2.status = None
-    wait_until(lambda: collector.stats()["replayed"] >= 200, 30, "spool replayed")
+    wait_for(lambda: collector.stats()["replayed"] >= 200, 30, "spool replayed")
     assert len(set(influx2.written_lines())) == 200
     assert len(set(influx2.stored)) == 200
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from forecast_helpers import H, issue, querier
-from test_forecast_input import publish, wait_for
+from support import wait_for
+from test_forecast_input import publish
 
 from alerts.service import AlertsService
 from alerts.settings import load_alerts_settings

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -12,6 +11,7 @@ from forecast_helpers import H, issue, querier, writer
 from openmeteo_server import OpenMeteoServer, recorded_response
 from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import REGISTRY
+from support import wait_for
 
 from alerts.notify.influx import SinkError
 from forecast.inputs import ForecastInput
@@ -36,13 +36,6 @@ def publish(broker: MosquittoServer, topic: str, payload: bytes) -> None:
     client.publish(topic, payload, qos=1, retain=True).wait_for_publish(5)
     client.loop_stop()
     client.disconnect()
-
-
-def wait_for(cond: Callable[[], Any], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def mqtt_settings(broker: MosquittoServer, prefix: str) -> MqttSettings:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 from forecast_helpers import H, issue
-from test_forecast_input import publish, wait_for
+from support import wait_for
+from test_forecast_input import publish
 
 from alerts.service import AlertsService
 from alerts.settings import load_alerts_settings

@@ -9,13 +9,12 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from support import wait_for
 
 from alerts.notify.mqtt import MqttChannelConfig
 from alerts.settings import AlertsSettings
@@ -207,12 +206,6 @@ def test_will_session_and_handlers_on_a_real_broker(
     acked: list[int] = []
     messages: list[mqtt.MQTTMessage] = []
 
-    def wait(cond: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not cond():
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
-            time.sleep(0.02)
-
     watcher = _Watcher(broker, topic)
     made = make_client(
         settings,
@@ -224,22 +217,22 @@ def test_will_session_and_handlers_on_a_real_broker(
     )
     try:
         made.start()
-        wait(lambda: sessions == [False], "CONNACK")  # a new persistent session
+        wait_for(lambda: sessions == [False], 10, "CONNACK")  # a new persistent session
         made.paho.subscribe([(f"heat/+/echo-{protocol}", 1)])
-        wait(lambda: subacks == [[None]], "SUBACK")
+        wait_for(lambda: subacks == [[None]], 10, "SUBACK")
         info = made.paho.publish(topic, b"online", qos=1, retain=True)
-        wait(lambda: info.mid in acked, "PUBACK")
+        wait_for(lambda: info.mid in acked, 10, "PUBACK")
         assert watcher.wait_for(b"online", 10)
         made.paho.publish(f"heat/st-1/echo-{protocol}", b"ping", qos=1)
-        wait(lambda: [(m.topic, m.payload) for m in messages]
-             == [(f"heat/st-1/echo-{protocol}", b"ping")], "the echo")
+        wait_for(lambda: [(m.topic, m.payload) for m in messages]
+                 == [(f"heat/st-1/echo-{protocol}", b"ping")], 10, "the echo")
 
         # power cut: the socket dies without DISCONNECT, so the broker publishes the will
         sock = made.paho.socket()
         assert isinstance(sock, socket.socket)
         sock.shutdown(socket.SHUT_RDWR)
         assert watcher.wait_for(b"offline", 10), watcher.payloads
-        wait(lambda: len(sessions) == 2, "reconnect")  # paho reconnected by itself...
+        wait_for(lambda: len(sessions) == 2, 10, "reconnect")  # paho reconnected by itself...
         assert sessions[1] is True  # ...into the session the broker kept
         assert reasons, "the lost connection was reported"
     finally:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from households_helpers import TZ, meter_lines, registry_yaml, rules_yaml, write
+from support import wait_for
 
 from alerts.service import AlertsService
 from alerts.settings import load_alerts_settings
@@ -50,10 +50,8 @@ def test_the_service_writes_yesterday(tmp_path: Path, mosquitto: MosquittoServer
     thread = threading.Thread(target=service.run, daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + 30
-        while influx.count("comfort_day", "hours", db=database) < 4:
-            assert time.monotonic() < deadline, "no comfort_day points"
-            time.sleep(0.2)
+        wait_for(lambda: influx.count("comfort_day", "hours", db=database) >= 4, 30,
+                 "4 comfort_day points")
     finally:
         service.stop()
         thread.join(30)

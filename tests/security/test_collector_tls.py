@@ -17,6 +17,7 @@ import orjson
 import pytest
 from mqtt_clients import Probe
 from security_helpers import ACCOUNTS, SecureBroker
+from support import wait_for
 
 from collector.config import CollectorSettings, load_collector_settings
 from collector.service import Collector
@@ -55,15 +56,6 @@ def collector_factory() -> Iterator[list[Collector]]:
         c.stop(timeout=10)
 
 
-def _wait(pred: object, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(pred) and pred():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_collector_over_tls_with_password_stores_readings(
     tmp_path: Path, secure_broker: SecureBroker, influx: InfluxServer, database: str,
     collector_factory: list[Collector], caplog: pytest.LogCaptureFixture,
@@ -93,8 +85,9 @@ def test_collector_over_tls_with_password_stores_readings(
     # One bad reading: dead-lettered, and the collector account may publish the dead letter.
     station.publish("heat/st-00001/telemetry", b'{"ts": 1, "supply_temp": "hot"}')
 
-    assert _wait(lambda: influx.count("telemetry", "supply_temp", db=database) >= 50, 30)
-    assert _wait(lambda: len(watcher.received) >= 1, 10), "dead letter not published"
+    wait_for(lambda: influx.count("telemetry", "supply_temp", db=database) >= 50, 30,
+             "50 readings stored")
+    wait_for(lambda: len(watcher.received) >= 1, 10, "the dead letter published")
     time.sleep(0.5)
     station.close()
     watcher.close()
@@ -122,7 +115,8 @@ def test_collector_with_a_wrong_password_stays_out_and_does_not_log_it(
     collector_factory.append(collector)
     collector.start()
     assert not collector.source.wait_connected(3)
-    assert _wait(lambda: "refused the connection" in caplog.text, 10), caplog.text[-2000:]
+    wait_for(lambda: "refused the connection" in caplog.text, 10,
+             lambda: f"the refusal in the log: {caplog.text[-2000:]}")
     collector.stop(timeout=10)
     collector_factory.clear()
     assert wrong not in caplog.text and ACCOUNTS["collector"] not in caplog.text

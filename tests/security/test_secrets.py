@@ -25,6 +25,7 @@ import httpx
 import pytest
 import yaml
 from security_helpers import SecureBroker
+from support import wait_for
 
 from alerts.settings import load_alerts_settings
 from api.config import load_api_settings
@@ -126,15 +127,6 @@ def services() -> Iterator[list[Service]]:
         s.stop()
 
 
-def _wait_for(pred: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_api_error_bodies_and_debug_log_hold_no_secret(
     tmp_path: Path, services: list[Service]
 ) -> None:
@@ -209,9 +201,10 @@ def test_collector_and_alerts_debug_logs_hold_no_secret(
         "log_level": "DEBUG",
     })
     services += [collector, alerts]
-    assert _wait_for(lambda: "refused" in collector.output(), 30), collector.output()[-3000:]
-    assert _wait_for(lambda: "refused" in alerts.output() or alerts.proc.poll() is not None,
-                     30), alerts.output()[-3000:]
+    wait_for(lambda: "refused" in collector.output(), 30,
+             lambda: f"the collector refused: {collector.output()[-3000:]}")
+    wait_for(lambda: "refused" in alerts.output() or alerts.proc.poll() is not None, 30,
+             lambda: f"the alert engine refused: {alerts.output()[-3000:]}")
     time.sleep(2.5)  # a few summary / selfstats intervals
     for svc, name in ((collector, "collector log"), (alerts, "alerts log")):
         out = svc.stop()

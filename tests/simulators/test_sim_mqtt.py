@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from support import wait_for
 
 from collector.config import load_collector_settings
 from collector.service import Collector
@@ -21,15 +21,6 @@ from simulators.scenario import SimulatorSettings
 
 pytestmark = pytest.mark.servers
 PREFIX = "sime2e"  # the broker is shared by the session: no retained status from other tests
-
-
-def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 class StatusWatcher:
@@ -98,17 +89,17 @@ def test_accelerated_scenario_through_mosquitto_and_collector_into_influx(
         finally:
             sink.close()
         assert stats.station_messages > 1000 and stats.flat_messages > 100
-        _wait(lambda: influx.count("telemetry", "supply_temp", db=database)
-              >= stats.station_messages, 60, "telemetry in InfluxDB")
-        _wait(lambda: influx.count("meter", "indoor_temp", db=database)
-              >= stats.flat_messages, 60, "meter readings in InfluxDB")
+        wait_for(lambda: influx.count("telemetry", "supply_temp", db=database)
+                 >= stats.station_messages, 60, "telemetry in InfluxDB")
+        wait_for(lambda: influx.count("meter", "indoor_temp", db=database)
+                 >= stats.flat_messages, 60, "meter readings in InfluxDB")
         assert influx.count("telemetry", "supply_temp", db=database) == stats.station_messages
         assert influx.count("meter", "indoor_temp", db=database) == stats.flat_messages
         assert influx.count("telemetry", "supply_temp", db=database,
                             where="\"zone\" = 'unassigned'") == 0
         assert collector.stats()["rejected"] == 0
         # the killed gateway's socket fired the real last will for its first station
-        _wait(lambda: watcher.of("st-00005")[-1:] == [b"offline"], 10, "final offline")
+        wait_for(lambda: watcher.of("st-00005")[-1:] == [b"offline"], 10, "final offline")
         assert watcher.of("st-00005") == [b"online", b"offline", b"online", b"offline"]
         assert watcher.of("st-00006") == [b"online", b"online", b"offline"]
     finally:
@@ -139,11 +130,11 @@ def test_dropped_connection_fires_the_will_and_the_gateway_reannounces(
         sock = gw.client.socket()
         assert isinstance(sock, socket.socket)
         sock.shutdown(socket.SHUT_RDWR)  # the network drops; the broker fires the will
-        _wait(lambda: watcher.of("st-00001")[-1:] == [b"offline"], 20, "the will")
-        _wait(lambda: gw.connects == 2, 20, "reconnect")
+        wait_for(lambda: watcher.of("st-00001")[-1:] == [b"offline"], 20, "the will")
+        wait_for(lambda: gw.connects == 2, 20, "reconnect")
         _, data = sim.encode(sim.fleet.step())
         sink.send(data)
-        _wait(lambda: watcher.of("st-00001")[-1:] == [b"online"], 10, "re-announced online")
+        wait_for(lambda: watcher.of("st-00001")[-1:] == [b"online"], 10, "re-announced online")
         assert watcher.of("st-00002") == [b"online"]
     finally:
         sink.close()

@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
-from alert_helpers import wait_for
 from notify_recorder import HttpRecorder, alert, item, resolved
+from support import wait_for
 
 from alerts.model import EventKind, Severity, Signal
 from alerts.notify.alertmanager import LEASES, AlertmanagerConfig, AlertmanagerNotifier

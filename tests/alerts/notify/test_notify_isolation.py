@@ -19,9 +19,9 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from alert_helpers import wait_for
 from notify_recorder import HttpRecorder, alert, item
 from paho.mqtt.enums import CallbackAPIVersion
+from support import wait_for
 
 from alerts.notify.base import Notification
 from alerts.notify.breaker import Breaker, BreakerPolicy, BreakerState

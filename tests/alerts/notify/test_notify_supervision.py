@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
-from alert_helpers import wait_for
 from notify_recorder import HttpRecorder
 from paho.mqtt.enums import CallbackAPIVersion
+from support import wait_for
 
 from alerts.notify.base import Notification, SendResult
 from alerts.notify.webhook import WebhookNotifier
