@@ -55,7 +55,7 @@ from common import Row, machine, machine_table, table
 
 from alerts.settings import AlertsSettings, MetricsSettings, NotifySettings
 from heatwatch.local.processes import Child, heatwatch_argv, write_settings
-from heatwatch.local.servers import MosquittoServer, ServerError, _find_binary, _Process, free_port
+from heatwatch.local.servers import AlertmanagerServer, MosquittoServer, free_port
 
 HOLD_S = 3.0
 CHANNELS = ("webhook", "dingtalk", "wecom", "email", "mqtt", "alertmanager")
@@ -154,41 +154,6 @@ class SmtpHandler:
         self.arrivals.seen("email", "\n".join(parts), at)
         return "250 OK"
 
-
-class AlertmanagerServer(_Process):
-    """Debian's prometheus-alertmanager with its own config and storage, clustering off
-    (as ``tests/alerts/notify/test_notify_alertmanager.py`` starts it)."""
-
-    name = "alertmanager"
-
-    def __init__(self, run_dir: Path) -> None:
-        super().__init__(run_dir, None)
-        self.binary = _find_binary("prometheus-alertmanager",
-                                   ("/usr/bin/prometheus-alertmanager",))
-        self.url = f"http://{self.host}:{self.port}"
-
-    def _command(self) -> list[str]:
-        conf = self.run_dir / "alertmanager.yml"
-        conf.write_text(json.dumps({  # YAML is a superset of JSON; no receiver needed
-            "route": {"receiver": "null", "group_wait": "0s", "group_interval": "1s",
-                      "repeat_interval": "1h"},
-            "receivers": [{"name": "null"}],
-        }))
-        (self.run_dir / "data").mkdir(exist_ok=True)
-        return [self.binary, f"--config.file={conf}", f"--storage.path={self.run_dir}/data",
-                f"--web.listen-address={self.host}:{self.port}", "--cluster.listen-address=",
-                "--log.level=warn"]
-
-    def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise ServerError(f"alertmanager not ready on {self.url}")
 
 
 def poll_alertmanager(url: str, arrivals: Arrivals, stop: threading.Event) -> None:

@@ -1,4 +1,4 @@
-"""Start and stop the real Mosquitto and InfluxDB 1.x servers on loopback.
+"""Start and stop the real Mosquitto, InfluxDB 1.x and Alertmanager servers on loopback.
 
 Tests, benchmarks and ``heatwatch run`` all need the same thing: a broker and a database that
 belong to this process, on free loopback ports, with their files under one run directory, that
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import json
 import os
 import shutil
 import signal
@@ -19,11 +20,14 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+import httpx
+
 from heatwatch.influx import InfluxClient, InfluxUnavailable
 from heatwatch.retention import RetentionSettings, apply_retention
 from heatwatch.settings import InfluxSettings, MqttSettings
 
 __all__ = [
+    "AlertmanagerServer",
     "InfluxServer",
     "MosquittoServer",
     "ServerError",
@@ -336,3 +340,51 @@ class InfluxServer(_Process):
         values = series[0]["values"]
         assert isinstance(values, list)
         return int(values[0][1])
+
+
+class AlertmanagerServer(_Process):
+    """Debian's prometheus-alertmanager with its own config and storage, clustering off.
+
+    With ``webhook_url``, Alertmanager's own notifications go there (``send_resolved``), grouped
+    by ``group_by``: the channel tests compare its webhook with ours. Without, its receiver
+    sends nothing: the latency benchmark reads the alert list instead.
+    """
+
+    name = "alertmanager"
+
+    def __init__(self, run_dir: Path, webhook_url: str | None = None, *,
+                 group_by: tuple[str, ...] | None = None, group_wait: str = "0s") -> None:
+        super().__init__(run_dir, None)
+        self.binary = _find_binary("prometheus-alertmanager",
+                                   ("/usr/bin/prometheus-alertmanager",))
+        self.webhook_url = webhook_url
+        self.group_by = group_by
+        self.group_wait = group_wait
+        self.url = f"http://{self.host}:{self.port}"
+
+    def _command(self) -> list[str]:
+        route: dict[str, Any] = {"receiver": "null", "group_wait": self.group_wait,
+                                 "group_interval": "1s", "repeat_interval": "1h"}
+        receiver: dict[str, Any] = {"name": "null"}
+        if self.webhook_url is not None:
+            route["receiver"] = receiver["name"] = "hook"
+            receiver["webhook_configs"] = [{"url": self.webhook_url, "send_resolved": True}]
+        if self.group_by is not None:
+            route["group_by"] = list(self.group_by)
+        conf = self.run_dir / "alertmanager.yml"  # YAML is a superset of JSON
+        conf.write_text(json.dumps({"route": route, "receivers": [receiver]}))
+        (self.run_dir / "data").mkdir(exist_ok=True)
+        return [self.binary, f"--config.file={conf}", f"--storage.path={self.run_dir}/data",
+                f"--web.listen-address={self.host}:{self.port}", "--cluster.listen-address=",
+                "--log.level=warn"]
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise ServerError(f"alertmanager not ready on {self.url}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,49 +27,9 @@ from alerts.notify.webhook import WebhookConfig, WebhookNotifier, rfc3339
 from alerts.routing import RouteTable
 from alerts.rows import Batch
 from alerts.store import Store
-from heatwatch.local.servers import ServerError, _find_binary, _Process, free_port
+from heatwatch.local.servers import AlertmanagerServer, free_port
 
 pytestmark = pytest.mark.servers
-
-
-class AlertmanagerServer(_Process):
-    """Alertmanager with its own config and storage, clustering off."""
-
-    name = "alertmanager"
-
-    def __init__(self, run_dir: Path, webhook_url: str,
-                 group_by: tuple[str, ...] = ("alertname", "station")) -> None:
-        super().__init__(run_dir, None)
-        self.group_by = list(group_by)
-        self.binary = _find_binary("prometheus-alertmanager",
-                                   ("/usr/bin/prometheus-alertmanager",))
-        self.webhook_url = webhook_url
-        self.url = f"http://{self.host}:{self.port}"
-
-    def _command(self) -> list[str]:
-        conf = self.run_dir / "alertmanager.yml"
-        conf.write_text(json.dumps({  # YAML is a superset of JSON
-            "route": {"receiver": "hook", "group_by": self.group_by,
-                      "group_wait": "100ms", "group_interval": "1s",
-                      "repeat_interval": "1h"},
-            "receivers": [{"name": "hook", "webhook_configs": [
-                {"url": self.webhook_url, "send_resolved": True}]}],
-        }))
-        (self.run_dir / "data").mkdir(exist_ok=True)
-        return [self.binary, f"--config.file={conf}", f"--storage.path={self.run_dir}/data",
-                f"--web.listen-address={self.host}:{self.port}", "--cluster.listen-address=",
-                "--log.level=warn"]
-
-    def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise ServerError(f"alertmanager not ready on {self.url}")
 
 
 @pytest.fixture
@@ -82,7 +41,8 @@ def hook() -> Iterator[HttpRecorder]:
 
 @pytest.fixture
 def alertmanager(tmp_path: Path, hook: HttpRecorder) -> Iterator[AlertmanagerServer]:
-    server = AlertmanagerServer(tmp_path / "am", f"{hook.url}/am")
+    server = AlertmanagerServer(tmp_path / "am", f"{hook.url}/am",
+                                group_by=("alertname", "station"), group_wait="100ms")
     server.start()
     yield server
     server.stop()
@@ -193,7 +153,8 @@ def test_severity_change_ends_the_old_label_set(alertmanager: AlertmanagerServer
 
 @pytest.fixture
 def zone_am(tmp_path: Path, hook: HttpRecorder) -> Iterator[AlertmanagerServer]:
-    server = AlertmanagerServer(tmp_path / "am-zone", f"{hook.url}/am", group_by=("zone",))
+    server = AlertmanagerServer(tmp_path / "am-zone", f"{hook.url}/am", group_by=("zone",),
+                                group_wait="100ms")
     server.start()
     yield server
     server.stop()
