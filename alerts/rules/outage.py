@@ -249,7 +249,10 @@ def heating_not_resumed(
 
 def heating_not_resumed_screen(rules: RuleSet, names: FieldNames) -> Prescreen:
     def check(window: StationWindow, now: float, ctx: ScreenContext) -> bool:
-        return (window.delivering is False
+        # not_resumed's own gates first, the schedule's from the context's per-instant cache:
+        # a station idle through its planned night is asked at every reading of the night
+        return (window.delivering is False and window.idle_since is not None
+                and ctx.heating_on and not ctx.planned_off
                 and not_resumed(now, window, rules, names) is not None)
 
     return check
