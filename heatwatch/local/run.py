@@ -27,6 +27,7 @@ from alerts.settings import MetricsSettings as AlertsMetrics
 from api.config import ApiKey, ApiSettings, ServerSettings
 from collector.config import CollectorSettings, DeadLetterSettings, SpoolSettings
 from collector.config import MetricsSettings as CollectorMetrics
+from forecast.settings import ForecastSettings, MqttInputSettings, StoreSettings
 from heatwatch.local.alert_console import AlertConsole
 from heatwatch.local.processes import Child, heatwatch_argv, write_settings
 from heatwatch.local.servers import InfluxServer, MosquittoServer, ServerError, free_port
@@ -170,8 +171,10 @@ def _plan_children(
     # The simulator publishes weather forecasts (scenario forecast.enabled); the alert engine
     # reads and stores them (docs/forecast.md).
     forecast_cfg = run_dir / "forecast.yaml"
+    forecast = ForecastSettings(mqtt=MqttInputSettings(enabled=True),
+                                store=StoreSettings(enabled=True))
     forecast_cfg.write_text(yaml.safe_dump(
-        {"mqtt": {"enabled": True}, "store": {"enabled": True}}, sort_keys=False))
+        forecast.model_dump(mode="json", exclude_unset=True), sort_keys=False))
     alerts_cfg = write_settings(run_dir / "alerts.yaml", AlertsSettings(
         mqtt=broker.settings("heatwatch-alerts"),
         influx=influx.settings(DATABASE, transport="v1"),

@@ -26,15 +26,22 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import orjson
 import paho.mqtt.client as mqtt
 import pytest
-import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
+from collector.config import (
+    BatchSettings,
+    CollectorSettings,
+    DeadLetterSettings,
+    MetricsSettings,
+    SpoolSettings,
+    SubscriptionSettings,
+)
+from heatwatch.local.processes import write_settings
 from heatwatch.local.servers import InfluxServer, MosquittoServer, free_port
 
 pytestmark = pytest.mark.servers
@@ -49,24 +56,15 @@ _CONNECTS = re.compile(r"^heatwatch_collector_mqtt_connects_total (\S+)$", re.M)
 
 def _config(tmp: Path, i: int, broker: MosquittoServer, influx: InfluxServer, db: str,
             port: int) -> Path:
-    from collector.config import CollectorSettings
-
-    cfg: dict[str, Any] = {
-        "mqtt": {"host": broker.host, "port": broker.port, "client_id": f"shared-collector-{i}"},
-        "influx": {"url": influx.url, "database": db},
-        "batch": {"flush_interval": 0.2},
-        "spool": {"dir": str(tmp / f"spool-{i}")},
-        "dead_letter": {"file": str(tmp / f"rejected-{i}.jsonl"), "publish": False},
-        "metrics": {"host": "127.0.0.1", "port": port, "log_interval": 5.0},
-    }
-    # The group key moved from batch.shared_group to subscription.shared_group; follow the code.
-    if "subscription" in CollectorSettings.model_fields:
-        cfg["subscription"] = {"shared_group": "collectors"}
-    else:
-        cfg["batch"]["shared_group"] = "collectors"
-    path = tmp / f"collector-{i}.yaml"
-    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    return path
+    return write_settings(tmp / f"collector-{i}.yaml", CollectorSettings(
+        mqtt=broker.settings(f"shared-collector-{i}"),
+        influx=influx.settings(db),
+        batch=BatchSettings(flush_interval=0.2),
+        subscription=SubscriptionSettings(shared_group="collectors"),
+        spool=SpoolSettings(dir=tmp / f"spool-{i}"),
+        dead_letter=DeadLetterSettings(file=tmp / f"rejected-{i}.jsonl", publish=False),
+        metrics=MetricsSettings(host="127.0.0.1", port=port, log_interval=5.0),
+    ))
 
 
 def _metric(port: int, pattern: re.Pattern[str]) -> float:
