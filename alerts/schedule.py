@@ -79,10 +79,89 @@ def _within(t: float, start: dt.time, end: dt.time) -> bool:
     return t >= a or t < b
 
 
-# id(schedule) -> (schedule, 15-minute bucket, answer). Every UTC offset is a multiple of
-# 15 minutes, so the local date cannot change inside a bucket; holding the schedule object
-# keeps its id from being reused. This turns a tz conversion per station into a dict lookup.
-_season_cache: dict[int, tuple[HeatingSchedule, float, bool]] = {}
+# id(schedule) -> (schedule, valid from, valid until, answer). The season, the setback and
+# the off windows change only at local midnight or at a configured time of day: an answer
+# holds over the whole span between two of those. A replay asks each station at its own
+# readings' instants, so caching one instant (or one 15-minute bucket) per schedule missed
+# almost every time; a span is found once per change, with two tz conversions.
+_Span = tuple[HeatingSchedule, float, float, bool]
+_season_cache: dict[int, _Span] = {}
+_setback_cache: dict[int, _Span] = {}
+_off_cache: dict[int, _Span] = {}
+
+
+def _cached(cache: dict[int, _Span], now: float, schedule: HeatingSchedule) -> bool | None:
+    hit = cache.get(id(schedule))
+    if hit is not None and hit[0] is schedule and hit[1] <= now < hit[2]:
+        return hit[3]
+    return None
+
+
+def _remember(cache: dict[int, _Span], now: float, schedule: HeatingSchedule,
+              edges: Sequence[float], answer: bool) -> bool:
+    """Cache ``answer`` from the edge (seconds of the local day) at or before ``now`` to the
+    next one after it, when the UTC offset is the same at both ends as at ``now``: the local
+    clock then runs with the UTC one in between (no zone changes its offset twice within a
+    day). Across an offset change nothing is cached: it is worked out at every call."""
+    sod = _seconds_of_day(now, schedule)
+    back = min((sod - e) % 86400.0 for e in edges)
+    ahead = min(((e - sod) % 86400.0) or 86400.0 for e in edges)
+    lo, hi = now - back, now + ahead
+    offset = _utc_offset(now, schedule)
+    if _utc_offset(lo, schedule) == offset == _utc_offset(hi - 1e-3, schedule):
+        if len(cache) > 4096:
+            cache.clear()
+        cache[id(schedule)] = (schedule, lo, hi - 1e-3, answer)
+    return answer
+
+
+def heating_on(now: float, schedule: HeatingSchedule) -> bool:
+    """True inside the heating season (inclusive; a season may wrap the new year)."""
+    hit = _cached(_season_cache, now, schedule)
+    if hit is not None:
+        return hit
+    return _remember(_season_cache, now, schedule, (0.0,), _heating_on(now, schedule))
+
+
+def _heating_on(now: float, schedule: HeatingSchedule) -> bool:
+    local = _local(now, schedule)
+    today = (local.month, local.day)
+    start = tuple(int(x) for x in schedule.season_start.split("-"))
+    end = tuple(int(x) for x in schedule.season_end.split("-"))
+    if start <= end:
+        return start <= today <= end
+    return today >= start or today <= end
+
+
+def in_setback(now: float, schedule: HeatingSchedule) -> bool:
+    """True during the configured night setback (may wrap midnight)."""
+    a, b = schedule.setback_start, schedule.setback_end
+    if a is None or b is None or a == b:
+        return False  # none, or an empty window (start <= t < start)
+    hit = _cached(_setback_cache, now, schedule)
+    if hit is not None:
+        return hit
+    answer = _within(_seconds_of_day(now, schedule), a, b)
+    return _remember(_setback_cache, now, schedule, (_time_seconds(a), _time_seconds(b)),
+                     answer)
+
+
+def planned_off(now: float, schedule: HeatingSchedule) -> bool:
+    """True inside one of the daily windows in which the heating is planned off."""
+    if not schedule.off_windows:
+        return False
+    hit = _cached(_off_cache, now, schedule)
+    if hit is not None:
+        return hit
+    t = _seconds_of_day(now, schedule)
+    answer = any(_within(t, w.start, w.end) for w in schedule.off_windows)
+    edges = [_time_seconds(x) for w in schedule.off_windows for x in (w.start, w.end)]
+    return _remember(_off_cache, now, schedule, edges, answer)
+
+
+# id(schedule) -> (schedule, now, answer): every station evaluated in one engine pass asks
+# with the same ``now``, so one tz conversion per pass instead of one per station.
+_end_cache: dict[int, tuple[HeatingSchedule, float, float | None]] = {}
 
 
 def _memo(
@@ -98,58 +177,6 @@ def _memo(
         cache.clear()
     cache[id(schedule)] = (schedule, key, answer)
     return answer
-
-
-def heating_on(now: float, schedule: HeatingSchedule) -> bool:
-    """True inside the heating season (inclusive; a season may wrap the new year)."""
-    return _memo(_season_cache, schedule, now // 900, lambda: _heating_on(now, schedule))
-
-
-def _heating_on(now: float, schedule: HeatingSchedule) -> bool:
-    local = _local(now, schedule)
-    today = (local.month, local.day)
-    start = tuple(int(x) for x in schedule.season_start.split("-"))
-    end = tuple(int(x) for x in schedule.season_end.split("-"))
-    if start <= end:
-        return start <= today <= end
-    return today >= start or today <= end
-
-
-# id(schedule) -> (schedule, now, answer): every station evaluated in one engine pass asks
-# with the same ``now``, so one tz conversion per pass instead of one per station.
-_setback_cache: dict[int, tuple[HeatingSchedule, float, bool]] = {}
-
-
-def in_setback(now: float, schedule: HeatingSchedule) -> bool:
-    """True during the configured night setback (may wrap midnight)."""
-    if schedule.setback_start is None or schedule.setback_end is None:
-        return False
-    return _memo(_setback_cache, schedule, now, lambda: _in_setback(now, schedule))
-
-
-def _in_setback(now: float, schedule: HeatingSchedule) -> bool:
-    assert schedule.setback_start is not None and schedule.setback_end is not None
-    a, b = schedule.setback_start, schedule.setback_end
-    if a == b:
-        return False  # an empty window (start <= t < start)
-    return _within(_seconds_of_day(now, schedule), a, b)
-
-
-# id(schedule) -> (schedule, now, answer), as for the setback: one tz conversion per pass.
-_off_cache: dict[int, tuple[HeatingSchedule, float, bool]] = {}
-_end_cache: dict[int, tuple[HeatingSchedule, float, float | None]] = {}
-
-
-def planned_off(now: float, schedule: HeatingSchedule) -> bool:
-    """True inside one of the daily windows in which the heating is planned off."""
-    if not schedule.off_windows:
-        return False
-    return _memo(_off_cache, schedule, now, lambda: _planned_off(now, schedule))
-
-
-def _planned_off(now: float, schedule: HeatingSchedule) -> bool:
-    t = _seconds_of_day(now, schedule)
-    return any(_within(t, w.start, w.end) for w in schedule.off_windows)
 
 
 def last_off_end(now: float, schedule: HeatingSchedule) -> float | None:
