@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from alerts.rules import RULES
+from alerts.rules.leak import MAKEUP_SURGE
+from alerts.rules.spec import PlotPanel
 from dashboards.fleet import ZONE_VARIABLE
 from dashboards.influxql import HOURLY, STATION, TIME, curve_expr
 from dashboards.links import FLEET_URL, ZONE_URL
@@ -30,6 +33,13 @@ _GROUP = "GROUP BY time($__interval) fill(none)"
 def _mean(*fields: tuple[str, str]) -> Query:
     cols = ", ".join(f'mean("{f}") AS "{label}"' for f, label in fields)
     return Query(f'SELECT {cols} FROM "telemetry" {_WHERE} {_GROUP}', alias="$col")
+
+
+def _explains(*panels: PlotPanel) -> str:
+    """The rules whose alerts these series explain, from their declarations
+    (``RuleSpec.plot``): a crew reading an alert knows which panel to look at."""
+    names = [spec.name for spec in RULES if spec.plot in panels]
+    return f" Alerts these series explain: {', '.join(names)}." if names else ""
 
 
 def _dashed(name: str) -> Mapping[str, Any]:
@@ -63,7 +73,7 @@ def _temperatures() -> Panel:
         "(55 °C at -19 °C, 35 °C at +5 °C, clamped); the controller filters the outdoor "
         "temperature and may apply a night setback, so small offsets are normal. Stations "
         "that report their controller's own target (supply_setpoint) show it as a second "
-        "dashed line.",
+        "dashed line." + _explains(PlotPanel.TEMPERATURES, PlotPanel.PRIMARY),
         overrides=[_dashed("setpoint (curve)"), _dashed("setpoint (controller)")],
     )
 
@@ -119,7 +129,7 @@ def _pressures() -> Panel:
         w=12,
         unit="pressurebar",
         description="Gauge pressures. A falling secondary return pressure with rising make-up "
-        "water is the signature of a leak.",
+        "water is the signature of a leak." + _explains(PlotPanel.PRESSURE),
     )
 
 
@@ -130,26 +140,29 @@ def _flows() -> Panel:
         [_mean(("flow", "secondary flow"), ("primary_flow", "primary flow"))],
         w=12,
         unit=FLOW_UNIT,
-        description="Circulating flows (m³/h).",
+        description="Circulating flows (m³/h)." + _explains(PlotPanel.FLOW),
     )
 
 
 def _makeup() -> Panel:
+    p = MAKEUP_SURGE.model()  # the shipped limit: a rules file may set another one
+    line = f"{p.ratio * 100:g} % of circulation"
     return Panel(
-        "Make-up water against the 2 % line",
+        f"Make-up water against the {p.ratio * 100:g} % line",
         "timeseries",
         [
             Query(
-                'SELECT mean("makeup_flow") AS "make-up", 0.02 * mean("flow") AS "2 % of '
-                f'circulation" FROM "telemetry" {_WHERE} {_GROUP}',
+                f'SELECT mean("makeup_flow") AS "make-up", {p.ratio:g} * mean("flow") AS '
+                f'"{line}" FROM "telemetry" {_WHERE} {_GROUP}',
                 alias="$col",
             )
         ],
         w=12,
         unit=FLOW_UNIT,
-        description="Make-up water replaces what leaks out. Above 2 % of the circulating flow "
-        "for 10 minutes the makeup_surge alert fires.",
-        overrides=[_dashed("2 % of circulation")],
+        description=f"Make-up water replaces what leaks out. Above {p.ratio * 100:g} % of the "
+        f"circulating flow for {p.for_s / 60:g} minutes the makeup_surge alert fires (the "
+        "shipped limit)." + _explains(PlotPanel.MAKEUP),
+        overrides=[_dashed(line)],
     )
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,13 +41,16 @@ from alerts.backtest import BacktestAlert, BacktestResult
 from alerts.config import HeatingSchedule, RulesConfig, RuleSet
 from alerts.history import HistorySource, Series
 from alerts.model import Severity
+from alerts.rules import RULES
 from alerts.rules.leak import MAKEUP_SURGE, PRESSURE_DROP
 from alerts.rules.plausible import plausible
+from alerts.rules.spec import PlotPanel
 from alerts.rules.temperature import SUPPLY_BELOW_CURVE, ZONE_COLD
 from alerts.schedule import curve_setpoint, heating_on, in_setback, local_time
 from heatwatch.registry import Registry
 
-__all__ = ["StationPlot", "backtest_figure", "break_gaps", "plot_backtest", "reference_lines"]
+__all__ = ["DRAWN", "StationPlot", "backtest_figure", "break_gaps", "declared_panels",
+           "plot_backtest", "reference_lines"]
 
 COLORS = {Severity.CRITICAL: "tab:red", Severity.WARNING: "tab:orange", Severity.INFO: "tab:blue"}
 MAX_POINTS = 1500
@@ -177,31 +181,50 @@ def _has(cols: dict[str, list[Any]], *aliases: str) -> bool:
     return any(v is not None for a in aliases for v in cols.get(a, []))
 
 
+# The panels below the temperatures, in drawing order, and the series each needs to be drawn.
+_SERIES: dict[PlotPanel, tuple[str, ...]] = {
+    PlotPanel.PRIMARY: ("psupply", "preturn", "power"),
+    PlotPanel.PRESSURE: ("pressure", "supply_pressure"),
+    PlotPanel.MAKEUP: ("makeup",),
+    PlotPanel.FLOW: ("flow",),
+}
+
+
+# Every panel this plot can draw: the station's, and the zone's indoor temperatures.
+DRAWN = frozenset({PlotPanel.TEMPERATURES, *_SERIES, PlotPanel.INDOOR})
+
+
+def declared_panels(rs: RuleSet) -> dict[str, PlotPanel]:
+    """Rule -> the panel its declaration names (``RuleSpec.plot``), for the rules enabled in
+    ``rs``."""
+    return {spec.name: spec.plot for spec in RULES
+            if spec.plot is not None and spec.params(rs).enabled}
+
+
 @dataclass(slots=True)
 class StationPlot:
     """What one station's panels are built from: its bucketed series, its effective rules,
-    and which optional panels it gets (only those with data in the period)."""
+    and its panels: the temperatures, then each panel an enabled rule declares
+    (``RuleSpec.plot``) that has data in the period."""
 
     station: str
     cols: dict[str, list[Any]]
     rules: RuleSet
-    primary: bool
-    pressure: bool
-    makeup: bool
+    panels: list[PlotPanel]
 
     @classmethod
     def read(cls, source: HistorySource, rules: RulesConfig, registry: Registry, station: str,
              result: BacktestResult) -> StationPlot:
         cols = _station_series(source, rules, station, result)
-        share = [m is not None and bool(q) for m, q in
-                 zip(cols.get("makeup", []), cols.get("flow", []), strict=True)]
-        return cls(station, cols, rules.params_for(registry.zone_of(station), station),
-                   primary=_has(cols, "psupply", "preturn", "power"),
-                   pressure=_has(cols, "pressure", "supply_pressure"), makeup=any(share))
-
-    @property
-    def panels(self) -> int:
-        return 1 + self.primary + self.pressure + self.makeup
+        rs = rules.params_for(registry.zone_of(station), station)
+        wanted = set(declared_panels(rs).values())
+        share = any(m is not None and bool(q) for m, q in
+                    zip(cols.get("makeup", []), cols.get("flow", []), strict=True))
+        panels = [PlotPanel.TEMPERATURES] + [
+            panel for panel, series in _SERIES.items()
+            if panel in wanted and _has(cols, *series)
+            and (panel is not PlotPanel.MAKEUP or share)]
+        return cls(station, cols, rs, panels)
 
 
 def _legend(ax: Any, *more: Any) -> None:
@@ -274,13 +297,26 @@ def _draw_makeup(ax: Any, sp: StationPlot) -> None:
     ax.set_ylabel("%")
 
 
-def _shade(ax: Any, alerts: list[BacktestAlert], result: BacktestResult, label: bool) -> None:
+def _draw_flow(ax: Any, sp: StationPlot) -> None:
+    ax.plot(sp.cols["time"], _nan(sp.cols["flow"]), label="circulating flow", lw=1)
+    ax.set_ylabel("m³/h")
+    ax.set_ylim(bottom=0)
+
+
+_DRAW: dict[PlotPanel, Callable[[Any, StationPlot], Any]] = {
+    PlotPanel.PRIMARY: _draw_primary, PlotPanel.PRESSURE: _draw_pressure,
+    PlotPanel.MAKEUP: _draw_makeup, PlotPanel.FLOW: _draw_flow,
+}
+
+
+def _shade(ax: Any, alerts: list[BacktestAlert], result: BacktestResult,
+           label: set[str]) -> None:
     """Alert spans by severity, hold times hatched. A span is at least ``MIN_SPAN`` of the
     period wide, so an hour-long alert still shows on a season plot. Labels go on the first of
     three rows with room for them; a label with no room, or of a rule labelled just before,
     is left out (the shading still shows the alert)."""
     period = result.end - result.start
-    if label and alerts:  # head room for the labels, above the data
+    if any(a.rule in label for a in alerts):  # head room for the labels, above the data
         lo, hi = ax.get_ylim()
         ax.set_ylim(lo, hi + 0.2 * (hi - lo))
     labelled: dict[str, float] = {}
@@ -293,7 +329,8 @@ def _shade(ax: Any, alerts: list[BacktestAlert], result: BacktestResult, label: 
             ax.axvspan(dt.datetime.fromtimestamp(a.pending_at, tz=dt.UTC), start, fill=False,
                        hatch="//", edgecolor=COLORS[a.severity], alpha=0.25, lw=0)
         ax.axvspan(start, end, color=COLORS[a.severity], alpha=0.25, lw=0)
-        if not label or a.start - labelled.get(a.rule, -math.inf) < 10 * MIN_SPAN * period:
+        if (a.rule not in label
+                or a.start - labelled.get(a.rule, -math.inf) < 10 * MIN_SPAN * period):
             continue
         row = next((r for r, free in enumerate(row_free) if free <= a.start), None)
         if row is None:
@@ -341,7 +378,7 @@ def backtest_figure(
     import matplotlib.pyplot as plt
 
     plots = [StationPlot.read(source, rules, registry, s, result) for s in stations]
-    panels = sum(p.panels for p in plots) + (1 if zone else 0)
+    panels = sum(len(p.panels) for p in plots) + (1 if zone else 0)
     fig, axes = plt.subplots(max(panels, 1), 1, sharex=True, squeeze=False,
                              figsize=(13, 1.0 + 2.4 * max(panels, 1)))
     rows = iter(axes[:, 0])
@@ -354,16 +391,20 @@ def backtest_figure(
         ax_t.set_title(f"station {sp.station}, {_span(result)}: {len(mine)} alert(s)"
                        + ("" if sp.cols.get("time") else ", no readings"), fontsize=9,
                        loc="left")
-        drawn = [(ax_t, True)]
-        for wanted, draw in ((sp.primary, _draw_primary), (sp.pressure, _draw_pressure),
-                             (sp.makeup, _draw_makeup)):
-            if wanted:
-                ax = next(rows)
-                twin = draw(ax, sp)
-                twins.append((ax, twin))
-                drawn.append((ax, False))
-        for ax, label in drawn:
-            _shade(ax, mine, result, label)
+        drawn = [(ax_t, PlotPanel.TEMPERATURES)]
+        for panel in sp.panels[1:]:
+            ax = next(rows)
+            twins.append((ax, _DRAW[panel](ax, sp)))
+            drawn.append((ax, panel))
+        # each alert is labelled on the panel its rule declares (the first one if that is
+        # not drawn or it declares none) and shaded on all of them
+        declared = declared_panels(sp.rules)
+        on = {panel for _ax, panel in drawn}
+        home = {a.rule: declared.get(a.rule) for a in mine}
+        for ax, panel in drawn:
+            _shade(ax, mine, result, {
+                rule for rule, p in home.items()
+                if p is panel or (panel is PlotPanel.TEMPERATURES and p not in on)})
             more = [t for a, t in twins if a is ax and t is not None]
             _legend(ax, *more)
     if zone:
@@ -377,8 +418,8 @@ def backtest_figure(
             ax.legend(fontsize=7, loc="lower left")
         ax.set_ylabel("°C")
         ax.set_title(f"zone {zone}", fontsize=9, loc="left")
-        _shade(ax, [a for a in result.alerts if a.station is None and a.zone == zone],
-               result, True)
+        zone_alerts = [a for a in result.alerts if a.station is None and a.zone == zone]
+        _shade(ax, zone_alerts, result, {a.rule for a in zone_alerts})
     last = axes[-1, 0]
     last.set_xlim(dt.datetime.fromtimestamp(result.start, tz=dt.UTC),
                   dt.datetime.fromtimestamp(result.end, tz=dt.UTC))

@@ -28,7 +28,7 @@ from pydantic import Field
 from alerts.model import Scope, Signal, Verdict
 from alerts.params import RuleParams
 from alerts.rules.base import band
-from alerts.rules.spec import RuleSpec
+from alerts.rules.spec import PlotPanel, RuleSpec
 from forecast.risk import FlatRisk, ZoneRisk
 
 if TYPE_CHECKING:
@@ -209,5 +209,5 @@ def steps(now: float, cycle: Cycle | None, last_issued: float | None,
 # Stepped by the engine from each forecast cycle's risks (Engine.observe_forecast): zones as
 # ZONE alerts (subject: the zone), flats as FLAT alerts (subject: the meter id).
 COLD_PREDICTED = RuleSpec(name=NAME, family="under_temperature", model=ColdPredicted,
-                          scope=Scope.ZONE)
+                          scope=Scope.ZONE, plot=PlotPanel.INDOOR)
 RULES: tuple[RuleSpec[Any], ...] = (COLD_PREDICTED,)

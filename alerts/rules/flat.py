@@ -18,7 +18,7 @@ from alerts.flats import FlatInfo, FlatState, StationView
 from alerts.model import Scope, Severity, Signal, Verdict
 from alerts.params import RuleParams
 from alerts.rules.base import band
-from alerts.rules.spec import RuleSpec
+from alerts.rules.spec import PlotPanel, RuleSpec
 
 __all__ = ["CAUSE", "FLAT_COLD_RULE", "FLAT_SENSOR_RULE", "RULES", "FlatCold", "FlatSensor",
            "flat_cold_verdict", "flat_sensor_verdict"]
@@ -154,8 +154,10 @@ def flat_sensor_verdict(flat: FlatState, p: FlatSensor) -> Verdict:
 
 FLAT_COLD_RULE = RuleSpec(
     name="flat_cold", family="under_temperature", model=FlatCold, scope=Scope.FLAT,
+    plot=PlotPanel.INDOOR,
 )  # per flat, from alerts.flats.FlatBook: the engine steps it with flat_cold_verdict
 FLAT_SENSOR_RULE = RuleSpec(
     name="flat_sensor", family="sensor", model=FlatSensor, scope=Scope.FLAT,
+    plot=PlotPanel.INDOOR,
 )  # per flat: the engine steps it with flat_sensor_verdict
 RULES: tuple[RuleSpec[Any], ...] = (FLAT_COLD_RULE, FLAT_SENSOR_RULE)

@@ -17,7 +17,7 @@ from alerts.rules.base import band
 from alerts.rules.outage import PUMP_STOPPED
 from alerts.rules.plausible import plausibility, plausible, plausible_range
 from alerts.rules.regime import flow_floor
-from alerts.rules.spec import Prescreen, Published, RuleSpec, ScreenContext, number
+from alerts.rules.spec import PlotPanel, Prescreen, Published, RuleSpec, ScreenContext, number
 from alerts.window import StationWindow
 
 if TYPE_CHECKING:
@@ -264,17 +264,20 @@ def _tank_window(rules: RuleSet) -> float:
 MAKEUP_SURGE = RuleSpec(
     name="makeup_surge", family="leak", model=MakeupSurge, order=40,
     verdict=makeup_surge, screen=makeup_surge_screen, onset=_makeup_onset,
+    plot=PlotPanel.MAKEUP,
 )
 PRESSURE_DROP = RuleSpec(
     name="pressure_drop", family="leak", model=PressureDrop, order=50,
     verdict=pressure_drop, screen=pressure_drop_screen,
     rates=lambda rules, names: (names.static_pressure,), lookback=_pressure_window,
     onset=_pressure_onset,
+    plot=PlotPanel.PRESSURE,
 )
 TANK_DRAINING = RuleSpec(
     name="tank_draining", family="leak", model=TankDraining, order=60,
     verdict=tank_draining, screen=tank_draining_screen,
     rates=lambda rules, names: (names.tank_level,), lookback=_tank_window,
     onset=_tank_onset,
+    plot=PlotPanel.PRESSURE,
 )
 RULES: tuple[RuleSpec[Any], ...] = (MAKEUP_SURGE, PRESSURE_DROP, TANK_DRAINING)

@@ -10,7 +10,7 @@ from pydantic import Field
 from alerts.model import Severity, Signal, Verdict
 from alerts.params import FieldNames, RuleParams
 from alerts.rules.regime import flow_floor, heating_paused
-from alerts.rules.spec import Prescreen, Published, RuleSpec, ScreenContext
+from alerts.rules.spec import PlotPanel, Prescreen, Published, RuleSpec, ScreenContext
 from alerts.schedule import heating_on, last_off_end, local_time, planned_off
 from alerts.window import StationWindow
 
@@ -276,10 +276,12 @@ POWER_LOSS = RuleSpec(
 PUMP_STOPPED = RuleSpec(
     name="pump_stopped", family="outage", model=PumpStopped, order=30,
     verdict=pump_stopped, screen=pump_stopped_screen, onset=_pump_off,
+    plot=PlotPanel.FLOW,
 )
 HEATING_NOT_RESUMED = RuleSpec(
     name="heating_not_resumed", family="outage", model=HeatingNotResumed, order=120,
     verdict=heating_not_resumed, screen=heating_not_resumed_screen,
+    plot=PlotPanel.PRIMARY,
 )
 RULES: tuple[RuleSpec[Any], ...] = (STATION_OFFLINE, POWER_LOSS, PUMP_STOPPED,
                                     HEATING_NOT_RESUMED)

@@ -15,7 +15,7 @@ from alerts.params import FieldNames, RuleParams
 from alerts.rules.outage import PUMP_STOPPED
 from alerts.rules.plausible import OutOfRange, Range, plausibility, plausible, sentinel_set
 from alerts.rules.regime import flow_floor, heating_paused
-from alerts.rules.spec import Prescreen, RuleSpec, ScreenContext, number
+from alerts.rules.spec import PlotPanel, Prescreen, RuleSpec, ScreenContext, number
 from alerts.window import StationWindow
 
 if TYPE_CHECKING:
@@ -270,5 +270,6 @@ OUT_OF_RANGE = RuleSpec(
 RETURN_ABOVE_SUPPLY = RuleSpec(
     name="return_above_supply", family="sensor", model=ReturnAboveSupply, order=110,
     verdict=return_above_supply, screen=return_above_supply_screen,
+    plot=PlotPanel.PRIMARY,
 )
 RULES: tuple[RuleSpec[Any], ...] = (STUCK_SENSOR, OUT_OF_RANGE, RETURN_ABOVE_SUPPLY)

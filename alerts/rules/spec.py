@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from alerts.model import Scope, Verdict
@@ -36,7 +37,7 @@ from alerts.window import FieldState, StationWindow
 if TYPE_CHECKING:
     from alerts.config import RuleSet
 
-__all__ = ["FieldsOf", "Lookback", "Onset", "Prescreen", "Published", "RuleSpec",
+__all__ = ["FieldsOf", "Lookback", "Onset", "PlotPanel", "Prescreen", "Published", "RuleSpec",
            "ScreenContext", "ScreenFactory", "StationVerdict", "number"]
 
 P = TypeVar("P", bound=RuleParams)
@@ -89,6 +90,20 @@ def _nothing(rules: RuleSet, names: FieldNames) -> tuple[str, ...]:
     return ()
 
 
+class PlotPanel(StrEnum):
+    """The series that show why a rule's alerts fired (``RuleSpec.plot``). The backtest plot
+    (:mod:`alerts.backtest.plot`) draws a station's panel when one of its enabled rules
+    declares it and labels the rule's alerts there; the station dashboard
+    (:mod:`dashboards.station`) names on each panel the rules it explains."""
+
+    TEMPERATURES = "temperatures"  # secondary supply and return, and the reference
+    PRIMARY = "primary"  # primary supply and return, heat power
+    PRESSURE = "pressure"  # gauge pressures, the make-up tank
+    MAKEUP = "makeup"  # make-up water against the circulating flow
+    FLOW = "flow"  # circulating flow, the pump
+    INDOOR = "indoor"  # flats' indoor temperatures
+
+
 @dataclass(frozen=True, slots=True)
 class RuleSpec(Generic[P]):
     """One rule, declared.
@@ -119,6 +134,9 @@ class RuleSpec(Generic[P]):
     * ``onset``: the rule's threshold on one published sample (no hold, hysteresis or regime
       gates): when a simulated fault first became detectable by the rule, from which the
       detection benchmark measures its time to detect (against ``for_s``).
+    * ``plot``: the panel of series that shows why it fired (:class:`PlotPanel`); None for a
+      rule with no series of its own (an outage shows as a gap in all of them, a sensor
+      rule's field varies): its alerts are labelled on the first panel.
     * Messages: ``rules.<name>`` (the title) and ``lines.<name>`` (one line with the key
       figures from the verdict's value and annotations) in every ``alerts/templates/*.yaml``.
     """
@@ -135,6 +153,7 @@ class RuleSpec(Generic[P]):
     lookback: Lookback | None = None
     section: str | None = None
     onset: Onset | None = None
+    plot: PlotPanel | None = None
 
     def params(self, rules: RuleSet) -> P:
         """This rule's parameters inside an effective (zone/station resolved) rule set."""

@@ -12,7 +12,7 @@ from alerts.params import CurvePoint, FieldNames, RuleParams
 from alerts.rules.base import band
 from alerts.rules.plausible import plausibility, plausible
 from alerts.rules.regime import heating_paused, supply_reference, switched_off
-from alerts.rules.spec import Prescreen, Published, RuleSpec, ScreenContext, number
+from alerts.rules.spec import PlotPanel, Prescreen, Published, RuleSpec, ScreenContext, number
 from alerts.schedule import curve_setpoint, heating_on, in_setback
 from alerts.window import StationWindow, ZoneAggregate
 
@@ -231,9 +231,11 @@ def _zone_onset(pub: Published, rules: RuleSet, names: FieldNames) -> bool:
 ZONE_COLD = RuleSpec(
     name="zone_cold", family="under_temperature", model=ZoneCold, scope=Scope.ZONE, order=70,
     onset=_zone_onset,
+    plot=PlotPanel.INDOOR,
 )  # per zone, from the zone's flats: the engine steps it with zone_cold_verdict
 SUPPLY_BELOW_CURVE = RuleSpec(
     name="supply_below_curve", family="under_temperature", model=SupplyBelowCurve, order=80,
     verdict=supply_below_curve, screen=supply_below_curve_screen, onset=_curve_onset,
+    plot=PlotPanel.TEMPERATURES,
 )
 RULES: tuple[RuleSpec[Any], ...] = (ZONE_COLD, SUPPLY_BELOW_CURVE)

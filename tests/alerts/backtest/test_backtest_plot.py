@@ -143,8 +143,9 @@ def test_default_curve_and_full_instrumentation(source: HistorySource, tmp_path:
     result = backtest(RULES, source, T0, END, registry=REG, station="plant")
     fig = backtest_figure(result, source, rules=RULES, registry=REG, stations=["plant"])
     try:
-        # temperatures, primary (no heat power: no twin), pressures, make-up share
-        assert [ax.get_ylabel() for ax in fig.axes] == ["°C", "°C", "bar", "%"]
+        # temperatures, primary (no heat power: no twin), pressures, make-up share, flow: the
+        # panels the enabled rules declare (RuleSpec.plot), each with data
+        assert [ax.get_ylabel() for ax in fig.axes] == ["°C", "°C", "bar", "%", "m³/h"]
         curve = lines(fig.axes[0])["reference: default curve"]
         assert curve[0] == pytest.approx(curve_setpoint(-10.0, RULES.defaults
                                                         .supply_below_curve.curve))
@@ -155,6 +156,19 @@ def test_default_curve_and_full_instrumentation(source: HistorySource, tmp_path:
     png = plot_backtest(result, source, tmp_path / "all.png", rules=RULES, registry=REG,
                         stations=["scada", "learned", "plant", "nobody"])
     assert png.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_panels_are_the_ones_the_enabled_rules_declare(source: HistorySource) -> None:
+    """Without the rules that read make-up water and flow, their panels are not drawn."""
+    rules = RulesConfig.model_validate({**RULES.model_dump(mode="json"), "defaults": {
+        **RULES.model_dump(mode="json")["defaults"],
+        "makeup_surge": {"enabled": False}, "pump_stopped": {"enabled": False}}})
+    result = backtest(rules, source, T0, END, registry=REG, station="plant")
+    fig = backtest_figure(result, source, rules=rules, registry=REG, stations=["plant"])
+    try:
+        assert [ax.get_ylabel() for ax in fig.axes] == ["°C", "°C", "bar"]
+    finally:
+        plt.close(fig)
 
 
 def test_summer_has_no_reference(influx: InfluxServer, database: str) -> None:

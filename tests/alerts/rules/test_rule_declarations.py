@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from rule_properties import WINDOW_ARGS, screen_agrees, script_for
 
 from alerts.config import RulesConfig, RuleSet
+from alerts.model import Scope
 from alerts.params import RuleParams
 from alerts.rules import BY_NAME, FAMILIES, RULES, STATION_RULES
 from alerts.rules.screen import Screen
@@ -175,3 +176,18 @@ def test_screen_clock_between_schedule_breakpoints() -> None:
         assert (ctx.heating_on, ctx.setback, ctx.planned_off) == (
             heating_on(t, rs.heating), in_setback(t, rs.heating), planned_off(t, rs.heating)), t
         t += 420.0
+
+
+def test_every_rules_plot_panel_is_drawn_and_named_on_the_station_dashboard() -> None:
+    """A rule's ``plot`` declaration is all the backtest plot and the station dashboard need:
+    the plot can draw the panel, and the dashboard's panel names the rule."""
+    from alerts.backtest.plot import DRAWN
+    from dashboards.station import station_detail
+
+    text = " ".join(p.description for p in station_detail().panels)
+    for spec in RULES:
+        if spec.plot is None:
+            continue
+        assert spec.plot in DRAWN, spec.name
+        if spec.scope is Scope.STATION:
+            assert spec.name in text, f"{spec.name}: not named on the station dashboard"
