@@ -3,19 +3,10 @@ are recorded by full runs in docs/benchmarks.md)."""
 
 from __future__ import annotations
 
-import importlib
-from pathlib import Path
-
-import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from collections.abc import Callable
 
 
-def test_households_quick(capsys: pytest.CaptureFixture[str],
-                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(BENCH))
-    module = importlib.import_module("households_bench")
-    assert module.main(["--quick"]) == 0  # every target met at the quick size
-    out = capsys.readouterr().out
+def test_households_quick(run_bench: Callable[..., str]) -> None:
+    out = run_bench("households_bench")  # every target met at the quick size
     assert "| flat-level recall | 100.0 |" in out
     assert "| verdict finding = ground truth | 100.0 |" in out

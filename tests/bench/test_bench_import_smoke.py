@@ -8,13 +8,9 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
 
 @pytest.mark.servers
-def test_import_speed_tiny(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                           capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.syspath_prepend(str(BENCH))
+def test_import_speed_tiny(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bench = importlib.import_module("import_speed")
     bench.main(["--rows", "3000", "--stations", "3", "--real", str(tmp_path / "none")])
     out = capsys.readouterr().out

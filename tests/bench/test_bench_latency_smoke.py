@@ -6,13 +6,10 @@ noisy; full runs record the figures in docs/benchmarks.md. Both use the real ser
 
 from __future__ import annotations
 
-import importlib
 import sys
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 pytestmark = [
     pytest.mark.servers,
@@ -20,28 +17,21 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _bench_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(BENCH))
-
-
-def _run(module: str, capsys: pytest.CaptureFixture[str]) -> str:
-    mod = importlib.import_module(module)
-    assert mod.main(["--quick"]) == 0
-    out = capsys.readouterr().out
+def _run(run_bench: Callable[..., str], module: str) -> str:
+    out = run_bench(module)
     assert "| machine |" in out
     return out
 
 
-def test_api_bench_quick(capsys: pytest.CaptureFixture[str]) -> None:
-    out = _run("api_bench", capsys)
+def test_api_bench_quick(run_bench: Callable[..., str]) -> None:
+    out = _run(run_bench, "api_bench")
     assert "| history 24 h @ 1 min p95 |" in out
     assert "300 stations online" in out  # the whole list came back, every station fresh
     assert "points per response: 1440-1440" in out  # 24 h of 10 s data in 1-minute buckets
 
 
-def test_notify_latency_quick(capsys: pytest.CaptureFixture[str]) -> None:
-    out = _run("notify_latency", capsys)
+def test_notify_latency_quick(run_bench: Callable[..., str]) -> None:
+    out = _run(run_bench, "notify_latency")
     assert "missing:" not in out  # every channel received every alert
     for channel in ("webhook", "dingtalk", "wecom", "email", "mqtt", "alertmanager"):
         assert f"| {channel}: p95 |" in out

@@ -6,13 +6,10 @@ memory properties."""
 
 from __future__ import annotations
 
-import importlib
 import sys
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 pytestmark = [
     pytest.mark.servers,
@@ -20,12 +17,8 @@ pytestmark = [
 ]
 
 
-def test_registry_memory_quick(capsys: pytest.CaptureFixture[str],
-                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(BENCH))
-    mod = importlib.import_module("registry_memory")
-    assert mod.main(["--quick"]) == 0
-    out = capsys.readouterr().out
+def test_registry_memory_quick(run_bench: Callable[..., str]) -> None:
+    out = run_bench("registry_memory")
     assert "200 stations, 4,000 flats" in out
     for service in ("collector", "alerts", "api"):  # --quick: on the compact form only
         assert f"| {service} on compact .jsonl: steady RSS |" in out

@@ -4,30 +4,20 @@ themselves are recorded in docs/benchmarks.md by full runs."""
 
 from __future__ import annotations
 
-import importlib
 import sys
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
 
-
-@pytest.fixture(autouse=True)
-def _bench_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(BENCH))
-
-
-def _run(module: str, capsys: pytest.CaptureFixture[str]) -> str:
-    mod = importlib.import_module(module)
-    assert mod.main(["--quick"]) == 0
-    out = capsys.readouterr().out
+def _run(run_bench: Callable[..., str], module: str) -> str:
+    out = run_bench(module)
     assert "| machine |" in out
     return out
 
 
-def test_detection_quick(capsys: pytest.CaptureFixture[str]) -> None:
-    out = _run("detection", capsys)
+def test_detection_quick(run_bench: Callable[..., str]) -> None:
+    out = _run(run_bench, "detection")
     power = [line for line in out.splitlines() if line.startswith("| recall power_loss")]
     assert power and "| 100.0 |" in power[0]  # the quick suites still find their power losses
     assert "false alerts, normal operation" in out
@@ -58,12 +48,12 @@ def test_flat_truth_tells_a_warm_flat_its_sensor_reads_cold() -> None:
     assert [warm_by_truth(i, rules) for i in (warm, cold, other)] == [True, False, False]
 
 
-def test_alerts_scale_quick(capsys: pytest.CaptureFixture[str]) -> None:
-    out = _run("alerts_scale", capsys)
+def test_alerts_scale_quick(run_bench: Callable[..., str]) -> None:
+    out = _run(run_bench, "alerts_scale")
     assert "engine observe + evaluate, whole run" in out
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="real Mosquitto from heatwatch.local.servers")
-def test_alerts_latency_quick(capsys: pytest.CaptureFixture[str]) -> None:
-    out = _run("alerts_latency", capsys)
+def test_alerts_latency_quick(run_bench: Callable[..., str]) -> None:
+    out = _run(run_bench, "alerts_latency")
     assert "| onsets measured | 3.0 | faults | 3 |" in out  # every webhook arrived

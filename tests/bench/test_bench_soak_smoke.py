@@ -7,18 +7,16 @@ simulator, sampling and the published-vs-stored accounting.
 
 from __future__ import annotations
 
-import sys
+import importlib
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-import soak
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow]
 
 
 def test_soak_quick_loses_nothing(tmp_path: Path) -> None:
+    soak = importlib.import_module("soak")  # bench/ is on sys.path for these tests
     res = soak.run_soak(minutes=0.75, stations=40, flats=5, per_gateway=40, work=tmp_path,
                         log=False, drain_minutes=2.0)
     assert res.published["telemetry"] > 40 * 3  # every station reported several times
