@@ -658,11 +658,12 @@ class Scored:
 
 
 def warm_by_truth(inc: Incident, rules: RulesConfig) -> bool:
-    """A ``flat_cold`` whose flat was never under the standard in force (true temperature)."""
+    """A ``flat_cold`` whose flat was never under the day standard (true temperature): warm
+    under any standard in force, the night one being the same or lower."""
     if inc.rule != "flat_cold" or inc.true_low is None:
         return False
     p = FLAT_COLD_RULE.params(rules.params_for(inc.zone or "", inc.station))
-    return inc.true_low >= min(p.standard_c, p.night_standard_c or p.standard_c)
+    return inc.true_low >= p.standard_c
 
 
 def score_all(runs: dict[str, SuiteRun]) -> Scored:

@@ -336,9 +336,9 @@ def main(argv: list[str] | None = None) -> int:
                 source.close()
         finally:
             server.stop()
-    # The CSV rows for the explanations are read after the backtests: millions of live
-    # tuples would make every collection of the backtest's own garbage slower (as in no
-    # real deployment, where the backtest runs in its own process).
+    # The CSV rows for the explanations are read after the backtests: held during them,
+    # millions of live tuples would slow every garbage collection of the replay, which a
+    # real `heatwatch rules backtest` (a process of its own) never carries.
     data = {s: load_station(args.data / f"scada_{s}.csv", s, TZ) for s in STATIONS}
     explained = explain_all(runs[-1].result, data)
     gaps = gap_coverage(runs[-1].result, data, start, end)

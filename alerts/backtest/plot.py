@@ -211,20 +211,22 @@ class StationPlot:
     cols: dict[str, list[Any]]
     rules: RuleSet
     panels: list[PlotPanel]
+    declared: dict[str, PlotPanel]  # rule -> its panel (enabled rules that declare one)
 
     @classmethod
     def read(cls, source: HistorySource, rules: RulesConfig, registry: Registry, station: str,
              result: BacktestResult) -> StationPlot:
         cols = _station_series(source, rules, station, result)
         rs = rules.params_for(registry.zone_of(station), station)
-        wanted = set(declared_panels(rs).values())
+        declared = declared_panels(rs)
+        wanted = set(declared.values())
         share = any(m is not None and bool(q) for m, q in
                     zip(cols.get("makeup", []), cols.get("flow", []), strict=True))
         panels = [PlotPanel.TEMPERATURES] + [
             panel for panel, series in _SERIES.items()
             if panel in wanted and _has(cols, *series)
             and (panel is not PlotPanel.MAKEUP or share)]
-        return cls(station, cols, rs, panels)
+        return cls(station, cols, rs, panels, declared)
 
 
 def _legend(ax: Any, *more: Any) -> None:
@@ -398,9 +400,8 @@ def backtest_figure(
             drawn.append((ax, panel))
         # each alert is labelled on the panel its rule declares (the first one if that is
         # not drawn or it declares none) and shaded on all of them
-        declared = declared_panels(sp.rules)
         on = {panel for _ax, panel in drawn}
-        home = {a.rule: declared.get(a.rule) for a in mine}
+        home = {a.rule: sp.declared.get(a.rule) for a in mine}
         for ax, panel in drawn:
             _shade(ax, mine, result, {
                 rule for rule, p in home.items()

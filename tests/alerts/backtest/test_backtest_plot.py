@@ -171,6 +171,24 @@ def test_panels_are_the_ones_the_enabled_rules_declare(source: HistorySource) ->
         plt.close(fig)
 
 
+def test_an_alert_is_labelled_on_the_panel_its_rule_declares(source: HistorySource) -> None:
+    """makeup_surge declares the make-up panel: its label goes there, not on the first one
+    (the plant's make-up is 0.5 % of its flow; a 0.4 % limit makes it fire)."""
+    data = RULES.model_dump(mode="json")
+    data["defaults"]["makeup_surge"] = {"ratio": 0.004, "recover_ratio": 0.003}
+    rules = RulesConfig.model_validate(data)
+    result = backtest(rules, source, T0, END, registry=REG, station="plant")
+    assert [a.rule for a in result.alerts] == ["makeup_surge"]
+    fig = backtest_figure(result, source, rules=rules, registry=REG, stations=["plant"])
+    try:
+        labels = [[t.get_text() for t in ax.texts] for ax in fig.axes]
+        assert [ax.get_ylabel() for ax in fig.axes][3] == "%"  # the make-up panel
+        assert labels[3] == ["makeup_surge"]
+        assert all("makeup_surge" not in texts for i, texts in enumerate(labels) if i != 3)
+    finally:
+        plt.close(fig)
+
+
 def test_summer_has_no_reference(influx: InfluxServer, database: str) -> None:
     """Outside the heating season the rule judges nothing, so no reference line is drawn."""
     summer = dt.datetime(2026, 7, 15, 12, 0, tzinfo=dt.UTC).timestamp()
