@@ -166,11 +166,14 @@ def test_accelerated_scenario_through_mqtt_on_event_time(
                                               ("station_offline", "st-00002")]
     assert [(r, s) for r, s, _f, _r in expected] == [(r, s) for r, s, _f, _r in got]
     # Event time is the 2nd latest of 3 stations' newest readings: it runs up to one reporting
-    # interval behind the newest, and a status (no timestamp of its own) happens at it.
+    # interval behind the newest, and a status (no timestamp of its own) happens at it. A
+    # hold ends when event time passes it, so a firing may come up to two intervals after the
+    # replay's (the broker gets messages in simulated-time order give or take a step: a full
+    # suite under load saw 14 s), as the pump's own bound below allows.
     for (_r, _s, fired, resolved), (_r2, _s2, fired2, resolved2) in zip(got, expected,
                                                                         strict=True):
         assert resolved is not None and resolved2 is not None, "every alert resolved"
-        assert abs(fired - fired2) <= 10 and abs(resolved - resolved2) <= 10
+        assert abs(fired - fired2) <= 20 and abs(resolved - resolved2) <= 10
     pump, offline = got
     # start + hold, give or take: the stopped pump's first reading (up to one interval after
     # the start) may be observed while event time is still up to one interval behind it
